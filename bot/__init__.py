@@ -1,0 +1,1 @@
+"""The stadtfunk service: settings, wiring, messenger adapters, storage and web server."""

@@ -1,0 +1,148 @@
+"""Residents in Redis: consent, language, subscriptions, and the audience sets broadcasts read.
+
+Nothing is written for a person before they agree to the privacy notice. Writes that touch a
+resident's own keys and a topic's audience set are ordered so that a crash between them never
+leaves someone in an audience without a record that erasure would find.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, tzinfo
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from bot.keys import Keys
+from handlers.values import Resident, ResidentRecord
+
+# Aggregate counters are kept a little over a year for the 7- and 30-day and yearly comparisons.
+STATS_TTL_S = 400 * 24 * 3600
+
+
+class Residents:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, tz: tzinfo) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._tz = tz
+
+    async def get(self, resident: Resident) -> ResidentRecord | None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._keys.resident(resident))
+            pipe.smembers(self._keys.resident_topics(resident))
+            fields, topics = await pipe.execute()
+        if not fields or "consent_at" not in fields:
+            return None
+        inactive = fields.get("inactive_since")
+        return ResidentRecord(
+            resident=resident,
+            language=fields.get("language", "de"),
+            consent_at=datetime.fromisoformat(fields["consent_at"]),
+            consent_version=fields.get("consent_version", ""),
+            topics=frozenset(topics),
+            inactive_since=datetime.fromisoformat(inactive) if inactive else None,
+        )
+
+    async def consent(self, resident: Resident, *, language: str, version: str, at: datetime) -> None:
+        await self._redis.hset(
+            self._keys.resident(resident),
+            mapping={"language": language, "consent_at": at.isoformat(), "consent_version": version},
+        )
+
+    async def set_language(self, resident: Resident, language: str) -> None:
+        await self._redis.hset(self._keys.resident(resident), "language", language)
+
+    async def subscribe(self, record: ResidentRecord, topic_id: str, at: datetime) -> bool:
+        """Add a topic; False when the resident already had it."""
+        resident = record.resident
+        added = await self._redis.sadd(self._keys.resident_topics(resident), topic_id)
+        if not added:
+            return False
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if record.inactive_since is None:
+                pipe.sadd(self._keys.audience(topic_id, resident.channel), resident.chat_id)
+            self._count(pipe, "subscribe", topic_id, resident, at)
+            await pipe.execute()
+        return True
+
+    async def unsubscribe(self, record: ResidentRecord, topic_ids: Iterable[str], at: datetime) -> list[str]:
+        """Remove topics; returns those the resident actually had."""
+        resident = record.resident
+        removed = sorted(set(topic_ids) & record.topics)
+        if not removed:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for topic_id in removed:
+                pipe.srem(self._keys.audience(topic_id, resident.channel), resident.chat_id)
+                self._count(pipe, "unsubscribe", topic_id, resident, at)
+            pipe.srem(self._keys.resident_topics(resident), *removed)
+            await pipe.execute()
+        return removed
+
+    async def mark_inactive(self, resident: Resident, at: datetime) -> None:
+        """The messenger refuses delivery (blocked bot): stop sending, keep the choices for a return."""
+        record = await self.get(resident)
+        if record is None or record.inactive_since is not None:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for topic_id in record.topics:
+                pipe.srem(self._keys.audience(topic_id, resident.channel), resident.chat_id)
+            pipe.hset(self._keys.resident(resident), "inactive_since", at.isoformat())
+            await pipe.execute()
+
+    async def reactivate(self, record: ResidentRecord) -> ResidentRecord:
+        """A resident who blocked the bot wrote again: deliver to them again."""
+        if record.inactive_since is None:
+            return record
+        resident = record.resident
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hdel(self._keys.resident(resident), "inactive_since")
+            for topic_id in record.topics:
+                pipe.sadd(self._keys.audience(topic_id, resident.channel), resident.chat_id)
+            await pipe.execute()
+        return ResidentRecord(
+            resident=resident,
+            language=record.language,
+            consent_at=record.consent_at,
+            consent_version=record.consent_version,
+            topics=record.topics,
+        )
+
+    async def erase(self, resident: Resident, known_topics: Iterable[str]) -> None:
+        """Remove every trace of the resident, including from audiences of topics since removed."""
+        stored = cast(set[str], await self._redis.smembers(self._keys.resident_topics(resident)))
+        topics = set(known_topics) | stored
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for topic_id in topics:
+                pipe.srem(self._keys.audience(topic_id, resident.channel), resident.chat_id)
+            pipe.delete(
+                self._keys.resident_topics(resident),
+                self._keys.resident_pending(resident),
+                self._keys.resident_misses(resident),
+                self._keys.resident(resident),
+            )
+            await pipe.execute()
+
+    async def export(self, resident: Resident) -> dict[str, Any] | None:
+        record = await self.get(resident)
+        if record is None:
+            return None
+        return {
+            "messenger": resident.channel.name.lower(),
+            "chat_id": resident.chat_id,
+            "language": record.language,
+            "consent": {
+                "at": record.consent_at.isoformat(),
+                "privacy_notice_version": record.consent_version,
+            },
+            "topics": sorted(record.topics),
+            "inactive_since": record.inactive_since.isoformat() if record.inactive_since else None,
+        }
+
+    async def audience_size(self, topic_id: str, resident: Resident) -> int:
+        return int(await self._redis.scard(self._keys.audience(topic_id, resident.channel)))
+
+    def _count(self, pipe: Any, event: str, topic_id: str, resident: Resident, at: datetime) -> None:
+        key = self._keys.daily_stats(at.astimezone(self._tz).date())
+        pipe.hincrby(key, f"{event}:{topic_id}:{resident.channel.value}", 1)
+        pipe.expire(key, STATS_TTL_S)

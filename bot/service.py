@@ -1,0 +1,153 @@
+"""The composition root: builds settings, storage, the core and the adapters, and runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+import aiohttp
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from bot.city import City, load_city
+from bot.connection import Storage, open_storage
+from bot.residents import Residents
+from bot.settings import Settings, TelegramMode
+from bot.telegram import TelegramAdapter, WebhookTarget
+from bot.telegram_api import TelegramAPI
+from bot.web import build_app
+from handlers.conversation import Conversation, build_router
+from handlers.router import Services
+from handlers.texts import Texts
+from handlers.values import system_clock
+
+log = logging.getLogger(__name__)
+
+# Bot API calls answer within seconds; a stuck connection must not hold a reply forever.
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a service that can run; the message names what to set."""
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = system_clock,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._sleep = sleep
+        self.city: City = load_city(settings.city_config)
+        self.storage: Storage | None = None
+        self.telegram: TelegramAdapter | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        if not self.settings.telegram_enabled:
+            raise ConfigurationError(
+                "no messenger is configured: set TELEGRAM_BOT_TOKEN (see .env.example and the README)"
+            )
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        settings = self.settings
+        self.storage = await open_storage(settings, service=True)
+        residents = Residents(self.storage.redis, self.storage.keys, self.city.tz)
+        services = Services(residents=residents, city=lambda: self.city, texts=Texts.load(), clock=self.clock)
+        conversation = Conversation(build_router(), services)
+        self._session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT)
+        if settings.telegram_bot_token is not None:
+            token = settings.telegram_bot_token.get_secret_value()
+            self.telegram = TelegramAdapter(
+                token=token,
+                api_url=settings.telegram_api_url,
+                webhook=self._webhook_target(),
+                api=TelegramAPI(self._session, settings.telegram_api_url, token),
+                conversation=conversation,
+                residents=residents,
+                clock=self.clock,
+                sleep=self._sleep,
+            )
+            await self.telegram.start()
+        await self._serve_http()
+        log.info("stadtfunk is running for %s", self.city.name)
+
+    def _webhook_target(self) -> WebhookTarget | None:
+        settings = self.settings
+        if settings.telegram_mode is not TelegramMode.WEBHOOK:
+            return None
+        # Settings validation guarantees both in webhook mode; this keeps the types honest.
+        if settings.telegram_webhook_url is None or settings.telegram_webhook_secret is None:
+            raise ConfigurationError(
+                "TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET"
+            )
+        return WebhookTarget(
+            settings.telegram_webhook_url, settings.telegram_webhook_secret.get_secret_value()
+        )
+
+    async def _serve_http(self) -> None:
+        target = self._webhook_target() if self.telegram is not None else None
+        app = build_app(
+            self.ready,
+            telegram_feed=self.telegram.feed if self.telegram is not None and target else None,
+            telegram_secret=target.secret if target else None,
+        )
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
+        log.info("HTTP server listening on http://%s:%s", self.settings.http_host, self.port)
+
+    async def ready(self) -> bool:
+        if self.storage is None or self.telegram is None or not self.telegram.application.running:
+            return False
+        try:
+            return bool(await self.storage.redis.ping())
+        except RedisError:
+            return False
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.telegram is not None:
+            with contextlib.suppress(Exception):
+                await self.telegram.stop()
+            self.telegram = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self.storage is not None:
+            await self.storage.close()
+            self.storage = None
+
+    async def run_until_signalled(self) -> None:
+        """Run until SIGTERM or SIGINT, then shut down in order: stop taking work, finish, close."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+            log.info("shutting down")
+        finally:
+            await self.stop()

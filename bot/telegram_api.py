@@ -1,0 +1,135 @@
+"""A lean Bot API client on aiohttp for everything stadtfunk sends, with Telegram's errors mapped here only.
+
+Receiving (polling, webhook parsing) is python-telegram-bot's job; sending is done here because PTB's
+per-call overhead would cap broadcast throughput (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+from broadcasts.outcome import Problem, SendError
+from handlers.values import Attachment, Button
+
+# https://core.telegram.org/bots/api#sendmessage: 1-4096 characters after entities parsing.
+MAX_TEXT = 4096
+# https://core.telegram.org/bots/api#inlinekeyboardbutton: callback_data is 1-64 bytes.
+MAX_CALLBACK_BYTES = 64
+
+
+class TelegramAPI:
+    def __init__(self, session: aiohttp.ClientSession, api_url: str, token: str) -> None:
+        self._session = session
+        self._base = f"{api_url.rstrip('/')}/bot{token}/"
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        try:
+            async with self._session.post(self._base + method, json=params) as response:
+                payload = await _json(response)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SendError(Problem.UNAVAILABLE, type(exc).__name__) from None
+        return _result(response.status, payload)
+
+    async def send_text(self, chat_id: str, text: str, buttons: Sequence[Sequence[Button]] = ()) -> int:
+        params: dict[str, Any] = {"chat_id": chat_id, "text": escape(text), "parse_mode": "HTML"}
+        if buttons:
+            params["reply_markup"] = keyboard(buttons)
+        message = await self.call("sendMessage", params)
+        return int(message["message_id"])
+
+    async def edit_text(
+        self, chat_id: str, message_id: int, text: str, buttons: Sequence[Sequence[Button]] = ()
+    ) -> None:
+        params: dict[str, Any] = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": escape(text),
+            "parse_mode": "HTML",
+            "reply_markup": keyboard(buttons),
+        }
+        await self.call("editMessageText", params)
+
+    async def answer_callback(self, callback_id: str) -> None:
+        await self.call("answerCallbackQuery", {"callback_query_id": callback_id})
+
+    async def send_document(self, chat_id: str, attachment: Attachment) -> None:
+        form = aiohttp.FormData()
+        form.add_field("chat_id", chat_id)
+        form.add_field(
+            "document", attachment.content, filename=attachment.filename, content_type=attachment.mime_type
+        )
+        try:
+            async with self._session.post(self._base + "sendDocument", data=form) as response:
+                payload = await _json(response)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SendError(Problem.UNAVAILABLE, type(exc).__name__) from None
+        _result(response.status, payload)
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def keyboard(rows: Sequence[Sequence[Button]]) -> dict[str, Any]:
+    inline = []
+    for row in rows:
+        for button in row:
+            if len(button.command.encode()) > MAX_CALLBACK_BYTES:
+                raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes for a button")
+        inline.append([{"text": button.label, "callback_data": button.command} for button in row])
+    return {"inline_keyboard": inline}
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split at paragraph, then line, then word boundaries so that no part exceeds the limit."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        cut = cut if cut > limit // 2 else limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    parts.append(rest)
+    return parts
+
+
+async def _json(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    try:
+        payload = json.loads(await response.read())
+    except ValueError:
+        return {"ok": False, "description": f"HTTP {response.status} without a JSON body"}
+    return payload if isinstance(payload, dict) else {"ok": False, "description": "unexpected JSON"}
+
+
+def _result(status: int, payload: dict[str, Any]) -> Any:
+    if status == 200 and payload.get("ok"):
+        return payload.get("result")
+    raise classify(status, payload)
+
+
+def classify(status: int, payload: dict[str, Any]) -> SendError:
+    """Map a Bot API error (https://core.telegram.org/bots/api#making-requests) to a Problem."""
+    description = str(payload.get("description", ""))
+    parameters = payload.get("parameters") or {}
+    lowered = description.lower()
+    if status == 429:
+        return SendError(
+            Problem.RATE_LIMITED, description, retry_after=float(parameters.get("retry_after", 1))
+        )
+    if "migrate_to_chat_id" in parameters:
+        return SendError(Problem.MIGRATED, description, migrate_to=str(parameters["migrate_to_chat_id"]))
+    if status >= 500 or status in (408, 502, 503, 504):
+        return SendError(Problem.UNAVAILABLE, description or f"HTTP {status}")
+    if status == 403:
+        return SendError(Problem.BLOCKED, description)
+    if "chat not found" in lowered:
+        return SendError(Problem.CHAT_NOT_FOUND, description)
+    if "message is not modified" in lowered:
+        return SendError(Problem.UNCHANGED, description)
+    return SendError(Problem.REJECTED, description or f"HTTP {status}")

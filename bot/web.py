@@ -1,0 +1,60 @@
+"""The aiohttp server: health, readiness and the Telegram webhook."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.telegram import WEBHOOK_PATH
+
+log = logging.getLogger(__name__)
+
+# Telegram updates are a few kilobytes; anything far larger is not from Telegram.
+MAX_BODY_BYTES = 1024 * 1024
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
+
+Ready = Callable[[], Awaitable[bool]]
+Feed = Callable[[dict[str, object]], Awaitable[None]]
+
+
+def build_app(
+    ready: Ready, telegram_feed: Feed | None = None, telegram_secret: str | None = None
+) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "alive"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        ok = await ready()
+        return web.json_response({"status": "ready" if ok else "not ready"}, status=200 if ok else 503)
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    if telegram_feed is not None and telegram_secret:
+        app.router.add_post(WEBHOOK_PATH, _telegram_webhook(telegram_feed, telegram_secret))
+    return app
+
+
+def _telegram_webhook(feed: Feed, secret: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    expected = secret.encode()
+
+    async def handle(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            log.warning("telegram webhook: wrong or missing secret token")
+            return web.Response(status=403)
+        try:
+            payload = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return web.Response(status=400, text="malformed JSON")
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+            return web.Response(status=400, text="not a Telegram update")
+        await feed(payload)
+        return web.Response(status=200)
+
+    return handle

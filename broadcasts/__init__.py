@@ -1,0 +1,1 @@
+"""The broadcast domain: broadcasts, approval, audience, queue, limiter, sender, schedules."""

@@ -1,0 +1,78 @@
+"""The one conversation core every messenger shares: an inbound value in, reply values out."""
+
+from __future__ import annotations
+
+import logging
+
+from handlers import resident
+from handlers.matching import find_faq, normalize
+from handlers.router import Context, Router, Services
+from handlers.texts import DEFAULT_LANGUAGE, pick_language
+from handlers.values import Channel, Inbound, Reply, Resident, ResidentRecord
+
+log = logging.getLogger(__name__)
+
+# Longer than any command a person types; longer input is answered without being looked at.
+MAX_INPUT_CHARS = 4096
+# WhatsApp has no slash commands: "ABO verkehr" is a command there.
+SLASHLESS_CHANNELS = frozenset({Channel.WHATSAPP})
+
+
+def build_router() -> Router:
+    router = Router()
+    router.include(resident.router)
+    return router
+
+
+class Conversation:
+    def __init__(self, router: Router, services: Services) -> None:
+        self._router = router
+        self._services = services
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Answer one inbound message; never raises for anything a person can send."""
+        record: ResidentRecord | None = None
+        try:
+            record = await self._services.residents.get(Resident(inbound.channel, inbound.chat_id))
+            if record is not None and record.inactive_since is not None:
+                record = await self._services.residents.reactivate(record)
+            return await self._dispatch(inbound, record)
+        except Exception as exc:
+            # The exception text may quote what the person wrote; log only its kind.
+            log.error("conversation failed: %s", type(exc).__name__)
+            return [Reply(self._services.texts(self._language(inbound, record), "error"))]
+
+    async def _dispatch(self, inbound: Inbound, record: ResidentRecord | None) -> list[Reply]:
+        language = self._language(inbound, record)
+        text = inbound.text.strip()
+        if len(text) > MAX_INPUT_CHARS:
+            return [Reply(self._services.texts(language, "too_long"))]
+        name, args = self._parse(inbound, text)
+        handler = self._router.find(name) if name else None
+        ctx = Context(inbound, name or "", args, language, record, self._services)
+        if handler is not None:
+            return await handler(ctx)
+        if name is None and text and not inbound.is_button:
+            entry = find_faq(self._services.city(), text)
+            if entry is not None:
+                answer = ctx.t(
+                    "faq_answer", question=entry.question.get(language), answer=entry.answer.get(language)
+                )
+                return [Reply(f"{answer}\n\n{ctx.t('unknown')}")]
+        return [Reply(ctx.t("unknown"))]
+
+    def _parse(self, inbound: Inbound, text: str) -> tuple[str | None, str]:
+        """Split "/abo@stadtfunk_bot Verkehr" into ("abo", "Verkehr"); None when it is no command."""
+        head, _, args = text.partition(" ")
+        if head.startswith("/"):
+            return normalize(head[1:].split("@", 1)[0]).replace(" ", ""), args.strip()
+        if inbound.channel in SLASHLESS_CHANNELS or inbound.is_button:
+            name = normalize(head).replace(" ", "")
+            if self._router.find(name) is not None:
+                return name, args.strip()
+        return None, text
+
+    def _language(self, inbound: Inbound, record: ResidentRecord | None) -> str:
+        if record is not None:
+            return record.language
+        return pick_language(inbound.language_hint) or DEFAULT_LANGUAGE

@@ -1,0 +1,258 @@
+"""What residents can do: consent, topics, FAQ, language, privacy, export and erasure."""
+
+from __future__ import annotations
+
+import json
+
+from handlers.matching import find_faq, find_topic, normalize
+from handlers.router import Context, Router
+from handlers.texts import pick_language
+from handlers.values import Attachment, Button, Reply
+
+router = Router()
+
+YES = frozenset({"ja", "yes", "j", "y"})
+ALL = frozenset({"alle", "all"})
+
+
+def consent_prompt(ctx: Context, *, greeting: bool = True) -> list[Reply]:
+    """The welcome, the privacy notice and the consent button: what everyone sees before agreeing."""
+    city = ctx.city
+    other = "en" if ctx.language == "de" else "de"
+    parts = [ctx.t("welcome", city=city.name)] if greeting else [ctx.t("consent_needed")]
+    parts += [city.privacy.notice.get(ctx.language), ctx.t("consent_question", version=city.privacy.version)]
+    buttons = (
+        (Button(ctx.t("button_agree"), f"/zustimmen {ctx.language}"),),
+        (Button(ctx.t("button_other_language"), f"/sprache {other}"),),
+    )
+    return [Reply("\n\n".join(parts), buttons=buttons)]
+
+
+def topic_menu(ctx: Context, header: str, *, subscribed: frozenset[str], replace: bool = False) -> Reply:
+    lines = [header, ""]
+    rows: list[tuple[Button, ...]] = []
+    for topic in ctx.city.topics:
+        name = topic.name.get(ctx.language)
+        on = topic.id in subscribed
+        mark = "✅" if on else "▫️"
+        lines.append(
+            ctx.t("topic_line", mark=mark, name=name, description=topic.description.get(ctx.language))
+        )
+        command = f"/abbestellen {topic.id}" if on else f"/abo {topic.id}"
+        rows.append((Button(f"{mark} {name}", command),))
+    return Reply("\n".join(lines), buttons=tuple(rows), replace=replace)
+
+
+@router.command("start")
+async def start(ctx: Context) -> list[Reply]:
+    """A welcome and the privacy notice with a consent button; returning residents see their topics."""
+    if ctx.record is None:
+        return consent_prompt(ctx)
+    return [topic_menu(ctx, ctx.t("welcome_back", city=ctx.city.name), subscribed=ctx.record.topics)]
+
+
+@router.command("zustimmen", "agree")
+async def agree(ctx: Context) -> list[Reply]:
+    """Records consent (time and notice version) and offers the topic menu."""
+    if ctx.record is not None:
+        return [topic_menu(ctx, ctx.t("consent_already"), subscribed=ctx.record.topics)]
+    language = pick_language(ctx.args) or ctx.language
+    await ctx.services.residents.consent(
+        ctx.resident, language=language, version=ctx.city.privacy.version, at=ctx.services.clock()
+    )
+    ctx = _with_language(ctx, language)
+    return [topic_menu(ctx, ctx.t("consent_thanks"), subscribed=frozenset())]
+
+
+@router.command("themen", "topics")
+async def topics(ctx: Context) -> list[Reply]:
+    """Every topic with the resident's state and a toggle button for each."""
+    if ctx.record is None:
+        return consent_prompt(ctx, greeting=False)
+    return [
+        topic_menu(ctx, ctx.t("topics_header"), subscribed=ctx.record.topics, replace=ctx.inbound.is_button)
+    ]
+
+
+@router.command("abo", "subscribe")
+async def subscribe(ctx: Context) -> list[Reply]:
+    """Subscribes to one topic, named by id or by German or English name."""
+    if ctx.record is None:
+        return consent_prompt(ctx, greeting=False)
+    if not ctx.args:
+        return [Reply(ctx.t("topic_missing", example=ctx.city.topics[0].id))]
+    topic = find_topic(ctx.city, ctx.args)
+    if topic is None:
+        return [_unknown_topic(ctx)]
+    added = await ctx.services.residents.subscribe(ctx.record, topic.id, ctx.services.clock())
+    if ctx.inbound.is_button:
+        return [
+            topic_menu(ctx, ctx.t("topics_header"), subscribed=ctx.record.topics | {topic.id}, replace=True)
+        ]
+    key = "subscribed" if added else "already_subscribed"
+    return [Reply(ctx.t(key, topic=topic.name.get(ctx.language)))]
+
+
+@router.command("abbestellen", "unsubscribe")
+async def unsubscribe(ctx: Context) -> list[Reply]:
+    """Unsubscribes from one topic; without a topic, from all of them after a confirmation."""
+    if ctx.record is None:
+        return [Reply(ctx.t("unsubscribe_all_none"))]
+    argument = normalize(ctx.args)
+    if not argument or argument in ALL:
+        if not ctx.record.topics:
+            return [Reply(ctx.t("unsubscribe_all_none"))]
+        return [
+            Reply(
+                ctx.t("unsubscribe_all_confirm", count=len(ctx.record.topics)),
+                buttons=(
+                    (Button(ctx.t("button_yes_unsubscribe_all"), "/abbestellen ja"),),
+                    (Button(ctx.t("button_cancel"), "/themen"),),
+                ),
+            )
+        ]
+    if argument in YES:
+        await ctx.services.residents.unsubscribe(ctx.record, ctx.record.topics, ctx.services.clock())
+        return [Reply(ctx.t("unsubscribed_all"), replace=ctx.inbound.is_button)]
+    topic = find_topic(ctx.city, ctx.args)
+    if topic is None:
+        return [_unknown_topic(ctx)]
+    removed = await ctx.services.residents.unsubscribe(ctx.record, [topic.id], ctx.services.clock())
+    if ctx.inbound.is_button:
+        return [
+            topic_menu(ctx, ctx.t("topics_header"), subscribed=ctx.record.topics - {topic.id}, replace=True)
+        ]
+    key = "unsubscribed" if removed else "not_subscribed"
+    return [Reply(ctx.t(key, topic=topic.name.get(ctx.language)))]
+
+
+@router.command("hilfe", "help")
+async def help_(ctx: Context) -> list[Reply]:
+    """Every resident command in a short list."""
+    return [Reply(ctx.t("help"))]
+
+
+@router.command("faq")
+async def faq(ctx: Context) -> list[Reply]:
+    """The list of questions, or the answer that best matches a number or keyword."""
+    entries = ctx.city.faq
+    if not entries:
+        return [Reply(ctx.t("faq_empty", city=ctx.city.name))]
+    query = ctx.args.strip()
+    if not query:
+        lines = [ctx.t("faq_list"), ""]
+        lines += [f"{n}. {entry.question.get(ctx.language)}" for n, entry in enumerate(entries, 1)]
+        buttons = tuple(
+            (Button(f"{n}. {e.question.get(ctx.language)}"[:60], f"/faq {n}"),)
+            for n, e in enumerate(entries, 1)
+        )
+        return [Reply("\n".join(lines), buttons=buttons)]
+    entry = (
+        entries[int(query) - 1]
+        if query.isdecimal() and 0 < int(query) <= len(entries)
+        else find_faq(ctx.city, query)
+    )
+    if entry is None:
+        return [Reply(ctx.t("faq_no_match", contact=_contact(ctx)))]
+    return [
+        Reply(
+            ctx.t(
+                "faq_answer", question=entry.question.get(ctx.language), answer=entry.answer.get(ctx.language)
+            )
+        )
+    ]
+
+
+@router.command("datenschutz", "privacy")
+async def privacy(ctx: Context) -> list[Reply]:
+    """The privacy notice, the netiquette, the contact and the city's other channels."""
+    city = ctx.city
+    channels = [f"• {channel.name.get(ctx.language)}: {channel.url}" for channel in city.alternative_channels]
+    return [
+        Reply(ctx.t("privacy", version=city.privacy.version, notice=city.privacy.notice.get(ctx.language))),
+        Reply(
+            "\n\n".join(
+                [
+                    ctx.t("netiquette", netiquette=city.netiquette.get(ctx.language)),
+                    "\n".join([ctx.t("alternatives"), *channels]) if channels else "",
+                    ctx.t("contact", contact=_contact(ctx)),
+                ]
+            ).replace("\n\n\n\n", "\n\n")
+        ),
+    ]
+
+
+@router.command("meinedaten", "mydata")
+async def my_data(ctx: Context) -> list[Reply]:
+    """Everything stored about the resident, readable and as a JSON file; writes nothing."""
+    exported = await ctx.services.residents.export(ctx.resident)
+    if exported is None or ctx.record is None:
+        return [Reply(ctx.t("mydata_none"))]
+    record = ctx.record
+    names = [_topic_name(ctx, topic_id) for topic_id in sorted(record.topics)]
+    text = ctx.t(
+        "mydata",
+        messenger=exported["messenger"],
+        chat_id=record.resident.chat_id,
+        language=record.language,
+        consent_at=record.consent_at.astimezone(ctx.city.tz).strftime("%d.%m.%Y %H:%M"),
+        version=record.consent_version,
+        topics=", ".join(names) or ctx.t("none"),
+        inactive=record.inactive_since.isoformat() if record.inactive_since else ctx.t("never"),
+    )
+    document = json.dumps(exported, ensure_ascii=False, indent=2).encode()
+    return [Reply(text, attachment=Attachment("stadtfunk-meine-daten.json", document, "application/json"))]
+
+
+@router.command("loeschen", "delete")
+async def delete(ctx: Context) -> list[Reply]:
+    """Erases everything about the resident after a confirmation."""
+    if ctx.record is None:
+        return [Reply(ctx.t("delete_none"))]
+    if normalize(ctx.args) not in YES:
+        return [
+            Reply(
+                ctx.t("delete_confirm"),
+                buttons=(
+                    (Button(ctx.t("button_yes_delete"), "/loeschen ja"),),
+                    (Button(ctx.t("button_cancel"), "/hilfe"),),
+                ),
+            )
+        ]
+    await ctx.services.residents.erase(ctx.resident, (topic.id for topic in ctx.city.topics))
+    return [Reply(ctx.t("deleted"), replace=ctx.inbound.is_button)]
+
+
+@router.command("sprache", "language")
+async def language(ctx: Context) -> list[Reply]:
+    """Switches between German and English; before consent it only changes the welcome's language."""
+    chosen = pick_language(ctx.args)
+    if chosen is None:
+        buttons = ((Button("Deutsch", "/sprache de"), Button("English", "/sprache en")),)
+        return [Reply(ctx.t("language_choose"), buttons=buttons)]
+    ctx = _with_language(ctx, chosen)
+    if ctx.record is None:
+        # Nothing may be stored before consent, so the choice travels in the consent button instead.
+        return consent_prompt(ctx)
+    await ctx.services.residents.set_language(ctx.resident, chosen)
+    return [Reply(ctx.t("language_set"))]
+
+
+def _with_language(ctx: Context, language: str) -> Context:
+    return Context(ctx.inbound, ctx.command, ctx.args, language, ctx.record, ctx.services)
+
+
+def _unknown_topic(ctx: Context) -> Reply:
+    names = ", ".join(f"{t.name.get(ctx.language)} ({t.id})" for t in ctx.city.topics)
+    return Reply(ctx.t("unknown_topic", query=ctx.args.strip()[:60], topics=names))
+
+
+def _topic_name(ctx: Context, topic_id: str) -> str:
+    topic = ctx.city.topic(topic_id)
+    return topic.name.get(ctx.language) if topic else topic_id
+
+
+def _contact(ctx: Context) -> str:
+    contact = ctx.city.contact
+    details = [d for d in (contact.email, contact.phone, contact.website) if d]
+    return ", ".join([contact.name.get(ctx.language), *details])

@@ -1,0 +1,72 @@
+"""Commands by name (German first, English aliases) and the context a handler works with."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+from bot.city import City
+from bot.residents import Residents
+from handlers.texts import Texts
+from handlers.values import Clock, Inbound, Reply, Resident, ResidentRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What handlers may use. The city is a callable because a reload swaps it while running."""
+
+    residents: Residents
+    city: Callable[[], City]
+    texts: Texts
+    clock: Clock
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    inbound: Inbound
+    command: str
+    args: str
+    language: str
+    record: ResidentRecord | None
+    services: Services
+
+    @property
+    def resident(self) -> Resident:
+        return Resident(self.inbound.channel, self.inbound.chat_id)
+
+    @property
+    def city(self) -> City:
+        return self.services.city()
+
+    def t(self, key: str, **values: object) -> str:
+        return self.services.texts(self.language, key, **values)
+
+
+Handler = Callable[[Context], Awaitable[list[Reply]]]
+
+
+class Router:
+    """A table of commands; each handler module fills its own router and the conversation joins them."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def command(self, *names: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for name in names:
+                if name in self._handlers:
+                    raise ValueError(f"command /{name} is registered twice")
+                self._handlers[name] = handler
+            return handler
+
+        return register
+
+    def include(self, other: Router) -> None:
+        for name, handler in other._handlers.items():
+            self.command(name)(handler)
+
+    def find(self, name: str) -> Handler | None:
+        return self._handlers.get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._handlers)
