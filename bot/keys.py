@@ -44,3 +44,11 @@ class Keys:
 
     def daily_stats(self, day: date) -> str:
         return f"{self.prefix}:stats:{day.isoformat()}"
+
+    def limiter(self, channel: Channel, account: str | int) -> str:
+        """The shared send budget of one bot token or WhatsApp number, used by every process.
+
+        The limiter keeps each recipient's own pacing under it, at `<this key>:r:<keyed hash>`, so that
+        one script call touches a single Cluster slot; those keys hold only a time and expire when idle.
+        """
+        return f"{self.prefix}:lim:{{{channel.value}:{account}}}"

@@ -38,7 +38,7 @@ class Context:
     def city(self) -> City:
         return self.services.city()
 
-    def t(self, key: str, **values: object) -> str:
+    def t(self, key: str, /, **values: object) -> str:
         return self.services.texts(self.language, key, **values)
 
 

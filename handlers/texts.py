@@ -25,7 +25,7 @@ class Texts:
             catalogs[language] = {str(m.id): str(m.string) for m in catalog if m.id and m.string}
         return cls(catalogs)
 
-    def __call__(self, language: str, key: str, **values: object) -> str:
+    def __call__(self, language: str, key: str, /, **values: object) -> str:
         """The text in the resident's language, falling back to German where a translation is missing."""
         template = self._catalogs.get(language, {}).get(key) or self._catalogs[DEFAULT_LANGUAGE][key]
         return template.format(**values) if values else template

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -10,7 +12,7 @@ import redis.asyncio as aioredis
 
 from bot.service import Service
 from tests.conftest import ManualClock
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import Call, FakeTelegram
 
 
 class Sleeps:
@@ -41,27 +43,28 @@ async def service(
 Say = Callable[..., Awaitable[list[str]]]
 
 
+def bot_calls(tg: FakeTelegram, chat_id: int) -> list[Call]:
+    """What the bot did in one chat: sends, edits, documents (not polling or callback answers)."""
+    return [c for c in tg.calls if c.chat_id == str(chat_id) and c.method in ANSWERS]
+
+
+ANSWERS = frozenset({"sendMessage", "editMessageText", "sendDocument"})
+
+
 @pytest.fixture
 def say(tg: FakeTelegram, service: Service) -> Say:
-    """Type something as a resident and get back the texts the bot answered with."""
+    """Type (or tap) something as a resident; returns the texts of the bot's next `replies` answers."""
 
     async def send(
-        chat_id: int, text: str, *, language_code: str | None = "de", button: bool = False
+        chat_id: int, text: str, *, language_code: str | None = "de", button: bool = False, replies: int = 1
     ) -> list[str]:
-        before = len([c for c in tg.calls if c.chat_id == str(chat_id) and c.method != "getUpdates"])
+        before = len(bot_calls(tg, chat_id))
         if button:
             tg.push_callback(chat_id, text, language_code=language_code)
         else:
             tg.push_message(chat_id, text, language_code=language_code)
-        update_id = tg.updates[-1]["update_id"]
-        await tg.wait_for(lambda t: not any(u["update_id"] == update_id for u in t.pending_updates))
-        await tg.wait_for(lambda t: _answered(t, chat_id, before, button))
-        calls = [c for c in tg.calls if c.chat_id == str(chat_id) and c.method != "getUpdates"][before:]
-        return [str(c.params["text"]) for c in calls if "text" in c.params]
+        await tg.wait_for(lambda t: len(bot_calls(t, chat_id)) >= before + replies)
+        # What the resident sees: Telegram renders the HTML the bot sends.
+        return [html.unescape(str(c.params.get("text", ""))) for c in bot_calls(tg, chat_id)[before:]]
 
     return send
-
-
-def _answered(tg: FakeTelegram, chat_id: int, before: int, button: bool) -> bool:
-    calls = [c for c in tg.calls if c.chat_id == str(chat_id) and c.method != "getUpdates"][before:]
-    return any(c.method in ("sendMessage", "editMessageText") for c in calls)

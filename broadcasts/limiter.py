@@ -1,0 +1,149 @@
+"""The send budget every process shares, per bot token or WhatsApp number, kept in Redis.
+
+It paces with GCRA, the generic cell rate algorithm (ATM networks; the idea behind redis-cell): a
+key stores one "theoretical arrival time" (TAT), the moment the budget would be back to empty if
+nobody sent any more. A send is allowed when moving the TAT one emission interval T further keeps it
+at most a tolerance ahead of now. That is a token bucket without a refill job, in one number per key.
+
+Limits (sources): Telegram's bot FAQ asks for about 30 messages/s overall (paid broadcasts up to
+1000/s), 1/s per private chat and 20/min per group; WhatsApp Cloud API numbers start at 80
+messages/s, and one resident may get about one message every 6 s (error 131056).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+
+# KEYS[1] is the global TAT, KEYS[1 + i] recipient i's; the caller builds them all under one hash tag.
+# ARGV: now, global T, global tolerance, then one T per recipient, all in milliseconds.
+# Replies {wait in µs, then 1 or 0 per delivery}. Without recipient keys it asks for one global token.
+_SCRIPT = """
+local now, interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+-- Epoch milliseconds carry only ~0.25 µs of float precision; 1 µs of slack keeps exact budgets exact.
+local EPS = 0.001
+-- Offsets from now stay small numbers, so the walk adds exactly; only stored TATs get rounded.
+local function ahead(key)
+  local tat = tonumber(redis.call('GET', key) or now)
+  return math.max(tat - now, 0)
+end
+local global, own, steps, flags = ahead(KEYS[1]), {}, {}, {}
+local deliveries, granted, stopped, own_wait = math.max(#KEYS - 1, 1), false, false, nil
+for i = 1, deliveries do
+  local key = KEYS[i + 1]
+  if key and own[key] == nil then own[key] = ahead(key) end
+  flags[i] = 0
+  if key and own[key] > EPS then
+    -- Refused by its own pacing (tolerance = one interval, so no bursts per person); costs nothing.
+    own_wait = math.min(own_wait or own[key], own[key])
+  elseif global + interval > tolerance + EPS then
+    stopped = true
+    break
+  else
+    global, granted, flags[i] = global + interval, true, 1
+    if key then
+      own[key] = own[key] + tonumber(ARGV[i + 3])
+      steps[key] = tonumber(ARGV[i + 3])
+    end
+  end
+end
+for i = #flags + 1, deliveries do flags[i] = 0 end
+-- Wait until asking again can grant one of the refused: the one the budget stopped at needs only
+-- budget, the others need their own time and budget.
+local budget_wait = math.max(global + interval - tolerance, 0)
+local wait = 0
+if stopped then wait = budget_wait elseif own_wait then wait = math.max(own_wait, budget_wait) end
+-- State past its TAT means "idle", so keys expire then (plus the tolerance, for processes whose clocks
+-- lag a little); recipient keys hold only a time under a keyed hash and vanish on their own.
+local function store(key, ahead_ms, ttl_ms)
+  redis.call('SET', key, string.format('%.17g', now + ahead_ms), 'PX', math.max(math.ceil(ttl_ms), 1))
+end
+if granted then store(KEYS[1], global, global + tolerance) end
+for key, step in pairs(steps) do store(key, own[key], own[key] + step) end
+table.insert(flags, 1, math.ceil(wait * 1000))
+return flags
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    count: float  # events
+    per: float = 1.0  # seconds: Rate(30) is 30/s, Rate(20, 60) is 20/min, Rate(1, 6) is one per 6 s
+
+    def __post_init__(self) -> None:
+        if not (self.count > 0 and self.per > 0):
+            raise ValueError(f"a rate needs a positive count and period, not {self.count}/{self.per} s")
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two events when paced evenly: GCRA's emission interval T."""
+        return self.per / self.count
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    granted: tuple[bool, ...]  # one per requested delivery, in order
+    wait: float  # seconds until asking again can grant one of the refused; 0.0 when all were granted
+
+
+class Limiter:
+    """One shared budget: `rate` less a safety `margin` overall, plus each recipient's own rate.
+
+    `burst` is how many seconds' worth of tokens one may take at once (the GCRA tolerance), so that a
+    batch goes out in one round trip. The price: any window of W seconds holds up to
+    rate·(1 - margin)·(W + burst) sends; 1 s at the default burst may briefly see twice the rate, as
+    with python-telegram-bot's own limiter. Choose a burst near the batch period for strict pacing.
+    `now` comes from the caller (epoch seconds), so processes need synchronised clocks (NTP).
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis | RedisCluster,
+        key: str,
+        rate: Rate,
+        *,
+        margin: float = 0.01,
+        burst: float = 1.0,
+    ) -> None:
+        if not 0 <= margin < 1:
+            raise ValueError(f"the margin is a fraction of the rate, not {margin}")
+        self._interval_ms = rate.interval * 1000 / (1 - margin)
+        if burst * 1000 < self._interval_ms:
+            raise ValueError(f"a burst of {burst} s holds less than one message at {rate}")
+        self._key = key
+        self._burst = burst
+        self._script = redis.register_script(_SCRIPT)
+
+    async def acquire(
+        self, now: float, recipients: Sequence[tuple[str, Rate]], *, lane_tolerance: float = 0.0
+    ) -> Grant:
+        """Grant what may go out now, in order: refused recipients are skipped, an empty budget stops.
+
+        Each recipient is (keyed hash, its own rate); never pass a raw chat id. `lane_tolerance` lets
+        replies and alerts borrow that many seconds of future budget after bulk sending used the burst:
+        the worst-case window then holds rate·(1 - margin)·lane_tolerance more sends, and bulk senders
+        wait that much longer afterwards, so the average rate is unchanged.
+        """
+        if not recipients:
+            return Grant((), 0.0)
+        return await self._run(now, recipients, lane_tolerance)
+
+    async def acquire_one(
+        self, now: float, recipient: tuple[str, Rate] | None = None, *, lane_tolerance: float = 0.0
+    ) -> float:
+        """0.0 when one send (to `recipient`, or to no one in particular) may go out, else the wait."""
+        grant = await self._run(now, [recipient] if recipient else [], lane_tolerance)
+        return 0.0 if grant.granted[0] else grant.wait
+
+    async def _run(self, now: float, recipients: Sequence[tuple[str, Rate]], lane_tolerance: float) -> Grant:
+        if lane_tolerance < 0:
+            raise ValueError("a lane tolerance adds budget; it cannot be negative")
+        keys = [self._key, *(f"{self._key}:r:{suffix}" for suffix, _ in recipients)]
+        args = [now * 1000, self._interval_ms, (self._burst + lane_tolerance) * 1000]
+        args += [rate.interval * 1000 for _, rate in recipients]
+        wait_us, *flags = cast(list[int], await self._script(keys=keys, args=args))
+        return Grant(tuple(flag == 1 for flag in flags), wait_us / 1_000_000)
