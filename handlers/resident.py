@@ -99,7 +99,7 @@ async def unsubscribe(ctx: Context) -> list[Reply]:
     if ctx.record is None:
         return [Reply(ctx.t("unsubscribe_all_none"))]
     argument = normalize(ctx.args)
-    if not argument or argument in ALL:
+    if not ctx.args or argument in ALL:
         if not ctx.record.topics:
             return [Reply(ctx.t("unsubscribe_all_none"))]
         return [
