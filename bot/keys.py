@@ -52,3 +52,50 @@ class Keys:
         one script call touches a single Cluster slot; those keys hold only a time and expire when idle.
         """
         return f"{self.prefix}:lim:{{{channel.value}:{account}}}"
+
+    # --- broadcasts: every key of one broadcast shares the {bc:<id>} hash tag (one Cluster slot).
+
+    def broadcast_sequence(self) -> str:
+        return f"{self.prefix}:bc-seq"
+
+    def broadcast_index(self) -> str:
+        """All broadcasts by creation time, for listings."""
+        return f"{self.prefix}:bc-index"
+
+    def broadcast(self, broadcast_id: str) -> str:
+        return f"{self.prefix}:{{bc:{broadcast_id}}}"
+
+    def broadcast_progress(self, broadcast_id: str) -> str:
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:progress"
+
+    def broadcast_plan(self, broadcast_id: str) -> str:
+        """SSCAN cursors per topic and channel, saved with each planned batch so planning resumes."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:plan"
+
+    def broadcast_planner(self, broadcast_id: str) -> str:
+        """A lease: which process plans the audience right now."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:planner"
+
+    def broadcast_seen(self, broadcast_id: str) -> str:
+        """Keyed hashes of recipients already queued, so a resident in two topics gets one message."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:seen"
+
+    def broadcast_queue(self, broadcast_id: str, channel: Channel) -> str:
+        """The delivery stream of one broadcast on one channel."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:q:{channel.value}"
+
+    def broadcast_sending(self, broadcast_id: str, channel: Channel) -> str:
+        """Stream entry ids whose send has started but not settled: the "maybe sent" after a crash."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:sending:{channel.value}"
+
+    def broadcast_media(self, broadcast_id: str) -> str:
+        """Per channel, the platform's id of the broadcast's uploaded image, reused for every send."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:media"
+
+    def active(self, channel: Channel) -> str:
+        """Broadcasts with deliveries for this channel, scored so that the most urgent sorts first."""
+        return f"{self.prefix}:active:{channel.value}"
+
+    def workers(self, channel: Channel) -> str:
+        """When each sender process was last seen, so that the pending work of dead ones is reclaimed."""
+        return f"{self.prefix}:workers:{channel.value}"

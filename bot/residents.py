@@ -14,8 +14,10 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from bot.keys import Keys
-from handlers.values import Resident, ResidentRecord
+from handlers.values import Channel, Resident, ResidentRecord
 
+# "Chat not found" twice within this window retires a subscriber.
+MISSING_WINDOW_S = 24 * 3600
 # Aggregate counters are kept a little over a year for the 7- and 30-day and yearly comparisons.
 STATS_TTL_S = 400 * 24 * 3600
 
@@ -123,6 +125,44 @@ class Residents:
             )
             await pipe.execute()
 
+    # --- what the broadcast engine reports (broadcasts.outcome.SubscriberCare)
+
+    async def deactivate(self, channel: Channel, chat_id: str, at: datetime) -> None:
+        await self.mark_inactive(Resident(channel, chat_id), at)
+
+    async def migrate(self, channel: Channel, chat_id: str, new_chat_id: str) -> None:
+        """A group chat became a supergroup: carry its record and subscriptions over to the new id."""
+        old, new = Resident(channel, chat_id), Resident(channel, new_chat_id)
+        record = await self.get(old)
+        if record is None:
+            return
+        fields = await self._redis.hgetall(self._keys.resident(old))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self._keys.resident(new), mapping=cast(dict[Any, Any], fields))
+            if record.topics:
+                pipe.sadd(self._keys.resident_topics(new), *record.topics)
+            for topic_id in record.topics:
+                if record.inactive_since is None:
+                    pipe.sadd(self._keys.audience(topic_id, channel), new_chat_id)
+                pipe.srem(self._keys.audience(topic_id, channel), chat_id)
+            pipe.delete(
+                self._keys.resident_topics(old), self._keys.resident_misses(old), self._keys.resident(old)
+            )
+            await pipe.execute()
+
+    async def record_missing(self, channel: Channel, chat_id: str, at: datetime) -> bool:
+        """The messenger says the chat does not exist. The second time within 24 h the resident is retired:
+        a chat that is gone will not come back, so nothing about it is kept."""
+        resident = Resident(channel, chat_id)
+        misses = self._keys.resident_misses(resident)
+        previous = await self._redis.get(misses)
+        if previous is not None and at.timestamp() - float(previous) < MISSING_WINDOW_S:
+            await self.erase(resident, ())
+            return True
+        # The expiry only tidies up; whether a miss counts is decided by `at`, so tests control time.
+        await self._redis.set(misses, repr(at.timestamp()), ex=MISSING_WINDOW_S)
+        return False
+
     async def export(self, resident: Resident) -> dict[str, Any] | None:
         record = await self.get(resident)
         if record is None:
@@ -138,9 +178,6 @@ class Residents:
             "topics": sorted(record.topics),
             "inactive_since": record.inactive_since.isoformat() if record.inactive_since else None,
         }
-
-    async def audience_size(self, topic_id: str, resident: Resident) -> int:
-        return int(await self._redis.scard(self._keys.audience(topic_id, resident.channel)))
 
     def _count(self, pipe: Any, event: str, topic_id: str, resident: Resident, at: datetime) -> None:
         key = self._keys.daily_stats(at.astimezone(self._tz).date())

@@ -11,15 +11,22 @@ from datetime import datetime
 
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
 from redis.exceptions import RedisError
 
+from bot.broadcasting import build_engine, default_worker_name, limiter_for, reply_pacer
 from bot.city import City, load_city
 from bot.connection import Storage, open_storage
+from bot.idhash import IdHasher, load_or_create_secret
 from bot.residents import Residents
 from bot.settings import Settings, TelegramMode
 from bot.telegram import TelegramAdapter, WebhookTarget
 from bot.telegram_api import TelegramAPI
+from bot.telegram_channel import TelegramChannel
 from bot.web import build_app
+from broadcasts.channel import ChannelClient
+from broadcasts.engine import Engine
+from broadcasts.limiter import Limiter
 from handlers.conversation import Conversation, build_router
 from handlers.router import Services
 from handlers.texts import Texts
@@ -29,6 +36,7 @@ log = logging.getLogger(__name__)
 
 # Bot API calls answer within seconds; a stuck connection must not hold a reply forever.
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+SEND_CONCURRENCY = 64
 
 
 class ConfigurationError(RuntimeError):
@@ -49,6 +57,7 @@ class Service:
         self.city: City = load_city(settings.city_config)
         self.storage: Storage | None = None
         self.telegram: TelegramAdapter | None = None
+        self.engine: Engine | None = None
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -70,20 +79,44 @@ class Service:
         residents = Residents(self.storage.redis, self.storage.keys, self.city.tz)
         services = Services(residents=residents, city=lambda: self.city, texts=Texts.load(), clock=self.clock)
         conversation = Conversation(build_router(), services)
-        self._session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT)
+        # Enough connections for the senders' in-flight sends plus replies.
+        self._session = aiohttp.ClientSession(
+            timeout=HTTP_TIMEOUT, connector=aiohttp.TCPConnector(limit=SEND_CONCURRENCY + 16)
+        )
+        hasher = IdHasher(load_or_create_secret(_secret(settings.id_hash_secret), settings.data_dir))
+        channels: list[tuple[ChannelClient, Limiter]] = []
         if settings.telegram_bot_token is not None:
             token = settings.telegram_bot_token.get_secret_value()
+            api = TelegramAPI(self._session, settings.telegram_api_url, token)
+            client = TelegramChannel(
+                api, settings.telegram_rate_limit, paid_broadcast=settings.telegram_paid_broadcast
+            )
+            # The bot id (the token's public half) names the budget that every process shares.
+            limiter = limiter_for(self.storage, client, token.partition(":")[0], settings.rate_limit_margin)
+            channels.append((client, limiter))
             self.telegram = TelegramAdapter(
                 token=token,
                 api_url=settings.telegram_api_url,
                 webhook=self._webhook_target(),
-                api=TelegramAPI(self._session, settings.telegram_api_url, token),
+                api=api,
                 conversation=conversation,
                 residents=residents,
+                pacer=reply_pacer(client, limiter, hasher, self.clock, self._sleep),
                 clock=self.clock,
                 sleep=self._sleep,
             )
             await self.telegram.start()
+        self.engine = build_engine(
+            storage=self.storage,
+            city=lambda: self.city,
+            channels=channels,
+            care=residents,
+            hasher=hasher,
+            worker=settings.worker_name or default_worker_name(),
+            clock=self.clock,
+            sleep=self._sleep,
+        )
+        self.engine.start()
         await self._serve_http()
         log.info("stadtfunk is running for %s", self.city.name)
 
@@ -128,6 +161,9 @@ class Service:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.engine is not None:
+            await self.engine.stop()
+            self.engine = None
         if self.telegram is not None:
             with contextlib.suppress(Exception):
                 await self.telegram.stop()
@@ -151,3 +187,7 @@ class Service:
             log.info("shutting down")
         finally:
             await self.stop()
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

@@ -30,10 +30,16 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
 
+    # Telegram allows about 30 messages/s; paid broadcasts (allow_paid_broadcast) up to 1000/s.
+    telegram_rate_limit: float = Field(default=30, gt=0, le=1000)
+    rate_limit_margin: float = Field(default=0.01, ge=0, lt=0.5)
+
     redis_url: SecretStr | None = None
     redis_key_prefix: str = Field(default="stadtfunk", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     data_dir: Path = Path("./data")
     city_config: Path = DEFAULT_CITY_FILE
+    id_hash_secret: SecretStr | None = Field(default=None, min_length=16)
+    worker_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
@@ -53,6 +59,11 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError(f"TELEGRAM_MODE=webhook needs {' and '.join(missing)}")
         return self
+
+    @property
+    def telegram_paid_broadcast(self) -> bool:
+        """Above Telegram's free 30/s, sends must opt into paid broadcasting."""
+        return self.telegram_rate_limit > 30
 
     @property
     def telegram_enabled(self) -> bool:

@@ -16,6 +16,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.residents import Residents
 from bot.telegram_api import TelegramAPI, split_text
 from broadcasts.outcome import Problem, SendError
+from broadcasts.replies import ReplyPacer
 from handlers.conversation import Conversation
 from handlers.values import Channel, Inbound, Reply, Resident
 
@@ -119,10 +120,12 @@ class TelegramAdapter:
         api: TelegramAPI,
         conversation: Conversation,
         residents: Residents,
+        pacer: ReplyPacer,
         clock: Callable[[], datetime],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._api = api
+        self._pacer = pacer
         self._conversation = conversation
         self._residents = residents
         self._clock = clock
@@ -207,6 +210,7 @@ class TelegramAdapter:
     async def _deliver_one(self, chat_id: str, reply: Reply, origin: Origin) -> None:
         parts = split_text(reply.text)
         if reply.replace and origin.message_id is not None and len(parts) == 1:
+            await self._pacer.wait_turn(chat_id, group=chat_id.startswith("-"))
             try:
                 await self._api.edit_text(chat_id, origin.message_id, reply.text, reply.buttons)
             except SendError as error:
@@ -215,12 +219,13 @@ class TelegramAdapter:
             return
         for index, part in enumerate(parts):
             buttons = reply.buttons if index == len(parts) - 1 else ()
-            await self._with_retry(partial(self._api.send_text, chat_id, part, buttons))
+            await self._with_retry(chat_id, partial(self._api.send_text, chat_id, part, buttons))
         if reply.attachment is not None:
-            await self._with_retry(partial(self._api.send_document, chat_id, reply.attachment))
+            await self._with_retry(chat_id, partial(self._api.send_document, chat_id, reply.attachment))
 
-    async def _with_retry(self, send: Callable[[], Awaitable[object]]) -> None:
-        """One retry after a 429 (waiting what Telegram asks) or a transient failure."""
+    async def _with_retry(self, chat_id: str, send: Callable[[], Awaitable[object]]) -> None:
+        """Paced by the shared limiter; one retry after a 429 (waiting what Telegram asks) or a 5xx."""
+        await self._pacer.wait_turn(chat_id, group=chat_id.startswith("-"))
         try:
             await send()
         except SendError as error:

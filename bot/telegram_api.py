@@ -16,6 +16,7 @@ import aiohttp
 from broadcasts.outcome import Problem, SendError
 from handlers.values import Attachment, Button
 
+JSON_TYPE = "application/json"
 # https://core.telegram.org/bots/api#sendmessage: 1-4096 characters after entities parsing.
 MAX_TEXT = 4096
 # https://core.telegram.org/bots/api#inlinekeyboardbutton: callback_data is 1-64 bytes.
@@ -28,19 +29,27 @@ class TelegramAPI:
         self._base = f"{api_url.rstrip('/')}/bot{token}/"
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
+        return await self.post(method, json.dumps(params).encode(), JSON_TYPE)
+
+    async def post(self, method: str, body: bytes | aiohttp.FormData, content_type: str | None = None) -> Any:
+        """POST a prepared body; the result on success, SendError otherwise. Broadcasts pre-encode bodies."""
+        headers = {"Content-Type": content_type} if content_type else None
         try:
-            async with self._session.post(self._base + method, json=params) as response:
+            async with self._session.post(self._base + method, data=body, headers=headers) as response:
+                if response.status == 200 and method == "sendMessage":
+                    # The hot path: a broadcast needs only to know that it went through.
+                    await response.read()
+                    return None
                 payload = await _json(response)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError(Problem.UNAVAILABLE, type(exc).__name__) from None
         return _result(response.status, payload)
 
-    async def send_text(self, chat_id: str, text: str, buttons: Sequence[Sequence[Button]] = ()) -> int:
+    async def send_text(self, chat_id: str, text: str, buttons: Sequence[Sequence[Button]] = ()) -> None:
         params: dict[str, Any] = {"chat_id": chat_id, "text": escape(text), "parse_mode": "HTML"}
         if buttons:
             params["reply_markup"] = keyboard(buttons)
-        message = await self.call("sendMessage", params)
-        return int(message["message_id"])
+        await self.call("sendMessage", params)
 
     async def edit_text(
         self, chat_id: str, message_id: int, text: str, buttons: Sequence[Sequence[Button]] = ()
@@ -63,12 +72,7 @@ class TelegramAPI:
         form.add_field(
             "document", attachment.content, filename=attachment.filename, content_type=attachment.mime_type
         )
-        try:
-            async with self._session.post(self._base + "sendDocument", data=form) as response:
-                payload = await _json(response)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SendError(Problem.UNAVAILABLE, type(exc).__name__) from None
-        _result(response.status, payload)
+        await self.post("sendDocument", form)
 
 
 def escape(text: str) -> str:

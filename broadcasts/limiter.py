@@ -116,6 +116,8 @@ class Limiter:
             raise ValueError(f"a burst of {burst} s holds less than one message at {rate}")
         self._key = key
         self._burst = burst
+        # Whole messages one grant can hold: the batch size worth claiming from the queue.
+        self.burst_tokens = int(burst * 1000 / self._interval_ms + 1e-9)
         self._script = redis.register_script(_SCRIPT)
 
     async def acquire(
@@ -147,3 +149,14 @@ class Limiter:
         args += [rate.interval * 1000 for _, rate in recipients]
         wait_us, *flags = cast(list[int], await self._script(keys=keys, args=args))
         return Grant(tuple(flag == 1 for flag in flags), wait_us / 1_000_000)
+
+
+def strict_burst(rate: Rate, margin: float) -> float:
+    """The largest burst that keeps every sliding window of `rate.per` within `rate`.
+
+    Paced at rate·(1 - margin), a window holds rate·(1 - margin)·(per + burst) sends at most, so the
+    margin's share is all a burst may take; but a grant always holds at least one message.
+    """
+    # A hair over one interval, so that float rounding never makes it less than one message.
+    paced_interval = rate.interval / (1 - margin) * (1 + 1e-9)
+    return max(paced_interval, rate.per * margin / (1 - margin))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
+
+from handlers.values import Channel
 
 
 class Problem(StrEnum):
@@ -31,3 +35,30 @@ class SendError(Exception):
         self.detail = detail
         self.retry_after = retry_after
         self.migrate_to = migrate_to
+
+
+class SubscriberCare(Protocol):
+    """What the engine asks of resident storage when a platform refuses a delivery."""
+
+    async def deactivate(self, channel: Channel, chat_id: str, at: datetime) -> None:
+        """The resident blocked the bot or deleted their account."""
+        ...
+
+    async def migrate(self, channel: Channel, chat_id: str, new_chat_id: str) -> None:
+        """A group became a supergroup under a new id."""
+        ...
+
+    async def record_missing(self, channel: Channel, chat_id: str, at: datetime) -> bool:
+        """ "Chat not found"; True when it is the second time within 24 h and the subscriber was retired."""
+        ...
+
+
+# Retries of transient failures (5xx, timeouts): exponential, jittered, capped, and finally given up.
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 300.0
+MAX_ATTEMPTS = 8
+
+
+def backoff(attempt: int, jitter: float) -> float:
+    """Seconds before retry number `attempt` (1-based); `jitter` in [0, 1) spreads simultaneous retries."""
+    return float(min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** (attempt - 1)) * (0.5 + jitter / 2))

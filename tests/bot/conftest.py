@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -15,18 +16,21 @@ from tests.fakes.telegram_api import Call, FakeTelegram
 
 
 class Sleeps:
-    """Records what the service wanted to wait for, and returns at once."""
+    """Waiting in virtual time: records what the service wanted to wait for and moves the clock on."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: ManualClock) -> None:
         self.requested: list[float] = []
+        self._clock = clock
 
     async def __call__(self, seconds: float) -> None:
         self.requested.append(seconds)
+        self._clock.advance(seconds=seconds)
+        await asyncio.sleep(0)
 
 
 @pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
+def sleeps(clock: ManualClock) -> Sleeps:
+    return Sleeps(clock)
 
 
 @pytest.fixture

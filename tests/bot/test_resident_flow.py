@@ -15,8 +15,13 @@ from tests.traces import traces
 CHAT = 4711
 
 
+PERSONAL = (":res:", ":aud:", ":stats:")
+
+
 async def stored_keys(redis: aioredis.Redis, prefix: str) -> list[str]:
-    return sorted([k async for k in redis.scan_iter(match=f"{prefix}:*")])
+    """Keys that hold residents' data. The service's own bookkeeping (sender heartbeats, the reply
+    limiter's keyed hashes) is left out here; `traces` checks every key and value for the id."""
+    return sorted([k async for k in redis.scan_iter(match=f"{prefix}:*") if any(p in k for p in PERSONAL)])
 
 
 async def agree(say: Say, chat: int = CHAT, language: str = "de") -> None:
@@ -35,17 +40,20 @@ async def test_start_shows_privacy_and_consent_and_stores_nothing(
     assert markup[0][0] == {"text": "✅ Ich stimme zu", "callback_data": "/zustimmen de"}
     assert markup[1][0]["callback_data"] == "/sprache en"
     assert await stored_keys(redis, key_prefix) == before
+    assert await traces(redis, str(CHAT)) == []
 
 
 async def test_consent_by_button_records_time_and_version_and_offers_topics(
     say: Say, tg: FakeTelegram, redis: aioredis.Redis, key_prefix: str, clock: ManualClock
 ) -> None:
     await say(CHAT, "/start")
+    pressed_at = clock()
     [menu] = await say(CHAT, "/zustimmen de", button=True)
     assert "Danke! Ihre Zustimmung ist gespeichert" in menu
     assert tg.sent(None, "answerCallbackQuery"), "the button's spinner must be answered"
     record = await redis.hgetall(f"{key_prefix}:res:{{tg:{CHAT}}}")
-    assert record == {"language": "de", "consent_at": clock().isoformat(), "consent_version": "2026-11-01"}
+    # Recorded when the button was handled: before the reply's pacing moved the clock on.
+    assert record == {"language": "de", "consent_at": pressed_at.isoformat(), "consent_version": "2026-11-01"}
     buttons = [row[0]["callback_data"] for row in tg.calls[-1].params["reply_markup"]["inline_keyboard"]]
     assert "/abo verkehr" in buttons
 
@@ -193,7 +201,9 @@ async def test_my_data_without_record_writes_nothing(
 
 
 async def test_my_data_export_is_readable_and_json(say: Say, tg: FakeTelegram, clock: ManualClock) -> None:
-    await agree(say)
+    await say(CHAT, "/start")
+    agreed_at = clock()
+    await say(CHAT, "/zustimmen")
     await say(CHAT, "/abo verkehr")
     texts = await say(CHAT, "/meinedaten", replies=2)
     assert "Themen: Verkehr" in texts[0]
@@ -206,7 +216,7 @@ async def test_my_data_export_is_readable_and_json(say: Say, tg: FakeTelegram, c
         "messenger": "telegram",
         "chat_id": str(CHAT),
         "language": "de",
-        "consent": {"at": clock().isoformat(), "privacy_notice_version": "2026-11-01"},
+        "consent": {"at": agreed_at.isoformat(), "privacy_notice_version": "2026-11-01"},
         "topics": ["verkehr"],
         "inactive_since": None,
     }

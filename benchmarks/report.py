@@ -1,0 +1,353 @@
+"""The markdown report of a benchmark run (`docs/benchmarks.md`): a pure function of the results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks.processes import JSON, NotMeasured, Outcome
+from benchmarks.scenarios import PEERS, Plan
+from benchmarks.standin import RULES
+
+GOAL_PER_CPU_S = 8_000
+GOAL_VS_AIOHTTP = 0.75
+GOAL_RSS_MB = 200
+FLAT_RSS = 0.10  # "flat" from the smallest to the largest run: at most 10 % more peak RSS
+GOAL_LIMIT_RATIO = 0.99
+GOAL_TWO_PROCS = 1.2
+LIMITS = {"tg": "Telegram", "wa": "WhatsApp"}
+SENDER_NAMES = {
+    "engine": "stadtfunk engine",
+    "ptb": "python-telegram-bot `send_message` loop",
+    "aiogram": "aiogram `send_message` loop",
+    "aiohttp": "raw aiohttp POSTs",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    cpus: int
+    cpu_model: str
+    memory_gb: float
+    python: str
+    platform: str
+    date: str
+    commit: str
+    peer_versions: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Results:
+    plan: Plan
+    machine: Machine
+    zero: Mapping[int, Mapping[str, Outcome]]
+    limits: Mapping[str, Outcome]  # channel -> the single-process run at its limit
+    two_procs: Outcome
+    two_procs_limit: Outcome
+    alert: Outcome
+    redis_memory: Outcome
+    notes: list[str] = field(default_factory=list)
+
+
+def render(results: Results) -> str:
+    sections = [
+        _header(results),
+        _machine(results.machine),
+        _standin(results.plan),
+        _zero(results),
+        _limits(results),
+        _two_procs(results),
+        _alert(results.alert, results.plan),
+        _memory(results.redis_memory, results.plan),
+    ]
+    if results.notes:
+        sections.append("## Notes\n\n" + "\n".join(f"- {note}" for note in results.notes))
+    return "\n\n".join(sections) + "\n"
+
+
+def _header(results: Results) -> str:
+    plan = results.plan
+    text = (
+        "# Benchmarks\n\n"
+        f"Written by `make bench` (`python -m benchmarks`) on {results.machine.date}. "
+        "Every figure comes from this one run; rerun it to refresh them."
+    )
+    if plan.quick:
+        text += (
+            f"\n\n**Quick mode** (`--quick`): {_sizes(plan.sizes)} subscribers instead of 10,000 and 100,000, "
+            f"runs at the limit of {plan.limit_seconds:g} s instead of 60 s, Redis memory at "
+            f"{plan.memory_subscribers:,} subscribers instead of 1,000,000. These figures check the harness; "
+            "they are not the benchmark."
+        )
+    return text
+
+
+def _machine(machine: Machine) -> str:
+    versions = ", ".join(f"{name} {version}" for name, version in machine.peer_versions.items()) or "not found"
+    return (
+        "## Machine\n\n"
+        f"- {machine.cpus} CPUs ({machine.cpu_model}), {machine.memory_gb:.0f} GB memory, {machine.platform}\n"
+        f"- Python {machine.python}; stadtfunk at {machine.commit}\n"
+        f"- peers (`.venv-peers`): {versions}\n"
+        "- the sender, the stand-in and Redis share these CPUs: each is a process of its own"
+    )
+
+
+def _standin(plan: Plan) -> str:
+    tg, wa = RULES["tg"], RULES["wa"]
+    return (
+        "## The stand-in\n\n"
+        "`benchmarks/standin.py` answers the Bot API (`/bot{token}/sendMessage`, JSON, form or multipart "
+        "bodies) and the WhatsApp Cloud API (`/{version}/{phone_number_id}/messages`) on 127.0.0.1, in a "
+        "process of its own, with no added latency. It records nothing per call but counters: deliveries per "
+        "chat (a chat counted twice got a message twice), deliveries per second, refusals. Its timestamps "
+        "are its own `time.monotonic()`.\n\n"
+        "Its rules, over **sliding windows**: a window (now − length, now] counts the deliveries accepted in "
+        "it, and a delivery at t frees its place at exactly t + length. There is no separate burst "
+        "allowance: **the burst is the whole per-window count** (30 Telegram sends at one instant pass, the "
+        "31st is refused). A refused send takes no place in any window and is counted as a 429.\n\n"
+        f"- **Telegram** (`--rate tg`): {tg.describe()}. Refused: HTTP 429, "
+        '`{"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1", '
+        '"parameters": {"retry_after": 1}}`.\n'
+        f"- **WhatsApp** (`--rate wa`): {wa.describe()}. Refused: HTTP 400 with Cloud API error 130429 "
+        "(throughput) or 131056 (pair rate).\n"
+        "- **Zero latency** (`--rate none`): no limit."
+    )
+
+
+def _zero(results: Results) -> str:
+    plan = results.plan
+    lines = [
+        "## Zero latency, no limits",
+        "",
+        f"One message to each of N distinct subscribers, against one unlimited stand-in. The engine reads its "
+        f"audience from Redis and keeps its bookkeeping there (Redis runs in a process of its own). The peers "
+        f"send the same kind of message with {plan.concurrency} sends in flight, from a venv of their own "
+        f"(python-telegram-bot with an HTTPX pool of {max(64, plan.concurrency)} connections). "
+        "*Deliveries per CPU-second* counts only the sender's own process (user + system CPU during the send "
+        "phase, from `getrusage`); *wall rate* is deliveries per second of the send phase; *peak RSS* is the "
+        "sender process's high-water mark. *Delivered* is the stand-in's count.",
+        "",
+        "| subscribers | sender | delivered | deliveries / CPU-s | wall rate / s | peak RSS MB | "
+        "engine ÷ sender (per CPU-s) |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for size, row in results.zero.items():
+        engine = _per_cpu(row.get("engine"))
+        for name in ("engine", *PEERS):
+            outcome = row.get(name, NotMeasured("not run"))
+            if isinstance(outcome, NotMeasured):
+                lines.append(f"| {size:,} | {SENDER_NAMES[name]} | not measured: {_cell(outcome.reason)} {_blank(4)}")
+                continue
+            per_cpu = _per_cpu(outcome)
+            ratio = "" if name == "engine" else _ratio(engine, per_cpu)
+            lines.append(
+                f"| {size:,} | {SENDER_NAMES[name]} | {_delivered(outcome)} | {_num(per_cpu)} | "
+                f"{_num(_wall_rate(outcome))} | {_num(outcome.get('rss_mb'), 1)} | {ratio} |"
+            )
+    lines += ["", *_zero_goals(results)]
+    return "\n".join(lines)
+
+
+def _zero_goals(results: Results) -> list[str]:
+    rows = ["| goal | result |", "|---|---|"]
+    sizes = list(results.zero)
+    for size in sizes:
+        row = results.zero[size]
+        engine = _per_cpu(row.get("engine"))
+        floor = _per_cpu(row.get("aiohttp"))
+        rows.append(f"| ≥ {GOAL_PER_CPU_S:,} deliveries per CPU-s at {size:,} | {_verdict(engine, GOAL_PER_CPU_S)} |")
+        vs = engine / floor if engine is not None and floor else None
+        rows.append(f"| ≥ {GOAL_VS_AIOHTTP}× raw aiohttp at {size:,} | {_verdict(vs, GOAL_VS_AIOHTTP, 2, '×')} |")
+    rss = [_json(results.zero[size].get("engine")).get("rss_mb") for size in sizes]
+    peak = max((value for value in rss if value is not None), default=None)
+    rows.append(f"| peak RSS ≤ {GOAL_RSS_MB} MB | {_verdict(peak, GOAL_RSS_MB, 1, ' MB', below=True)} |")
+    if len(rss) >= 2 and rss[0] is not None and rss[-1] is not None:
+        growth = rss[-1] / rss[0] - 1
+        flat = f"{'yes' if growth <= FLAT_RSS else 'no'}: {growth:+.0%}"
+    else:
+        flat = "not measured"
+    rows.append(f"| RSS flat from {sizes[0]:,} to {sizes[-1]:,} (at most +{FLAT_RSS:.0%}) | {flat} |")
+    return rows
+
+
+def _limits(results: Results) -> str:
+    plan = results.plan
+    lines = [
+        "## At the limit",
+        "",
+        f"The engine sends for at least {plan.limit_seconds:g} s against a stand-in that enforces the "
+        "channel's rule. *Achieved rate* is the stand-in's count of deliveries per whole second from its first "
+        "delivery on (the last, partial second left out); under a sliding window no whole second can hold more "
+        "than the limit, so rate ÷ limit is at most 1. *Most in 1 s* is the fullest the global window ever was.",
+        "",
+        "| channel | limit / s | run s (stand-in) | delivered | achieved rate / s | rate ÷ limit | 429s | "
+        "most in 1 s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for channel, outcome in results.limits.items():
+        lines.append(_limit_row(LIMITS.get(channel, channel), channel, outcome))
+    lines += [
+        "",
+        f"Goal: rate ÷ limit ≥ {GOAL_LIMIT_RATIO} and no 429 at all: "
+        + "; ".join(f"{LIMITS.get(ch, ch)} {_limit_verdict(ch, o)}" for ch, o in results.limits.items())
+        + ".",
+    ]
+    return "\n".join(lines)
+
+
+def _limit_row(label: str, channel: str, outcome: Outcome) -> str:
+    if isinstance(outcome, NotMeasured):
+        return f"| {label} | {RULES[channel].global_limit} | not measured: {_cell(outcome.reason)} {_blank(5)}"
+    stand = _json(outcome.get("standin"))
+    limit = RULES[channel].global_limit
+    rate = stand.get("achieved_rate")
+    ratio = rate / limit if rate is not None and limit else None
+    span = _span(stand)
+    return (
+        f"| {label} | {limit} | {_num(span, 1)} | {_num(stand.get('ok'))} | {_num(rate, 2)} | {_num(ratio, 3)} | "
+        f"{_num(stand.get('too_many'))} | {_num(stand.get('max_in_window'))} |"
+    )
+
+
+def _limit_verdict(channel: str, outcome: Outcome) -> str:
+    if isinstance(outcome, NotMeasured):
+        return "not measured"
+    stand = _json(outcome.get("standin"))
+    rate, limit = stand.get("achieved_rate"), RULES[channel].global_limit
+    if rate is None or not limit:
+        return "no"
+    met = rate / limit >= GOAL_LIMIT_RATIO and stand.get("too_many") == 0
+    return "met" if met else "not met"
+
+
+def _two_procs(results: Results) -> str:
+    size = results.plan.two_procs_subscribers
+    single = _json(results.zero.get(size, {}).get("engine"))
+    lines = [
+        "## Two engine processes against one",
+        "",
+        f"Two engine processes share one broadcast to {size:,} subscribers (zero latency), then send together "
+        f"at the Telegram limit for {results.plan.limit_seconds:g} s. Goals: CPU-seconds per delivery at most "
+        f"{GOAL_TWO_PROCS}× the single process's, no chat served twice, the shared limit never exceeded.",
+        "",
+    ]
+    outcome = results.two_procs
+    if isinstance(outcome, NotMeasured):
+        lines.append(f"- zero latency: not measured: {outcome.reason}")
+    else:
+        two_cost = _cost(outcome)
+        one_cost = _cost(single)
+        ratio = two_cost / one_cost if two_cost is not None and one_cost else None
+        stand = _json(outcome.get("standin"))
+        lines += [
+            f"- CPU-s per delivery: two processes {_num(two_cost, 8)}, one process {_num(one_cost, 8)}: "
+            f"{_verdict(ratio, GOAL_TWO_PROCS, 2, '×', below=True)}",
+            f"- delivered {_num(stand.get('ok'))} to {_num(stand.get('chats'))} chats; chats served more than "
+            f"once: {_num(stand.get('chats_more_than_once'))}",
+            f"- wall {_num(outcome.get('wall_s'), 2)} s",
+        ]
+    limit = results.two_procs_limit
+    if isinstance(limit, NotMeasured):
+        lines.append(f"- at the limit: not measured: {limit.reason}")
+    else:
+        stand = _json(limit.get("standin"))
+        lines.append(
+            f"- at the limit: {_num(stand.get('ok'))} delivered, achieved {_num(stand.get('achieved_rate'), 2)}/s "
+            f"of {RULES['tg'].global_limit}/s, 429s {_num(stand.get('too_many'))}, most in 1 s "
+            f"{_num(stand.get('max_in_window'))}, chats served more than once "
+            f"{_num(stand.get('chats_more_than_once'))}"
+        )
+    return "\n".join(lines)
+
+
+def _alert(outcome: Outcome, plan: Plan) -> str:
+    head = (
+        "## Alert latency during a digest\n\n"
+        f"A digest to {plan.alert_subscribers:,} subscribers is sending at the Telegram limit when an alert is "
+        "submitted: the time from submission to the alert's first delivery.\n\n"
+    )
+    if isinstance(outcome, NotMeasured):
+        return head + f"Not measured: {outcome.reason}"
+    stand = _json(outcome.get("standin"))
+    return head + _fields(outcome) + f"\n- 429s at the stand-in: {_num(stand.get('too_many'))}"
+
+
+def _memory(outcome: Outcome, plan: Plan) -> str:
+    head = f"## Redis memory per subscriber\n\nAt {plan.memory_subscribers:,} subscribers.\n\n"
+    if isinstance(outcome, NotMeasured):
+        return head + f"Not measured: {outcome.reason}"
+    return head + _fields(outcome)
+
+
+def _fields(outcome: JSON) -> str:
+    return "\n".join(
+        f"- {key}: {_num(value, 4) if isinstance(value, float) else value}"
+        for key, value in outcome.items()
+        if key != "standin" and not isinstance(value, dict | list)
+    )
+
+
+def _json(value: Any) -> JSON:
+    return value if isinstance(value, dict) else {}
+
+
+def _per_cpu(outcome: Outcome | None) -> float | None:
+    data = _json(outcome)
+    cpu, deliveries = data.get("cpu_s"), data.get("deliveries")
+    return deliveries / cpu if cpu and deliveries is not None else None
+
+
+def _cost(data: JSON) -> float | None:
+    cpu, deliveries = data.get("cpu_s"), data.get("deliveries")
+    return cpu / deliveries if cpu is not None and deliveries else None
+
+
+def _wall_rate(data: JSON) -> float | None:
+    wall, deliveries = data.get("wall_s"), data.get("deliveries")
+    return deliveries / wall if wall and deliveries is not None else None
+
+
+def _delivered(data: JSON) -> str:
+    ok = _json(data.get("standin")).get("ok")
+    reported = data.get("deliveries")
+    if ok is None or ok == reported:
+        return _num(ok if ok is not None else reported)
+    return f"{_num(ok)} (sender said {_num(reported)})"
+
+
+def _span(stand: JSON) -> float | None:
+    first, last = stand.get("first_ts"), stand.get("last_ts")
+    return last - first if first is not None and last is not None else None
+
+
+def _ratio(engine: float | None, other: float | None) -> str:
+    return f"{engine / other:.2f}×" if engine is not None and other else "–"
+
+
+def _verdict(value: float | None, goal: float, digits: int = 0, unit: str = "", *, below: bool = False) -> str:
+    if value is None:
+        return "not measured"
+    met = value <= goal if below else value >= goal
+    return f"{'met' if met else 'not met'}: {_num(value, digits)}{unit}"
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int | float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _sizes(sizes: Iterable[int]) -> str:
+    return " and ".join(f"{size:,}" for size in sizes)
+
+
+def _blank(cells: int) -> str:
+    return "|" + " |" * cells
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

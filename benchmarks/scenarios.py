@@ -1,0 +1,150 @@
+"""What a benchmark run measures, one function per scenario.
+
+The engine side is `python -m benchmarks.engine_run SCENARIO ...`, which prints one JSON line. Every
+scenario gets `--redis-url URL` (the run's own Redis, flushed before each scenario); those that send also
+get `--api-url URL --token T` (the stand-in; Telegram at `{URL}/bot{T}/…`, WhatsApp at
+`{URL}/{version}/{phone_number_id}/messages` with `Authorization: Bearer {T}`):
+
+- `zero --subscribers N`: one broadcast to N subscribers, no limits →
+  {"deliveries", "cpu_s", "wall_s", "rss_mb"} of the engine's own process (cpu_s around the send phase);
+- `limit --channel tg|wa --seconds S [--processes 2]`: send at the channel's limit for S seconds →
+  {"deliveries", "seconds", "rate", "limit"};
+- `two-procs --subscribers N`: one broadcast to N subscribers by 2 engine processes, no limits →
+  {"deliveries", "cpu_s" (both processes together), "wall_s"};
+- `alert-latency --subscribers N --channel tg`: an alert submitted while a digest to N subscribers is
+  sending at the limit → {"latency_s", ...} (submission to the alert's first delivery);
+- `redis-memory --subscribers N`: N subscribers stored → {"bytes_per_subscriber", ...}.
+
+The stand-in's own counters are attached to each result under "standin": they, not the sender's word,
+show what was delivered, whether a chat got a message twice and whether a limit was hit.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.processes import JSON, NotMeasured, Outcome, StandInProcess, flush_redis, run_json
+
+PEERS = ("ptb", "aiogram", "aiohttp")
+STANDIN_SUMMARY = ("ok", "too_many", "chats", "max_per_chat", "chats_more_than_once", "max_in_window")
+LIMIT_SUMMARY = (*STANDIN_SUMMARY, "per_second", "achieved_rate", "first_ts", "last_ts", "rule")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    quick: bool
+    sizes: tuple[int, ...]  # subscribers of the zero-latency runs
+    limit_seconds: float
+    alert_subscribers: int
+    memory_subscribers: int
+    concurrency: int = 64  # sends in flight for the peers
+
+    @property
+    def two_procs_subscribers(self) -> int:
+        return self.sizes[-1]
+
+
+FULL = Plan(quick=False, sizes=(10_000, 100_000), limit_seconds=60.0, alert_subscribers=10_000,
+            memory_subscribers=1_000_000)  # fmt: skip
+QUICK = Plan(quick=True, sizes=(2_000, 10_000), limit_seconds=10.0, alert_subscribers=2_000,
+             memory_subscribers=100_000)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Env:
+    redis_url: str
+    token: str
+    peers_python: Path
+
+
+async def engine(env: Env, scenario: str, args: Sequence[str], *, api_url: str | None, timeout_s: float) -> Outcome:
+    await flush_redis(env.redis_url)
+    command = [sys.executable, "-m", "benchmarks.engine_run", scenario, *args, "--redis-url", env.redis_url]
+    if api_url is not None:
+        command += ["--api-url", api_url, "--token", env.token]
+    return await run_json(command, timeout_s)
+
+
+async def peer(env: Env, standin: StandInProcess, name: str, chats: int, concurrency: int) -> Outcome:
+    if not env.peers_python.exists():
+        return NotMeasured(f"no peers venv at {env.peers_python} (`make bench` builds it)")
+    command = [str(env.peers_python), "-m", "benchmarks.peers", name, "--url", standin.url]
+    command += ["--token", env.token, "--chats", str(chats), "--concurrency", str(concurrency)]
+    return await run_json(command, timeout_s=_send_timeout(chats))
+
+
+async def with_standin(standin: StandInProcess, outcome: Outcome, keys: Sequence[str] = STANDIN_SUMMARY) -> Outcome:
+    if isinstance(outcome, NotMeasured):
+        return outcome
+    stats = await standin.stats()
+    return outcome | {"standin": {key: stats.get(key) for key in keys}}
+
+
+async def zero_latency(env: Env, standin: StandInProcess, plan: Plan) -> dict[int, dict[str, Outcome]]:
+    """The engine and each peer, one broadcast per subscriber count, on one unlimited stand-in."""
+    table: dict[int, dict[str, Outcome]] = {}
+    for size in plan.sizes:
+        row: dict[str, Outcome] = {}
+        await standin.reset()
+        _progress(f"zero latency, {size:,} subscribers: engine")
+        outcome = await engine(env, "zero", ["--subscribers", str(size)], api_url=standin.url,
+                               timeout_s=_send_timeout(size))  # fmt: skip
+        row["engine"] = await with_standin(standin, outcome)
+        for name in PEERS:
+            await standin.reset()
+            _progress(f"zero latency, {size:,} subscribers: {name}")
+            row[name] = await with_standin(standin, await peer(env, standin, name, size, plan.concurrency))
+        table[size] = row
+    return table
+
+
+async def two_processes(env: Env, standin: StandInProcess, plan: Plan) -> Outcome:
+    """Two engine processes share one broadcast, no limits."""
+    await standin.reset()
+    size = plan.two_procs_subscribers
+    _progress(f"two engine processes, {size:,} subscribers")
+    outcome = await engine(env, "two-procs", ["--subscribers", str(size)], api_url=standin.url,
+                           timeout_s=_send_timeout(size))  # fmt: skip
+    return await with_standin(standin, outcome)
+
+
+async def at_limit(env: Env, standin: StandInProcess, channel: str, seconds: float, processes: int = 1) -> Outcome:
+    """The engine sending at `channel`'s limit for `seconds`, against a stand-in enforcing it."""
+    await standin.reset()
+    _progress(f"at the limit, {channel}, {processes} process(es), {seconds:g} s")
+    args = ["--channel", channel, "--seconds", f"{seconds:g}"]
+    if processes != 1:
+        args += ["--processes", str(processes)]
+    outcome = await engine(env, "limit", args, api_url=standin.url, timeout_s=seconds * 2 + 120)
+    return await with_standin(standin, outcome, LIMIT_SUMMARY)
+
+
+async def alert_latency(env: Env, standin: StandInProcess, plan: Plan) -> Outcome:
+    """An alert's first delivery while a digest is sending at the Telegram limit."""
+    await standin.reset()
+    _progress(f"alert latency during a digest to {plan.alert_subscribers:,}")
+    args = ["--subscribers", str(plan.alert_subscribers), "--channel", "tg"]
+    outcome = await engine(env, "alert-latency", args, api_url=standin.url, timeout_s=plan.limit_seconds * 3 + 300)
+    return await with_standin(standin, outcome)
+
+
+async def redis_memory(env: Env, plan: Plan) -> Outcome:
+    _progress(f"Redis memory, {plan.memory_subscribers:,} subscribers")
+    args = ["--subscribers", str(plan.memory_subscribers)]
+    return await engine(env, "redis-memory", args, api_url=None, timeout_s=900)
+
+
+def _send_timeout(sends: int) -> float:
+    # Generous: the slowest peer needs a few ms of CPU per send on a small machine.
+    return 120 + sends * 0.02
+
+
+def _progress(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def outcome_json(outcome: Outcome) -> JSON | None:
+    return None if isinstance(outcome, NotMeasured) else outcome

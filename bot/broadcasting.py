@@ -1,0 +1,107 @@
+"""Wiring of the broadcast engine: one limiter, queue and sender per channel, sharing Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+from bot.city import City
+from bot.connection import Storage
+from broadcasts.channel import ChannelClient, Message
+from broadcasts.engine import Engine
+from broadcasts.limiter import Limiter, strict_burst
+from broadcasts.model import ALL_TOPICS, Broadcast, Priority
+from broadcasts.outcome import SubscriberCare
+from broadcasts.planner import Planner
+from broadcasts.queue import DeliveryQueue
+from broadcasts.render import render
+from broadcasts.replies import ReplyPacer
+from broadcasts.sender import MAX_BATCH, Sender
+from broadcasts.store import BroadcastStore
+
+KINDS = {Priority.ALERT: "alert", Priority.NEWS: "news", Priority.DIGEST: "digest"}
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def limiter_for(storage: Storage, client: ChannelClient, account: str, margin: float) -> Limiter:
+    rate = client.pacing.overall
+    return Limiter(
+        storage.redis,
+        storage.keys.limiter(client.channel, account),
+        rate,
+        margin=margin,
+        burst=strict_burst(rate, margin),
+    )
+
+
+def composer(city: Callable[[], City]) -> Callable[[Broadcast, str], Message]:
+    def topic_name(topic_id: str, language: str) -> str:
+        if topic_id == ALL_TOPICS:
+            return "Alle Themen" if language != "en" else "All topics"
+        topic = city().topic(topic_id)
+        return topic.name.get(language) if topic else topic_id
+
+    def compose(broadcast: Broadcast, language: str) -> Message:
+        text = render(broadcast, language or "de", topic_name)
+        return Message(text, image_path=broadcast.image, kind=KINDS[broadcast.priority])
+
+    return compose
+
+
+def build_engine(
+    *,
+    storage: Storage,
+    city: Callable[[], City],
+    channels: Sequence[tuple[ChannelClient, Limiter]],
+    care: SubscriberCare,
+    hasher: Callable[[str], str],
+    worker: str,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Engine:
+    store = BroadcastStore(storage.redis, storage.keys)
+    compose = composer(city)
+    senders = [
+        Sender(
+            queue=DeliveryQueue(storage.redis, storage.keys, client.channel, worker),
+            client=client,
+            store=store,
+            limiter=limiter,
+            care=care,
+            hasher=hasher,
+            compose=compose,
+            clock=clock,
+            sleep=sleep,
+            batch=max(1, min(MAX_BATCH, limiter.burst_tokens)),
+        )
+        for client, limiter in channels
+    ]
+    planner = Planner(storage.redis, storage.keys, hasher, city, [client.channel for client, _ in channels])
+    return Engine(
+        redis=storage.redis,
+        keys=storage.keys,
+        store=store,
+        planner=planner,
+        senders=senders,
+        worker=worker,
+        clock=clock,
+        sleep=sleep,
+    )
+
+
+def reply_pacer(
+    client: ChannelClient,
+    limiter: Limiter,
+    hasher: Callable[[str], str],
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> ReplyPacer:
+    return ReplyPacer(
+        channel=client.channel, limiter=limiter, pacing=client.pacing, hasher=hasher, clock=clock, sleep=sleep
+    )

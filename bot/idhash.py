@@ -1,0 +1,41 @@
+"""Keyed hashes of messenger ids, for data that must outlive a person briefly or must not name them.
+
+Chat ids and phone numbers are small spaces, so a plain hash could be reversed by trying them all;
+a keyed hash (BLAKE2b with a secret kept outside Redis) cannot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+SECRET_FILE = "id-hash.secret"  # noqa: S105 (a file name)
+
+
+class IdHasher:
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("ID_HASH_SECRET must be at least 16 characters")
+        self._key = hashlib.blake2b(secret, digest_size=32).digest()
+
+    def __call__(self, value: str) -> str:
+        return hashlib.blake2b(value.encode(), key=self._key, digest_size=8).hexdigest()
+
+
+def load_or_create_secret(configured: str | None, data_dir: Path) -> bytes:
+    """ID_HASH_SECRET when set; otherwise a random one kept in DATA_DIR, created on first start."""
+    if configured:
+        return configured.encode()
+    path = data_dir / SECRET_FILE
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        # O_EXCL: when two processes start at once, one creates the secret and the other reads it.
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    secret = secrets.token_hex(32).encode()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secret)
+    return secret

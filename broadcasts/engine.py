@@ -1,0 +1,173 @@
+"""The engine's small API (enqueue, pause, resume, cancel, progress) and the loops that run it.
+
+Every service process runs the same engine against the same Redis: senders share the queues, the
+planner of a broadcast holds a lease, and a supervisor beats each sender's heartbeat, reclaims the
+work of dead senders and resumes planning that a dead process left unfinished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+import redis.asyncio as aioredis
+
+from bot.keys import Keys
+from broadcasts.model import Broadcast, State
+from broadcasts.planner import Planner, PlanningCancelled
+from broadcasts.sender import Sender
+from broadcasts.store import BroadcastStore, Progress
+from handlers.values import Channel
+
+log = logging.getLogger(__name__)
+
+SUPERVISE_EVERY_S = 2.0
+PLAN_LEASE_MS = 30_000
+UNFINISHED = (State.SENDING, State.PAUSED)
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        keys: Keys,
+        store: BroadcastStore,
+        planner: Planner,
+        senders: Sequence[Sender],
+        worker: str,
+        clock: Callable[[], datetime],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self.store = store
+        self._planner = planner
+        self.senders = tuple(senders)
+        self.channels = tuple(Channel(s.channel) for s in senders)
+        self._worker = worker
+        self._clock = clock
+        self._sleep = sleep
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._planning: dict[str, asyncio.Task[None]] = {}
+
+    # --- the API
+
+    async def enqueue(self, broadcast_id: str) -> None:
+        """Start sending an approved (or due, or released) broadcast."""
+        await self.store.transition(broadcast_id, State.QUEUED)
+        broadcast = await self.store.get(broadcast_id)
+        if broadcast is None:
+            raise KeyError(broadcast_id)
+        await self._planner.prepare(broadcast_id)
+        await self.store.activate(broadcast, self.channels, self._clock())
+        await self.store.transition(broadcast_id, State.SENDING)
+        await self._start_planning(broadcast)
+
+    async def pause(self, broadcast_id: str) -> None:
+        await self.store.transition(broadcast_id, State.PAUSED)
+
+    async def resume(self, broadcast_id: str) -> None:
+        await self.store.transition(broadcast_id, State.SENDING)
+
+    async def cancel(self, broadcast_id: str) -> State:
+        """Stop a broadcast; whatever is not yet sent is dropped. Returns the state it was in."""
+        previous = await self.store.transition(broadcast_id, State.CANCELLED)
+        task = self._planning.pop(broadcast_id, None)
+        if task is not None:
+            task.cancel()
+        await self.store.deactivate(broadcast_id, self.channels)
+        keys = [self._keys.broadcast_seen(broadcast_id), self._keys.broadcast_plan(broadcast_id)]
+        for channel in self.channels:
+            keys += [
+                self._keys.broadcast_queue(broadcast_id, channel),
+                self._keys.broadcast_sending(broadcast_id, channel),
+            ]
+        await self._redis.delete(*keys)
+        return previous
+
+    async def progress(self, broadcast_id: str) -> Progress:
+        return await self.store.progress(broadcast_id)
+
+    # --- running
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._tasks = [asyncio.create_task(sender.run(self._stop)) for sender in self.senders]
+        self._tasks.append(asyncio.create_task(self._supervise()))
+
+    async def stop(self) -> None:
+        """Let in-flight sends settle, hand back unsent claims, and stop planning (it resumes elsewhere)."""
+        self._stop.set()
+        for task in self._planning.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._planning.values(), return_exceptions=True)
+        self._tasks.clear()
+        self._planning.clear()
+        for sender in self.senders:
+            await sender.queue.forget_worker()
+
+    async def supervise_once(self) -> None:
+        """Heartbeats, reclaiming the work of dead senders, and planning left unfinished."""
+        now = self._clock().timestamp()
+        for sender in self.senders:
+            await sender.queue.heartbeat(now)
+            dead = await sender.queue.dead_workers(now)
+            if dead:
+                for broadcast_id in await sender.queue.active(limit=1000):
+                    if await sender.queue.reclaim(broadcast_id, dead):
+                        sender.resume_later(broadcast_id)
+                await sender.queue.bury(dead)
+                log.info("reclaimed the deliveries of %d stopped sender(s) on %s", len(dead), sender.channel)
+        for broadcast_id in await self._unplanned():
+            broadcast = await self.store.get(broadcast_id)
+            if broadcast is not None and broadcast_id not in self._planning:
+                await self._start_planning(broadcast)
+        for broadcast_id in self._planning:
+            await self._redis.pexpire(self._lease_key(broadcast_id), PLAN_LEASE_MS)
+
+    async def _supervise(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.supervise_once()
+            except Exception as exc:
+                log.error("engine supervisor failed: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=SUPERVISE_EVERY_S)
+
+    async def _unplanned(self) -> list[str]:
+        ids: set[str] = set()
+        for sender in self.senders:
+            ids.update(await sender.queue.active(limit=1000))
+        unplanned = []
+        for broadcast_id in sorted(ids):
+            progress = await self.store.progress(broadcast_id)
+            if not progress.planned and progress.state in UNFINISHED:
+                unplanned.append(broadcast_id)
+        return unplanned
+
+    async def _start_planning(self, broadcast: Broadcast) -> None:
+        """Plan in the background under a lease, so that exactly one process plans each broadcast."""
+        taken = await self._redis.set(self._lease_key(broadcast.id), self._worker, nx=True, px=PLAN_LEASE_MS)
+        if not taken:
+            return
+        self._planning[broadcast.id] = asyncio.create_task(self._plan(broadcast))
+
+    async def _plan(self, broadcast: Broadcast) -> None:
+        try:
+            added = await self._planner.plan(broadcast)
+            log.info("broadcast %s planned: %d deliveries", broadcast.id, added)
+        except (asyncio.CancelledError, PlanningCancelled):
+            pass
+        except Exception as exc:
+            log.error("planning broadcast %s failed: %s", broadcast.id, type(exc).__name__)
+        finally:
+            self._planning.pop(broadcast.id, None)
+            await self._redis.delete(self._lease_key(broadcast.id))
+
+    def _lease_key(self, broadcast_id: str) -> str:
+        return self._keys.broadcast_planner(broadcast_id)

@@ -1,0 +1,88 @@
+"""A broadcast and the states it moves through. Later features only use these states, never add to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+ALL_TOPICS = "alle"
+
+
+class State(StrEnum):
+    DRAFT = "draft"
+    PENDING_APPROVAL = "pending_approval"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    APPROVED = "approved"
+    SCHEDULED = "scheduled"
+    HELD = "held"  # quiet hours, or missed while the service was down
+    QUEUED = "queued"  # the audience is being planned into the delivery queue
+    SENDING = "sending"
+    PAUSED = "paused"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({State.REJECTED, State.EXPIRED, State.DONE, State.CANCELLED})
+
+# Every allowed move. A change to an approved but unsent broadcast goes back to DRAFT for a new approval.
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.DRAFT: frozenset({State.PENDING_APPROVAL, State.APPROVED, State.CANCELLED, State.EXPIRED}),
+    State.PENDING_APPROVAL: frozenset(
+        {State.APPROVED, State.REJECTED, State.EXPIRED, State.CANCELLED, State.DRAFT}
+    ),
+    State.APPROVED: frozenset({State.SCHEDULED, State.HELD, State.QUEUED, State.CANCELLED, State.DRAFT}),
+    State.SCHEDULED: frozenset({State.QUEUED, State.HELD, State.CANCELLED, State.DRAFT}),
+    State.HELD: frozenset({State.QUEUED, State.SCHEDULED, State.CANCELLED}),
+    State.QUEUED: frozenset({State.SENDING, State.PAUSED, State.CANCELLED}),
+    State.SENDING: frozenset({State.PAUSED, State.DONE, State.CANCELLED}),
+    State.PAUSED: frozenset({State.SENDING, State.QUEUED, State.CANCELLED}),
+    State.REJECTED: frozenset(),
+    State.EXPIRED: frozenset(),
+    State.DONE: frozenset(),
+    State.CANCELLED: frozenset(),
+}
+
+
+class Priority(IntEnum):
+    """Lower sends first: an alert overtakes queued and running news and digests."""
+
+    ALERT = 0
+    NEWS = 1
+    DIGEST = 2
+
+
+class InvalidTransition(ValueError):
+    def __init__(self, current: State, wanted: State) -> None:
+        super().__init__(f"a broadcast in state {current.value} cannot become {wanted.value}")
+        self.current = current
+        self.wanted = wanted
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    id: str
+    topics: tuple[str, ...]  # topic ids, or (ALL_TOPICS,)
+    text_de: str
+    author: str  # a staff id, or "system" for digests
+    created_at: datetime
+    priority: Priority = Priority.NEWS
+    text_en: str | None = None
+    image: str | None = None  # path of an image file, uploaded once per channel and reused by id
+    links: tuple[str, ...] = ()
+    state: State = State.DRAFT
+    needs_review: bool = False  # break-glass alerts sent without approval
+    scheduled_for: datetime | None = None
+
+    @property
+    def all_topics(self) -> bool:
+        return ALL_TOPICS in self.topics
+
+    def text(self, language: str) -> str:
+        return self.text_en if language == "en" and self.text_en else self.text_de
+
+    def moved_to(self, state: State) -> Broadcast:
+        if state not in TRANSITIONS[self.state]:
+            raise InvalidTransition(self.state, state)
+        return replace(self, state=state)

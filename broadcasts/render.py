@@ -1,0 +1,23 @@
+"""How a broadcast reads in a resident's messenger, in their language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from broadcasts.model import Broadcast, Priority
+
+HEADERS = {
+    Priority.ALERT: {"de": "⚠️ Eilmeldung", "en": "⚠️ Urgent alert"},
+    Priority.NEWS: {"de": "📣", "en": "📣"},
+    Priority.DIGEST: {"de": "🗞️", "en": "🗞️"},
+}
+
+
+def render(broadcast: Broadcast, language: str, topic_name: Callable[[str, str], str]) -> str:
+    """Header (alert mark and topic), the text in the resident's language, then the links."""
+    names = ", ".join(topic_name(topic_id, language) for topic_id in broadcast.topics)
+    header = f"{HEADERS[broadcast.priority][language if language == 'en' else 'de']} {names}".strip()
+    parts = [header, broadcast.text(language)]
+    if broadcast.links:
+        parts.append("\n".join(f"🔗 {link}" for link in broadcast.links))
+    return "\n\n".join(parts)

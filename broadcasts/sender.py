@@ -1,0 +1,255 @@
+"""The sender loop of one channel: claim a batch, take one limiter grant, send, settle.
+
+Each step serves the most urgent broadcast that has work, so an alert overtakes news and digests
+within one step. A batch is what one limiter grant can hold, which keeps steps short at 30/s and
+Redis round trips few at 1,000/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from broadcasts.channel import ChannelClient, Message
+from broadcasts.limiter import Limiter, Rate
+from broadcasts.model import Broadcast, State
+from broadcasts.outcome import MAX_ATTEMPTS, Problem, SendError, SubscriberCare, backoff
+from broadcasts.queue import Delivery, DeliveryQueue, Settlement
+from broadcasts.store import BroadcastStore
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 200
+IDLE_S = 0.1  # how often an idle sender looks for new work
+
+
+@dataclass(order=True, slots=True)
+class _Retry:
+    due: float
+    seq: int
+    delivery: Delivery = field(compare=False)
+
+
+class Sender:
+    def __init__(
+        self,
+        *,
+        queue: DeliveryQueue,
+        client: ChannelClient,
+        store: BroadcastStore,
+        limiter: Limiter,
+        care: SubscriberCare,
+        hasher: Callable[[str], str],
+        compose: Callable[[Broadcast, str], Message],
+        clock: Callable[[], datetime],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        concurrency: int = 64,
+        batch: int = MAX_BATCH,
+    ) -> None:
+        self.queue = queue
+        self._client = client
+        self._store = store
+        self._limiter = limiter
+        self._care = care
+        self._hash = hasher
+        self._compose = compose
+        self._clock = clock
+        self._sleep = sleep
+        self._slots = asyncio.Semaphore(concurrency)
+        self._batch = batch
+        self._retries: dict[str, list[_Retry]] = {}
+        self._waiting: set[str] = set()  # entry ids in _retries
+        self._seq = itertools.count()
+        self._resumed: set[str] = set()
+        self._broadcasts: dict[str, Broadcast] = {}
+        self._messages: dict[tuple[str, str], Message] = {}
+        self._random = random.Random()  # noqa: S311 (jitter, not secrecy)
+
+    @property
+    def channel(self) -> str:
+        return self.queue.channel.value
+
+    def resume_later(self, broadcast_id: str) -> None:
+        """Deliveries were reclaimed for this worker; read its pending list again."""
+        self._resumed.discard(broadcast_id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set, then let in-flight sends settle and hand back what was not sent."""
+        while not stop.is_set():
+            try:
+                wait = await self.step()
+            except Exception as exc:  # a Redis hiccup must not end the sender
+                log.error("sender %s step failed: %s", self.channel, type(exc).__name__)
+                wait = 1.0
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+        await self.hand_back()
+
+    async def step(self) -> float:
+        """One batch of the most urgent broadcast; returns how long to wait before the next step."""
+        now = self._clock()
+        broadcast = await self._next_broadcast()
+        if broadcast is None:
+            return IDLE_S
+        deliveries = await self._ready(broadcast.id, now.timestamp())
+        if not deliveries:
+            await self._finish_if_drained(broadcast.id, now)
+            return self._next_due(now.timestamp())
+        grant = await self._limiter.acquire(now.timestamp(), [self._recipient(d) for d in deliveries])
+        granted = [d for d, ok in zip(deliveries, grant.granted, strict=True) if ok]
+        for delivery, ok in zip(deliveries, grant.granted, strict=True):
+            if not ok:
+                self._retry_at(delivery, now.timestamp() + max(grant.wait, 0.001))
+        if granted:
+            await self._send_batch(broadcast, granted)
+        return 0.0 if granted else grant.wait
+
+    async def _next_broadcast(self) -> Broadcast | None:
+        for broadcast_id in await self.queue.active():
+            state = await self._store.state(broadcast_id)
+            if state is State.SENDING:
+                return await self._broadcast(broadcast_id)
+            if state is None or state in (State.CANCELLED, State.DONE):
+                self._forget(broadcast_id)
+        return None
+
+    async def _broadcast(self, broadcast_id: str) -> Broadcast | None:
+        if broadcast_id not in self._broadcasts:
+            found = await self._store.get(broadcast_id)
+            if found is None:
+                return None
+            self._broadcasts[broadcast_id] = found
+        return self._broadcasts[broadcast_id]
+
+    async def _ready(self, broadcast_id: str, now: float) -> list[Delivery]:
+        if broadcast_id not in self._resumed:
+            await self._resume(broadcast_id)
+        ready: list[Delivery] = []
+        retries = self._retries.get(broadcast_id, [])
+        while retries and retries[0].due <= now and len(ready) < self._batch:
+            delivery = heapq.heappop(retries).delivery
+            self._waiting.discard(delivery.entry_id)
+            ready.append(delivery)
+        if len(ready) < self._batch:
+            ready += await self.queue.claim(broadcast_id, self._batch - len(ready))
+        return ready
+
+    async def _resume(self, broadcast_id: str) -> None:
+        """Take up what this worker had claimed before: after a restart, or after reclaiming."""
+        after = "0"
+        while page := await self.queue.resume(broadcast_id, after, 1000):
+            for delivery in page:
+                if delivery.entry_id not in self._waiting:
+                    self._retry_at(delivery, 0.0)
+            after = page[-1].entry_id
+        self._resumed.add(broadcast_id)
+
+    def _recipient(self, delivery: Delivery) -> tuple[str, Rate]:
+        pacing = self._client.pacing
+        rate = pacing.group_chat if self._client.is_group(delivery.chat_id) else pacing.private_chat
+        return self._hash(f"{self.channel}:{delivery.chat_id}"), rate
+
+    async def _send_batch(self, broadcast: Broadcast, deliveries: list[Delivery]) -> None:
+        message = await self._message(broadcast, deliveries[0].language)
+        if message.image_path and not message.image_ref:
+            # Upload the image once; everyone else gets the platform's id for it.
+            first, rest = deliveries[0], deliveries[1:]
+            for delivery in rest:
+                self._retry_at(delivery, 0.0)
+            deliveries = [first]
+        await self.queue.mark_sending(broadcast.id, deliveries)
+        outcomes = await asyncio.gather(*(self._send_one(broadcast, d) for d in deliveries))
+        settlements = [s for s in outcomes if isinstance(s, Settlement)]
+        retried = [d for d, s in zip(deliveries, outcomes, strict=True) if s is None]
+        await self.queue.settle(broadcast.id, settlements, unmark=retried)
+
+    async def _send_one(self, broadcast: Broadcast, delivery: Delivery) -> Settlement | None:
+        """Send and decide: a Settlement when done with this delivery, None when it will be retried."""
+        message = await self._message(broadcast, delivery.language)
+        async with self._slots:
+            try:
+                image_ref = await self._client.send(delivery.chat_id, message)
+            except SendError as error:
+                return await self._after_refusal(delivery, error)
+        if image_ref and message.image_path and not message.image_ref:
+            for key, cached in list(self._messages.items()):
+                if key[0] == broadcast.id:
+                    self._messages[key] = replace(cached, image_ref=image_ref)
+            await self._store.set_media(broadcast.id, self.queue.channel, image_ref)
+        return Settlement(delivery, "sent")
+
+    async def _after_refusal(self, delivery: Delivery, error: SendError) -> Settlement | None:
+        now = self._clock()
+        attempt = delivery.attempt + 1
+        retry = replace(delivery, attempt=attempt)
+        match error.problem:
+            case Problem.RATE_LIMITED:
+                # Only this chat waits what the platform asks; the rest of the batch carries on.
+                self._retry_at(retry, now.timestamp() + (error.retry_after or 1.0))
+                return None
+            case Problem.UNAVAILABLE if attempt < MAX_ATTEMPTS:
+                self._retry_at(retry, now.timestamp() + backoff(attempt, self._random.random()))
+                return None
+            case Problem.BLOCKED:
+                await self._care.deactivate(self.queue.channel, delivery.chat_id, now)
+                return Settlement(delivery, "blocked")
+            case Problem.MIGRATED if error.migrate_to:
+                await self._care.migrate(self.queue.channel, delivery.chat_id, error.migrate_to)
+                self._retry_at(replace(retry, chat_id=error.migrate_to), 0.0)
+                return None
+            case Problem.CHAT_NOT_FOUND:
+                retired = await self._care.record_missing(self.queue.channel, delivery.chat_id, now)
+                return Settlement(delivery, "retired" if retired else "failed")
+        log.warning("delivery on %s failed: %s", self.channel, error.problem.value)
+        return Settlement(delivery, "failed")
+
+    def _retry_at(self, delivery: Delivery, due: float) -> None:
+        self._waiting.add(delivery.entry_id)
+        heap = self._retries.setdefault(delivery.broadcast_id, [])
+        heapq.heappush(heap, _Retry(due, next(self._seq), delivery))
+
+    async def _message(self, broadcast: Broadcast, language: str) -> Message:
+        key = (broadcast.id, language)
+        if key not in self._messages:
+            message = self._compose(broadcast, language)
+            if message.image_path:
+                message = replace(
+                    message, image_ref=await self._store.media(broadcast.id, self.queue.channel)
+                )
+            self._messages[key] = message
+        return self._messages[key]
+
+    def _next_due(self, now: float) -> float:
+        dues = [heap[0].due for heap in self._retries.values() if heap]
+        return max(0.0, min(dues) - now) if dues else IDLE_S
+
+    async def _finish_if_drained(self, broadcast_id: str, now: datetime) -> None:
+        if self._retries.get(broadcast_id):
+            return
+        if await self.queue.remaining(broadcast_id) == 0 and await self._store.finish_channel(
+            broadcast_id, self.queue.channel, now
+        ):
+            self._forget(broadcast_id)
+
+    def _forget(self, broadcast_id: str) -> None:
+        for waiting in self._retries.pop(broadcast_id, []):
+            self._waiting.discard(waiting.delivery.entry_id)
+        self._broadcasts.pop(broadcast_id, None)
+        self._resumed.discard(broadcast_id)
+        for key in [k for k in self._messages if k[0] == broadcast_id]:
+            del self._messages[key]
+
+    async def hand_back(self) -> None:
+        """On shutdown: deliveries waiting for a retry go back to the queue for any sender."""
+        for broadcast_id, heap in list(self._retries.items()):
+            await self.queue.release(broadcast_id, [r.delivery for r in heap])
+        self._retries.clear()
+        self._waiting.clear()

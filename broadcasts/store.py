@@ -1,0 +1,233 @@
+"""Broadcasts and their progress in Redis, with state changes that are atomic across processes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from bot.keys import Keys
+from broadcasts.model import TRANSITIONS, Broadcast, InvalidTransition, Priority, State
+from handlers.values import Channel
+
+# Moves the state only if it is one of the allowed sources; answers the state found.
+_TRANSITION = """
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then return false end
+for i = 2, #ARGV do
+  if ARGV[i] == current then
+    redis.call('HSET', KEYS[1], 'state', ARGV[1])
+    return current
+  end
+end
+return current
+"""
+
+COUNTERS = ("total", "sent", "failed", "blocked", "retired", "maybe_duplicate")
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelProgress:
+    total: int = 0
+    sent: int = 0
+    failed: int = 0
+    blocked: int = 0
+    retired: int = 0
+    maybe_duplicate: int = 0
+
+    @property
+    def settled(self) -> int:
+        return self.sent + self.failed + self.blocked + self.retired
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    broadcast_id: str
+    state: State
+    planned: bool
+    channels: dict[Channel, ChannelProgress] = field(default_factory=dict)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(c.total for c in self.channels.values())
+
+    @property
+    def settled(self) -> int:
+        return sum(c.settled for c in self.channels.values())
+
+    @property
+    def sent(self) -> int:
+        return sum(c.sent for c in self.channels.values())
+
+    def rate(self, now: datetime) -> float:
+        """Deliveries per second so far."""
+        end = self.finished_at or now
+        if self.started_at is None or end <= self.started_at:
+            return 0.0
+        return self.settled / (end - self.started_at).total_seconds()
+
+    def eta_seconds(self, limits: Mapping[Channel, float]) -> float:
+        """Time left at each channel's platform limit; channels send side by side."""
+        left = [
+            (c.total - c.settled) / limits[channel]
+            for channel, c in self.channels.items()
+            if channel in limits and limits[channel] > 0
+        ]
+        return max(left, default=0.0)
+
+
+class BroadcastStore:
+    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._transition = redis.register_script(_TRANSITION)
+
+    async def create(self, draft: Broadcast) -> Broadcast:
+        """Store a new broadcast under the next short id (staff type it: /freigeben 42)."""
+        number = await self._redis.incr(self._keys.broadcast_sequence())
+        stored = Broadcast(**{**_fields(draft), "id": str(number)})
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self._keys.broadcast(stored.id), mapping=_mapping(_encode(stored)))
+            pipe.zadd(self._keys.broadcast_index(), {stored.id: stored.created_at.timestamp()})
+            await pipe.execute()
+        return stored
+
+    async def get(self, broadcast_id: str) -> Broadcast | None:
+        fields = await self._redis.hgetall(self._keys.broadcast(broadcast_id))
+        return _decode(broadcast_id, cast(dict[str, str], fields)) if fields else None
+
+    async def save(self, broadcast: Broadcast) -> None:
+        """Overwrite the content of a broadcast (an edit); the state moves only through `transition`."""
+        fields = _encode(broadcast)
+        fields.pop("state")
+        await self._redis.hset(self._keys.broadcast(broadcast.id), mapping=_mapping(fields))
+
+    async def transition(self, broadcast_id: str, to: State) -> State:
+        """Move to `to` if the current state allows it; returns the previous state."""
+        sources = [state.value for state, targets in TRANSITIONS.items() if to in targets]
+        found = await self._transition(keys=[self._keys.broadcast(broadcast_id)], args=[to.value, *sources])
+        if found is None:
+            raise KeyError(broadcast_id)
+        previous = State(found.decode() if isinstance(found, bytes) else found)
+        if previous.value not in sources:
+            raise InvalidTransition(previous, to)
+        return previous
+
+    async def state(self, broadcast_id: str) -> State | None:
+        value = await self._redis.hget(self._keys.broadcast(broadcast_id), "state")
+        return State(str(value)) if value else None
+
+    async def media(self, broadcast_id: str, channel: Channel) -> str | None:
+        value = await self._redis.hget(self._keys.broadcast_media(broadcast_id), channel.value)
+        return str(value) if value else None
+
+    async def set_media(self, broadcast_id: str, channel: Channel, reference: str) -> None:
+        await self._redis.hset(self._keys.broadcast_media(broadcast_id), channel.value, reference)
+
+    async def activate(self, broadcast: Broadcast, channels: Sequence[Channel], now: datetime) -> None:
+        """Offer the broadcast to the senders of each channel, alerts first, then oldest first."""
+        score = int(broadcast.priority) * 10**13 + int(broadcast.created_at.timestamp() * 1000)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(self._keys.broadcast_progress(broadcast.id), "started_at", now.isoformat())
+            for channel in channels:
+                pipe.zadd(self._keys.active(channel), {broadcast.id: score})
+            await pipe.execute()
+
+    async def deactivate(self, broadcast_id: str, channels: Sequence[Channel]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel in channels:
+                pipe.zrem(self._keys.active(channel), broadcast_id)
+            await pipe.execute()
+
+    async def finish_channel(self, broadcast_id: str, channel: Channel, now: datetime) -> bool:
+        """A channel's queue ran dry: once planning is complete, retire it, and finish the broadcast with
+        its last channel. True when this channel is no longer active for the broadcast."""
+        if await self._redis.hget(self._keys.broadcast_progress(broadcast_id), "planned") != "1":
+            return False
+        await self._redis.zrem(self._keys.active(channel), broadcast_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for other in Channel:
+                pipe.zscore(self._keys.active(other), broadcast_id)
+            if any(score is not None for score in await pipe.execute()):
+                return True
+        try:
+            await self.transition(broadcast_id, State.DONE)
+        except InvalidTransition:
+            return True  # another sender finished it first, or it was cancelled
+        await self._redis.hset(self._keys.broadcast_progress(broadcast_id), "finished_at", now.isoformat())
+        return True
+
+    async def progress(self, broadcast_id: str) -> Progress:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self._keys.broadcast(broadcast_id), "state")
+            pipe.hgetall(self._keys.broadcast_progress(broadcast_id))
+            state, counters = await pipe.execute()
+        if state is None:
+            raise KeyError(broadcast_id)
+        channels: dict[Channel, ChannelProgress] = {}
+        for channel in Channel:
+            values = {name: int(counters.get(f"{name}:{channel.value}", 0)) for name in COUNTERS}
+            if any(values.values()):
+                channels[channel] = ChannelProgress(**values)
+        return Progress(
+            broadcast_id=broadcast_id,
+            state=State(state),
+            planned=counters.get("planned") == "1",
+            channels=channels,
+            started_at=_time(counters.get("started_at")),
+            finished_at=_time(counters.get("finished_at")),
+        )
+
+
+def _mapping(fields: dict[str, str]) -> Mapping[Any, Any]:
+    """redis-py types hash mappings invariantly; this one is plain text."""
+    return fields
+
+
+def _fields(broadcast: Broadcast) -> dict[str, Any]:
+    return {name: getattr(broadcast, name) for name in Broadcast.__dataclass_fields__}
+
+
+def _encode(broadcast: Broadcast) -> dict[str, str]:
+    fields = {
+        "topics": ",".join(broadcast.topics),
+        "text_de": broadcast.text_de,
+        "author": broadcast.author,
+        "created_at": broadcast.created_at.isoformat(),
+        "priority": str(int(broadcast.priority)),
+        "state": broadcast.state.value,
+        "needs_review": "1" if broadcast.needs_review else "0",
+        "links": "\n".join(broadcast.links),
+    }
+    optional = {"text_en": broadcast.text_en, "image": broadcast.image}
+    fields.update({k: v for k, v in optional.items() if v})
+    if broadcast.scheduled_for is not None:
+        fields["scheduled_for"] = broadcast.scheduled_for.isoformat()
+    return fields
+
+
+def _decode(broadcast_id: str, raw: Mapping[str, str]) -> Broadcast:
+    fields = cast(dict[str, str], raw)
+    return Broadcast(
+        id=broadcast_id,
+        topics=tuple(fields["topics"].split(",")),
+        text_de=fields["text_de"],
+        author=fields["author"],
+        created_at=datetime.fromisoformat(fields["created_at"]),
+        priority=Priority(int(fields["priority"])),
+        text_en=fields.get("text_en"),
+        image=fields.get("image"),
+        links=tuple(line for line in fields.get("links", "").split("\n") if line),
+        state=State(fields["state"]),
+        needs_review=fields.get("needs_review") == "1",
+        scheduled_for=_time(fields.get("scheduled_for")),
+    )
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
