@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PEERS_VENV := .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
 
 .PHONY: run test lint typecheck pytest bench lock clean
 
@@ -20,14 +22,25 @@ run: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot handlers broadcasts tests
-	$(BIN)/ruff format --check bot handlers broadcasts tests
+	$(BIN)/ruff check bot handlers broadcasts benchmarks tests
+	$(BIN)/ruff format --check bot handlers broadcasts benchmarks tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
+
+# The peers the engine is measured against live in a venv of their own: aiogram pins an older pydantic.
+$(PEERS_STAMP): benchmarks/requirements-peers.txt
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements-peers.txt
+	@touch $(PEERS_STAMP)
+
+# Writes docs/benchmarks.md; `make bench BENCH_ARGS=--quick` checks the harness in a few minutes.
+bench: $(STAMP) $(PEERS_STAMP)
+	$(BIN)/python -m benchmarks --peers-python $(PEERS_VENV)/bin/python $(BENCH_ARGS)
 
 # Re-resolve the pinned versions after changing dependencies in pyproject.toml.
 lock:

@@ -9,7 +9,7 @@ own peer: a peer's peak RSS holds its own library, not the others'.
 
 prints one JSON line: {"name", "deliveries", "errors", "cpu_s", "wall_s", "rss_mb", "concurrency"}.
 cpu_s is this process's user + system CPU time around the send phase only (after imports, client set-up
-and one getMe to warm the connection); rss_mb is the process's peak resident set size.
+and one getMe to warm the connection); rss_mb is the process's peak resident set size (VmHWM).
 
 - ptb: a python-telegram-bot `Bot.send_message` loop, with an HTTPXRequest pool of at least 64
   connections (its default of 1 would serialize the sends);
@@ -45,6 +45,19 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def peak_rss_mb() -> float:
+    """This program's peak resident set size. Not ru_maxrss: Linux carries that over exec from the forked
+    parent, so a small child of a big runner would report the runner's size."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 async def drive(send: Send, chats: Iterable[int], concurrency: int) -> tuple[int, int]:
     """Send to every chat from `concurrency` workers sharing one iterator; (delivered, errors)."""
     pending = iter(chats)
@@ -75,7 +88,7 @@ async def measure(name: str, send: Send, chats: int, concurrency: int) -> dict[s
         "errors": errors,
         "cpu_s": round(cpu, 4),
         "wall_s": round(wall, 4),
-        "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "rss_mb": round(peak_rss_mb(), 1),
         "concurrency": concurrency,
     }
 

@@ -75,8 +75,8 @@ def _header(results: Results) -> str:
     )
     if plan.quick:
         text += (
-            f"\n\n**Quick mode** (`--quick`): {_sizes(plan.sizes)} subscribers instead of 10,000 and 100,000, "
-            f"runs at the limit of {plan.limit_seconds:g} s instead of 60 s, Redis memory at "
+            f"\n\n**Quick mode** (`--quick`): {_sizes(plan.sizes)} subscribers instead of 10,000 and "
+            f"100,000, runs at the limit of {plan.limit_seconds:g} s instead of 60 s, Redis memory at "
             f"{plan.memory_subscribers:,} subscribers instead of 1,000,000. These figures check the harness; "
             "they are not the benchmark."
         )
@@ -84,10 +84,13 @@ def _header(results: Results) -> str:
 
 
 def _machine(machine: Machine) -> str:
-    versions = ", ".join(f"{name} {version}" for name, version in machine.peer_versions.items()) or "not found"
+    versions = (
+        ", ".join(f"{name} {version}" for name, version in machine.peer_versions.items()) or "not found"
+    )
     return (
         "## Machine\n\n"
-        f"- {machine.cpus} CPUs ({machine.cpu_model}), {machine.memory_gb:.0f} GB memory, {machine.platform}\n"
+        f"- {machine.cpus} CPUs ({machine.cpu_model}), {machine.memory_gb:.0f} GB memory, "
+        f"{machine.platform}\n"
         f"- Python {machine.python}; stadtfunk at {machine.commit}\n"
         f"- peers (`.venv-peers`): {versions}\n"
         "- the sender, the stand-in and Redis share these CPUs: each is a process of its own"
@@ -121,30 +124,36 @@ def _zero(results: Results) -> str:
     lines = [
         "## Zero latency, no limits",
         "",
-        f"One message to each of N distinct subscribers, against one unlimited stand-in. The engine reads its "
-        f"audience from Redis and keeps its bookkeeping there (Redis runs in a process of its own). The peers "
-        f"send the same kind of message with {plan.concurrency} sends in flight, from a venv of their own "
-        f"(python-telegram-bot with an HTTPX pool of {max(64, plan.concurrency)} connections). "
+        "One message to each of N distinct subscribers, against one unlimited stand-in. The engine reads "
+        "its audience from Redis and keeps its bookkeeping there (Redis runs in a process of its own). The "
+        f"peers send the same kind of message with {plan.concurrency} sends in flight, from a venv of their "
+        f"own (python-telegram-bot with an HTTPX pool of {max(64, plan.concurrency)} connections, and with "
+        "`sniffio` installed: without it httpcore retries a failing import on every request). "
         "*Deliveries per CPU-second* counts only the sender's own process (user + system CPU during the send "
         "phase, from `getrusage`); *wall rate* is deliveries per second of the send phase; *peak RSS* is the "
-        "sender process's high-water mark. *Delivered* is the stand-in's count.",
+        "sender process's high-water mark (`VmHWM`; not `ru_maxrss`, which Linux carries over exec from the "
+        "forked parent). *Delivered* is the stand-in's count. *Stand-in busy* is the stand-in's CPU time "
+        "over the sender's wall time: near 100 % the stand-in, not the sender, set the wall rate.",
         "",
         "| subscribers | sender | delivered | deliveries / CPU-s | wall rate / s | peak RSS MB | "
-        "engine ÷ sender (per CPU-s) |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "engine ÷ sender (per CPU-s) | stand-in busy |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for size, row in results.zero.items():
         engine = _per_cpu(row.get("engine"))
         for name in ("engine", *PEERS):
             outcome = row.get(name, NotMeasured("not run"))
             if isinstance(outcome, NotMeasured):
-                lines.append(f"| {size:,} | {SENDER_NAMES[name]} | not measured: {_cell(outcome.reason)} {_blank(4)}")
+                lines.append(
+                    f"| {size:,} | {SENDER_NAMES[name]} | not measured: {_cell(outcome.reason)} {_blank(5)}"
+                )
                 continue
             per_cpu = _per_cpu(outcome)
             ratio = "" if name == "engine" else _ratio(engine, per_cpu)
             lines.append(
-                f"| {size:,} | {SENDER_NAMES[name]} | {_delivered(outcome)} | {_num(per_cpu)} | "
-                f"{_num(_wall_rate(outcome))} | {_num(outcome.get('rss_mb'), 1)} | {ratio} |"
+                f"| {size:,} | {SENDER_NAMES[name]} | {_delivered(outcome)} | {_num(per_cpu, 0)} | "
+                f"{_num(_wall_rate(outcome), 0)} | {_num(outcome.get('rss_mb'), 1)} | {ratio} | "
+                f"{_busy(outcome)} |"
             )
     lines += ["", *_zero_goals(results)]
     return "\n".join(lines)
@@ -157,9 +166,13 @@ def _zero_goals(results: Results) -> list[str]:
         row = results.zero[size]
         engine = _per_cpu(row.get("engine"))
         floor = _per_cpu(row.get("aiohttp"))
-        rows.append(f"| ≥ {GOAL_PER_CPU_S:,} deliveries per CPU-s at {size:,} | {_verdict(engine, GOAL_PER_CPU_S)} |")
+        rows.append(
+            f"| ≥ {GOAL_PER_CPU_S:,} deliveries per CPU-s at {size:,} | {_verdict(engine, GOAL_PER_CPU_S)} |"
+        )
         vs = engine / floor if engine is not None and floor else None
-        rows.append(f"| ≥ {GOAL_VS_AIOHTTP}× raw aiohttp at {size:,} | {_verdict(vs, GOAL_VS_AIOHTTP, 2, '×')} |")
+        rows.append(
+            f"| ≥ {GOAL_VS_AIOHTTP}× raw aiohttp at {size:,} | {_verdict(vs, GOAL_VS_AIOHTTP, 2, '×')} |"
+        )
     rss = [_json(results.zero[size].get("engine")).get("rss_mb") for size in sizes]
     peak = max((value for value in rss if value is not None), default=None)
     rows.append(f"| peak RSS ≤ {GOAL_RSS_MB} MB | {_verdict(peak, GOAL_RSS_MB, 1, ' MB', below=True)} |")
@@ -178,9 +191,10 @@ def _limits(results: Results) -> str:
         "## At the limit",
         "",
         f"The engine sends for at least {plan.limit_seconds:g} s against a stand-in that enforces the "
-        "channel's rule. *Achieved rate* is the stand-in's count of deliveries per whole second from its first "
-        "delivery on (the last, partial second left out); under a sliding window no whole second can hold more "
-        "than the limit, so rate ÷ limit is at most 1. *Most in 1 s* is the fullest the global window ever was.",
+        "channel's rule. *Achieved rate* is the stand-in's count of deliveries per whole second from its "
+        "first delivery on (the last, partial second left out); under a sliding window no whole second can "
+        "hold more than the limit, so rate ÷ limit is at most 1. *Most in 1 s* is the fullest the global "
+        "window ever was.",
         "",
         "| channel | limit / s | run s (stand-in) | delivered | achieved rate / s | rate ÷ limit | 429s | "
         "most in 1 s |",
@@ -199,15 +213,17 @@ def _limits(results: Results) -> str:
 
 def _limit_row(label: str, channel: str, outcome: Outcome) -> str:
     if isinstance(outcome, NotMeasured):
-        return f"| {label} | {RULES[channel].global_limit} | not measured: {_cell(outcome.reason)} {_blank(5)}"
+        return (
+            f"| {label} | {RULES[channel].global_limit} | not measured: {_cell(outcome.reason)} {_blank(5)}"
+        )
     stand = _json(outcome.get("standin"))
     limit = RULES[channel].global_limit
     rate = stand.get("achieved_rate")
     ratio = rate / limit if rate is not None and limit else None
     span = _span(stand)
     return (
-        f"| {label} | {limit} | {_num(span, 1)} | {_num(stand.get('ok'))} | {_num(rate, 2)} | {_num(ratio, 3)} | "
-        f"{_num(stand.get('too_many'))} | {_num(stand.get('max_in_window'))} |"
+        f"| {label} | {limit} | {_num(span, 1)} | {_num(stand.get('ok'))} | {_num(rate, 2)} | "
+        f"{_num(ratio, 3)} | {_num(stand.get('too_many'))} | {_num(stand.get('max_in_window'))} |"
     )
 
 
@@ -228,9 +244,10 @@ def _two_procs(results: Results) -> str:
     lines = [
         "## Two engine processes against one",
         "",
-        f"Two engine processes share one broadcast to {size:,} subscribers (zero latency), then send together "
-        f"at the Telegram limit for {results.plan.limit_seconds:g} s. Goals: CPU-seconds per delivery at most "
-        f"{GOAL_TWO_PROCS}× the single process's, no chat served twice, the shared limit never exceeded.",
+        f"Two engine processes share one broadcast to {size:,} subscribers (zero latency), then send "
+        f"together at the Telegram limit for {results.plan.limit_seconds:g} s. Goals: CPU-seconds per "
+        f"delivery at most {GOAL_TWO_PROCS}× the single process's, no chat served twice, the shared limit "
+        "never exceeded.",
         "",
     ]
     outcome = results.two_procs
@@ -242,10 +259,11 @@ def _two_procs(results: Results) -> str:
         ratio = two_cost / one_cost if two_cost is not None and one_cost else None
         stand = _json(outcome.get("standin"))
         lines += [
-            f"- CPU-s per delivery: two processes {_num(two_cost, 8)}, one process {_num(one_cost, 8)}: "
+            f"- CPU per delivery: two processes {_micro(two_cost)}, one process {_micro(one_cost)}: "
             f"{_verdict(ratio, GOAL_TWO_PROCS, 2, '×', below=True)}",
-            f"- delivered {_num(stand.get('ok'))} to {_num(stand.get('chats'))} chats; chats served more than "
-            f"once: {_num(stand.get('chats_more_than_once'))}",
+            f"- delivered {_num(stand.get('ok'))} to {_num(stand.get('chats'))} chats; chats served more "
+            f"than once: {_num(stand.get('chats_more_than_once'))}"
+            f"{'' if stand.get('chats_more_than_once') == 0 else ' (not met)'}",
             f"- wall {_num(outcome.get('wall_s'), 2)} s",
         ]
     limit = results.two_procs_limit
@@ -253,11 +271,15 @@ def _two_procs(results: Results) -> str:
         lines.append(f"- at the limit: not measured: {limit.reason}")
     else:
         stand = _json(limit.get("standin"))
+        held = stand.get("too_many") == 0 and (stand.get("max_in_window") or 0) <= (
+            RULES["tg"].global_limit or 0
+        )
         lines.append(
-            f"- at the limit: {_num(stand.get('ok'))} delivered, achieved {_num(stand.get('achieved_rate'), 2)}/s "
-            f"of {RULES['tg'].global_limit}/s, 429s {_num(stand.get('too_many'))}, most in 1 s "
-            f"{_num(stand.get('max_in_window'))}, chats served more than once "
-            f"{_num(stand.get('chats_more_than_once'))}"
+            f"- at the limit: {_num(stand.get('ok'))} delivered, achieved "
+            f"{_num(stand.get('achieved_rate'), 2)}/s of {RULES['tg'].global_limit}/s, "
+            f"429s {_num(stand.get('too_many'))}, most in 1 s {_num(stand.get('max_in_window'))}, "
+            f"chats served more than once {_num(stand.get('chats_more_than_once'))}: shared limit "
+            f"{'never exceeded' if held else 'exceeded'}"
         )
     return "\n".join(lines)
 
@@ -265,8 +287,8 @@ def _two_procs(results: Results) -> str:
 def _alert(outcome: Outcome, plan: Plan) -> str:
     head = (
         "## Alert latency during a digest\n\n"
-        f"A digest to {plan.alert_subscribers:,} subscribers is sending at the Telegram limit when an alert is "
-        "submitted: the time from submission to the alert's first delivery.\n\n"
+        f"A digest to {plan.alert_subscribers:,} subscribers is sending at the Telegram limit when an alert "
+        "is submitted: the time from submission to the alert's first delivery.\n\n"
     )
     if isinstance(outcome, NotMeasured):
         return head + f"Not measured: {outcome.reason}"
@@ -283,10 +305,14 @@ def _memory(outcome: Outcome, plan: Plan) -> str:
 
 def _fields(outcome: JSON) -> str:
     return "\n".join(
-        f"- {key}: {_num(value, 4) if isinstance(value, float) else value}"
+        f"- {key}: {_num(value)}"
         for key, value in outcome.items()
         if key != "standin" and not isinstance(value, dict | list)
     )
+
+
+def _micro(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds * 1e6:,.1f} µs"
 
 
 def _json(value: Any) -> JSON:
@@ -309,6 +335,11 @@ def _wall_rate(data: JSON) -> float | None:
     return deliveries / wall if wall and deliveries is not None else None
 
 
+def _busy(data: JSON) -> str:
+    cpu, wall = _json(data.get("standin")).get("cpu_s"), data.get("wall_s")
+    return f"{cpu / wall:.0%}" if cpu is not None and wall else "–"
+
+
 def _delivered(data: JSON) -> str:
     ok = _json(data.get("standin")).get("ok")
     reported = data.get("deliveries")
@@ -326,19 +357,30 @@ def _ratio(engine: float | None, other: float | None) -> str:
     return f"{engine / other:.2f}×" if engine is not None and other else "–"
 
 
-def _verdict(value: float | None, goal: float, digits: int = 0, unit: str = "", *, below: bool = False) -> str:
+def _verdict(
+    value: float | None, goal: float, digits: int = 0, unit: str = "", *, below: bool = False
+) -> str:
     if value is None:
         return "not measured"
     met = value <= goal if below else value >= goal
     return f"{'met' if met else 'not met'}: {_num(value, digits)}{unit}"
 
 
-def _num(value: Any, digits: int = 0) -> str:
+def _num(value: Any, digits: int | None = None) -> str:
+    """A number for people: thousands separated; `digits` None: whole numbers as such, fractions to four
+    significant digits (one decimal from 100 on)."""
     if value is None:
         return "–"
-    if isinstance(value, int | float):
-        return f"{value:,.{digits}f}"
-    return str(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if digits is None:
+        if isinstance(value, int):
+            digits = 0
+        elif abs(value) >= 100:
+            digits = 1
+        else:
+            return f"{value:.4g}"
+    return f"{value:,.{digits}f}"
 
 
 def _sizes(sizes: Iterable[int]) -> str:

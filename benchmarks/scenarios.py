@@ -26,10 +26,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.processes import JSON, NotMeasured, Outcome, StandInProcess, flush_redis, run_json
+from benchmarks.processes import NotMeasured, Outcome, StandInProcess, flush_redis, run_json
 
 PEERS = ("ptb", "aiogram", "aiohttp")
-STANDIN_SUMMARY = ("ok", "too_many", "chats", "max_per_chat", "chats_more_than_once", "max_in_window")
+STANDIN_SUMMARY = (
+    "ok",
+    "too_many",
+    "chats",
+    "max_per_chat",
+    "chats_more_than_once",
+    "max_in_window",
+    "cpu_s",
+)
 LIMIT_SUMMARY = (*STANDIN_SUMMARY, "per_second", "achieved_rate", "first_ts", "last_ts", "rule")
 
 
@@ -57,10 +65,12 @@ QUICK = Plan(quick=True, sizes=(2_000, 10_000), limit_seconds=10.0, alert_subscr
 class Env:
     redis_url: str
     token: str
-    peers_python: Path
+    peers_python: Path | None  # None: there is no peers venv
 
 
-async def engine(env: Env, scenario: str, args: Sequence[str], *, api_url: str | None, timeout_s: float) -> Outcome:
+async def engine(
+    env: Env, scenario: str, args: Sequence[str], *, api_url: str | None, timeout_s: float
+) -> Outcome:
     await flush_redis(env.redis_url)
     command = [sys.executable, "-m", "benchmarks.engine_run", scenario, *args, "--redis-url", env.redis_url]
     if api_url is not None:
@@ -69,14 +79,16 @@ async def engine(env: Env, scenario: str, args: Sequence[str], *, api_url: str |
 
 
 async def peer(env: Env, standin: StandInProcess, name: str, chats: int, concurrency: int) -> Outcome:
-    if not env.peers_python.exists():
-        return NotMeasured(f"no peers venv at {env.peers_python} (`make bench` builds it)")
+    if env.peers_python is None:
+        return NotMeasured("no peers venv (`make bench` builds .venv-peers)")
     command = [str(env.peers_python), "-m", "benchmarks.peers", name, "--url", standin.url]
     command += ["--token", env.token, "--chats", str(chats), "--concurrency", str(concurrency)]
     return await run_json(command, timeout_s=_send_timeout(chats))
 
 
-async def with_standin(standin: StandInProcess, outcome: Outcome, keys: Sequence[str] = STANDIN_SUMMARY) -> Outcome:
+async def with_standin(
+    standin: StandInProcess, outcome: Outcome, keys: Sequence[str] = STANDIN_SUMMARY
+) -> Outcome:
     if isinstance(outcome, NotMeasured):
         return outcome
     stats = await standin.stats()
@@ -111,7 +123,9 @@ async def two_processes(env: Env, standin: StandInProcess, plan: Plan) -> Outcom
     return await with_standin(standin, outcome)
 
 
-async def at_limit(env: Env, standin: StandInProcess, channel: str, seconds: float, processes: int = 1) -> Outcome:
+async def at_limit(
+    env: Env, standin: StandInProcess, channel: str, seconds: float, processes: int = 1
+) -> Outcome:
     """The engine sending at `channel`'s limit for `seconds`, against a stand-in enforcing it."""
     await standin.reset()
     _progress(f"at the limit, {channel}, {processes} process(es), {seconds:g} s")
@@ -127,7 +141,9 @@ async def alert_latency(env: Env, standin: StandInProcess, plan: Plan) -> Outcom
     await standin.reset()
     _progress(f"alert latency during a digest to {plan.alert_subscribers:,}")
     args = ["--subscribers", str(plan.alert_subscribers), "--channel", "tg"]
-    outcome = await engine(env, "alert-latency", args, api_url=standin.url, timeout_s=plan.limit_seconds * 3 + 300)
+    outcome = await engine(
+        env, "alert-latency", args, api_url=standin.url, timeout_s=plan.limit_seconds * 3 + 300
+    )
     return await with_standin(standin, outcome)
 
 
@@ -144,7 +160,3 @@ def _send_timeout(sends: int) -> float:
 
 def _progress(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
-
-
-def outcome_json(outcome: Outcome) -> JSON | None:
-    return None if isinstance(outcome, NotMeasured) else outcome

@@ -38,10 +38,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
+import resource
 import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -78,7 +77,9 @@ class Rule:
         if self.global_limit is not None:
             parts.append(f"at most {self.global_limit} deliveries in any sliding {self.window_s:g} s window")
         if self.per_recipient is not None:
-            parts.append(f"at most {self.per_recipient} to one recipient in any sliding {self.recipient_s:g} s")
+            parts.append(
+                f"at most {self.per_recipient} to one recipient in any sliding {self.recipient_s:g} s"
+            )
         return "; ".join(parts)
 
 
@@ -198,6 +199,7 @@ class StandIn:
         self.bearer = f"Bearer {token}"
         self.windows = SlidingWindows(rule) if rule.name != "none" else None
         self.tally = Tally()
+        self.cpu_at_reset = cpu_seconds()
         self.message_id = 0
         bot_id = int(token.partition(":")[0]) if token.partition(":")[0].isdigit() else 1
         self.me = {
@@ -240,7 +242,7 @@ class StandIn:
         if method in SEND_METHODS:
             params = await read_params(request)
             chat = params.get("chat_id")
-            if not chat:
+            if chat is None or chat == "":
                 return _tg_error(400, "Bad Request: chat_id is empty")
             is_text = method == "sendmessage"
             text = params.get("text" if is_text else "caption") or ""
@@ -304,13 +306,16 @@ class StandIn:
         )
 
     def stats(self) -> JSON:
-        return self.tally.snapshot(self.clock(), self.windows) | {"rule": self.rule.name}
+        # The stand-in's own CPU since the last reset: near the sender's wall time, it set the pace.
+        cpu = round(cpu_seconds() - self.cpu_at_reset, 3)
+        return self.tally.snapshot(self.clock(), self.windows) | {"rule": self.rule.name, "cpu_s": cpu}
 
     async def get_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats())
 
     async def reset(self, request: web.Request) -> web.Response:
         self.tally = Tally()
+        self.cpu_at_reset = cpu_seconds()
         self.windows = SlidingWindows(self.rule) if self.windows is not None else None
         return web.json_response({"ok": True})
 
@@ -347,6 +352,11 @@ async def read_params(request: web.Request) -> Mapping[str, Any]:
     return request.query
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _chat(chat: str) -> JSON:
     if chat.lstrip("-").isdigit():
         chat_id = int(chat)
@@ -372,7 +382,8 @@ def _wa_error(status: int, code: int, message: str, details: str = "") -> web.Re
     return web.json_response({"error": error}, status=status)
 
 
-async def serve(port: int, token: str, rule: Rule, stats_file: Path | None) -> None:
+async def serve(port: int, token: str, rule: Rule) -> JSON:
+    """Serve until SIGINT or SIGTERM; the final stats."""
     app = build_app(rule, token=token)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
@@ -387,9 +398,8 @@ async def serve(port: int, token: str, rule: Rule, stats_file: Path | None) -> N
     try:
         await stop.wait()
     finally:
-        if stats_file is not None:
-            stats_file.write_text(json.dumps(app[STANDIN].stats()))
         await runner.cleanup()
+    return app[STANDIN].stats()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -399,9 +409,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", choices=sorted(RULES), default="none")
     parser.add_argument("--stats-file", type=Path, help="write the final /_stats here on shutdown")
     options = parser.parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(options.port, options.token, RULES[options.rate], options.stats_file))
-    sys.stdout.flush()
+    stats = asyncio.run(serve(options.port, options.token, RULES[options.rate]))
+    if options.stats_file is not None:
+        options.stats_file.write_text(json.dumps(stats))
 
 
 if __name__ == "__main__":

@@ -111,7 +111,9 @@ class Residents:
         )
 
     async def erase(self, resident: Resident, known_topics: Iterable[str]) -> None:
-        """Remove every trace of the resident, including from audiences of topics since removed."""
+        """Remove every trace of the resident, including from audiences of topics since removed and
+        from the delivery queues of broadcasts still sending."""
+        await self._drop_deliveries(resident)
         stored = cast(set[str], await self._redis.smembers(self._keys.resident_topics(resident)))
         topics = set(known_topics) | stored
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -124,6 +126,22 @@ class Residents:
                 self._keys.resident(resident),
             )
             await pipe.execute()
+
+    async def _drop_deliveries(self, resident: Resident) -> None:
+        """Queued deliveries name the chat; an erasure request outranks the last message of a broadcast.
+
+        This reads each running broadcast's stream once; erasures are rare, broadcasts few at a time.
+        """
+        for broadcast_id in await self._redis.zrange(self._keys.active(resident.channel), 0, -1):
+            stream = self._keys.broadcast_queue(str(broadcast_id), resident.channel)
+            start = "-"
+            while entries := cast(
+                list[tuple[str, dict[str, str]]], await self._redis.xrange(stream, min=start, count=1000)
+            ):
+                mine = [entry_id for entry_id, fields in entries if fields.get("c") == resident.chat_id]
+                if mine:
+                    await self._redis.xdel(stream, *mine)
+                start = "(" + str(entries[-1][0])
 
     # --- what the broadcast engine reports (broadcasts.outcome.SubscriberCare)
 

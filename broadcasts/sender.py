@@ -27,6 +27,8 @@ from broadcasts.store import BroadcastStore
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 200
+# Batches sent side by side; with the per-send semaphore this hides the platform's round trip time.
+MAX_BATCHES_IN_FLIGHT = 16
 IDLE_S = 0.1  # how often an idle sender looks for new work
 
 
@@ -64,6 +66,7 @@ class Sender:
         self._sleep = sleep
         self._slots = asyncio.Semaphore(concurrency)
         self._batch = batch
+        self._inflight: set[asyncio.Task[None]] = set()
         self._retries: dict[str, list[_Retry]] = {}
         self._waiting: set[str] = set()  # entry ids in _retries
         self._seq = itertools.count()
@@ -87,39 +90,52 @@ class Sender:
                 wait = await self.step()
             except Exception as exc:  # a Redis hiccup must not end the sender
                 log.error("sender %s step failed: %s", self.channel, type(exc).__name__)
-                wait = 1.0
-            if wait > 0:
+                wait = None
+            if wait is None:
+                # Nothing to do: look again soon. Idle polling is not part of any schedule.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=wait)
+                    await asyncio.wait_for(stop.wait(), timeout=IDLE_S)
+            elif wait > 0:
+                await _until_either(self._sleep(wait), stop)
         await self.hand_back()
 
-    async def step(self) -> float:
-        """One batch of the most urgent broadcast; returns how long to wait before the next step."""
+    async def step(self) -> float | None:
+        """One batch of the most urgent broadcast that has deliveries ready. Returns how long to wait
+        before the next step (what the limiter or a retry asks for), or None when there is nothing."""
         now = self._clock()
-        broadcast = await self._next_broadcast()
-        if broadcast is None:
-            return IDLE_S
-        deliveries = await self._ready(broadcast.id, now.timestamp())
-        if not deliveries:
+        if len(self._inflight) >= MAX_BATCHES_IN_FLIGHT:
+            await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+            return 0.0
+        for broadcast in await self._sending():
+            deliveries = await self._ready(broadcast.id, now.timestamp())
+            if deliveries:
+                return await self._grant_and_launch(broadcast, deliveries, now.timestamp())
             await self._finish_if_drained(broadcast.id, now)
-            return self._next_due(now.timestamp())
-        grant = await self._limiter.acquire(now.timestamp(), [self._recipient(d) for d in deliveries])
+        if self._inflight:  # outcomes still to come may schedule retries
+            await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+            return 0.0
+        return self._next_due(now.timestamp())
+
+    async def _grant_and_launch(self, broadcast: Broadcast, deliveries: list[Delivery], now: float) -> float:
+        grant = await self._limiter.acquire(now, [self._recipient(d) for d in deliveries])
         granted = [d for d, ok in zip(deliveries, grant.granted, strict=True) if ok]
         for delivery, ok in zip(deliveries, grant.granted, strict=True):
             if not ok:
-                self._retry_at(delivery, now.timestamp() + max(grant.wait, 0.001))
+                self._retry_at(delivery, now + max(grant.wait, 0.001))
         if granted:
-            await self._send_batch(broadcast, granted)
+            await self._launch(broadcast, granted)
         return 0.0 if granted else grant.wait
 
-    async def _next_broadcast(self) -> Broadcast | None:
+    async def _sending(self) -> list[Broadcast]:
+        """Broadcasts this channel serves now, most urgent first."""
+        sending = []
         for broadcast_id in await self.queue.active():
             state = await self._store.state(broadcast_id)
-            if state is State.SENDING:
-                return await self._broadcast(broadcast_id)
-            if state is None or state in (State.CANCELLED, State.DONE):
+            if state is State.SENDING and (broadcast := await self._broadcast(broadcast_id)):
+                sending.append(broadcast)
+            elif state is None or state in (State.CANCELLED, State.DONE):
                 self._forget(broadcast_id)
-        return None
+        return sending
 
     async def _broadcast(self, broadcast_id: str) -> Broadcast | None:
         if broadcast_id not in self._broadcasts:
@@ -134,7 +150,8 @@ class Sender:
             await self._resume(broadcast_id)
         ready: list[Delivery] = []
         retries = self._retries.get(broadcast_id, [])
-        while retries and retries[0].due <= now and len(ready) < self._batch:
+        # Clocks tick in microseconds; a due time a hair ahead is due.
+        while retries and retries[0].due <= now + 1e-6 and len(ready) < self._batch:
             delivery = heapq.heappop(retries).delivery
             self._waiting.discard(delivery.entry_id)
             ready.append(delivery)
@@ -157,14 +174,20 @@ class Sender:
         rate = pacing.group_chat if self._client.is_group(delivery.chat_id) else pacing.private_chat
         return self._hash(f"{self.channel}:{delivery.chat_id}"), rate
 
-    async def _send_batch(self, broadcast: Broadcast, deliveries: list[Delivery]) -> None:
+    async def _launch(self, broadcast: Broadcast, deliveries: list[Delivery]) -> None:
+        """Send a granted batch in the background, so that the next grant does not wait for replies."""
         message = await self._message(broadcast, deliveries[0].language)
         if message.image_path and not message.image_ref:
-            # Upload the image once; everyone else gets the platform's id for it.
-            first, rest = deliveries[0], deliveries[1:]
-            for delivery in rest:
+            # Upload the image once, and wait for its id: everyone else gets the platform's id for it.
+            for delivery in deliveries[1:]:
                 self._retry_at(delivery, 0.0)
-            deliveries = [first]
+            await self._send_batch(broadcast, deliveries[:1])
+            return
+        task = asyncio.create_task(self._send_batch(broadcast, deliveries))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _send_batch(self, broadcast: Broadcast, deliveries: list[Delivery]) -> None:
         await self.queue.mark_sending(broadcast.id, deliveries)
         outcomes = await asyncio.gather(*(self._send_one(broadcast, d) for d in deliveries))
         settlements = [s for s in outcomes if isinstance(s, Settlement)]
@@ -227,9 +250,9 @@ class Sender:
             self._messages[key] = message
         return self._messages[key]
 
-    def _next_due(self, now: float) -> float:
+    def _next_due(self, now: float) -> float | None:
         dues = [heap[0].due for heap in self._retries.values() if heap]
-        return max(0.0, min(dues) - now) if dues else IDLE_S
+        return max(0.001, min(dues) - now) if dues else None
 
     async def _finish_if_drained(self, broadcast_id: str, now: datetime) -> None:
         if self._retries.get(broadcast_id):
@@ -248,8 +271,19 @@ class Sender:
             del self._messages[key]
 
     async def hand_back(self) -> None:
-        """On shutdown: deliveries waiting for a retry go back to the queue for any sender."""
+        """On shutdown: in-flight sends settle, deliveries waiting for a retry go back to the queue."""
+        if self._inflight:
+            await asyncio.wait(self._inflight)
         for broadcast_id, heap in list(self._retries.items()):
             await self.queue.release(broadcast_id, [r.delivery for r in heap])
         self._retries.clear()
         self._waiting.clear()
+
+
+async def _until_either(sleep: Awaitable[None], stop: asyncio.Event) -> None:
+    """Wait for `sleep` (injected, so tests run in virtual time) unless `stop` comes first."""
+    sleeping = asyncio.ensure_future(sleep)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (sleeping, stopping):
+        task.cancel()

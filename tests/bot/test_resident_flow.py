@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import redis.asyncio as aioredis
 
 from bot.service import Service
+from broadcasts.model import Broadcast, State
 from tests.bot.conftest import Say
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram, UploadedFile
@@ -222,7 +224,32 @@ async def test_my_data_export_is_readable_and_json(say: Say, tg: FakeTelegram, c
     }
 
 
-async def test_erasure_leaves_no_trace(say: Say, redis: aioredis.Redis, key_prefix: str) -> None:
+async def broadcast_to(service: Service, clock: ManualClock, text: str, topic: str = "verkehr") -> str:
+    """Staff's side, as the staff workflow will do it: create, approve, enqueue."""
+    assert service.engine is not None
+    store = service.engine.store
+    draft = Broadcast(id="", topics=(topic,), text_de=text, author="presse-redaktion", created_at=clock())
+    created = await store.create(draft)
+    await store.transition(created.id, State.APPROVED)
+    # Past the per-chat pacing of the replies just sent, so the sender need not wait for the clock.
+    clock.advance(seconds=5)
+    await service.engine.enqueue(created.id)
+    return created.id
+
+
+async def until_done(service: Service, tg: FakeTelegram, broadcast_id: str) -> None:
+    """Settling follows the last send by a Redis round trip; wait for it by watching the state."""
+    assert service.engine is not None
+    for _ in range(500):
+        if (await service.engine.progress(broadcast_id)).state is State.DONE:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"broadcast {broadcast_id} did not finish")
+
+
+async def test_erasure_leaves_no_trace(
+    say: Say, tg: FakeTelegram, service: Service, clock: ManualClock, redis: aioredis.Redis, key_prefix: str
+) -> None:
     other = 99999001
     await agree(say)
     await agree(say, other)
@@ -230,11 +257,26 @@ async def test_erasure_leaves_no_trace(say: Say, redis: aioredis.Redis, key_pref
     for topic in ("verkehr", "kultur", "feuerwehr"):
         await say(CHAT, f"/abo {topic}")
     await say(CHAT, "/meinedaten", replies=2)
+    # The resident has received broadcasts ...
+    first = await broadcast_to(service, clock, "Sperrung der B7")
+    await tg.wait_for(lambda t: len([x for x in t.texts() if "Sperrung der B7" in x]) == 2)
+    await until_done(service, tg, first)
     [question] = await say(CHAT, "/loeschen")
     assert "Wirklich alles löschen?" in question
     assert await redis.exists(f"{key_prefix}:res:{{tg:{CHAT}}}")
-    [done] = await say(CHAT, "/loeschen ja", button=True)
-    assert done.startswith("Erledigt: Alle Ihre Daten sind gelöscht.")
+    # ... and one is on its way while they confirm the erasure.
+    tg.hold("sendMessage")
+    pending = await broadcast_to(service, clock, "Umleitung ab Montag")
+    await tg.wait_for(lambda t: len(t.held) == 2)
+    tg.push_callback(CHAT, "/loeschen ja")
+    # The confirmation replaces the question (an edit, which the hold does not stop).
+    await tg.wait_for(
+        lambda t: any(
+            "Erledigt: Alle Ihre" in str(c.params.get("text")) for c in t.sent(CHAT, "editMessageText")
+        )
+    )
+    tg.release()
+    await until_done(service, tg, pending)
     assert await traces(redis, str(CHAT)) == []
     # Everyone else is untouched.
     assert await redis.smembers(f"{key_prefix}:aud:{{verkehr:tg}}") == {str(other)}

@@ -76,6 +76,7 @@ class FakeTelegram:
         self.updates: list[JSON] = []  # every pushed update, confirmed or not
         self.files: dict[str, UploadedFile] = {}  # file_id -> upload
         self.commands: dict[tuple[str, str], list[JSON]] = {}  # see commands_for
+        self.public_channels: dict[str, int] = {}  # "@name" -> id, channels where the bot is admin
         self.webhook_url: str = ""
         self.webhook_secret: str | None = None
         self.polling = 0  # getUpdates requests waiting right now
@@ -453,6 +454,9 @@ class FakeTelegram:
     def _chat(self, params: JSON) -> JSON:
         if params.get("chat_id") in (None, ""):
             raise ApiError(400, "Bad Request: chat_id is empty")
+        name = str(params["chat_id"])
+        if name in self.public_channels:  # "@name" of a public channel the bot administers
+            return {"id": self.public_channels[name], "type": "channel", "username": name[1:]}
         try:
             chat_id = int(params["chat_id"])
         except (TypeError, ValueError):

@@ -1,0 +1,135 @@
+"""An engine wired as the service wires it, against the Bot API stand-in, a real Redis and virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from bot.broadcasting import build_engine, limiter_for
+from bot.city import load_city
+from bot.connection import Storage
+from bot.idhash import IdHasher
+from bot.keys import Keys
+from bot.residents import Residents
+from bot.settings import DEFAULT_CITY_FILE
+from bot.telegram_api import TelegramAPI
+from bot.telegram_channel import TelegramChannel
+from broadcasts.engine import Engine
+from broadcasts.model import Broadcast, State
+from broadcasts.store import BroadcastStore
+from handlers.values import Channel, Resident
+from tests.bot.conftest import Sleeps
+from tests.conftest import TOKEN, ManualClock
+from tests.fakes.telegram_api import FakeTelegram
+
+CITY = load_city(DEFAULT_CITY_FILE)
+
+
+@dataclass
+class Rig:
+    tg: FakeTelegram
+    redis: aioredis.Redis
+    keys: Keys
+    clock: ManualClock
+    sleeps: Sleeps
+    residents: Residents
+    engine: Engine
+    make_engine: Callable[[str], Engine]
+
+    @property
+    def store(self) -> BroadcastStore:
+        return self.engine.store
+
+    async def subscribe(
+        self, chats: Iterable[int | str], topic: str = "verkehr", language: str = "de"
+    ) -> None:
+        for chat in chats:
+            resident = Resident(Channel.TELEGRAM, str(chat))
+            await self.residents.consent(resident, language=language, version="v1", at=self.clock())
+            record = await self.residents.get(resident)
+            assert record is not None
+            await self.residents.subscribe(record, topic, self.clock())
+
+    async def broadcast(
+        self, topics: tuple[str, ...] = ("verkehr",), text: str = "Sperrung der B7", **fields: object
+    ) -> Broadcast:
+        draft = Broadcast(
+            id="",
+            topics=topics,
+            text_de=text,
+            author="presse-redaktion",
+            created_at=self.clock(),
+            **fields,  # type: ignore[arg-type]
+        )
+        created = await self.store.create(draft)
+        await self.store.transition(created.id, State.APPROVED)
+        return created
+
+    async def send(self, broadcast_id: str) -> None:
+        await self.engine.enqueue(broadcast_id)
+        await self.wait_planned(broadcast_id)
+
+    async def wait_planned(self, broadcast_id: str) -> None:
+        for _ in range(10_000):
+            if (await self.store.progress(broadcast_id)).planned:
+                return
+            await asyncio.sleep(0)
+        raise AssertionError("planning did not finish")
+
+    async def drain(
+        self,
+        engine: Engine | None = None,
+        *,
+        until: Callable[[], Awaitable[bool]] | None = None,
+        max_steps: int = 10_000,
+    ) -> None:
+        """Step the senders in virtual time until nothing is active (or `until` holds)."""
+        engine = engine or self.engine
+        for _ in range(max_steps):
+            if until is not None and await until():
+                return
+            waits = [wait for sender in engine.senders if (wait := await sender.step()) is not None]
+            if until is None and not await self.redis.zcard(self.keys.active(Channel.TELEGRAM)):
+                return
+            if waits and min(waits) > 0:
+                await self.sleeps(min(waits))
+        raise AssertionError(f"not drained after {max_steps} steps:\n{self.tg.dump()}")
+
+    def delivered(self, chat: int | str | None = None) -> list[str]:
+        """What residents read: Telegram renders the HTML the engine sends."""
+        return [html.unescape(str(c.params["text"])) for c in self.tg.sent(chat, "sendMessage")]
+
+
+@pytest.fixture
+async def rig(redis: aioredis.Redis, key_prefix: str, clock: ManualClock) -> AsyncIterator[Rig]:
+    sleeps = Sleeps(clock)
+    keys = Keys(key_prefix)
+    storage = Storage(redis, keys, None)
+    residents = Residents(redis, keys, CITY.tz)
+    hasher = IdHasher(b"test-secret-of-sixteen-bytes")
+    async with (
+        FakeTelegram(token=TOKEN, clock=lambda: clock().timestamp()) as tg,
+        aiohttp.ClientSession() as session,
+    ):
+        client = TelegramChannel(TelegramAPI(session, tg.url, TOKEN), 30)
+        limiter = limiter_for(storage, client, "123456", 0.01)
+
+        def make_engine(worker: str) -> Engine:
+            return build_engine(
+                storage=storage,
+                city=lambda: CITY,
+                channels=[(client, limiter)],
+                care=residents,
+                hasher=hasher,
+                worker=worker,
+                clock=clock,
+                sleep=sleeps,
+            )
+
+        yield Rig(tg, redis, keys, clock, sleeps, residents, make_engine("worker-a"), make_engine)
