@@ -17,6 +17,7 @@ from broadcasts.outcome import Problem, SendError
 from handlers.values import Attachment, Button
 
 JSON_TYPE = "application/json"
+JSON_HEADERS = {"Content-Type": JSON_TYPE}
 # https://core.telegram.org/bots/api#sendmessage: 1-4096 characters after entities parsing.
 MAX_TEXT = 4096
 # https://core.telegram.org/bots/api#inlinekeyboardbutton: callback_data is 1-64 bytes.
@@ -33,7 +34,7 @@ class TelegramAPI:
 
     async def post(self, method: str, body: bytes | aiohttp.FormData, content_type: str | None = None) -> Any:
         """POST a prepared body; the result on success, SendError otherwise. Broadcasts pre-encode bodies."""
-        headers = {"Content-Type": content_type} if content_type else None
+        headers = JSON_HEADERS if content_type == JSON_TYPE else None
         try:
             async with self._session.post(self._base + method, data=body, headers=headers) as response:
                 if response.status == 200 and method == "sendMessage":

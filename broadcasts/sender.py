@@ -196,7 +196,9 @@ class Sender:
 
     async def _send_one(self, broadcast: Broadcast, delivery: Delivery) -> Settlement | None:
         """Send and decide: a Settlement when done with this delivery, None when it will be retried."""
-        message = await self._message(broadcast, delivery.language)
+        message = self._messages.get((broadcast.id, delivery.language)) or await self._message(
+            broadcast, delivery.language
+        )
         async with self._slots:
             try:
                 image_ref = await self._client.send(delivery.chat_id, message)

@@ -1,0 +1,259 @@
+"""The engine side of `make bench`: one scenario per call, one JSON line on stdout.
+
+The engine runs exactly as `stadtfunk run` wires it (bot.broadcasting.build_engine, the Telegram
+channel client, the shared limiter), against the stand-in of benchmarks/standin.py and a Redis of its
+own. Subscribers are written in the layout bot/residents.py keeps, so Redis memory figures are real.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import resource
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from bot.broadcasting import build_engine, limiter_for
+from bot.city import load_city
+from bot.connection import Storage
+from bot.idhash import IdHasher
+from bot.keys import Keys
+from bot.residents import Residents
+from bot.settings import DEFAULT_CITY_FILE
+from bot.telegram_api import TelegramAPI
+from bot.telegram_channel import TelegramChannel
+from broadcasts.engine import Engine
+from broadcasts.model import Broadcast, Priority, State
+from handlers.values import Channel, Resident
+
+PREFIX = "bench"
+UNLIMITED = 1_000_000.0  # messages/s: "no limits" still goes through the limiter, as in production
+TELEGRAM_LIMIT = 30.0
+SEED_BATCH = 5_000
+CITY = load_city(DEFAULT_CITY_FILE)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    redis_url: str
+    api_url: str
+    token: str
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mb() -> float:
+    """VmHWM, not ru_maxrss: the latter is inherited across exec from the parent's peak."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@asynccontextmanager
+async def running_engine(target: Target, rate: float, worker: str) -> AsyncIterator[Engine]:
+    redis: aioredis.Redis = aioredis.Redis.from_url(target.redis_url, decode_responses=True)
+    storage = Storage(redis, Keys(PREFIX), None)
+    connector = aiohttp.TCPConnector(limit=80)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        client = TelegramChannel(TelegramAPI(session, target.api_url, target.token), rate)
+        limiter = limiter_for(storage, client, target.token.partition(":")[0], 0.01)
+        engine = build_engine(
+            storage=storage,
+            city=lambda: CITY,
+            channels=[(client, limiter)],
+            care=Residents(redis, storage.keys, CITY.tz),
+            hasher=IdHasher(b"benchmark-secret-0123456789"),
+            worker=worker,
+            clock=lambda: datetime.now(UTC),
+        )
+        engine.start()
+        try:
+            yield engine
+        finally:
+            await engine.stop()
+            await redis.aclose()
+
+
+async def seed(redis_url: str, count: int, topic: str = "verkehr", first_chat: int = 1) -> None:
+    """Residents as bot/residents.py stores them: consent record, topics, audience membership."""
+    redis: aioredis.Redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    keys = Keys(PREFIX)
+    consent: dict[Any, Any] = {
+        "language": "de",
+        "consent_at": datetime.now(UTC).isoformat(),
+        "consent_version": "2026-11-01",
+    }
+    for start in range(first_chat, first_chat + count, SEED_BATCH):
+        chats = [str(n) for n in range(start, min(start + SEED_BATCH, first_chat + count))]
+        async with redis.pipeline(transaction=False) as pipe:
+            for chat in chats:
+                resident = Resident(Channel.TELEGRAM, chat)
+                pipe.hset(keys.resident(resident), mapping=consent)
+                pipe.sadd(keys.resident_topics(resident), topic)
+            pipe.sadd(keys.audience(topic, Channel.TELEGRAM), *chats)
+            await pipe.execute()
+    await redis.aclose()
+
+
+async def start_broadcast(engine: Engine, topic: str, text: str, priority: Priority) -> str:
+    draft = Broadcast(id="", topics=(topic,), text_de=text, author="benchmark", created_at=datetime.now(UTC),
+                      priority=priority)  # fmt: skip
+    created = await engine.store.create(draft)
+    await engine.store.transition(created.id, State.APPROVED)
+    await engine.enqueue(created.id)
+    return created.id
+
+
+async def until_done(engine: Engine, broadcast_id: str) -> None:
+    # The state lives in Redis, written by whichever process finishes last; look every 50 ms.
+    while (await engine.progress(broadcast_id)).state is not State.DONE:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+
+
+async def zero(target: Target, subscribers: int) -> dict[str, Any]:
+    await seed(target.redis_url, subscribers)
+    async with running_engine(target, UNLIMITED, "bench-1") as engine:
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        broadcast_id = await start_broadcast(engine, "verkehr", "Sperrung der B7", Priority.NEWS)
+        await until_done(engine, broadcast_id)
+        cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
+        progress = await engine.progress(broadcast_id)
+    return {"deliveries": progress.sent, "cpu_s": cpu, "wall_s": wall, "rss_mb": peak_rss_mb()}
+
+
+async def worker(target: Target, rate: float, seconds: float, name: str) -> dict[str, Any]:
+    """A second engine process: sends whatever the shared queues hold until SIGTERM (a clean stop, as
+    in production) or `seconds`, then reports its CPU."""
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    cpu = cpu_seconds()
+    async with running_engine(target, rate, name):
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return {"cpu_s": cpu_seconds() - cpu, "rss_mb": peak_rss_mb()}
+
+
+async def spawn_worker(target: Target, rate: float, seconds: float) -> asyncio.subprocess.Process:
+    command = [sys.executable, "-m", "benchmarks.engine_run", "worker", "--redis-url", target.redis_url,
+               "--api-url", target.api_url, "--token", target.token, "--rate", str(rate),
+               "--seconds", str(seconds)]  # fmt: skip
+    return await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+
+
+async def two_procs(target: Target, subscribers: int) -> dict[str, Any]:
+    await seed(target.redis_url, subscribers)
+    # The second process sends until well past the end; its CPU is measured over the same span.
+    budget = 30.0 + subscribers / 2000
+    other = await spawn_worker(target, UNLIMITED, budget)
+    async with running_engine(target, UNLIMITED, "bench-1") as engine:
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        broadcast_id = await start_broadcast(engine, "verkehr", "Sperrung der B7", Priority.NEWS)
+        await until_done(engine, broadcast_id)
+        cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
+        progress = await engine.progress(broadcast_id)
+    other.terminate()
+    output, _ = await other.communicate()
+    other_cpu = json.loads(output.decode().strip().splitlines()[-1])["cpu_s"] if output.strip() else 0.0
+    return {"deliveries": progress.sent, "cpu_s": cpu + other_cpu, "wall_s": wall,
+            "cpu_s_this": cpu, "cpu_s_other": other_cpu}  # fmt: skip
+
+
+async def limit(target: Target, channel: str, seconds: float, processes: int) -> dict[str, Any]:
+    if channel != "tg":
+        raise SystemExit("the WhatsApp channel is not built yet (issue 6)")
+    await seed(target.redis_url, int(TELEGRAM_LIMIT * seconds * 1.2) + 100)
+    others = [await spawn_worker(target, TELEGRAM_LIMIT, seconds + 5) for _ in range(processes - 1)]
+    async with running_engine(target, TELEGRAM_LIMIT, "bench-1") as engine:
+        broadcast_id = await start_broadcast(engine, "verkehr", "Sperrung der B7", Priority.NEWS)
+        await asyncio.sleep(seconds)
+        progress = await engine.progress(broadcast_id)
+        await engine.cancel(broadcast_id)
+    for other in others:
+        other.terminate()
+        await other.communicate()
+    return {"deliveries": progress.sent, "seconds": seconds, "rate": progress.sent / seconds,
+            "limit": TELEGRAM_LIMIT, "processes": processes}  # fmt: skip
+
+
+async def alert_latency(target: Target, subscribers: int) -> dict[str, Any]:
+    await seed(target.redis_url, subscribers)
+    await seed(target.redis_url, 10, topic="feuerwehr", first_chat=10_000_000)
+    marker = "Großbrand Hafen"
+    async with running_engine(target, TELEGRAM_LIMIT, "bench-1") as engine:
+        digest = await start_broadcast(engine, "verkehr", "Tageszusammenfassung", Priority.DIGEST)
+        await asyncio.sleep(3.0)  # the digest is well under way
+        submitted = time.monotonic()
+        await start_broadcast(engine, "feuerwehr", marker, Priority.ALERT)
+        first = await first_delivery(target.api_url, marker, deadline=submitted + 30)
+        await engine.cancel(digest)
+    return {"latency_s": first - submitted if first else None, "digest_subscribers": subscribers}
+
+
+async def first_delivery(api_url: str, marker: str, deadline: float) -> float | None:
+    """The stand-in's own time of the first delivery whose text holds `marker`."""
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            async with session.get(f"{api_url}/_stats") as response:
+                stats = await response.json()
+            hits = [entry["first_ts"] for entry in stats.get("by_text", []) if marker in entry["text"]]
+            if hits:
+                return float(min(hits))
+            await asyncio.sleep(0.02)
+    return None
+
+
+async def redis_memory(redis_url: str, subscribers: int) -> dict[str, Any]:
+    redis: aioredis.Redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    before = int((await redis.info("memory"))["used_memory"])
+    await seed(redis_url, subscribers)
+    after = int((await redis.info("memory"))["used_memory"])
+    await redis.aclose()
+    return {"bytes_per_subscriber": (after - before) / subscribers, "subscribers": subscribers,
+            "used_memory_mb": after / 2**20, "layout": "resident hash + topics set + audience set member"}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.engine_run")
+    parser.add_argument(
+        "scenario", choices=["zero", "two-procs", "limit", "alert-latency", "redis-memory", "worker"]
+    )
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--api-url", default="")
+    parser.add_argument("--token", default="")
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--channel", default="tg")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=UNLIMITED)
+    args = parser.parse_args()
+    target = Target(args.redis_url, args.api_url, args.token)
+    scenarios = {
+        "zero": lambda: zero(target, args.subscribers),
+        "two-procs": lambda: two_procs(target, args.subscribers),
+        "limit": lambda: limit(target, args.channel, args.seconds, args.processes),
+        "alert-latency": lambda: alert_latency(target, args.subscribers),
+        "redis-memory": lambda: redis_memory(args.redis_url, args.subscribers),
+        "worker": lambda: worker(target, args.rate, args.seconds, f"bench-worker-{time.time_ns()}"),
+    }
+    result = asyncio.run(scenarios[args.scenario]())
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
