@@ -224,8 +224,12 @@ async def redis_memory(redis_url: str, subscribers: int) -> dict[str, Any]:
     await seed(redis_url, subscribers)
     after = int((await redis.info("memory"))["used_memory"])
     await redis.aclose()
-    return {"bytes_per_subscriber": (after - before) / subscribers, "subscribers": subscribers,
-            "used_memory_mb": after / 2**20, "layout": "resident hash + topics set + audience set member"}  # fmt: skip
+    return {
+        "bytes_per_subscriber": (after - before) / subscribers,
+        "subscribers": subscribers,
+        "used_memory_mb": after / 2**20,
+        "layout": "resident hash + topics set + audience set member",
+    }
 
 
 def main() -> None:
