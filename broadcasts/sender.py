@@ -65,7 +65,8 @@ class Sender:
         self._clock = clock
         self._sleep = sleep
         self._slots = asyncio.Semaphore(concurrency)
-        self._batch = batch
+        # Half the slots per batch, so that the next batch goes out while this one awaits answers.
+        self._batch = max(1, min(batch, concurrency // 2))
         self._inflight: set[asyncio.Task[None]] = set()
         self._retries: dict[str, list[_Retry]] = {}
         self._waiting: set[str] = set()  # entry ids in _retries
@@ -181,11 +182,21 @@ class Sender:
             # Upload the image once, and wait for its id: everyone else gets the platform's id for it.
             for delivery in deliveries[1:]:
                 self._retry_at(delivery, 0.0)
-            await self._send_batch(broadcast, deliveries[:1])
+            deliveries = deliveries[:1]
+            await self._take_slots(len(deliveries))
+            await self._send_batch(broadcast, deliveries)
             return
+        await self._take_slots(len(deliveries))
         task = asyncio.create_task(self._send_batch(broadcast, deliveries))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
+
+    async def _take_slots(self, count: int) -> None:
+        """One slot per send, all taken before the batch is marked "sending": so after a crash exactly
+        the sends that were on the wire count as maybe duplicated. Only the step takes slots, one batch
+        at a time, so two batches never hold part of the slots each and wait for the rest."""
+        for _ in range(count):
+            await self._slots.acquire()
 
     async def _send_batch(self, broadcast: Broadcast, deliveries: list[Delivery]) -> None:
         await self.queue.mark_sending(broadcast.id, deliveries)
@@ -199,11 +210,12 @@ class Sender:
         message = self._messages.get((broadcast.id, delivery.language)) or await self._message(
             broadcast, delivery.language
         )
-        async with self._slots:
-            try:
-                image_ref = await self._client.send(delivery.chat_id, message)
-            except SendError as error:
-                return await self._after_refusal(delivery, error)
+        try:
+            image_ref = await self._client.send(delivery.chat_id, message)
+        except SendError as error:
+            return await self._after_refusal(delivery, error)
+        finally:
+            self._slots.release()
         if image_ref and message.image_path and not message.image_ref:
             for key, cached in list(self._messages.items()):
                 if key[0] == broadcast.id:
