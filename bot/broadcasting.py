@@ -29,6 +29,11 @@ def default_worker_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+# Senders reserve this far ahead and wait for each token's time, so that their own round trips never
+# cost a sending slot; an alert waits at most this long behind a batch already reserved.
+RESERVE_AHEAD_S = 0.25
+
+
 def limiter_for(storage: Storage, client: ChannelClient, account: str, margin: float) -> Limiter:
     rate = client.pacing.overall
     return Limiter(
@@ -37,6 +42,7 @@ def limiter_for(storage: Storage, client: ChannelClient, account: str, margin: f
         rate,
         margin=margin,
         burst=strict_burst(rate, margin),
+        horizon=RESERVE_AHEAD_S,
     )
 
 

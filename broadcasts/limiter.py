@@ -20,10 +20,12 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 # KEYS[1] is the global TAT, KEYS[1 + i] recipient i's; the caller builds them all under one hash tag.
-# ARGV: now, global T, global tolerance, then one T per recipient, all in milliseconds.
-# Replies {wait in µs, then 1 or 0 per delivery}. Without recipient keys it asks for one global token.
+# ARGV: now, global T, global tolerance, horizon, then one T per recipient, all in milliseconds.
+# Replies {wait in µs, then per delivery 0 (refused) or 1 + µs from now until it may go out}.
+# Without recipient keys it asks for one global token.
 _SCRIPT = """
 local now, interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local horizon = tonumber(ARGV[4])
 -- Epoch milliseconds carry only ~0.25 µs of float precision; 1 µs of slack keeps exact budgets exact.
 local EPS = 0.001
 -- Offsets from now stay small numbers, so the walk adds exactly; only stored TATs get rounded.
@@ -40,14 +42,17 @@ for i = 1, deliveries do
   if key and own[key] > EPS then
     -- Refused by its own pacing (tolerance = one interval, so no bursts per person); costs nothing.
     own_wait = math.min(own_wait or own[key], own[key])
-  elseif global + interval > tolerance + EPS then
+  elseif global + interval > tolerance + horizon + EPS then
     stopped = true
     break
   else
-    global, granted, flags[i] = global + interval, true, 1
+    -- Within the horizon a token is reserved for later: it may go out once it is within the
+    -- tolerance. Pacing from the reserved time, not from a late re-ask, keeps the rate exact.
+    local not_before = math.max(global + interval - tolerance, 0)
+    global, granted, flags[i] = global + interval, true, 1 + math.ceil(not_before * 1000)
     if key then
-      own[key] = own[key] + tonumber(ARGV[i + 3])
-      steps[key] = tonumber(ARGV[i + 3])
+      own[key] = math.max(own[key], not_before) + tonumber(ARGV[i + 4])
+      steps[key] = tonumber(ARGV[i + 4])
     end
   end
 end
@@ -88,6 +93,8 @@ class Rate:
 class Grant:
     granted: tuple[bool, ...]  # one per requested delivery, in order
     wait: float  # seconds until asking again can grant one of the refused; 0.0 when all were granted
+    # Per delivery, seconds from now until a granted one may go out (0.0 without a horizon).
+    delays: tuple[float, ...] = ()
 
 
 class Limiter:
@@ -108,6 +115,7 @@ class Limiter:
         *,
         margin: float = 0.01,
         burst: float = 1.0,
+        horizon: float = 0.0,
     ) -> None:
         if not 0 <= margin < 1:
             raise ValueError(f"the margin is a fraction of the rate, not {margin}")
@@ -116,8 +124,11 @@ class Limiter:
             raise ValueError(f"a burst of {burst} s holds less than one message at {rate}")
         self._key = key
         self._burst = burst
+        # How far ahead `acquire` reserves tokens, each with the time it may go out: a sender that asks
+        # early and waits for the reserved time loses nothing to its own round trips.
+        self._horizon = horizon
         # Whole messages one grant can hold: the batch size worth claiming from the queue.
-        self.burst_tokens = int(burst * 1000 / self._interval_ms + 1e-9)
+        self.burst_tokens = int((burst + horizon) * 1000 / self._interval_ms + 1e-9)
         self._script = redis.register_script(_SCRIPT)
 
     async def acquire(
@@ -132,23 +143,26 @@ class Limiter:
         """
         if not recipients:
             return Grant((), 0.0)
-        return await self._run(now, recipients, lane_tolerance)
+        return await self._run(now, recipients, lane_tolerance, self._horizon)
 
     async def acquire_one(
         self, now: float, recipient: tuple[str, Rate] | None = None, *, lane_tolerance: float = 0.0
     ) -> float:
         """0.0 when one send (to `recipient`, or to no one in particular) may go out, else the wait."""
-        grant = await self._run(now, [recipient] if recipient is not None else [], lane_tolerance)
+        grant = await self._run(now, [recipient] if recipient is not None else [], lane_tolerance, 0.0)
         return 0.0 if grant.granted[0] else grant.wait
 
-    async def _run(self, now: float, recipients: Sequence[tuple[str, Rate]], lane_tolerance: float) -> Grant:
+    async def _run(
+        self, now: float, recipients: Sequence[tuple[str, Rate]], lane_tolerance: float, horizon: float
+    ) -> Grant:
         if lane_tolerance < 0:
             raise ValueError("a lane tolerance adds budget; it cannot be negative")
         keys = [self._key, *(f"{self._key}:r:{suffix}" for suffix, _ in recipients)]
-        args = [now * 1000, self._interval_ms, (self._burst + lane_tolerance) * 1000]
+        args = [now * 1000, self._interval_ms, (self._burst + lane_tolerance) * 1000, horizon * 1000]
         args += [rate.interval * 1000 for _, rate in recipients]
         wait_us, *flags = cast(list[int], await self._script(keys=keys, args=args))
-        return Grant(tuple(flag == 1 for flag in flags), wait_us / 1_000_000)
+        delays = tuple(max(flag - 1, 0) / 1_000_000 for flag in flags)
+        return Grant(tuple(flag > 0 for flag in flags), wait_us / 1_000_000, delays)
 
 
 def strict_burst(rate: Rate, margin: float) -> float:

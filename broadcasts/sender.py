@@ -118,20 +118,44 @@ class Sender:
         return self._next_due(now.timestamp())
 
     async def _grant_and_launch(self, broadcast: Broadcast, deliveries: list[Delivery], now: float) -> float:
+        """Take one grant for the batch and send what it holds, each reserved delivery on its time."""
         grant = await self._limiter.acquire(now, [self._recipient(d) for d in deliveries])
-        granted = [d for d, ok in zip(deliveries, grant.granted, strict=True) if ok]
-        for delivery, ok in zip(deliveries, grant.granted, strict=True):
-            if not ok:
+        granted: list[tuple[Delivery, float]] = []
+        for delivery, ok, delay in zip(deliveries, grant.granted, grant.delays, strict=True):
+            if ok:
+                granted.append((delivery, delay))
+            else:
                 self._retry_at(delivery, now + max(grant.wait, 0.001))
-        if granted:
-            await self._launch(broadcast, granted)
-        return 0.0 if granted else grant.wait
+        if not granted:
+            return grant.wait
+        message = await self._message(broadcast, granted[0][0].language)
+        if message.image_path and not message.image_ref:
+            # Upload the image once, and wait for its id: everyone else gets the platform's id for it.
+            for delivery, _ in granted[1:]:
+                self._retry_at(delivery, 0.0)
+            first = [granted[0][0]]
+            await self._take_slots(1)
+            await self.queue.mark_sending(broadcast.id, first)
+            await self._send_batch(broadcast, first)
+            return 0.0
+        await self._take_slots(len(granted))
+        # Marked before the wait, so that a send leaves on its reserved time without a round trip first.
+        await self.queue.mark_sending(broadcast.id, [d for d, _ in granted])
+        waited, due = 0.0, list[Delivery]()
+        for delivery, delay in granted:
+            if delay > waited + 0.001:
+                self._spawn(broadcast, due)
+                await self._sleep(delay - waited)
+                waited, due = delay, []
+            due.append(delivery)
+        self._spawn(broadcast, due)
+        return 0.0
 
     async def _sending(self) -> list[Broadcast]:
         """Broadcasts this channel serves now, most urgent first."""
         sending = []
-        for broadcast_id in await self.queue.active():
-            state = await self._store.state(broadcast_id)
+        active = await self.queue.active()
+        for broadcast_id, state in zip(active, await self._store.states(active), strict=True):
             if state is State.SENDING and (broadcast := await self._broadcast(broadcast_id)):
                 sending.append(broadcast)
             elif state is None or state in (State.CANCELLED, State.DONE):
@@ -175,31 +199,21 @@ class Sender:
         rate = pacing.group_chat if self._client.is_group(delivery.chat_id) else pacing.private_chat
         return self._hash(f"{self.channel}:{delivery.chat_id}"), rate
 
-    async def _launch(self, broadcast: Broadcast, deliveries: list[Delivery]) -> None:
-        """Send a granted batch in the background, so that the next grant does not wait for replies."""
-        message = await self._message(broadcast, deliveries[0].language)
-        if message.image_path and not message.image_ref:
-            # Upload the image once, and wait for its id: everyone else gets the platform's id for it.
-            for delivery in deliveries[1:]:
-                self._retry_at(delivery, 0.0)
-            deliveries = deliveries[:1]
-            await self._take_slots(len(deliveries))
-            await self._send_batch(broadcast, deliveries)
-            return
-        await self._take_slots(len(deliveries))
-        task = asyncio.create_task(self._send_batch(broadcast, deliveries))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-
     async def _take_slots(self, count: int) -> None:
-        """One slot per send, all taken before the batch is marked "sending": so after a crash exactly
-        the sends that were on the wire count as maybe duplicated. Only the step takes slots, one batch
+        """One slot per send, all taken before the batch is marked "sending": so after a crash only
+        sends that were on their way count as maybe duplicated. Only the step takes slots, one batch
         at a time, so two batches never hold part of the slots each and wait for the rest."""
         for _ in range(count):
             await self._slots.acquire()
 
+    def _spawn(self, broadcast: Broadcast, deliveries: list[Delivery]) -> None:
+        """Send in the background, so that the next grant does not wait for the platform's answers."""
+        if deliveries:
+            task = asyncio.create_task(self._send_batch(broadcast, deliveries))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
     async def _send_batch(self, broadcast: Broadcast, deliveries: list[Delivery]) -> None:
-        await self.queue.mark_sending(broadcast.id, deliveries)
         outcomes = await asyncio.gather(*(self._send_one(broadcast, d) for d in deliveries))
         settlements = [s for s in outcomes if isinstance(s, Settlement)]
         retried = [d for d, s in zip(deliveries, outcomes, strict=True) if s is None]

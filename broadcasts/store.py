@@ -118,6 +118,14 @@ class BroadcastStore:
             raise InvalidTransition(previous, to)
         return previous
 
+    async def states(self, broadcast_ids: Sequence[str]) -> list[State | None]:
+        """The states of several broadcasts in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for broadcast_id in broadcast_ids:
+                pipe.hget(self._keys.broadcast(broadcast_id), "state")
+            found = await pipe.execute()
+        return [State(str(value)) if value else None for value in found]
+
     async def state(self, broadcast_id: str) -> State | None:
         value = await self._redis.hget(self._keys.broadcast(broadcast_id), "state")
         return State(str(value)) if value else None

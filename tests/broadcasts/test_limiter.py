@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from bot.keys import Keys
-from broadcasts.limiter import Grant, Limiter, Rate
+from broadcasts.limiter import Grant, Limiter, Rate, strict_burst
 from handlers.values import Channel
 from tests.conftest import ManualClock
 
@@ -116,7 +116,35 @@ async def test_duplicates_in_one_batch_see_each_other(redis: aioredis.Redis, key
     limiter = Limiter(redis, key, Rate(30))
     anna, ben = ("anna", RESIDENT), ("ben", RESIDENT)
     grant = await limiter.acquire(START, [anna, anna, ben, anna])
-    assert grant == Grant((True, False, True, False), 6.0)
+    assert grant == Grant((True, False, True, False), 6.0, (0.0, 0.0, 0.0, 0.0))
+
+
+async def test_a_horizon_reserves_tokens_with_the_time_each_may_go(redis: aioredis.Redis, key: str) -> None:
+    limiter = Limiter(redis, key, Rate(30), margin=0.01, burst=strict_burst(Rate(30), 0.01), horizon=0.2)
+    interval = 1 / 29.7
+    assert limiter.burst_tokens == 6
+    grant = await limiter.acquire(START, people(1, 9))
+    assert grant.granted == (True,) * 6 + (False,) * 2
+    assert [round(d, 4) for d in grant.delays[:6]] == [round(k * interval, 4) for k in range(6)]
+    # Asking again before the reserved ones went out: the next token is reserved one interval after the
+    # last, so the pace does not depend on when a sender gets round to asking.
+    later = START + 0.1
+    again = await limiter.acquire(later, people(9, 10))
+    assert again.granted == (True,)
+    assert abs(again.delays[0] - (6 * interval - 0.1)) < 1e-5
+
+
+async def test_reserved_sends_keep_every_window_within_the_limit(redis: aioredis.Redis, key: str) -> None:
+    limiter = Limiter(redis, key, Rate(30), margin=0.01, burst=strict_burst(Rate(30), 0.01), horizon=0.25)
+    now, stamps, chat = START, [], 0
+    while now < START + 20:
+        grant = await limiter.acquire(now, people(chat + 1, chat + 7))
+        chat += 7
+        stamps += [now + delay for delay, ok in zip(grant.delays, grant.granted, strict=True) if ok]
+        # A sender wakes a little late, as real ones do.
+        now += max(grant.wait, max(grant.delays, default=0.0)) + 0.004
+    assert most_in_window(stamps, 1.0) <= 30
+    assert len(stamps) >= 0.99 * 30 * 20 - 30
 
 
 async def test_two_processes_share_one_budget(redis: aioredis.Redis, redis_url: str, key: str) -> None:
