@@ -6,16 +6,19 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
 from bot.city import CityFileError, load_city
-from bot.connection import StorageError
+from bot.connection import StorageError, open_storage
 from bot.embedded_redis import EmbeddedRedisError
 from bot.logs import configure_logging
 from bot.service import ConfigurationError, Service
 from bot.settings import Settings
 from bot.telegram import TelegramStartError
+from broadcasts.store import BroadcastStore, Progress
+from handlers.values import Channel
 
 EXIT_USAGE = 2
 
@@ -25,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="run the service (messenger adapters, web server)")
     commands.add_parser("check-config", help="validate the environment and the city file, then exit")
+    status = commands.add_parser("status", help="progress of one broadcast, or of all running ones")
+    status.add_argument("id", nargs="?", help="broadcast id (as shown to staff, e.g. 42)")
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -33,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return check_config(settings)
+        if args.command == "status":
+            return asyncio.run(show_status(settings, args.id))
         return run(settings)
     except (CityFileError, ConfigurationError, StorageError, EmbeddedRedisError, TelegramStartError) as exc:
         return _fail(str(exc))
@@ -42,6 +49,56 @@ def check_config(settings: Settings) -> int:
     city = load_city(settings.city_config)
     print(f"{settings.city_config}: OK ({city.name}, {len(city.topics)} topics, {len(city.staff)} staff)")
     return 0
+
+
+async def show_status(settings: Settings, broadcast_id: str | None) -> int:
+    storage = await open_storage(settings, service=False)
+    try:
+        store = BroadcastStore(storage.redis, storage.keys)
+        if broadcast_id is None:
+            ids = sorted(
+                {
+                    str(m)
+                    for channel in Channel
+                    for m in await storage.redis.zrange(storage.keys.active(channel), 0, -1)
+                },
+                key=int,
+            )
+            if not ids:
+                print("no broadcast is sending")
+            for running in ids:
+                print(describe(await store.progress(running), settings))
+            return 0
+        try:
+            progress = await store.progress(broadcast_id)
+        except KeyError:
+            return _fail(f"there is no broadcast {broadcast_id}")
+        print(describe(progress, settings))
+        return 0
+    finally:
+        await storage.close()
+
+
+def describe(progress: Progress, settings: Settings) -> str:
+    """Counters, rate so far and time left at the platform limit, for an operator's terminal."""
+    limits = {Channel.TELEGRAM: settings.telegram_rate_limit * (1 - settings.rate_limit_margin)}
+    now = datetime.now(UTC)
+    lines = [
+        f"broadcast {progress.broadcast_id}: {progress.state.value}"
+        + ("" if progress.planned else " (planning)")
+    ]
+    for channel, counts in progress.channels.items():
+        lines.append(
+            f"  {channel.name.lower()}: {counts.settled}/{counts.total} done: {counts.sent} sent, "
+            f"{counts.failed} failed, {counts.blocked} blocked, {counts.retired} retired, "
+            f"{counts.maybe_duplicate} maybe sent twice"
+        )
+    if progress.total:
+        lines.append(
+            f"  {100 * progress.settled / progress.total:.0f} %, {progress.rate(now):.1f}/s so far, "
+            f"about {progress.eta_seconds(limits):.0f} s left at the platform limit"
+        )
+    return "\n".join(lines)
 
 
 def run(settings: Settings) -> int:

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from redis.exceptions import RedisError
+
 from broadcasts.channel import ChannelClient, Message
 from broadcasts.limiter import Limiter, Rate
 from broadcasts.model import Broadcast, State
@@ -80,6 +82,11 @@ class Sender:
     def channel(self) -> str:
         return self.queue.channel.value
 
+    def recover(self) -> None:
+        """After a failure half-way through a step, read every pending list again: what was claimed
+        but not yet in a retry or on the wire is picked up from Redis, the truth."""
+        self._resumed.clear()
+
     def resume_later(self, broadcast_id: str) -> None:
         """Deliveries were reclaimed for this worker; read its pending list again."""
         self._resumed.discard(broadcast_id)
@@ -91,6 +98,7 @@ class Sender:
                 wait = await self.step()
             except Exception as exc:  # a Redis hiccup must not end the sender
                 log.error("sender %s step failed: %s", self.channel, type(exc).__name__)
+                self.recover()
                 wait = None
             if wait is None:
                 # Nothing to do: look again soon. Idle polling is not part of any schedule.
@@ -140,7 +148,12 @@ class Sender:
             return 0.0
         await self._take_slots(len(granted))
         # Marked before the wait, so that a send leaves on its reserved time without a round trip first.
-        await self.queue.mark_sending(broadcast.id, [d for d, _ in granted])
+        try:
+            await self.queue.mark_sending(broadcast.id, [d for d, _ in granted])
+        except BaseException:
+            for _ in granted:
+                self._slots.release()
+            raise
         waited, due = 0.0, list[Delivery]()
         for delivery, delay in granted:
             if delay > waited + 0.001:
@@ -217,7 +230,12 @@ class Sender:
         outcomes = await asyncio.gather(*(self._send_one(broadcast, d) for d in deliveries))
         settlements = [s for s in outcomes if isinstance(s, Settlement)]
         retried = [d for d, s in zip(deliveries, outcomes, strict=True) if s is None]
-        await self.queue.settle(broadcast.id, settlements, unmark=retried)
+        try:
+            await self.queue.settle(broadcast.id, settlements, unmark=retried)
+        except RedisError as exc:
+            # Sent but not acknowledged: still pending and marked, so they go again and are counted.
+            log.error("sender %s could not settle a batch: %s", self.channel, type(exc).__name__)
+            self.resume_later(broadcast.id)
 
     async def _send_one(self, broadcast: Broadcast, delivery: Delivery) -> Settlement | None:
         """Send and decide: a Settlement when done with this delivery, None when it will be retried."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
@@ -106,8 +107,8 @@ class Rig:
         return [html.unescape(str(c.params["text"])) for c in self.tg.sent(chat, "sendMessage")]
 
 
-@pytest.fixture
-async def rig(redis: aioredis.Redis, key_prefix: str, clock: ManualClock) -> AsyncIterator[Rig]:
+@asynccontextmanager
+async def build_rig(redis: aioredis.Redis, key_prefix: str, clock: ManualClock) -> AsyncIterator[Rig]:
     sleeps = Sleeps(clock)
     keys = Keys(key_prefix)
     storage = Storage(redis, keys, None)
@@ -133,3 +134,9 @@ async def rig(redis: aioredis.Redis, key_prefix: str, clock: ManualClock) -> Asy
             )
 
         yield Rig(tg, redis, keys, clock, sleeps, residents, make_engine("worker-a"), make_engine)
+
+
+@pytest.fixture
+async def rig(redis: aioredis.Redis, key_prefix: str, clock: ManualClock) -> AsyncIterator[Rig]:
+    async with build_rig(redis, key_prefix, clock) as built:
+        yield built
