@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from pathlib import Path
 
+import aiohttp
+
+from bot.broadcasting import build_engine, limiter_for
+from bot.connection import Storage
+from bot.idhash import IdHasher
+from bot.telegram_api import TelegramAPI
+from bot.telegram_channel import TelegramChannel
 from broadcasts.model import ALL_TOPICS, Priority, State
 from broadcasts.store import ChannelProgress
 from handlers.values import Channel, Resident
-from tests.broadcasts.conftest import Rig
+from tests.broadcasts.conftest import CITY, Rig
+from tests.conftest import TOKEN
+from tests.fakes.telegram_api import FakeTelegram
 
 
 def windows_hold(times: list[float], limit: int, window: float = 1.0) -> bool:
@@ -231,3 +241,41 @@ async def test_two_senders_share_one_queue_without_sending_twice(rig: Rig) -> No
     chats = [c.chat_id for c in rig.tg.sent(None, "sendMessage")]
     assert len(chats) == 200
     assert len(set(chats)) == 200
+
+
+async def test_a_dead_senders_claims_are_reclaimed_and_maybe_sent_ones_counted(rig: Rig) -> None:
+    await rig.subscribe(range(1, 41))
+    # worker-a talks to a Telegram that never answers: it dies with its sends on the wire.
+    async with FakeTelegram(token=TOKEN) as silent, aiohttp.ClientSession() as session:
+        silent.hold("sendMessage")
+        storage = Storage(rig.redis, rig.keys, None)
+        client = TelegramChannel(TelegramAPI(session, silent.url, TOKEN), 30)
+        doomed = build_engine(
+            storage=storage,
+            city=lambda: CITY,
+            channels=[(client, limiter_for(storage, client, "123456", 0.01))],
+            care=rig.residents,
+            hasher=IdHasher(b"test-secret-of-sixteen-bytes"),
+            worker="worker-a",
+            clock=rig.clock,
+            sleep=rig.sleeps,
+        )
+        survivor = rig.make_engine("worker-b")
+        await doomed.supervise_once()  # its last heartbeat
+        broadcast = await rig.broadcast()
+        await rig.send(broadcast.id)
+        await doomed.senders[0].step()
+        await silent.wait_for(lambda t: len(t.held) > 0)
+        on_the_wire = len(silent.held)
+        marked = await rig.redis.scard(rig.keys.broadcast_sending(broadcast.id, Channel.TELEGRAM))
+        # A reserved batch is marked before its sends leave one by one on their reserved times.
+        assert 0 < on_the_wire <= marked
+
+        rig.clock.advance(seconds=20)  # worker-a's heartbeat is now older than DEAD_AFTER_S
+        await survivor.supervise_once()
+        await rig.drain(survivor)
+        per_chat = Counter(c.chat_id for c in rig.tg.sent(None, "sendMessage"))
+        assert set(per_chat) == {str(n) for n in range(1, 41)}, "the survivor sent everything"
+        progress = (await rig.engine.progress(broadcast.id)).channels[Channel.TELEGRAM]
+        assert progress.maybe_duplicate == marked, "what may have been sent is counted as maybe sent twice"
+        assert progress.sent == 40
