@@ -215,7 +215,7 @@ class FaqEntry(_Section):
 
 
 class Privacy(_Section):
-    version: Text = Field(description="changing it asks every resident to agree again")
+    version: Text = Field(description="stored with each consent, so that it shows which notice was agreed to")
     notice: Localized
 
 
@@ -258,6 +258,9 @@ class City(_Section):
 
     def topic(self, topic_id: str) -> Topic | None:
         return next((topic for topic in self.topics if topic.id == topic_id), None)
+
+    def staff_member(self, staff_id: str) -> StaffMember | None:
+        return next((member for member in self.staff if member.id == staff_id), None)
 
     def staff_by_telegram(self, user_id: int) -> StaffMember | None:
         return next((member for member in self.staff if member.telegram_id == user_id), None)

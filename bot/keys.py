@@ -99,3 +99,7 @@ class Keys:
     def workers(self, channel: Channel) -> str:
         """When each sender process was last seen, so that the pending work of dead ones is reclaimed."""
         return f"{self.prefix}:workers:{channel.value}"
+
+    def audit(self) -> str:
+        """The append-only log of staff actions."""
+        return f"{self.prefix}:audit"

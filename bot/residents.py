@@ -181,6 +181,9 @@ class Residents:
         await self._redis.set(misses, repr(at.timestamp()), ex=MISSING_WINDOW_S)
         return False
 
+    async def audience_size(self, topic_id: str, channel: Channel) -> int:
+        return int(await self._redis.scard(self._keys.audience(topic_id, channel)))
+
     async def export(self, resident: Resident) -> dict[str, Any] | None:
         record = await self.get(resident)
         if record is None:

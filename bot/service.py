@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import aiohttp
@@ -14,7 +14,7 @@ from aiohttp import web
 from pydantic import SecretStr
 from redis.exceptions import RedisError
 
-from bot.broadcasting import build_engine, default_worker_name, limiter_for, reply_pacer
+from bot.broadcasting import build_engine, composer, default_worker_name, limiter_for, reply_pacer
 from bot.city import City, load_city
 from bot.connection import Storage, open_storage
 from bot.idhash import IdHasher, load_or_create_secret
@@ -24,7 +24,9 @@ from bot.telegram import TelegramAdapter, WebhookTarget
 from bot.telegram_api import TelegramAPI
 from bot.telegram_channel import TelegramChannel
 from bot.web import build_app
+from broadcasts.audit import AuditLog
 from broadcasts.channel import ChannelClient
+from broadcasts.desk import Desk
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
 from handlers.conversation import Conversation, build_router
@@ -76,14 +78,14 @@ class Service:
     async def _start(self) -> None:
         settings = self.settings
         self.storage = await open_storage(settings, service=True)
-        residents = Residents(self.storage.redis, self.storage.keys, self.city.tz)
-        services = Services(residents=residents, city=lambda: self.city, texts=Texts.load(), clock=self.clock)
-        conversation = Conversation(build_router(), services)
+        storage = self.storage
+        residents = Residents(storage.redis, storage.keys, self.city.tz)
         # Enough connections for the senders' in-flight sends plus replies.
         self._session = aiohttp.ClientSession(
             timeout=HTTP_TIMEOUT, connector=aiohttp.TCPConnector(limit=SEND_CONCURRENCY + 16)
         )
         hasher = IdHasher(load_or_create_secret(_secret(settings.id_hash_secret), settings.data_dir))
+        telegram: tuple[str, TelegramAPI, TelegramChannel, Limiter] | None = None
         channels: list[tuple[ChannelClient, Limiter]] = []
         if settings.telegram_bot_token is not None:
             token = settings.telegram_bot_token.get_secret_value()
@@ -92,8 +94,22 @@ class Service:
                 api, settings.telegram_rate_limit, paid_broadcast=settings.telegram_paid_broadcast
             )
             # The bot id (the token's public half) names the budget that every process shares.
-            limiter = limiter_for(self.storage, client, token.partition(":")[0], settings.rate_limit_margin)
+            limiter = limiter_for(storage, client, token.partition(":")[0], settings.rate_limit_margin)
+            telegram = (token, api, client, limiter)
             channels.append((client, limiter))
+        self.engine = build_engine(
+            storage=storage,
+            city=lambda: self.city,
+            channels=channels,
+            care=residents,
+            hasher=hasher,
+            worker=settings.worker_name or default_worker_name(),
+            clock=self.clock,
+            sleep=self._sleep,
+        )
+        conversation = Conversation(build_router(), self._services(storage, residents, self.engine, channels))
+        if telegram is not None:
+            token, api, client, limiter = telegram
             self.telegram = TelegramAdapter(
                 token=token,
                 api_url=settings.telegram_api_url,
@@ -106,19 +122,36 @@ class Service:
                 sleep=self._sleep,
             )
             await self.telegram.start()
-        self.engine = build_engine(
-            storage=self.storage,
-            city=lambda: self.city,
-            channels=channels,
-            care=residents,
-            hasher=hasher,
-            worker=settings.worker_name or default_worker_name(),
-            clock=self.clock,
-            sleep=self._sleep,
-        )
         self.engine.start()
         await self._serve_http()
         log.info("stadtfunk is running for %s", self.city.name)
+
+    def _services(
+        self,
+        storage: Storage,
+        residents: Residents,
+        engine: Engine,
+        channels: Sequence[tuple[ChannelClient, Limiter]],
+    ) -> Services:
+        compose = composer(lambda: self.city)
+        desk = Desk(
+            store=engine.store,
+            engine=engine,
+            audit=AuditLog(storage.redis, storage.keys.audit()),
+            city=lambda: self.city,
+            audience=residents.audience_size,
+            clock=self.clock,
+        )
+        margin = 1 - self.settings.rate_limit_margin
+        return Services(
+            residents=residents,
+            city=lambda: self.city,
+            texts=Texts.load(),
+            clock=self.clock,
+            desk=desk,
+            render=lambda broadcast, language: compose(broadcast, language).text,
+            limits={client.channel: margin / client.pacing.overall.interval for client, _ in channels},
+        )
 
     def _webhook_target(self) -> WebhookTarget | None:
         settings = self.settings

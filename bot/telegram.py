@@ -199,13 +199,23 @@ class TelegramAdapter:
         await self.deliver(inbound.chat_id, replies, origin)
 
     async def deliver(self, chat_id: str, replies: list[Reply], origin: Origin) -> None:
-        try:
-            for reply in replies:
-                await self._deliver_one(chat_id, reply, origin)
-        except SendError as error:
-            if error.problem is Problem.BLOCKED:
-                await self._residents.mark_inactive(Resident(Channel.TELEGRAM, chat_id), self._clock())
-            log.warning("telegram reply not delivered: %s", error.problem.value)
+        """Answer the chat that wrote, and deliver notifications addressed to other Telegram chats."""
+        for reply in replies:
+            target, reply_origin = chat_id, origin
+            if reply.to is not None:
+                if reply.to.channel is not Channel.TELEGRAM:
+                    # Staff on other messengers are reached once their adapter exists (WhatsApp, issue 6).
+                    log.info("notification for %s not delivered: no adapter", reply.to.channel.value)
+                    continue
+                target, reply_origin = reply.to.chat_id, Origin(None, None)
+            try:
+                await self._deliver_one(target, reply, reply_origin)
+            except SendError as error:
+                if error.problem is Problem.BLOCKED:
+                    await self._residents.mark_inactive(Resident(Channel.TELEGRAM, target), self._clock())
+                log.warning("telegram reply not delivered: %s", error.problem.value)
+                if target == chat_id:
+                    return
 
     async def _deliver_one(self, chat_id: str, reply: Reply, origin: Origin) -> None:
         parts = split_text(reply.text)

@@ -101,6 +101,12 @@ class BroadcastStore:
         fields = await self._redis.hgetall(self._keys.broadcast(broadcast_id))
         return _decode(broadcast_id, cast(dict[str, str], fields)) if fields else None
 
+    async def recent(self, limit: int) -> list[Broadcast]:
+        """The newest broadcasts, newest first."""
+        ids = await self._redis.zrevrange(self._keys.broadcast_index(), 0, limit - 1)
+        found = [await self.get(str(broadcast_id)) for broadcast_id in ids]
+        return [broadcast for broadcast in found if broadcast is not None]
+
     async def save(self, broadcast: Broadcast) -> None:
         """Overwrite the content of a broadcast (an edit); the state moves only through `transition`."""
         fields = _encode(broadcast)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from handlers import resident
+from handlers import resident, staff
 from handlers.matching import find_faq, normalize
 from handlers.router import Context, Router, Services
 from handlers.texts import DEFAULT_LANGUAGE, pick_language
@@ -21,6 +21,7 @@ SLASHLESS_CHANNELS = frozenset({Channel.WHATSAPP})
 def build_router() -> Router:
     router = Router()
     router.include(resident.router)
+    router.include(staff.router)
     return router
 
 

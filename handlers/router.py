@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from bot.city import City
 from bot.residents import Residents
+from broadcasts.desk import Desk
+from broadcasts.model import Broadcast
 from handlers.texts import Texts
-from handlers.values import Clock, Inbound, Reply, Resident, ResidentRecord
+from handlers.values import Channel, Clock, Inbound, Reply, Resident, ResidentRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +21,11 @@ class Services:
     city: Callable[[], City]
     texts: Texts
     clock: Clock
+    desk: Desk
+    # A broadcast as recipients read it, in a language: the engine's own rendering.
+    render: Callable[[Broadcast, str], str]
+    # Messages per second each channel delivers at its platform limit, for delivery-time estimates.
+    limits: Mapping[Channel, float]
 
 
 @dataclass(frozen=True, slots=True)

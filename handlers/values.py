@@ -46,17 +46,6 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
-    """Plain text (adapters escape it for their markup), with optional rows of buttons."""
-
-    text: str
-    buttons: tuple[tuple[Button, ...], ...] = ()
-    attachment: Attachment | None = None
-    # Replace the message whose button was pressed instead of sending a new one (a menu toggling in place).
-    replace: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Resident:
     """Who a resident is to stadtfunk: a chat on one messenger."""
 
@@ -66,6 +55,19 @@ class Resident:
     @property
     def ref(self) -> str:
         return f"{self.channel.value}:{self.chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Plain text (adapters escape it for their markup), with optional rows of buttons."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    attachment: Attachment | None = None
+    # Replace the message whose button was pressed instead of sending a new one (a menu toggling in place).
+    replace: bool = False
+    # Another chat than the one that wrote, e.g. approvers notified of a draft; None answers the writer.
+    to: Resident | None = None
 
 
 @dataclass(frozen=True, slots=True)

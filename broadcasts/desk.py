@@ -1,0 +1,264 @@
+"""The editorial desk: staff actions on broadcasts under the four-eyes rules, each one audited.
+
+Handlers call the desk with the acting staff entry; the desk checks the rules (broadcasts/approval.py),
+moves the broadcast through its states, hands approved ones to the engine and records who did what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.city import City, StaffMember
+from broadcasts import approval
+from broadcasts.audit import Action, AuditLog, Entry
+from broadcasts.engine import Engine
+from broadcasts.model import TERMINAL, Broadcast, InvalidTransition, Priority, State
+from broadcasts.store import BroadcastStore, Progress
+from handlers.values import Channel
+
+# Reviews of break-glass alerts that are still open are listed with the drafts.
+OPEN_STATES = (State.DRAFT, State.PENDING_APPROVAL, State.APPROVED, State.SCHEDULED, State.HELD)
+
+
+class Problem(StrEnum):
+    UNKNOWN = "unknown"  # no such broadcast
+    REFUSED = "refused"  # the rules say no; see `refusal`
+    WRONG_STATE = "wrong_state"  # e.g. approving what was already sent
+    NOT_AUTHOR = "not_author"
+
+
+class DeskError(Exception):
+    def __init__(
+        self,
+        problem: Problem,
+        *,
+        state: State | None = None,
+        refusal: approval.Refusal | None = None,
+        topics: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+        self.state = state
+        self.refusal = refusal
+        self.topics = topics
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    broadcast: Broadcast
+    approvers: list[StaffMember]  # to notify; empty when no approval was needed and it went out
+
+
+class Desk:
+    def __init__(
+        self,
+        *,
+        store: BroadcastStore,
+        engine: Engine,
+        audit: AuditLog,
+        city: Callable[[], City],
+        audience: Callable[[str, Channel], Awaitable[int]],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._audit = audit
+        self._city = city
+        self._audience = audience
+        self._clock = clock
+
+    async def draft(
+        self,
+        member: StaffMember,
+        *,
+        topics: tuple[str, ...],
+        text_de: str,
+        text_en: str | None = None,
+        priority: Priority = Priority.NEWS,
+        scheduled_for: datetime | None = None,
+    ) -> Broadcast:
+        verdict = approval.may_draft(self._city(), member, topics, priority)
+        if not verdict.allowed:
+            raise DeskError(Problem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
+        draft = Broadcast(
+            id="",
+            topics=topics,
+            text_de=text_de,
+            text_en=text_en,
+            author=member.id,
+            created_at=self._clock(),
+            priority=priority,
+            scheduled_for=scheduled_for,
+        )
+        created = await self._store.create(draft)
+        await self._log(member.id, Action.DRAFT, created.id)
+        return created
+
+    async def edit(
+        self, member: StaffMember, broadcast_id: str, text_de: str, text_en: str | None
+    ) -> Broadcast:
+        """A new text; a change to a submitted or approved but unsent broadcast needs approval again."""
+        broadcast = await self._own(member, broadcast_id)
+        if broadcast.state is not State.DRAFT:
+            await self._move(broadcast, State.DRAFT)
+        edited = replace(broadcast, text_de=text_de, text_en=text_en, state=State.DRAFT)
+        await self._store.save(edited)
+        await self._log(member.id, Action.EDIT, broadcast_id)
+        return edited
+
+    async def submit(self, member: StaffMember, broadcast_id: str) -> Submitted:
+        """Ask for approval, or send at once where the city switched approval off for the topics."""
+        broadcast = await self._own(member, broadcast_id)
+        city = self._city()
+        if approval.needs_approval(city, broadcast):
+            await self._move(broadcast, State.PENDING_APPROVAL)
+            await self._log(member.id, Action.SUBMIT, broadcast_id)
+            pending = replace(broadcast, state=State.PENDING_APPROVAL)
+            return Submitted(pending, approval.approvers(city, pending))
+        await self._move(broadcast, State.APPROVED)
+        sent = await self._release(member, broadcast)
+        if broadcast.priority is Priority.ALERT:
+            # Break-glass: out without a second person, but every approver looks at it afterwards.
+            flagged = replace(sent, needs_review=True)
+            await self._store.save(flagged)
+            await self._log(member.id, Action.BREAK_GLASS, broadcast_id)
+            return Submitted(flagged, approval.approvers(city, flagged))
+        return Submitted(sent, [])
+
+    async def approve(self, member: StaffMember, broadcast_id: str) -> Broadcast:
+        broadcast = await self._get(broadcast_id)
+        verdict = approval.may_approve(self._city(), member, broadcast)
+        if not verdict.allowed:
+            raise DeskError(Problem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
+        await self._move(broadcast, State.APPROVED)
+        await self._log(member.id, Action.APPROVE, broadcast_id)
+        return await self._release(member, broadcast)
+
+    async def reject(self, member: StaffMember, broadcast_id: str, reason: str) -> Broadcast:
+        broadcast = await self._get(broadcast_id)
+        verdict = approval.may_approve(self._city(), member, broadcast)
+        if not verdict.allowed:
+            raise DeskError(Problem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
+        await self._move(broadcast, State.REJECTED)
+        await self._log(member.id, Action.REJECT, broadcast_id, reason)
+        return replace(broadcast, state=State.REJECTED)
+
+    async def cancel(self, member: StaffMember, broadcast_id: str) -> Broadcast:
+        """One person may stop a broadcast: the author, an approver or editor of its topics, or an admin."""
+        broadcast = await self._get(broadcast_id)
+        city = self._city()
+        topics = approval.topics_of(city, broadcast.topics)
+        if broadcast.author != member.id and all(
+            approval.holds(member, role, topics) for role in ("editor", "approver", "alert")
+        ):
+            raise DeskError(
+                Problem.REFUSED, refusal=approval.Refusal.NOT_EDITOR, topics=tuple(sorted(topics))
+            )
+        if broadcast.state in TERMINAL:
+            raise DeskError(Problem.WRONG_STATE, state=broadcast.state)
+        try:
+            await self._engine.cancel(broadcast_id)
+        except InvalidTransition as exc:
+            raise DeskError(Problem.WRONG_STATE, state=exc.current) from None
+        await self._log(member.id, Action.CANCEL, broadcast_id)
+        return replace(broadcast, state=State.CANCELLED)
+
+    async def review(self, member: StaffMember, broadcast_id: str) -> Broadcast:
+        """An approver confirms a break-glass alert after the fact."""
+        broadcast = await self._get(broadcast_id)
+        if broadcast.author == member.id or approval.holds(
+            member, "approver", approval.topics_of(self._city(), broadcast.topics)
+        ):
+            raise DeskError(Problem.REFUSED, refusal=approval.Refusal.NOT_APPROVER)
+        if not broadcast.needs_review:
+            raise DeskError(Problem.WRONG_STATE, state=broadcast.state)
+        reviewed = replace(broadcast, needs_review=False)
+        await self._store.save(reviewed)
+        await self._log(member.id, Action.REVIEW, broadcast_id)
+        return reviewed
+
+    async def open_items(self, member: StaffMember, limit: int = 200) -> list[Broadcast]:
+        """Drafts, pending and scheduled broadcasts and unreviewed alerts in the member's topics."""
+        city = self._city()
+        found = []
+        for broadcast in await self._store.recent(limit):
+            if broadcast.state not in OPEN_STATES and not broadcast.needs_review:
+                continue
+            topics = approval.topics_of(city, broadcast.topics)
+            if broadcast.author == member.id or any(
+                not approval.holds(member, role, topics) for role in ("editor", "approver", "alert")
+            ):
+                found.append(broadcast)
+        return found
+
+    async def expire(self, now: datetime) -> list[Broadcast]:
+        """Drafts and pending broadcasts older than the city's expiry; their authors are told."""
+        limit = timedelta(hours=self._city().draft_expiry_hours)
+        expired = []
+        for broadcast in await self._store.recent(500):
+            if (
+                broadcast.state in (State.DRAFT, State.PENDING_APPROVAL)
+                and now - broadcast.created_at >= limit
+            ):
+                try:
+                    await self._store.transition(broadcast.id, State.EXPIRED)
+                except InvalidTransition:
+                    continue
+                await self._log("system", Action.EXPIRE, broadcast.id)
+                expired.append(replace(broadcast, state=State.EXPIRED))
+        return expired
+
+    async def audience(self, broadcast: Broadcast, channels: tuple[Channel, ...]) -> Mapping[Channel, int]:
+        """How many will receive it per channel (an upper bound for several topics: some follow more)."""
+        topics = approval.topics_of(self._city(), broadcast.topics)
+        counts: dict[Channel, int] = {}
+        for channel in channels:
+            counts[channel] = sum([await self._audience(topic, channel) for topic in sorted(topics)])
+        return counts
+
+    async def get(self, broadcast_id: str) -> Broadcast:
+        return await self._get(broadcast_id)
+
+    async def progress(self, broadcast_id: str) -> Progress:
+        return await self._store.progress(broadcast_id)
+
+    async def sending(self) -> list[str]:
+        """Broadcasts going out right now, newest last."""
+        recent = await self._store.recent(100)
+        return [b.id for b in reversed(recent) if b.state in (State.QUEUED, State.SENDING, State.PAUSED)]
+
+    async def _release(self, member: StaffMember, broadcast: Broadcast) -> Broadcast:
+        """Approved: out now, or at its time."""
+        if broadcast.scheduled_for is not None and broadcast.scheduled_for > self._clock():
+            await self._move(broadcast, State.SCHEDULED)
+            return replace(broadcast, state=State.SCHEDULED)
+        try:
+            await self._engine.enqueue(broadcast.id)
+        except InvalidTransition as exc:  # cancelled between the approval and now
+            raise DeskError(Problem.WRONG_STATE, state=exc.current) from None
+        await self._log(member.id, Action.SEND, broadcast.id)
+        return replace(broadcast, state=State.SENDING)
+
+    async def _get(self, broadcast_id: str) -> Broadcast:
+        broadcast = await self._store.get(broadcast_id.strip().lstrip("#"))
+        if broadcast is None:
+            raise DeskError(Problem.UNKNOWN)
+        return broadcast
+
+    async def _own(self, member: StaffMember, broadcast_id: str) -> Broadcast:
+        broadcast = await self._get(broadcast_id)
+        if broadcast.author != member.id:
+            raise DeskError(Problem.NOT_AUTHOR)
+        return broadcast
+
+    async def _move(self, broadcast: Broadcast, to: State) -> None:
+        try:
+            await self._store.transition(broadcast.id, to)
+        except InvalidTransition as exc:
+            raise DeskError(Problem.WRONG_STATE, state=exc.current) from None
+
+    async def _log(self, who: str, action: Action, broadcast_id: str, detail: str = "") -> None:
+        await self._audit.record(Entry(self._clock(), who, action, broadcast_id, detail))

@@ -1,0 +1,213 @@
+"""The editorial desk in the chat, through the service and the Bot API stand-in: four eyes on every send."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from bot.service import Service
+from bot.settings import DEFAULT_CITY_FILE
+from tests.bot.conftest import Say, bot_calls
+from tests.conftest import ManualClock
+from tests.fakes.telegram_api import FakeTelegram
+
+ADMIN, EDITOR, APPROVER, FIRE, OBSERVATORY = 100001, 100002, 100003, 100004, 100006
+RESIDENT = 777
+
+
+async def subscribe(say: Say, chat: int, topic: str) -> None:
+    await say(chat, "/start")
+    await say(chat, "/zustimmen")
+    await say(chat, f"/abo {topic}")
+
+
+async def notified(tg: FakeTelegram, chat: int, text: str) -> None:
+    """Notifications to other chats follow the answer; wait for them before that person acts."""
+    await tg.wait_for(lambda t: any(text in str(c.params.get("text")) for c in t.sent(chat)))
+
+
+def buttons(tg: FakeTelegram, chat: int) -> list[str]:
+    markup = tg.sent(chat)[-1].params.get("reply_markup") or {}
+    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def test_staff_commands_are_unknown_to_everyone_else(say: Say) -> None:
+    for command in ("/meldung verkehr Text", "/freigeben 1", "/eilmeldung alle Feuer", "/offen", "/status"):
+        assert await say(RESIDENT, command) == [
+            "Das habe ich nicht verstanden. Eine Übersicht aller Befehle gibt es mit /hilfe."
+        ]
+
+
+async def test_draft_preview_submit_approve_and_delivery(say: Say, tg: FakeTelegram) -> None:
+    await subscribe(say, RESIDENT, "verkehr")
+    [preview] = await say(
+        EDITOR, "/meldung verkehr Die B7 ist ab Montag gesperrt.\nEN: The B7 is closed from Monday."
+    )
+    assert preview.startswith("Entwurf #1 – so sehen es die Empfängerinnen und Empfänger:")
+    assert "📣 Verkehr\n\nDie B7 ist ab Montag gesperrt." in preview
+    assert "Englische Fassung:\n📣 Traffic\n\nThe B7 is closed from Monday." in preview
+    assert "Empfänger: 1 Telegram ≈ 1 s beim Plattformlimit. WhatsApp-Vorlagen nötig: 0." in preview
+    assert buttons(tg, EDITOR) == ["/einreichen 1", "/probe 1", "/verwerfen 1"]
+
+    [test] = (
+        await say(EDITOR, "/probe 1", replies=2)[:1]
+        if False
+        else (await say(EDITOR, "/probe 1", replies=2))[1:]
+    )
+    assert test == "📣 Verkehr\n\nDie B7 ist ab Montag gesperrt."
+
+    [submitted] = await say(EDITOR, "/einreichen 1", button=True)
+    assert submitted.startswith("#1 ist zur Freigabe eingereicht. Benachrichtigt: Katrin Hoffmann")
+    assert "Sabine Wagner" in submitted
+    await tg.wait_for(lambda t: len(bot_calls(t, APPROVER)) == 1 and len(bot_calls(t, ADMIN)) == 1)
+    request = tg.sent(APPROVER)[-1].params["text"]
+    assert request.startswith("Jonas Becker (Presseamt) bittet um Freigabe von #1:")
+    assert buttons(tg, APPROVER) == ["/freigeben 1", "/ablehnen 1"]
+    assert not [c for c in tg.sent(RESIDENT) if "B7" in c.params["text"]], "nothing goes out before approval"
+
+    approved = await say(APPROVER, "/freigeben 1", button=True)
+    assert approved[0].startswith("#1 ist freigegeben und geht jetzt hinaus.")
+    await tg.wait_for(lambda t: any("B7" in c.params["text"] for c in t.sent(RESIDENT)))
+    await tg.wait_for(
+        lambda t: any("von Sabine Wagner (Presseamt) freigegeben" in c.params["text"] for c in t.sent(EDITOR))
+    )
+
+    [again] = await say(APPROVER, "/approve 1")
+    assert again.startswith("#1 ist ")
+    assert "das geht jetzt nicht mehr" in again
+
+
+async def test_nobody_approves_their_own_broadcast(say: Say, tg: FakeTelegram) -> None:
+    await say(FIRE, "/meldung feuerwehr Übung am Samstag")
+    await say(FIRE, "/einreichen 1")
+    await notified(tg, APPROVER, "bittet um Freigabe von #1")
+    [own] = await say(FIRE, "/freigeben 1")
+    assert own.startswith("Ihre eigene Meldung #1 können Sie nicht selbst freigeben – Vier-Augen-Prinzip.")
+    [editor] = await say(EDITOR, "/freigeben 1")
+    assert editor.startswith("Freigeben dürfen Sie #1 nicht: Ihnen fehlt das Freigaberecht für feuerwehr.")
+
+
+async def test_an_editor_cannot_write_for_another_departments_topic(say: Say) -> None:
+    [refused] = await say(OBSERVATORY, "/meldung verkehr Sperrung")
+    assert refused == "Dafür fehlt Ihnen die Berechtigung für: verkehr."
+    [own_topic] = await say(OBSERVATORY, "/news sternwarte Tag der offenen Tür")
+    assert own_topic.startswith("Entwurf #1")
+
+
+async def test_topics_without_approval_go_out_on_submit(say: Say, tg: FakeTelegram) -> None:
+    await subscribe(say, RESIDENT, "sternwarte")
+    await say(OBSERVATORY, "/meldung sternwarte Heute Abend Jupiter beobachten")
+    [sent] = await say(OBSERVATORY, "/submit 1")
+    assert sent == "#1 geht jetzt hinaus: Für diese Themen ist keine Freigabe nötig."
+    await tg.wait_for(lambda t: any("Jupiter" in c.params["text"] for c in t.sent(RESIDENT)))
+
+
+async def test_reject_with_a_reason_tells_the_author(say: Say, tg: FakeTelegram) -> None:
+    await say(EDITOR, "/meldung kultur Konzert fällt aus")
+    await say(EDITOR, "/einreichen 1")
+    await notified(tg, APPROVER, "bittet um Freigabe von #1")
+    [rejected] = await say(APPROVER, "/ablehnen 1 Bitte Ersatztermin nennen")
+    assert rejected == "#1 ist abgelehnt. Jonas Becker (Presseamt) ist informiert."
+    await tg.wait_for(lambda t: any("Bitte Ersatztermin nennen" in c.params["text"] for c in t.sent(EDITOR)))
+    [late] = await say(APPROVER, "/freigeben 1")
+    assert late == "#1 ist abgelehnt – das geht jetzt nicht mehr."
+
+
+async def test_bad_staff_input_gets_clear_answers(say: Say) -> None:
+    assert (await say(EDITOR, "/meldung"))[0].startswith("So schreiben Sie eine Meldung:")
+    assert (await say(EDITOR, "/meldung mondbasis Text"))[0].startswith(
+        "Das Thema „mondbasis“ gibt es nicht."
+    )
+    assert await say(EDITOR, "/meldung verkehr   ") == [
+        "Der Text ist leer. Bitte schreiben Sie den Text direkt hinter das Thema."
+    ]
+    assert await say(APPROVER, "/freigeben 99") == ["Eine Meldung #99 gibt es nicht."]
+    assert await say(APPROVER, "/freigeben") == [
+        "Bitte geben Sie die Nummer der Meldung an, zum Beispiel: /freigeben 12"
+    ]
+    [escaped] = await say(EDITOR, "/meldung verkehr <b>Fett</b> & Co")
+    assert "<b>Fett</b> & Co" in escaped, "HTML-like text reaches recipients as typed, escaped on the way"
+    await say(EDITOR, "/einreichen 1")
+    [twice] = await say(EDITOR, "/einreichen 1")
+    assert twice == "#1 ist wartet auf Freigabe – das geht jetzt nicht mehr."
+
+
+async def test_pending_cancel_and_status(say: Say, tg: FakeTelegram) -> None:
+    await say(EDITOR, "/meldung verkehr Erster Entwurf")
+    await say(EDITOR, "/meldung kultur Zweiter Entwurf")
+    await say(EDITOR, "/einreichen 2")
+    await notified(tg, APPROVER, "bittet um Freigabe von #2")
+    [listing] = await say(APPROVER, "/offen")
+    assert "#1 · Entwurf · Verkehr · Jonas Becker (Presseamt): Erster Entwurf" in listing
+    assert "#2 · wartet auf Freigabe · Kultur" in listing
+    [cancelled] = await say(EDITOR, "/abbrechen 2")
+    assert cancelled.startswith("#2 ist abgebrochen.")
+    [listing] = await say(APPROVER, "/pending")
+    assert "#2" not in listing
+    assert await say(APPROVER, "/status") == ["Gerade wird nichts gesendet."]
+
+
+async def test_alerts_wait_for_approval_when_the_city_says_so(say: Say, tg: FakeTelegram) -> None:
+    await subscribe(say, RESIDENT, "feuerwehr")
+    replies = await say(FIRE, "/eilmeldung feuerwehr Großbrand im Hafen, Fenster schließen", replies=2)
+    assert replies[0].startswith("Entwurf #1")
+    assert replies[1].startswith("#1 ist zur Freigabe eingereicht.")
+    await notified(tg, APPROVER, "bittet um Freigabe von #1")
+    [approved] = await say(APPROVER, "/freigeben 1")
+    assert approved.startswith("#1 ist freigegeben")
+    await tg.wait_for(lambda t: any("Großbrand" in c.params["text"] for c in t.sent(RESIDENT)))
+    alert = next(c.params["text"] for c in tg.sent(RESIDENT) if "Großbrand" in c.params["text"])
+    assert alert.startswith("⚠️ Eilmeldung Feuerwehr")
+
+
+async def test_audit_log_records_every_action(
+    say: Say, tg: FakeTelegram, redis: aioredis.Redis, key_prefix: str
+) -> None:
+    await say(EDITOR, "/meldung verkehr Sperrung")
+    await say(EDITOR, "/einreichen 1")
+    await notified(tg, APPROVER, "bittet um Freigabe von #1")
+    await say(APPROVER, "/ablehnen 1 zu kurz")
+    raw: Any = await redis.xrange(f"{key_prefix}:audit")
+    entries: list[dict[str, str]] = [fields for _, fields in raw]
+    assert [(e["who"], e["action"], e["broadcast"]) for e in entries] == [
+        ("presse-redaktion", "draft", "1"),
+        ("presse-redaktion", "submit", "1"),
+        ("presse-freigabe", "reject", "1"),
+    ]
+    assert entries[2]["detail"] == "zu kurz"
+
+
+def break_glass_city(tmp_path: Path) -> Path:
+    city = tmp_path / "breakglass.yaml"
+    text = DEFAULT_CITY_FILE.read_text(encoding="utf-8").replace(
+        "alerts_need_approval: true", "alerts_need_approval: false"
+    )
+    city.write_text(text, encoding="utf-8")
+    return city
+
+
+async def test_break_glass_alert_goes_out_at_once_and_is_reviewed(
+    tg: FakeTelegram, make_settings: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    service = Service(
+        make_settings(telegram_api_url=tg.url, city_config=break_glass_city(tmp_path)), clock=clock
+    )
+    await service.start()
+    try:
+        tg.push_message(FIRE, "/eilmeldung feuerwehr Unwetter: Keller räumen")
+        await tg.wait_for(lambda t: any("geht sofort hinaus" in c.params["text"] for c in t.sent(FIRE)))
+        await tg.wait_for(lambda t: any("/geprueft 1" in c.params["text"] for c in t.sent(APPROVER)))
+        tg.push_message(APPROVER, "/offen")
+        await tg.wait_for(
+            lambda t: any("ungeprüfte Eilmeldung" in c.params["text"] for c in t.sent(APPROVER))
+        )
+        tg.push_message(FIRE, "/geprueft 1")
+        tg.push_message(APPROVER, "/geprueft 1")
+        await tg.wait_for(lambda t: any("ist geprüft" in c.params["text"] for c in t.sent(APPROVER)))
+        assert not any("ist geprüft" in c.params["text"] for c in tg.sent(FIRE)), (
+            "the author cannot check their own"
+        )
+    finally:
+        await service.stop()
