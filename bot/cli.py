@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
@@ -17,6 +18,7 @@ from bot.logs import configure_logging
 from bot.service import ConfigurationError, Service
 from bot.settings import Settings
 from bot.telegram import TelegramStartError
+from broadcasts.audit import AuditLog
 from broadcasts.store import BroadcastStore, Progress
 from handlers.values import Channel
 
@@ -30,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("check-config", help="validate the environment and the city file, then exit")
     status = commands.add_parser("status", help="progress of one broadcast, or of all running ones")
     status.add_argument("id", nargs="?", help="broadcast id (as shown to staff, e.g. 42)")
+    audit = commands.add_parser("audit", help="staff actions as JSON lines, oldest first")
+    audit.add_argument(
+        "--since", type=_moment, default=None, help="a date (2026-11-01) or ISO time; default: 30 days ago"
+    )
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -40,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return check_config(settings)
         if args.command == "status":
             return asyncio.run(show_status(settings, args.id))
+        if args.command == "audit":
+            return asyncio.run(export_audit(settings, args.since or datetime.now(UTC) - timedelta(days=30)))
         return run(settings)
     except (CityFileError, ConfigurationError, StorageError, EmbeddedRedisError, TelegramStartError) as exc:
         return _fail(str(exc))
@@ -99,6 +107,27 @@ def describe(progress: Progress, settings: Settings) -> str:
             f"about {progress.eta_seconds(limits):.0f} s left at the platform limit"
         )
     return "\n".join(lines)
+
+
+async def export_audit(settings: Settings, since: datetime) -> int:
+    storage = await open_storage(settings, service=False)
+    try:
+        async for entry in AuditLog(storage.redis, storage.keys.audit()).since(since):
+            print(json.dumps(entry.as_json(), ensure_ascii=False))
+        return 0
+    finally:
+        await storage.close()
+
+
+def _moment(text: str) -> datetime:
+    """A date or ISO time from the command line; a date or a time without zone is read as UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date like 2026-11-01 or an ISO time, got {text!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def run(settings: Settings) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import redis.asyncio as aioredis
 from bot.service import Service
 from bot.settings import DEFAULT_CITY_FILE
 from tests.bot.conftest import Say, bot_calls
+from tests.bot.test_cli import stadtfunk
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -211,3 +213,22 @@ async def test_break_glass_alert_goes_out_at_once_and_is_reviewed(
         )
     finally:
         await service.stop()
+
+
+async def test_audit_export_as_json_lines(
+    say: Say, tg: FakeTelegram, redis_url: str, key_prefix: str, tmp_path: Path
+) -> None:
+    await say(EDITOR, "/meldung verkehr Sperrung")
+    await say(EDITOR, "/verwerfen 1")
+    env = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix}
+    result = stadtfunk("audit", "--since", "2026-01-01", cwd=tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(e["who"], e["action"], e["broadcast"]) for e in lines] == [
+        ("presse-redaktion", "draft", "1"),
+        ("presse-redaktion", "cancel", "1"),
+    ]
+    assert stadtfunk("audit", "--since", "2099-01-01", cwd=tmp_path, **env).stdout == ""
+    bad = stadtfunk("audit", "--since", "gestern", cwd=tmp_path, **env)
+    assert bad.returncode == 2
+    assert "expected a date like 2026-11-01" in bad.stderr
