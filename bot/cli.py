@@ -32,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("check-config", help="validate the environment and the city file, then exit")
     status = commands.add_parser("status", help="progress of one broadcast, or of all running ones")
     status.add_argument("id", nargs="?", help="broadcast id (as shown to staff, e.g. 42)")
+    commands.add_parser("reload", help="make every running service read the city file again (or send SIGHUP)")
     audit = commands.add_parser("audit", help="staff actions as JSON lines, oldest first")
     audit.add_argument(
         "--since", type=_moment, default=None, help="a date (2026-11-01) or ISO time; default: 30 days ago"
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return check_config(settings)
         if args.command == "status":
             return asyncio.run(show_status(settings, args.id))
+        if args.command == "reload":
+            return asyncio.run(reload_services(settings))
         if args.command == "audit":
             return asyncio.run(export_audit(settings, args.since or datetime.now(UTC) - timedelta(days=30)))
         return run(settings)
@@ -107,6 +110,19 @@ def describe(progress: Progress, settings: Settings) -> str:
             f"about {progress.eta_seconds(limits):.0f} s left at the platform limit"
         )
     return "\n".join(lines)
+
+
+async def reload_services(settings: Settings) -> int:
+    city = load_city(settings.city_config)  # refuse a broken file here, with its explanation
+    storage = await open_storage(settings, service=False)
+    try:
+        receivers = int(await storage.redis.publish(storage.keys.control(), "reload"))
+    finally:
+        await storage.close()
+    if receivers == 0:
+        return _fail("no running stadtfunk service listens on this Redis; nothing was reloaded")
+    print(f"{settings.city_config}: {city.name} reloaded by {receivers} service process(es)")
+    return 0
 
 
 async def export_audit(settings: Settings, since: datetime) -> int:

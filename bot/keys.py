@@ -103,3 +103,7 @@ class Keys:
     def audit(self) -> str:
         """The append-only log of staff actions."""
         return f"{self.prefix}:audit"
+
+    def control(self) -> str:
+        """A pub/sub channel on which `stadtfunk reload` reaches every service process."""
+        return f"{self.prefix}:control"

@@ -15,12 +15,12 @@ from pydantic import SecretStr
 from redis.exceptions import RedisError
 
 from bot.broadcasting import build_engine, composer, default_worker_name, limiter_for, reply_pacer
-from bot.city import City, load_city
+from bot.city import City, CityFileError, load_city
 from bot.connection import Storage, open_storage
 from bot.idhash import IdHasher, load_or_create_secret
 from bot.residents import Residents
 from bot.settings import Settings, TelegramMode
-from bot.telegram import TelegramAdapter, WebhookTarget
+from bot.telegram import Origin, TelegramAdapter, WebhookTarget
 from bot.telegram_api import TelegramAPI
 from bot.telegram_channel import TelegramChannel
 from bot.web import build_app
@@ -31,6 +31,7 @@ from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
 from handlers.conversation import Conversation, build_router
 from handlers.router import Services
+from handlers.staff import notice_replies
 from handlers.texts import Texts
 from handlers.values import system_clock
 
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 # Bot API calls answer within seconds; a stuck connection must not hold a reply forever.
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 SEND_CONCURRENCY = 64
+# Drafts expire after hours and alerts escalate after minutes: a look every half minute is plenty.
+UPKEEP_EVERY_S = 30.0
+RELOAD = "reload"
 
 
 class ConfigurationError(RuntimeError):
@@ -60,6 +64,8 @@ class Service:
         self.storage: Storage | None = None
         self.telegram: TelegramAdapter | None = None
         self.engine: Engine | None = None
+        self.services: Services | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -107,7 +113,8 @@ class Service:
             clock=self.clock,
             sleep=self._sleep,
         )
-        conversation = Conversation(build_router(), self._services(storage, residents, self.engine, channels))
+        self.services = self._services(storage, residents, self.engine, channels)
+        conversation = Conversation(build_router(), self.services)
         if telegram is not None:
             token, api, client, limiter = telegram
             self.telegram = TelegramAdapter(
@@ -123,8 +130,55 @@ class Service:
             )
             await self.telegram.start()
         self.engine.start()
+        self._tasks = [
+            asyncio.create_task(self._upkeep_loop()),
+            asyncio.create_task(self._listen_for_reload()),
+        ]
         await self._serve_http()
         log.info("stadtfunk is running for %s", self.city.name)
+
+    async def upkeep_once(self) -> None:
+        """Expire old drafts and escalate overdue alerts, telling the staff concerned."""
+        if self.services is None:
+            return
+        now = self.clock()
+        notices = await self.services.desk.upkeep(now)
+        replies = [reply for notice in notices for reply in notice_replies(self.services, notice, now)]
+        if replies and self.telegram is not None:
+            await self.telegram.deliver("", replies, Origin(None, None))
+
+    async def reload_city(self) -> bool:
+        """Read the city file again (staff, topics, texts) without a restart; a broken file is refused."""
+        try:
+            city = await asyncio.to_thread(load_city, self.settings.city_config)
+        except CityFileError as exc:
+            log.error("city file not reloaded, the running one stays: %s", exc)
+            return False
+        self.city = city
+        if self.services is not None:
+            await self.services.desk.record_reload(self.clock())
+        log.info("city file reloaded: %d topics, %d staff", len(city.topics), len(city.staff))
+        return True
+
+    async def _upkeep_loop(self) -> None:
+        while True:
+            try:
+                await self.upkeep_once()
+            except Exception as exc:
+                log.error("desk upkeep failed: %s", type(exc).__name__)
+            await asyncio.sleep(UPKEEP_EVERY_S)
+
+    async def _listen_for_reload(self) -> None:
+        """`stadtfunk reload` publishes on the control channel, reaching every service process."""
+        assert self.storage is not None  # noqa: S101 (started after storage)
+        pubsub = self.storage.redis.pubsub()
+        await pubsub.subscribe(self.storage.keys.control())
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") == "message" and message.get("data") == RELOAD:
+                    await self.reload_city()
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _services(
         self,
@@ -191,6 +245,10 @@ class Service:
             return False
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -214,6 +272,14 @@ class Service:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        reloads: set[asyncio.Task[bool]] = set()
+
+        def reload_on_hangup() -> None:
+            task = asyncio.create_task(self.reload_city())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, reload_on_hangup)
         await self.start()
         try:
             await stop.wait()

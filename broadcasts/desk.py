@@ -47,6 +47,15 @@ class DeskError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """Something a staff member must be told without having asked: rendered by handlers/staff.py."""
+
+    to: StaffMember
+    key: str  # a text id of handlers/locale
+    broadcast: Broadcast
+
+
+@dataclass(frozen=True, slots=True)
 class Submitted:
     broadcast: Broadcast
     approvers: list[StaffMember]  # to notify; empty when no approval was needed and it went out
@@ -194,22 +203,40 @@ class Desk:
                 found.append(broadcast)
         return found
 
-    async def expire(self, now: datetime) -> list[Broadcast]:
-        """Drafts and pending broadcasts older than the city's expiry; their authors are told."""
-        limit = timedelta(hours=self._city().draft_expiry_hours)
-        expired = []
+    async def upkeep(self, now: datetime) -> list[Notice]:
+        """Expire drafts left too long, and remind approvers and admins of alerts waiting too long."""
+        city = self._city()
+        expiry = timedelta(hours=city.draft_expiry_hours)
+        escalation = timedelta(minutes=city.alert_escalation_minutes)
+        notices: list[Notice] = []
         for broadcast in await self._store.recent(500):
-            if (
-                broadcast.state in (State.DRAFT, State.PENDING_APPROVAL)
-                and now - broadcast.created_at >= limit
+            if broadcast.state not in (State.DRAFT, State.PENDING_APPROVAL):
+                continue
+            age = now - broadcast.created_at
+            if age >= expiry:
+                notices += await self._expire(city, broadcast)
+            elif (
+                broadcast.priority is Priority.ALERT
+                and broadcast.state is State.PENDING_APPROVAL
+                and not broadcast.escalated
+                and age >= escalation
             ):
-                try:
-                    await self._store.transition(broadcast.id, State.EXPIRED)
-                except InvalidTransition:
-                    continue
-                await self._log("system", Action.EXPIRE, broadcast.id)
-                expired.append(replace(broadcast, state=State.EXPIRED))
-        return expired
+                escalated = replace(broadcast, escalated=True)
+                await self._store.save(escalated)
+                reminded = {m.id: m for m in [*approval.approvers(city, broadcast), *approval.admins(city)]}
+                reminded.pop(broadcast.author, None)
+                notices += [Notice(member, "staff_escalation", escalated) for member in reminded.values()]
+        return notices
+
+    async def _expire(self, city: City, broadcast: Broadcast) -> list[Notice]:
+        try:
+            await self._store.transition(broadcast.id, State.EXPIRED)
+        except InvalidTransition:  # approved or cancelled meanwhile
+            return []
+        await self._log("system", Action.EXPIRE, broadcast.id)
+        author = city.staff_member(broadcast.author)
+        expired = replace(broadcast, state=State.EXPIRED)
+        return [Notice(author, "staff_expired_author", expired)] if author is not None else []
 
     async def audience(self, broadcast: Broadcast, channels: tuple[Channel, ...]) -> Mapping[Channel, int]:
         """How many will receive it per channel (an upper bound for several topics: some follow more)."""
@@ -221,6 +248,9 @@ class Desk:
 
     async def get(self, broadcast_id: str) -> Broadcast:
         return await self._get(broadcast_id)
+
+    async def record_reload(self, now: datetime) -> None:
+        await self._audit.record(Entry(now, "system", Action.RELOAD))
 
     async def progress(self, broadcast_id: str) -> Progress:
         return await self._store.progress(broadcast_id)

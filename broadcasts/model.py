@@ -73,6 +73,7 @@ class Broadcast:
     links: tuple[str, ...] = ()
     state: State = State.DRAFT
     needs_review: bool = False  # break-glass alerts sent without approval
+    escalated: bool = False  # an alert waiting for approval too long; approvers and admins were reminded
     scheduled_for: datetime | None = None
 
     @property

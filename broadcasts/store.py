@@ -216,6 +216,7 @@ def _encode(broadcast: Broadcast) -> dict[str, str]:
         "priority": str(int(broadcast.priority)),
         "state": broadcast.state.value,
         "needs_review": "1" if broadcast.needs_review else "0",
+        "escalated": "1" if broadcast.escalated else "0",
         "links": "\n".join(broadcast.links),
     }
     optional = {"text_en": broadcast.text_en, "image": broadcast.image}
@@ -239,6 +240,7 @@ def _decode(broadcast_id: str, raw: Mapping[str, str]) -> Broadcast:
         links=tuple(line for line in fields.get("links", "").split("\n") if line),
         state=State(fields["state"]),
         needs_review=fields.get("needs_review") == "1",
+        escalated=fields.get("escalated") == "1",
         scheduled_for=_time(fields.get("scheduled_for")),
     )
 

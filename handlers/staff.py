@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import wraps
 
 from bot.city import StaffMember
 from broadcasts.approval import Refusal
-from broadcasts.desk import DeskError, Problem
+from broadcasts.desk import DeskError, Notice, Problem
 from broadcasts.model import ALL_TOPICS, Broadcast, Priority, State
 from handlers.matching import find_topic, normalize
-from handlers.router import Context, Router
+from handlers.router import Context, Router, Services
 from handlers.values import Button, Channel, Reply, Resident
 
 router = Router()
@@ -379,3 +380,19 @@ def _duration(ctx: Context, seconds: float) -> str:
         return f"{math.ceil(seconds)} s"
     minutes = math.ceil(seconds / 60)
     return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+
+
+def notice_replies(services: Services, notice: Notice, now: datetime) -> list[Reply]:
+    """A desk notice (an expired draft, an overdue alert) as messages to the staff member's chats."""
+    city = services.city()
+    broadcast = notice.broadcast
+    author = city.staff_member(broadcast.author)
+    minutes = int((now - broadcast.created_at).total_seconds() // 60)
+    text = services.texts(
+        "de", notice.key, id=broadcast.id, author=author.name if author else broadcast.author, minutes=minutes
+    )
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    if notice.key == "staff_escalation":
+        buttons = ((Button(services.texts("de", "button_approve"), f"/freigeben {broadcast.id}"),
+                    Button(services.texts("de", "button_reject"), f"/ablehnen {broadcast.id}")),)  # fmt: skip
+    return [Reply(text, buttons=buttons, to=target) for target in _chats(notice.to)]

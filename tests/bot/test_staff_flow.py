@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import redis.asyncio as aioredis
 
 from bot.service import Service
 from bot.settings import DEFAULT_CITY_FILE
-from tests.bot.conftest import Say, bot_calls
+from tests.bot.conftest import Say, Sleeps, bot_calls
 from tests.bot.test_cli import stadtfunk
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
@@ -28,6 +30,13 @@ async def subscribe(say: Say, chat: int, topic: str) -> None:
 async def notified(tg: FakeTelegram, chat: int, text: str) -> None:
     """Notifications to other chats follow the answer; wait for them before that person acts."""
     await tg.wait_for(lambda t: any(text in str(c.params.get("text")) for c in t.sent(chat)))
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """State another task changes (a reload arriving over Redis pub/sub): look again until it holds."""
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 def buttons(tg: FakeTelegram, chat: int) -> list[str]:
@@ -232,3 +241,64 @@ async def test_audit_export_as_json_lines(
     bad = stadtfunk("audit", "--since", "gestern", cwd=tmp_path, **env)
     assert bad.returncode == 2
     assert "expected a date like 2026-11-01" in bad.stderr
+
+
+async def test_drafts_expire_and_their_authors_are_told(
+    say: Say, tg: FakeTelegram, service: Service, clock: ManualClock
+) -> None:
+    await say(EDITOR, "/meldung verkehr Wird liegen gelassen")
+    clock.advance(hours=23)
+    await service.upkeep_once()
+    assert not any("abgelaufen" in c.params["text"] for c in tg.sent(EDITOR))
+    clock.advance(hours=2)
+    await service.upkeep_once()
+    await notified(tg, EDITOR, "Ihr Entwurf #1 ist abgelaufen")
+    assert await say(EDITOR, "/einreichen 1") == ["#1 ist abgelaufen – das geht jetzt nicht mehr."]
+
+
+async def test_an_alert_waiting_too_long_reminds_approvers_and_admins_once(
+    say: Say, tg: FakeTelegram, service: Service, clock: ManualClock
+) -> None:
+    await say(FIRE, "/eilmeldung feuerwehr Gasgeruch in der Altstadt", replies=2)
+    await notified(tg, APPROVER, "bittet um Freigabe von #1")
+    clock.advance(minutes=11)
+    await service.upkeep_once()
+    for chat in (APPROVER, ADMIN):
+        await notified(tg, chat, "Erinnerung: Eilmeldung #1 von Lagedienst Feuerwehr wartet seit 11 Minuten")
+    assert not any("Erinnerung" in c.params["text"] for c in tg.sent(FIRE))
+    clock.advance(minutes=5)
+    await service.upkeep_once()
+    assert len([c for c in tg.sent(APPROVER) if "Erinnerung" in c.params["text"]]) == 1
+
+
+async def test_reload_takes_staff_changes_without_a_restart(
+    tg: FakeTelegram, make_settings: Any, clock: ManualClock, tmp_path: Path, redis_url: str, key_prefix: str
+) -> None:
+    city = tmp_path / "stadt.yaml"
+    original = DEFAULT_CITY_FILE.read_text(encoding="utf-8")
+    city.write_text(original, encoding="utf-8")
+    service = Service(
+        make_settings(telegram_api_url=tg.url, city_config=city), clock=clock, sleep=Sleeps(clock)
+    )
+    await service.start()
+    env = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix, "CITY_CONFIG": str(city)}
+    try:
+        tg.push_message(OBSERVATORY, "/meldung verkehr Parkplatz gesperrt")
+        await notified(tg, OBSERVATORY, "Dafür fehlt Ihnen die Berechtigung für: verkehr.")
+        city.write_text(
+            original.replace("editor: [sternwarte]", "editor: [sternwarte, verkehr]"), encoding="utf-8"
+        )
+        result = stadtfunk("reload", cwd=tmp_path, **env)
+        assert result.returncode == 0, result.stderr
+        assert "reloaded by 1 service process(es)" in result.stdout
+        await until(lambda: service.city.staff_member("sternwarte").topics_for("editor") != {"sternwarte"})  # type: ignore[union-attr]
+        tg.push_message(OBSERVATORY, "/meldung verkehr Parkplatz gesperrt")
+        await notified(tg, OBSERVATORY, "Entwurf #1")
+
+        city.write_text(original.replace("  - id: kultur", "  - id: Kultur Amt"), encoding="utf-8")
+        broken = stadtfunk("reload", cwd=tmp_path, **env)
+        assert broken.returncode == 2
+        assert "stadt.yaml" in broken.stderr
+        assert "topics[3].id: must be lowercase letters" in broken.stderr
+    finally:
+        await service.stop()
