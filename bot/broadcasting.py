@@ -85,6 +85,7 @@ def build_engine(
             clock=clock,
             sleep=sleep,
             batch=max(1, min(MAX_BATCH, limiter.burst_tokens)),
+            tz=city().tz,
         )
         for client, limiter in channels
     ]
@@ -98,6 +99,7 @@ def build_engine(
         worker=worker,
         clock=clock,
         sleep=sleep,
+        tz=city().tz,
     )
 
 

@@ -20,6 +20,7 @@ from bot.connection import Storage, open_storage
 from bot.idhash import IdHasher, load_or_create_secret
 from bot.residents import Residents
 from bot.settings import Settings, TelegramMode
+from bot.statistics import snapshot
 from bot.telegram import Origin, TelegramAdapter, WebhookTarget
 from bot.telegram_api import TelegramAPI
 from bot.telegram_channel import TelegramChannel
@@ -205,6 +206,13 @@ class Service:
             desk=desk,
             render=lambda broadcast, language: compose(broadcast, language).text,
             limits={client.channel: margin / client.pacing.overall.interval for client, _ in channels},
+            statistics=lambda: snapshot(
+                storage.redis,
+                storage.keys,
+                self.city,
+                self.clock().astimezone(self.city.tz).date(),
+                tuple(client.channel for client, _ in channels),
+            ),
         )
 
     def _webhook_target(self) -> WebhookTarget | None:

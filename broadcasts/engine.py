@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 import redis.asyncio as aioredis
 
@@ -41,8 +41,10 @@ class Engine:
         worker: str,
         clock: Callable[[], datetime],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        tz: tzinfo = UTC,
     ) -> None:
         self._redis = redis
+        self._tz = tz
         self._keys = keys
         self.store = store
         self._planner = planner
@@ -64,8 +66,10 @@ class Engine:
         if broadcast is None:
             raise KeyError(broadcast_id)
         await self._planner.prepare(broadcast_id)
-        await self.store.activate(broadcast, self.channels, self._clock())
+        now = self._clock()
+        await self.store.activate(broadcast, self.channels, now)
         await self.store.transition(broadcast_id, State.SENDING)
+        await self._redis.hincrby(self._keys.daily_stats(now.astimezone(self._tz).date()), "broadcasts", 1)
         await self._start_planning(broadcast)
 
     async def pause(self, broadcast_id: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -20,6 +21,8 @@ from bot.keys import Keys
 from broadcasts.planner import GROUP
 from handlers.values import Channel
 
+# Aggregate daily counters are kept a little over a year (as bot/residents.py keeps its own).
+DAILY_STATS_TTL_S = 400 * 24 * 3600
 # A sender whose heartbeat is older than this is presumed dead and its pending deliveries reclaimed.
 DEAD_AFTER_S = 15.0
 
@@ -94,7 +97,12 @@ class DeliveryQueue:
         )
 
     async def settle(
-        self, broadcast_id: str, settlements: Sequence[Settlement], unmark: Sequence[Delivery] = ()
+        self,
+        broadcast_id: str,
+        settlements: Sequence[Settlement],
+        unmark: Sequence[Delivery] = (),
+        *,
+        day: date | None = None,
     ) -> None:
         """Acknowledge and forget finished deliveries and count their outcomes, in one round trip.
 
@@ -122,6 +130,14 @@ class DeliveryQueue:
             for outcome, count in counts.items():
                 pipe.hincrby(progress, f"{outcome}:{self.channel.value}", count)
             await pipe.execute()
+        if day is not None:
+            # The city's daily figures, for /statistik: another slot, so outside the transaction.
+            daily = self._keys.daily_stats(day)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for outcome, count in counts.items():
+                    pipe.hincrby(daily, f"{outcome}:{self.channel.value}", count)
+                pipe.expire(daily, DAILY_STATS_TTL_S)
+                await pipe.execute()
 
     async def release(self, broadcast_id: str, deliveries: Iterable[Delivery]) -> None:
         """Give claimed but unsent deliveries back to the queue (a clean shutdown), as new entries."""

@@ -15,7 +15,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from redis.exceptions import RedisError
 
@@ -56,6 +56,7 @@ class Sender:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         concurrency: int = 64,
         batch: int = MAX_BATCH,
+        tz: tzinfo = UTC,
     ) -> None:
         self.queue = queue
         self._client = client
@@ -66,6 +67,7 @@ class Sender:
         self._compose = compose
         self._clock = clock
         self._sleep = sleep
+        self._tz = tz  # the city's: daily figures count the city's days
         self._slots = asyncio.Semaphore(concurrency)
         # Half the slots per batch, so that the next batch goes out while this one awaits answers.
         self._batch = max(1, min(batch, concurrency // 2))
@@ -231,7 +233,8 @@ class Sender:
         settlements = [s for s in outcomes if isinstance(s, Settlement)]
         retried = [d for d, s in zip(deliveries, outcomes, strict=True) if s is None]
         try:
-            await self.queue.settle(broadcast.id, settlements, unmark=retried)
+            day = self._clock().astimezone(self._tz).date()
+            await self.queue.settle(broadcast.id, settlements, unmark=retried, day=day)
         except RedisError as exc:
             # Sent but not acknowledged: still pending and marked, so they go again and are counted.
             log.error("sender %s could not settle a batch: %s", self.channel, type(exc).__name__)

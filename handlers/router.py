@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.city import City
 from bot.residents import Residents
+from bot.statistics import Snapshot
 from broadcasts.desk import Desk
 from broadcasts.model import Broadcast
 from handlers.texts import Texts
@@ -26,6 +27,8 @@ class Services:
     render: Callable[[Broadcast, str], str]
     # Messages per second each channel delivers at its platform limit, for delivery-time estimates.
     limits: Mapping[Channel, float]
+    # Aggregate figures for /statistik, as of now.
+    statistics: Callable[[], Awaitable[Snapshot]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,6 +236,34 @@ async def status(ctx: Context, member: StaffMember) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
+@router.command("statistik", "stats")
+@staff_only
+async def statistics(ctx: Context, member: StaffMember) -> list[Reply]:
+    """Subscribers per topic and channel with their change, and the last week's sending, as totals."""
+    snapshot = await ctx.services.statistics()
+    lines = [ctx.t("staff_stats_header")]
+    for (topic_id, channel), count in snapshot.subscribers.items():
+        topic = ctx.city.topic(topic_id)
+        lines.append(
+            ctx.t(
+                "staff_stats_topic",
+                topic=topic.name.get(ctx.language) if topic else topic_id,
+                count=_number(count),
+                channel=channel.name.title(),
+                change7=f"{snapshot.change_7.get((topic_id, channel), 0):+d}",
+                change30=f"{snapshot.change_30.get((topic_id, channel), 0):+d}",
+            )
+        )
+    lines += ["", ctx.t("staff_stats_days")]
+    for day in snapshot.days:
+        lines.append(
+            ctx.t(
+                "staff_stats_day", day=day.day.strftime("%d.%m."), broadcasts=day.broadcasts, **day.outcomes
+            )
+        )
+    return [Reply("\n".join(lines))]
+
+
 async def _draft(
     ctx: Context, member: StaffMember, priority: Priority, usage: str
 ) -> Broadcast | list[Reply]:

@@ -302,3 +302,26 @@ async def test_reload_takes_staff_changes_without_a_restart(
         assert "topics[3].id: must be lowercase letters" in broken.stderr
     finally:
         await service.stop()
+
+
+async def test_statistics_show_totals_only(say: Say, tg: FakeTelegram) -> None:
+    await subscribe(say, RESIDENT, "sternwarte")
+    await subscribe(say, RESIDENT + 1, "sternwarte")
+    await say(RESIDENT + 1, "/abbestellen sternwarte")
+    await say(OBSERVATORY, "/meldung sternwarte Sternschnuppen heute Nacht")
+    await say(OBSERVATORY, "/einreichen 1")
+    await tg.wait_for(lambda t: any("Sternschnuppen" in c.params["text"] for c in t.sent(RESIDENT)))
+    stats: list[str] = []
+    for _ in range(50):  # the delivery is counted right after the send; ask until it shows
+        [stats_text] = await say(OBSERVATORY, "/statistik")
+        stats = stats_text.splitlines()
+        if any("1 zugestellt" in line for line in stats):
+            break
+    assert stats[0] == "Statistik – nur Summen, keine Personen. Abonnements je Thema:"
+    assert "Sternwarte: 1 Telegram (+1 in 7 Tagen, +1 in 30 Tagen)" in stats
+    assert "Verkehr: 0 Telegram (+0 in 7 Tagen, +0 in 30 Tagen)" in stats
+    assert "23.11.: 1 Meldungen, 1 zugestellt, 0 fehlgeschlagen, 0 blockiert, 0 ausgeschieden" in stats
+    assert not any(str(RESIDENT) in line for line in stats)
+    assert await say(RESIDENT, "/statistik") == [
+        "Das habe ich nicht verstanden. Eine Übersicht aller Befehle gibt es mit /hilfe."
+    ]
