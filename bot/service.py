@@ -44,6 +44,7 @@ SEND_CONCURRENCY = 64
 # Drafts expire after hours and alerts escalate after minutes: a look every half minute is plenty.
 UPKEEP_EVERY_S = 30.0
 RELOAD = "reload"
+CONTROL_POLL_S = 0.2
 
 
 class ConfigurationError(RuntimeError):
@@ -67,6 +68,7 @@ class Service:
         self.engine: Engine | None = None
         self.services: Services | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -131,9 +133,10 @@ class Service:
             )
             await self.telegram.start()
         self.engine.start()
+        self._stopping.clear()
         self._tasks = [
             asyncio.create_task(self._upkeep_loop()),
-            asyncio.create_task(self._listen_for_reload()),
+            asyncio.create_task(self._listen_for_reload(storage)),
         ]
         await self._serve_http()
         log.info("stadtfunk is running for %s", self.city.name)
@@ -162,21 +165,28 @@ class Service:
         return True
 
     async def _upkeep_loop(self) -> None:
-        while True:
+        # Loops end on the stop event rather than by cancellation, which can strand a Redis connection.
+        while not self._stopping.is_set():
             try:
                 await self.upkeep_once()
             except Exception as exc:
                 log.error("desk upkeep failed: %s", type(exc).__name__)
-            await asyncio.sleep(UPKEEP_EVERY_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=UPKEEP_EVERY_S)
 
-    async def _listen_for_reload(self) -> None:
+    async def _listen_for_reload(self, storage: Storage) -> None:
         """`stadtfunk reload` publishes on the control channel, reaching every service process."""
-        assert self.storage is not None  # noqa: S101 (started after storage)
-        pubsub = self.storage.redis.pubsub()
-        await pubsub.subscribe(self.storage.keys.control())
+        pubsub = storage.redis.pubsub()
+        await pubsub.subscribe(storage.keys.control())
         try:
-            async for message in pubsub.listen():
-                if message.get("type") == "message" and message.get("data") == RELOAD:
+            while not self._stopping.is_set():
+                try:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=CONTROL_POLL_S)
+                except RedisError as exc:
+                    log.error("control channel failed: %s", type(exc).__name__)
+                    await asyncio.sleep(CONTROL_POLL_S)
+                    continue
+                if message is not None and message.get("data") == RELOAD:
                     await self.reload_city()
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -253,8 +263,7 @@ class Service:
             return False
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        self._stopping.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         if self._runner is not None:
