@@ -27,6 +27,24 @@ DAILY_STATS_TTL_S = 400 * 24 * 3600
 DEAD_AFTER_S = 15.0
 
 
+# Acknowledge, delete and unmark the given entries and count the outcomes, atomically; each entry id
+# is passed once (a transaction of XACK, XDEL and SREM would encode every id three times).
+# KEYS: stream, sending set, progress. ARGV: group, n, then n/2 (field, count) pairs, then the ids.
+_SETTLE = """
+local tallies = tonumber(ARGV[2])
+local ids = {}
+for i = 3 + tallies, #ARGV do ids[#ids + 1] = ARGV[i] end
+for i = 1, #ids, 500 do
+  local chunk = {unpack(ids, i, math.min(i + 499, #ids))}
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(chunk))
+  redis.call('XDEL', KEYS[1], unpack(chunk))
+  redis.call('SREM', KEYS[2], unpack(chunk))
+end
+for i = 3, 2 + tallies, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
+return #ids
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     broadcast_id: str
@@ -48,6 +66,7 @@ class Settlement:
 class DeliveryQueue:
     def __init__(self, redis: aioredis.Redis, keys: Keys, channel: Channel, worker: str) -> None:
         self._redis = redis
+        self._settle = redis.register_script(_SETTLE)
         self._keys = keys
         self.channel = channel
         self.worker = worker
@@ -123,13 +142,11 @@ class DeliveryQueue:
             counts[settlement.outcome] = counts.get(settlement.outcome, 0) + 1
             if settlement.delivery.maybe_sent:
                 counts["maybe_duplicate"] = counts.get("maybe_duplicate", 0) + 1
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xack(stream, GROUP, *ids)
-            pipe.xdel(stream, *ids)
-            pipe.srem(self._keys.broadcast_sending(broadcast_id, self.channel), *ids)
-            for outcome, count in counts.items():
-                pipe.hincrby(progress, f"{outcome}:{self.channel.value}", count)
-            await pipe.execute()
+        sending = self._keys.broadcast_sending(broadcast_id, self.channel)
+        tallies = [
+            item for outcome, count in counts.items() for item in (f"{outcome}:{self.channel.value}", count)
+        ]
+        await self._settle(keys=[stream, sending, progress], args=[GROUP, len(tallies), *tallies, *ids])
         if day is not None:
             # The city's daily figures, for /statistik: another slot, so outside the transaction.
             daily = self._keys.daily_stats(day)
