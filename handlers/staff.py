@@ -22,6 +22,7 @@ from handlers.values import Button, Channel, Reply, Resident
 router = Router()
 
 StaffHandler = Callable[[Context, StaffMember], Awaitable[list[Reply]]]
+BroadcastHandler = Callable[[Context, StaffMember, str, str], Awaitable[list[Reply]]]
 ALL_WORDS = frozenset({"alle", "all"})
 # Telegram's limit for one message (https://core.telegram.org/bots/api#sendmessage); longer texts are split.
 LONGEST_MESSAGE = 4096
@@ -39,6 +40,20 @@ def staff_only(handler: StaffHandler) -> Callable[[Context], Awaitable[list[Repl
             return [Reply(explain(ctx, error))]
 
     return checked
+
+
+def on_broadcast(handler: BroadcastHandler) -> StaffHandler:
+    """For commands about one broadcast: "/freigeben 12 [rest]"; without a number, how to write it."""
+
+    @wraps(handler)
+    async def with_id(ctx: Context, member: StaffMember) -> list[Reply]:
+        first, _, rest = ctx.args.partition(" ")
+        broadcast_id = first.lstrip("#")
+        if not broadcast_id.isdecimal():
+            return [Reply(ctx.t("staff_usage_id", command=ctx.command))]
+        return await handler(ctx, member, broadcast_id, rest.strip())
+
+    return with_id
 
 
 def staff_member(ctx: Context) -> StaffMember | None:
@@ -71,44 +86,38 @@ async def alert(ctx: Context, member: StaffMember) -> list[Reply]:
 
 @router.command("einreichen", "submit")
 @staff_only
-async def submit(ctx: Context, member: StaffMember) -> list[Reply]:
+@on_broadcast
+async def submit(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
     """Submits a draft for approval (or sends it where no approval is needed)."""
-    broadcast_id = _id(ctx)
-    if broadcast_id is None:
-        return [Reply(ctx.t("staff_usage_id", command=ctx.command))]
     return await _submit(ctx, member, broadcast_id)
 
 
 @router.command("aendern", "edit")
 @staff_only
-async def edit(ctx: Context, member: StaffMember) -> list[Reply]:
+@on_broadcast
+async def edit(ctx: Context, member: StaffMember, broadcast_id: str, text: str) -> list[Reply]:
     """Replaces the text of one's own draft; a submitted one needs approval again."""
-    broadcast_id, _, text = ctx.args.partition(" ")
     text_de, text_en = split_languages(text)
-    if not broadcast_id or not text_de:
-        return [Reply(ctx.t("staff_usage_id", command=ctx.command))]
+    if not text_de:
+        return [Reply(ctx.t("staff_empty_text"))]
     edited = await ctx.services.desk.edit(member, broadcast_id, text_de, text_en)
     return [Reply(ctx.t("staff_edited", id=edited.id)), *await _preview(ctx, edited)]
 
 
 @router.command("verwerfen", "discard")
 @staff_only
-async def discard(ctx: Context, member: StaffMember) -> list[Reply]:
+@on_broadcast
+async def discard(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
     """Discards a draft."""
-    broadcast_id = _id(ctx)
-    if broadcast_id is None:
-        return [Reply(ctx.t("staff_usage_id", command=ctx.command))]
     discarded = await ctx.services.desk.cancel(member, broadcast_id)
     return [Reply(ctx.t("staff_discarded", id=discarded.id), replace=ctx.inbound.is_button)]
 
 
 @router.command("probe", "test")
 @staff_only
-async def test_to_me(ctx: Context, member: StaffMember) -> list[Reply]:
+@on_broadcast
+async def send_test(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
     """Sends the broadcast to oneself, exactly as recipients will get it."""
-    broadcast_id = _id(ctx)
-    if broadcast_id is None:
-        return [Reply(ctx.t("staff_usage_id", command=ctx.command))]
     broadcast = await ctx.services.desk.get(broadcast_id)
     return [
         Reply(ctx.t("staff_test_sent", id=broadcast.id)),
@@ -118,64 +127,47 @@ async def test_to_me(ctx: Context, member: StaffMember) -> list[Reply]:
 
 @router.command("freigeben", "approve")
 @staff_only
-async def approve(ctx: Context, member: StaffMember) -> list[Reply]:
+@on_broadcast
+async def approve(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
     """Approves someone else's broadcast, which then goes out (four-eyes principle)."""
-    broadcast_id = _id(ctx)
-    if broadcast_id is None:
-        return [Reply(ctx.t("staff_usage_id", command=ctx.command))]
     approved = await ctx.services.desk.approve(member, broadcast_id)
-    replies = [Reply(ctx.t("staff_approved", id=approved.id), replace=ctx.inbound.is_button)]
-    author = ctx.city.staff_member(approved.author)
-    if author is not None:
-        for target in _chats(author):
-            replies.append(
-                Reply(ctx.t("staff_approved_author", id=approved.id, approver=member.name), to=target)
-            )
-    return replies
+    text = ctx.t("staff_approved_author", id=approved.id, approver=member.name)
+    return [
+        Reply(ctx.t("staff_approved", id=approved.id), replace=ctx.inbound.is_button),
+        *_to_staff(ctx, approved.author, text),
+    ]
 
 
 @router.command("ablehnen", "reject")
 @staff_only
-async def reject(ctx: Context, member: StaffMember) -> list[Reply]:
+@on_broadcast
+async def reject(ctx: Context, member: StaffMember, broadcast_id: str, reason: str) -> list[Reply]:
     """Rejects someone else's broadcast, with an optional reason for the author."""
-    broadcast_id, _, reason = ctx.args.partition(" ")
-    if not broadcast_id:
-        return [Reply(ctx.t("staff_usage_id", command=ctx.command))]
-    rejected = await ctx.services.desk.reject(member, broadcast_id, reason.strip()[:500])
-    author = ctx.city.staff_member(rejected.author)
-    author_name = author.name if author else rejected.author
-    replies = [
-        Reply(ctx.t("staff_rejected", id=rejected.id, author=author_name), replace=ctx.inbound.is_button)
-    ]
-    for target in _chats(author) if author else ():
-        text = ctx.t(
-            "staff_rejected_author",
-            id=rejected.id,
-            approver=member.name,
-            reason=reason.strip() or ctx.t("staff_no_reason"),
-        )
-        replies.append(Reply(text, to=target))
-    return replies
+    rejected = await ctx.services.desk.reject(member, broadcast_id, reason[:500])
+    text = ctx.t(
+        "staff_rejected_author",
+        id=rejected.id,
+        approver=member.name,
+        reason=reason or ctx.t("staff_no_reason"),
+    )
+    answer = ctx.t("staff_rejected", id=rejected.id, author=_name(ctx, rejected.author))
+    return [Reply(answer, replace=ctx.inbound.is_button), *_to_staff(ctx, rejected.author, text)]
 
 
 @router.command("abbrechen", "cancel")
 @staff_only
-async def cancel(ctx: Context, member: StaffMember) -> list[Reply]:
+@on_broadcast
+async def cancel(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
     """Withdraws a draft, a scheduled broadcast, or one that is sending."""
-    broadcast_id = _id(ctx)
-    if broadcast_id is None:
-        return [Reply(ctx.t("staff_usage_id", command=ctx.command))]
     cancelled = await ctx.services.desk.cancel(member, broadcast_id)
     return [Reply(ctx.t("staff_cancelled", id=cancelled.id))]
 
 
 @router.command("geprueft", "reviewed")
 @staff_only
-async def reviewed(ctx: Context, member: StaffMember) -> list[Reply]:
+@on_broadcast
+async def reviewed(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
     """Confirms a break-glass alert after the fact."""
-    broadcast_id = _id(ctx)
-    if broadcast_id is None:
-        return [Reply(ctx.t("staff_usage_id", command=ctx.command))]
     checked = await ctx.services.desk.review(member, broadcast_id)
     return [Reply(ctx.t("staff_reviewed", id=checked.id))]
 
@@ -371,6 +363,12 @@ def explain(ctx: Context, error: DeskError) -> str:
 def _id(ctx: Context) -> str | None:
     first = ctx.args.partition(" ")[0].lstrip("#")
     return first if first.isdecimal() else None
+
+
+def _to_staff(ctx: Context, staff_id: str, text: str) -> list[Reply]:
+    """A message to every chat of a staff member (an author told of an approval, say)."""
+    member = ctx.city.staff_member(staff_id)
+    return [Reply(text, to=target) for target in _chats(member)] if member else []
 
 
 def _chats(member: StaffMember) -> list[Resident]:
