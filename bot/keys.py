@@ -107,3 +107,15 @@ class Keys:
     def control(self) -> str:
         """A pub/sub channel on which `stadtfunk reload` reaches every service process."""
         return f"{self.prefix}:control"
+
+    def broadcast_report(self, broadcast_id: str) -> str:
+        """The author's live progress message: its message id, last text and when it was last edited."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:report"
+
+    def broadcast_reporter(self, broadcast_id: str) -> str:
+        """A lease: which process edits the progress message, so that only one does."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:reporter"
+
+    def reports(self) -> str:
+        """Broadcasts whose author has a live progress message, until its summary is shown."""
+        return f"{self.prefix}:reports"

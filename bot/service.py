@@ -18,6 +18,7 @@ from bot.broadcasting import build_engine, composer, default_worker_name, limite
 from bot.city import City, CityFileError, load_city
 from bot.connection import Storage, open_storage
 from bot.idhash import IdHasher, load_or_create_secret
+from bot.progress_reporter import ProgressReporter
 from bot.residents import Residents
 from bot.settings import Settings, TelegramMode
 from bot.statistics import snapshot
@@ -45,6 +46,9 @@ SEND_CONCURRENCY = 64
 UPKEEP_EVERY_S = 30.0
 RELOAD = "reload"
 CONTROL_POLL_S = 0.2
+# The progress message is edited at most every 3 s (bot/progress_reporter.py); looking each second
+# keeps it close to that.
+REPORT_EVERY_S = 1.0
 
 
 class ConfigurationError(RuntimeError):
@@ -67,6 +71,7 @@ class Service:
         self.telegram: TelegramAdapter | None = None
         self.engine: Engine | None = None
         self.services: Services | None = None
+        self.reporter: ProgressReporter | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -133,10 +138,23 @@ class Service:
             )
             await self.telegram.start()
         self.engine.start()
+        if telegram is not None:
+            self.reporter = ProgressReporter(
+                redis=storage.redis,
+                keys=storage.keys,
+                store=self.engine.store,
+                api=telegram[1],
+                texts=self.services.texts,
+                city=lambda: self.city,
+                limits=self.services.limits,
+                worker=settings.worker_name or default_worker_name(),
+                clock=self.clock,
+            )
         self._stopping.clear()
         self._tasks = [
             asyncio.create_task(self._upkeep_loop()),
             asyncio.create_task(self._listen_for_reload(storage)),
+            asyncio.create_task(self._report_loop()),
         ]
         await self._serve_http()
         log.info("stadtfunk is running for %s", self.city.name)
@@ -173,6 +191,16 @@ class Service:
                 log.error("desk upkeep failed: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=UPKEEP_EVERY_S)
+
+    async def _report_loop(self) -> None:
+        while not self._stopping.is_set():
+            if self.reporter is not None:
+                try:
+                    await self.reporter.tick()
+                except Exception as exc:
+                    log.error("progress report failed: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=REPORT_EVERY_S)
 
     async def _listen_for_reload(self, storage: Storage) -> None:
         """`stadtfunk reload` publishes on the control channel, reaching every service process."""

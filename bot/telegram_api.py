@@ -32,12 +32,19 @@ class TelegramAPI:
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         return await self.post(method, json.dumps(params).encode(), JSON_TYPE)
 
-    async def post(self, method: str, body: bytes | aiohttp.FormData, content_type: str | None = None) -> Any:
+    async def post(
+        self,
+        method: str,
+        body: bytes | aiohttp.FormData,
+        content_type: str | None = None,
+        *,
+        want_result: bool = True,
+    ) -> Any:
         """POST a prepared body; the result on success, SendError otherwise. Broadcasts pre-encode bodies."""
         headers = JSON_HEADERS if content_type == JSON_TYPE else None
         try:
             async with self._session.post(self._base + method, data=body, headers=headers) as response:
-                if response.status == 200 and method == "sendMessage":
+                if response.status == 200 and not want_result:
                     # The hot path: a broadcast needs only to know that it went through.
                     await response.read()
                     return None
@@ -46,11 +53,13 @@ class TelegramAPI:
             raise SendError(Problem.UNAVAILABLE, type(exc).__name__) from None
         return _result(response.status, payload)
 
-    async def send_text(self, chat_id: str, text: str, buttons: Sequence[Sequence[Button]] = ()) -> None:
+    async def send_text(self, chat_id: str, text: str, buttons: Sequence[Sequence[Button]] = ()) -> int:
+        """Send a message; returns its message id (the progress reporter edits it later)."""
         params: dict[str, Any] = {"chat_id": chat_id, "text": escape(text), "parse_mode": "HTML"}
         if buttons:
             params["reply_markup"] = keyboard(buttons)
-        await self.call("sendMessage", params)
+        message = await self.call("sendMessage", params)
+        return int(message["message_id"])
 
     async def edit_text(
         self, chat_id: str, message_id: int, text: str, buttons: Sequence[Sequence[Button]] = ()

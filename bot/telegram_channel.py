@@ -38,9 +38,8 @@ class TelegramChannel:
         if message.image_path:
             return await self._send_with_image(chat_id, message)
         for suffix in self._suffixes(message.text):
-            await self._api.post(
-                "sendMessage", b'{"chat_id":' + json.dumps(chat_id).encode() + suffix, JSON_TYPE
-            )
+            body = b'{"chat_id":' + json.dumps(chat_id).encode() + suffix
+            await self._api.post("sendMessage", body, JSON_TYPE, want_result=False)
         return None
 
     def _suffixes(self, text: str) -> tuple[bytes, ...]:

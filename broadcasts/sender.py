@@ -32,6 +32,7 @@ MAX_BATCH = 200
 # Batches sent side by side; with the per-send semaphore this hides the platform's round trip time.
 MAX_BATCHES_IN_FLIGHT = 16
 IDLE_S = 0.1  # how often an idle sender looks for new work
+MAX_WAITING = 2_000  # deliveries held for a retry in memory before claiming more
 
 
 @dataclass(order=True, slots=True)
@@ -195,7 +196,9 @@ class Sender:
             delivery = heapq.heappop(retries).delivery
             self._waiting.discard(delivery.entry_id)
             ready.append(delivery)
-        if len(ready) < self._batch:
+        # New claims only while few wait for a retry: when every recipient is refused for now (a second
+        # broadcast right after the first meets each chat's own limit), memory stays flat all the same.
+        if len(ready) < self._batch and len(self._waiting) < MAX_WAITING:
             ready += await self.queue.claim(broadcast_id, self._batch - len(ready))
         return ready
 

@@ -325,3 +325,40 @@ async def test_statistics_show_totals_only(say: Say, tg: FakeTelegram) -> None:
     assert await say(RESIDENT, "/statistik") == [
         "Das habe ich nicht verstanden. Eine Übersicht aller Befehle gibt es mit /hilfe."
     ]
+
+
+async def test_the_author_sees_a_live_progress_message(say: Say, tg: FakeTelegram, service: Service) -> None:
+    for chat in (RESIDENT, RESIDENT + 1, RESIDENT + 2):
+        await subscribe(say, chat, "sternwarte")
+    await say(OBSERVATORY, "/meldung sternwarte Mondfinsternis um 21 Uhr")
+    assert service.engine is not None
+    assert service.reporter is not None
+    await say(OBSERVATORY, "/einreichen 1")
+    await service.engine.pause("1")
+    await service.reporter.tick()
+    await tg.wait_for(
+        lambda t: any(str(c.params.get("text", "")).startswith("#1 pausiert") for c in t.sent(OBSERVATORY))
+    )
+    progress_message = tg.messages(OBSERVATORY)[-1]["message_id"]
+    assert "▱" in tg.messages(OBSERVATORY)[-1]["text"]
+    await service.engine.resume("1")
+    await tg.wait_for(
+        lambda t: all(
+            any("Mondfinsternis" in c.params["text"] for c in t.sent(chat))
+            for chat in (RESIDENT, RESIDENT + 1, RESIDENT + 2)
+        )
+    )
+    await until_state(service, "1", "done")
+    await service.reporter.tick()
+    final = next(m for m in tg.messages(OBSERVATORY) if m["message_id"] == progress_message)
+    assert final["text"].startswith(
+        "#1 gesendet: 3 von 3 zugestellt, 0 fehlgeschlagen, 0 blockiert, 0 ausgeschieden"
+    )
+
+
+async def until_state(service: Service, broadcast_id: str, state: str) -> None:
+    assert service.engine is not None
+    engine = service.engine
+    async with asyncio.timeout(10):
+        while (await engine.progress(broadcast_id)).state.value != state:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)

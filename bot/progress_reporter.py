@@ -1,0 +1,165 @@
+"""The author's live progress bar: one Telegram message per broadcast, edited in place at most every 3 s.
+
+Any service process may edit it; a short lease in Redis makes sure only one does at a time. The message
+id and the last text live in Redis too, so a restarted process carries on editing the same message.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import cast
+
+import redis.asyncio as aioredis
+
+from bot.city import City
+from bot.keys import Keys
+from bot.telegram_api import TelegramAPI
+from broadcasts.model import TERMINAL
+from broadcasts.outcome import Problem, SendError
+from broadcasts.store import BroadcastStore, Progress
+from handlers.texts import Texts
+from handlers.values import Channel
+
+log = logging.getLogger(__name__)
+
+# Editing more often helps nobody and spends the author's chat limit (1/s): see the staff issue.
+EDIT_EVERY_S = 3.0
+LEASE_MS = 10_000
+BAR = 10
+
+
+class ProgressReporter:
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        keys: Keys,
+        store: BroadcastStore,
+        api: TelegramAPI,
+        texts: Texts,
+        city: Callable[[], City],
+        limits: Mapping[Channel, float],
+        worker: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._store = store
+        self._api = api
+        self._texts = texts
+        self._city = city
+        self._limits = limits
+        self._worker = worker
+        self._clock = clock
+
+    async def tick(self) -> None:
+        """Update the progress message of every broadcast that is sending or finished since last time."""
+        for broadcast_id in await self._reported():
+            try:
+                await self._report(broadcast_id)
+            except SendError as error:
+                log.info("progress message not updated: %s", error.problem.value)
+
+    async def _reported(self) -> list[str]:
+        ids = {
+            str(m) for channel in Channel for m in await self._redis.zrange(self._keys.active(channel), 0, -1)
+        }
+        # Finished ones stay reported until their summary is shown.
+        ids |= {str(m) for m in await self._redis.smembers(self._keys.reports())}
+        return sorted(ids, key=int)
+
+    async def _report(self, broadcast_id: str) -> None:
+        lease = self._keys.broadcast_reporter(broadcast_id)
+        holder = await self._redis.set(lease, self._worker, px=LEASE_MS, nx=True)
+        if not holder and await self._redis.get(lease) != self._worker:
+            return
+        await self._redis.pexpire(lease, LEASE_MS)
+        broadcast = await self._store.get(broadcast_id)
+        author = self._city().staff_member(broadcast.author) if broadcast else None
+        if broadcast is None or author is None or author.telegram_id is None:
+            await self._redis.srem(self._keys.reports(), broadcast_id)
+            return
+        progress = await self._store.progress(broadcast_id)
+        now = self._clock()
+        report_key = self._keys.broadcast_report(broadcast_id)
+        report = cast(dict[str, str], await self._redis.hgetall(report_key))
+        finished = progress.state in TERMINAL
+        text = self._summary(progress, now) if finished else self._bar(progress, now)
+        chat = str(author.telegram_id)
+        if "message" not in report:
+            if finished:
+                return  # nothing was shown while it was sending; nothing to sum up
+            message_id = await self._api.send_text(chat, text)
+            await self._redis.hset(
+                report_key, mapping={"message": message_id, "text": text, "at": now.timestamp()}
+            )
+            await self._redis.sadd(self._keys.reports(), broadcast_id)
+            return
+        due = now.timestamp() - float(report.get("at", 0)) >= EDIT_EVERY_S
+        if text != report.get("text") and (due or finished):
+            try:
+                await self._api.edit_text(chat, int(report["message"]), text)
+            except SendError as error:
+                if error.problem is not Problem.UNCHANGED:
+                    raise
+            await self._redis.hset(report_key, mapping={"text": text, "at": now.timestamp()})
+        if finished:
+            await self._redis.srem(self._keys.reports(), broadcast_id)
+            await self._redis.delete(report_key, lease)
+
+    def _bar(self, progress: Progress, now: datetime) -> str:
+        total = max(progress.total, 1)
+        share = progress.settled / total
+        filled = math.floor(share * BAR)
+        channels = [
+            self._t(
+                "staff_progress_channel",
+                channel=channel.name.title(),
+                settled=_number(counts.settled),
+                total=_number(counts.total),
+                failed=counts.failed,
+            )
+            for channel, counts in progress.channels.items()
+        ]
+        return self._t(
+            "staff_progress",
+            id=progress.broadcast_id,
+            state=self._t(f"state_{progress.state.value}"),
+            bar="▰" * filled + "▱" * (BAR - filled),
+            percent=math.floor(share * 100),
+            channels="\n".join(channels),
+            rate=f"{progress.rate(now):.1f}".replace(".", ","),
+            eta=_duration(progress.eta_seconds(self._limits)),
+        )
+
+    def _summary(self, progress: Progress, now: datetime) -> str:
+        started = progress.started_at or now
+        ended = progress.finished_at or now
+        return self._t(
+            "staff_progress_done",
+            id=progress.broadcast_id,
+            state=self._t(f"state_{progress.state.value}"),
+            sent=_number(progress.sent),
+            total=_number(progress.total),
+            failed=sum(c.failed for c in progress.channels.values()),
+            blocked=sum(c.blocked for c in progress.channels.values()),
+            retired=sum(c.retired for c in progress.channels.values()),
+            duration=_duration((ended - started).total_seconds()),
+        )
+
+    def _t(self, key: str, **values: object) -> str:
+        return self._texts("de", key, **values)
+
+
+def _number(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{math.ceil(seconds)} s"
+    minutes, rest = divmod(math.ceil(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
