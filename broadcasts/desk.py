@@ -210,6 +210,13 @@ class Desk:
         escalation = timedelta(minutes=city.alert_escalation_minutes)
         notices: list[Notice] = []
         for broadcast in await self._store.recent(500):
+            if (
+                broadcast.state is State.SCHEDULED
+                and broadcast.scheduled_for
+                and broadcast.scheduled_for <= now
+            ):
+                await self._fire(broadcast)
+                continue
             if broadcast.state not in (State.DRAFT, State.PENDING_APPROVAL):
                 continue
             age = now - broadcast.created_at
@@ -227,6 +234,15 @@ class Desk:
                 reminded.pop(broadcast.author, None)
                 notices += [Notice(member, "staff_escalation", escalated) for member in reminded.values()]
         return notices
+
+    async def _fire(self, broadcast: Broadcast) -> None:
+        """A scheduled broadcast is due. Every process looks; the state change is atomic, so exactly one
+        of them sends it."""
+        try:
+            await self._engine.enqueue(broadcast.id)
+        except InvalidTransition:
+            return  # another process fired it, or it was cancelled meanwhile
+        await self._log("system", Action.SEND, broadcast.id)
 
     async def _expire(self, city: City, broadcast: Broadcast) -> list[Notice]:
         try:

@@ -18,6 +18,7 @@ from broadcasts.model import ALL_TOPICS, Broadcast, Priority, State
 from handlers.matching import find_topic, normalize
 from handlers.router import Context, Router, Services
 from handlers.values import Button, Channel, Reply, Resident
+from handlers.when import parse_when
 
 router = Router()
 
@@ -84,6 +85,25 @@ async def alert(ctx: Context, member: StaffMember) -> list[Reply]:
     return [*await _preview(ctx, created, actions=False), *await _submit(ctx, member, created.id)]
 
 
+@router.command("planen", "schedule")
+@staff_only
+async def schedule(ctx: Context, member: StaffMember) -> list[Reply]:
+    """Drafts news for a later time; once approved it waits for its time, then goes out."""
+    city = ctx.city
+    when = parse_when(ctx.args, ctx.services.clock(), city.tz)
+    if when is None:
+        return [Reply(ctx.t("staff_schedule_usage", city=city.name))]
+    shown = when.at.strftime("%d.%m.%Y %H:%M")
+    if when.at <= ctx.services.clock():
+        return [Reply(ctx.t("staff_schedule_past", when=shown))]
+    created = await _draft(
+        ctx, member, Priority.NEWS, "staff_news_usage", args=when.rest, scheduled_for=when.at
+    )
+    if not isinstance(created, Broadcast):
+        return created
+    return [Reply(ctx.t("staff_scheduled_for", when=shown)), *await _preview(ctx, created)]
+
+
 @router.command("einreichen", "submit")
 @staff_only
 @on_broadcast
@@ -133,9 +153,17 @@ async def approve(ctx: Context, member: StaffMember, broadcast_id: str, _: str) 
     approved = await ctx.services.desk.approve(member, broadcast_id)
     text = ctx.t("staff_approved_author", id=approved.id, approver=member.name)
     return [
-        Reply(ctx.t("staff_approved", id=approved.id), replace=ctx.inbound.is_button),
+        Reply(_released(ctx, approved), replace=ctx.inbound.is_button),
         *_to_staff(ctx, approved.author, text),
     ]
+
+
+def _released(ctx: Context, broadcast: Broadcast) -> str:
+    """What happens now to an approved broadcast: out at once, or at its time."""
+    if broadcast.state is State.SCHEDULED and broadcast.scheduled_for is not None:
+        when = broadcast.scheduled_for.astimezone(ctx.city.tz).strftime("%d.%m.%Y %H:%M")
+        return ctx.t("staff_goes_out_at", id=broadcast.id, when=when)
+    return ctx.t("staff_approved", id=broadcast.id)
 
 
 @router.command("ablehnen", "reject")
@@ -257,10 +285,16 @@ async def statistics(ctx: Context, member: StaffMember) -> list[Reply]:
 
 
 async def _draft(
-    ctx: Context, member: StaffMember, priority: Priority, usage: str
+    ctx: Context,
+    member: StaffMember,
+    priority: Priority,
+    usage: str,
+    *,
+    args: str | None = None,
+    scheduled_for: datetime | None = None,
 ) -> Broadcast | list[Reply]:
     """The new draft, or the answer that explains why there is none."""
-    topic_word, _, text = ctx.args.partition(" ")
+    topic_word, _, text = (ctx.args if args is None else args).partition(" ")
     text_de, text_en = split_languages(text)
     if not topic_word:
         return [Reply(ctx.t(usage))]
@@ -275,7 +309,12 @@ async def _draft(
     if not text_de:
         return [Reply(ctx.t("staff_empty_text"))]
     return await ctx.services.desk.draft(
-        member, topics=topics, text_de=text_de, text_en=text_en, priority=priority
+        member,
+        topics=topics,
+        text_de=text_de,
+        text_en=text_en,
+        priority=priority,
+        scheduled_for=scheduled_for,
     )
 
 
@@ -290,6 +329,8 @@ async def _submit(ctx: Context, member: StaffMember, broadcast_id: str) -> list[
             text = ctx.t("staff_review_request", id=broadcast.id, author=member.name)
             replies += [Reply(text, to=target) for target in _chats(approver)]
         return replies
+    if broadcast.state is State.SCHEDULED:
+        return [Reply(_released(ctx, broadcast), replace=ctx.inbound.is_button)]
     if broadcast.state is not State.PENDING_APPROVAL:
         return [Reply(ctx.t("staff_sent_without_approval", id=broadcast.id), replace=ctx.inbound.is_button)]
     if not others:

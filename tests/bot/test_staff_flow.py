@@ -362,3 +362,33 @@ async def until_state(service: Service, broadcast_id: str, state: str) -> None:
     async with asyncio.timeout(10):
         while (await engine.progress(broadcast_id)).state.value != state:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+async def test_scheduled_news_waits_for_its_time_and_goes_out_once(
+    say: Say, tg: FakeTelegram, service: Service, clock: ManualClock
+) -> None:
+    # The test clock stands at 23.11.2026 10:00 in Beispielstadt.
+    await subscribe(say, RESIDENT, "abfall")
+    [usage] = await say(EDITOR, "/planen nächste Woche abfall Text")
+    assert usage.startswith("So planen Sie eine Meldung: /planen <TT.MM.JJJJ HH:MM> <thema> <text>")
+    assert await say(EDITOR, "/planen 01.01.2026 08:00 abfall Text") == [
+        "01.01.2026 08:00 liegt in der Vergangenheit. Bitte wählen Sie eine spätere Zeit."
+    ]
+    scheduled, preview = await say(EDITOR, "/planen morgen 18:00 abfall Gelbe Säcke rausstellen", replies=2)
+    assert scheduled == "Geplant für 24.11.2026 18:00 (Ortszeit)."
+    assert preview.startswith("Entwurf #1")
+    await say(EDITOR, "/einreichen 1")
+    await notified(tg, APPROVER, "bittet um Freigabe von #1")
+    [approved] = await say(APPROVER, "/freigeben 1")
+    assert approved == "#1 ist freigegeben und geht am 24.11.2026 18:00 hinaus. Abbrechen: /abbrechen 1"
+    await service.upkeep_once()
+    assert not any("Gelbe Säcke" in c.params["text"] for c in tg.sent(RESIDENT))
+    clock.advance(hours=31, minutes=59)  # 24.11. 17:59 in Beispielstadt
+    await service.upkeep_once()
+    assert not any("Gelbe Säcke" in c.params["text"] for c in tg.sent(RESIDENT))
+    clock.advance(minutes=1)
+    await service.upkeep_once()
+    await service.upkeep_once()  # a second look (or another process) finds nothing left to send
+    await tg.wait_for(lambda t: any("Gelbe Säcke" in c.params["text"] for c in t.sent(RESIDENT)))
+    await until_state(service, "1", "done")
+    assert len([c for c in tg.sent(RESIDENT) if "Gelbe Säcke" in c.params["text"]]) == 1
