@@ -119,3 +119,7 @@ class Keys:
     def reports(self) -> str:
         """Broadcasts whose author has a live progress message, until its summary is shown."""
         return f"{self.prefix}:reports"
+
+    def staff_edit(self, staff_id: str) -> str:
+        """Which draft a staff member's next plain message replaces (after pressing "Ändern")."""
+        return f"{self.prefix}:staff-edit:{staff_id}"

@@ -234,6 +234,8 @@ class Service:
             city=lambda: self.city,
             audience=residents.audience_size,
             clock=self.clock,
+            redis=storage.redis,
+            keys=storage.keys,
         )
         margin = 1 - self.settings.rate_limit_margin
         return Services(

@@ -11,7 +11,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+import redis.asyncio as aioredis
+
 from bot.city import City, StaffMember
+from bot.keys import Keys
 from broadcasts import approval
 from broadcasts.audit import Action, AuditLog, Entry
 from broadcasts.engine import Engine
@@ -19,6 +22,8 @@ from broadcasts.model import TERMINAL, Broadcast, InvalidTransition, Priority, S
 from broadcasts.store import BroadcastStore, Progress
 from handlers.values import Channel
 
+# How long a pressed "Ändern" waits for the new text.
+EDIT_WINDOW_S = 30 * 60
 # Reviews of break-glass alerts that are still open are listed with the drafts.
 OPEN_STATES = (State.DRAFT, State.PENDING_APPROVAL, State.APPROVED, State.SCHEDULED, State.HELD)
 
@@ -71,7 +76,11 @@ class Desk:
         city: Callable[[], City],
         audience: Callable[[str, Channel], Awaitable[int]],
         clock: Callable[[], datetime],
+        redis: aioredis.Redis,
+        keys: Keys,
     ) -> None:
+        self._redis = redis
+        self._keys = keys
         self._store = store
         self._engine = engine
         self._audit = audit
@@ -264,6 +273,17 @@ class Desk:
 
     async def get(self, broadcast_id: str) -> Broadcast:
         return await self._get(broadcast_id)
+
+    async def expect_edit(self, member: StaffMember, broadcast_id: str) -> Broadcast:
+        """The member's next plain message becomes the new text of their broadcast (for 30 minutes)."""
+        broadcast = await self._own(member, broadcast_id)
+        await self._redis.set(self._keys.staff_edit(member.id), broadcast.id, ex=EDIT_WINDOW_S)
+        return broadcast
+
+    async def expected_edit(self, member: StaffMember) -> str | None:
+        """The broadcast awaiting the member's new text, if any; asking ends the wait."""
+        found = await self._redis.getdel(self._keys.staff_edit(member.id))
+        return str(found) if found else None
 
     async def record_reload(self, now: datetime) -> None:
         await self._audit.record(Entry(now, "system", Action.RELOAD))

@@ -54,6 +54,9 @@ class Conversation:
         if handler is not None:
             return await handler(ctx)
         if name is None and text and not inbound.is_button:
+            edited = await staff.pending_edit(ctx)
+            if edited is not None:
+                return edited
             entry = find_faq(self._services.city(), text)
             if entry is not None:
                 answer = ctx.t(

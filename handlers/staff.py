@@ -57,6 +57,20 @@ def on_broadcast(handler: BroadcastHandler) -> StaffHandler:
     return with_id
 
 
+async def pending_edit(ctx: Context) -> list[Reply] | None:
+    """A staff member's plain message after pressing "Ändern" is the new text; None for anyone else."""
+    member = staff_member(ctx)
+    if member is None:
+        return None
+    broadcast_id = await ctx.services.desk.expected_edit(member)
+    if broadcast_id is None:
+        return None
+    edit_with = Context(
+        ctx.inbound, "aendern", f"{broadcast_id} {ctx.args}", ctx.language, ctx.record, ctx.services
+    )
+    return await edit(edit_with)
+
+
 def staff_member(ctx: Context) -> StaffMember | None:
     city = ctx.city
     sender = ctx.inbound.sender_id
@@ -116,10 +130,12 @@ async def submit(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -
 @staff_only
 @on_broadcast
 async def edit(ctx: Context, member: StaffMember, broadcast_id: str, text: str) -> list[Reply]:
-    """Replaces the text of one's own draft; a submitted one needs approval again."""
+    """Replaces the text of one's own draft (given here, or sent next); a submitted one needs approval
+    again."""
     text_de, text_en = split_languages(text)
     if not text_de:
-        return [Reply(ctx.t("staff_empty_text"))]
+        waiting = await ctx.services.desk.expect_edit(member, broadcast_id)
+        return [Reply(ctx.t("staff_send_new_text", id=waiting.id))]
     edited = await ctx.services.desk.edit(member, broadcast_id, text_de, text_en)
     return [Reply(ctx.t("staff_edited", id=edited.id)), *await _preview(ctx, edited)]
 
@@ -365,7 +381,8 @@ async def _preview(ctx: Context, broadcast: Broadcast, *, actions: bool = True) 
     if not actions:
         return [Reply("\n".join(parts))]
     parts += ["", ctx.t("staff_preview_actions", id=broadcast.id)]
-    buttons = ((Button(ctx.t("button_submit"), f"/einreichen {broadcast.id}"),),
+    buttons = ((Button(ctx.t("button_submit"), f"/einreichen {broadcast.id}"),
+                Button(ctx.t("button_edit"), f"/aendern {broadcast.id}")),
                (Button(ctx.t("button_test"), f"/probe {broadcast.id}"),
                 Button(ctx.t("button_discard"), f"/verwerfen {broadcast.id}")))  # fmt: skip
     return [Reply("\n".join(parts), buttons=buttons)]

@@ -60,7 +60,7 @@ async def test_draft_preview_submit_approve_and_delivery(say: Say, tg: FakeTeleg
     assert "📣 Verkehr\n\nDie B7 ist ab Montag gesperrt." in preview
     assert "Englische Fassung:\n📣 Traffic\n\nThe B7 is closed from Monday." in preview
     assert "Empfänger: 1 Telegram ≈ 1 s beim Plattformlimit. WhatsApp-Vorlagen nötig: 0." in preview
-    assert buttons(tg, EDITOR) == ["/einreichen 1", "/probe 1", "/verwerfen 1"]
+    assert buttons(tg, EDITOR) == ["/einreichen 1", "/aendern 1", "/probe 1", "/verwerfen 1"]
 
     [test] = (
         await say(EDITOR, "/probe 1", replies=2)[:1]
@@ -392,3 +392,19 @@ async def test_scheduled_news_waits_for_its_time_and_goes_out_once(
     await tg.wait_for(lambda t: any("Gelbe Säcke" in c.params["text"] for c in t.sent(RESIDENT)))
     await until_state(service, "1", "done")
     assert len([c for c in tg.sent(RESIDENT) if "Gelbe Säcke" in c.params["text"]]) == 1
+
+
+async def test_change_by_button_then_new_text(say: Say, tg: FakeTelegram) -> None:
+    await say(EDITOR, "/meldung verkehr Sperung der B7")
+    await say(EDITOR, "/einreichen 1")
+    [prompt] = await say(EDITOR, "/aendern 1", button=True)
+    assert prompt.startswith("Senden Sie jetzt den neuen Text für #1")
+    edited, preview = await say(EDITOR, "Sperrung der B7\nEN: B7 closed", replies=2)
+    assert edited == "#1 ist geändert und muss neu eingereicht werden."
+    assert "📣 Verkehr\n\nSperrung der B7" in preview
+    assert "📣 Traffic\n\nB7 closed" in preview
+    # The next plain message is free text again.
+    [hint] = await say(EDITOR, "Hallo")
+    assert hint == "Das habe ich nicht verstanden. Eine Übersicht aller Befehle gibt es mit /hilfe."
+    [other] = await say(APPROVER, "/aendern 1 Mein Text")
+    assert other == "Das kann nur, wer #1 geschrieben hat."
