@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
@@ -82,8 +82,3 @@ class Broadcast:
 
     def text(self, language: str) -> str:
         return self.text_en if language == "en" and self.text_en else self.text_de
-
-    def moved_to(self, state: State) -> Broadcast:
-        if state not in TRANSITIONS[self.state]:
-            raise InvalidTransition(self.state, state)
-        return replace(self, state=state)

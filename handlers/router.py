@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bot.city import City
@@ -77,6 +77,3 @@ class Router:
 
     def find(self, name: str) -> Handler | None:
         return self._handlers.get(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._handlers)
