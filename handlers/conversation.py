@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from handlers import resident, staff
+from handlers import resident, staff, staff_reports
 from handlers.matching import find_faq, normalize
 from handlers.router import Context, Router, Services
 from handlers.texts import DEFAULT_LANGUAGE, pick_language
@@ -22,6 +22,7 @@ def build_router() -> Router:
     router = Router()
     router.include(resident.router)
     router.include(staff.router)
+    router.include(staff_reports.router)
     return router
 
 

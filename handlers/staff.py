@@ -1,60 +1,38 @@
-"""What staff can do from the chat: draft, submit, approve, reject, alert, cancel, list and follow.
+"""What staff can do from the chat: draft, schedule, submit, change, approve, reject, alert, cancel.
 
-Staff are recognised by their messenger id in the city file. Everyone else gets the same "unknown
-command" answer as for any other unknown command, so staff commands are not advertised.
+Every action goes through the desk (broadcasts/desk.py), which checks the four-eyes rules and audits it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from functools import wraps
 
 from bot.city import StaffMember
-from broadcasts.approval import Refusal
-from broadcasts.desk import DeskError, Notice, Problem
+from broadcasts.desk import Notice
 from broadcasts.model import ALL_TOPICS, Broadcast, Priority, State
 from handlers.matching import find_topic, normalize
 from handlers.router import Context, Router, Services
-from handlers.values import Button, Channel, Reply, Resident
+from handlers.staff_common import (
+    chats,
+    duration,
+    number,
+    on_broadcast,
+    staff_member,
+    staff_name,
+    staff_only,
+    to_staff,
+)
+from handlers.values import Button, Reply
 from handlers.when import parse_when
 
 router = Router()
 
-StaffHandler = Callable[[Context, StaffMember], Awaitable[list[Reply]]]
-BroadcastHandler = Callable[[Context, StaffMember, str, str], Awaitable[list[Reply]]]
+
 ALL_WORDS = frozenset({"alle", "all"})
+
 # Telegram's limit for one message (https://core.telegram.org/bots/api#sendmessage); longer texts are split.
 LONGEST_MESSAGE = 4096
-
-
-def staff_only(handler: StaffHandler) -> Callable[[Context], Awaitable[list[Reply]]]:
-    @wraps(handler)
-    async def checked(ctx: Context) -> list[Reply]:
-        member = staff_member(ctx)
-        if member is None:
-            return [Reply(ctx.t("unknown"))]
-        try:
-            return await handler(ctx, member)
-        except DeskError as error:
-            return [Reply(explain(ctx, error))]
-
-    return checked
-
-
-def on_broadcast(handler: BroadcastHandler) -> StaffHandler:
-    """For commands about one broadcast: "/freigeben 12 [rest]"; without a number, how to write it."""
-
-    @wraps(handler)
-    async def with_id(ctx: Context, member: StaffMember) -> list[Reply]:
-        first, _, rest = ctx.args.partition(" ")
-        broadcast_id = first.lstrip("#")
-        if not broadcast_id.isdecimal():
-            return [Reply(ctx.t("staff_usage_id", command=ctx.command))]
-        return await handler(ctx, member, broadcast_id, rest.strip())
-
-    return with_id
 
 
 async def pending_edit(ctx: Context) -> list[Reply] | None:
@@ -69,16 +47,6 @@ async def pending_edit(ctx: Context) -> list[Reply] | None:
         ctx.inbound, "aendern", f"{broadcast_id} {ctx.args}", ctx.language, ctx.record, ctx.services
     )
     return await edit(edit_with)
-
-
-def staff_member(ctx: Context) -> StaffMember | None:
-    city = ctx.city
-    sender = ctx.inbound.sender_id
-    if ctx.inbound.channel is Channel.TELEGRAM and sender.isdecimal():
-        return city.staff_by_telegram(int(sender))
-    if ctx.inbound.channel is Channel.WHATSAPP:
-        return city.staff_by_whatsapp(sender)
-    return None
 
 
 @router.command("meldung", "news")
@@ -170,7 +138,7 @@ async def approve(ctx: Context, member: StaffMember, broadcast_id: str, _: str) 
     text = ctx.t("staff_approved_author", id=approved.id, approver=member.name)
     return [
         Reply(_released(ctx, approved), replace=ctx.inbound.is_button),
-        *_to_staff(ctx, approved.author, text),
+        *to_staff(ctx, approved.author, text),
     ]
 
 
@@ -194,8 +162,8 @@ async def reject(ctx: Context, member: StaffMember, broadcast_id: str, reason: s
         approver=member.name,
         reason=reason or ctx.t("staff_no_reason"),
     )
-    answer = ctx.t("staff_rejected", id=rejected.id, author=_name(ctx, rejected.author))
-    return [Reply(answer, replace=ctx.inbound.is_button), *_to_staff(ctx, rejected.author, text)]
+    answer = ctx.t("staff_rejected", id=rejected.id, author=staff_name(ctx, rejected.author))
+    return [Reply(answer, replace=ctx.inbound.is_button), *to_staff(ctx, rejected.author, text)]
 
 
 @router.command("abbrechen", "cancel")
@@ -214,90 +182,6 @@ async def reviewed(ctx: Context, member: StaffMember, broadcast_id: str, _: str)
     """Confirms a break-glass alert after the fact."""
     checked = await ctx.services.desk.review(member, broadcast_id)
     return [Reply(ctx.t("staff_reviewed", id=checked.id))]
-
-
-@router.command("offen", "pending")
-@staff_only
-async def pending(ctx: Context, member: StaffMember) -> list[Reply]:
-    """Open drafts, broadcasts awaiting approval or their time, and unchecked alerts."""
-    items = await ctx.services.desk.open_items(member)
-    if not items:
-        return [Reply(ctx.t("staff_pending_none"))]
-    lines = [ctx.t("staff_pending_header")]
-    for broadcast in items:
-        state = (
-            ctx.t("staff_needs_review") if broadcast.needs_review else ctx.t(f"state_{broadcast.state.value}")
-        )
-        lines.append(
-            ctx.t(
-                "staff_pending_line",
-                id=broadcast.id,
-                state=state,
-                topics=_topic_names(ctx, broadcast),
-                author=_name(ctx, broadcast.author),
-                text=_excerpt(broadcast.text_de),
-            )
-        )
-    return [Reply("\n".join(lines))]
-
-
-@router.command("status")
-@staff_only
-async def status(ctx: Context, member: StaffMember) -> list[Reply]:
-    """The state and progress of one broadcast, or of all that are sending."""
-    broadcast_id = _id(ctx)
-    desk = ctx.services.desk
-    ids = [broadcast_id] if broadcast_id else await desk.sending()
-    if not ids:
-        return [Reply(ctx.t("staff_status_none"))]
-    lines = []
-    for one in ids:
-        broadcast = await desk.get(one)
-        progress = await desk.progress(broadcast.id)
-        total = max(progress.total, 1)
-        lines.append(
-            ctx.t(
-                "staff_status",
-                id=broadcast.id,
-                state=ctx.t(f"state_{progress.state.value}"),
-                sent=progress.sent,
-                total=progress.total,
-                percent=math.floor(100 * progress.settled / total),
-                failed=sum(c.failed for c in progress.channels.values()),
-                blocked=sum(c.blocked for c in progress.channels.values()),
-                retired=sum(c.retired for c in progress.channels.values()),
-                eta=_duration(ctx, progress.eta_seconds(ctx.services.limits)),
-            )
-        )
-    return [Reply("\n".join(lines))]
-
-
-@router.command("statistik", "stats")
-@staff_only
-async def statistics(ctx: Context, member: StaffMember) -> list[Reply]:
-    """Subscribers per topic and channel with their change, and the last week's sending, as totals."""
-    snapshot = await ctx.services.statistics()
-    lines = [ctx.t("staff_stats_header")]
-    for (topic_id, channel), count in snapshot.subscribers.items():
-        topic = ctx.city.topic(topic_id)
-        lines.append(
-            ctx.t(
-                "staff_stats_topic",
-                topic=topic.name.get(ctx.language) if topic else topic_id,
-                count=_number(count),
-                channel=channel.name.title(),
-                change7=f"{snapshot.change_7.get((topic_id, channel), 0):+d}",
-                change30=f"{snapshot.change_30.get((topic_id, channel), 0):+d}",
-            )
-        )
-    lines += ["", ctx.t("staff_stats_days")]
-    for day in snapshot.days:
-        lines.append(
-            ctx.t(
-                "staff_stats_day", day=day.day.strftime("%d.%m."), broadcasts=day.broadcasts, **day.outcomes
-            )
-        )
-    return [Reply("\n".join(lines))]
 
 
 async def _draft(
@@ -343,7 +227,7 @@ async def _submit(ctx: Context, member: StaffMember, broadcast_id: str) -> list[
         replies = [Reply(ctx.t("staff_break_glass", id=broadcast.id, names=names or "–"))]
         for approver in others:
             text = ctx.t("staff_review_request", id=broadcast.id, author=member.name)
-            replies += [Reply(text, to=target) for target in _chats(approver)]
+            replies += [Reply(text, to=target) for target in chats(approver)]
         return replies
     if broadcast.state is State.SCHEDULED:
         return [Reply(_released(ctx, broadcast), replace=ctx.inbound.is_button)]
@@ -357,7 +241,7 @@ async def _submit(ctx: Context, member: StaffMember, broadcast_id: str) -> list[
                 Button(ctx.t("button_reject"), f"/ablehnen {broadcast.id}")),)  # fmt: skip
     for approver in others:
         text = f"{ctx.t('staff_approval_request', author=member.name, id=broadcast.id)}\n\n{preview}"
-        replies += [Reply(text, buttons=buttons, to=target) for target in _chats(approver)]
+        replies += [Reply(text, buttons=buttons, to=target) for target in chats(approver)]
     return replies
 
 
@@ -368,11 +252,11 @@ async def _preview(ctx: Context, broadcast: Broadcast, *, actions: bool = True) 
     eta = max(
         (n / ctx.services.limits[c] for c, n in counts.items() if ctx.services.limits.get(c)), default=0.0
     )
-    count_text = ", ".join(f"{_number(n)} {channel.name.title()}" for channel, n in counts.items()) or "0"
+    count_text = ", ".join(f"{number(n)} {channel.name.title()}" for channel, n in counts.items()) or "0"
     parts = [ctx.t("staff_preview", id=broadcast.id), "", ctx.services.render(broadcast, "de")]
     if broadcast.text_en:
         parts += ["", ctx.t("staff_preview_english"), ctx.services.render(broadcast, "en")]
-    parts += ["", ctx.t("staff_preview_audience", counts=count_text, eta=_duration(ctx, eta), templates=0)]
+    parts += ["", ctx.t("staff_preview_audience", counts=count_text, eta=duration(ctx, eta), templates=0)]
     rendered = len(ctx.services.render(broadcast, "de"))
     if rendered > LONGEST_MESSAGE:
         parts.append(
@@ -398,74 +282,6 @@ def split_languages(text: str) -> tuple[str, str | None]:
     return text.strip(), None
 
 
-def explain(ctx: Context, error: DeskError) -> str:
-    broadcast_id = ctx.args.partition(" ")[0].lstrip("#")[:12]
-    if error.problem is Problem.UNKNOWN:
-        return ctx.t("staff_unknown_broadcast", id=broadcast_id)
-    if error.problem is Problem.NOT_AUTHOR:
-        return ctx.t("staff_not_author", id=broadcast_id)
-    if error.problem is Problem.WRONG_STATE and error.state is not None:
-        return ctx.t("staff_wrong_state", id=broadcast_id, state=ctx.t(f"state_{error.state.value}"))
-    topics = ", ".join(error.topics) or "–"
-    match error.refusal:
-        case Refusal.OWN_BROADCAST:
-            return ctx.t("staff_refused_own", id=broadcast_id)
-        case Refusal.NOT_APPROVER:
-            return ctx.t("staff_refused_not_approver", id=broadcast_id, topics=topics)
-        case Refusal.NOT_ALERT:
-            return ctx.t("staff_refused_not_alert", topics=topics)
-        case _:
-            return ctx.t("staff_refused_not_editor", topics=topics)
-
-
-def _id(ctx: Context) -> str | None:
-    first = ctx.args.partition(" ")[0].lstrip("#")
-    return first if first.isdecimal() else None
-
-
-def _to_staff(ctx: Context, staff_id: str, text: str) -> list[Reply]:
-    """A message to every chat of a staff member (an author told of an approval, say)."""
-    member = ctx.city.staff_member(staff_id)
-    return [Reply(text, to=target) for target in _chats(member)] if member else []
-
-
-def _chats(member: StaffMember) -> list[Resident]:
-    """Where a staff member is reached: their private chats on each messenger they use."""
-    chats = []
-    if member.telegram_id is not None:
-        chats.append(Resident(Channel.TELEGRAM, str(member.telegram_id)))
-    if member.whatsapp is not None:
-        chats.append(Resident(Channel.WHATSAPP, member.whatsapp))
-    return chats
-
-
-def _name(ctx: Context, staff_id: str) -> str:
-    member = ctx.city.staff_member(staff_id)
-    return member.name if member else staff_id
-
-
-def _topic_names(ctx: Context, broadcast: Broadcast) -> str:
-    if broadcast.all_topics:
-        return "alle" if ctx.language != "en" else "all"
-    return ", ".join(t.name.get(ctx.language) for t in ctx.city.topics if t.id in broadcast.topics)
-
-
-def _excerpt(text: str, limit: int = 60) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _number(n: int) -> str:
-    return f"{n:,}".replace(",", ".")
-
-
-def _duration(ctx: Context, seconds: float) -> str:
-    if seconds < 60:
-        return f"{math.ceil(seconds)} s"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
-
-
 def notice_replies(services: Services, notice: Notice, now: datetime) -> list[Reply]:
     """A desk notice (an expired draft, an overdue alert) as messages to the staff member's chats."""
     city = services.city()
@@ -479,4 +295,4 @@ def notice_replies(services: Services, notice: Notice, now: datetime) -> list[Re
     if notice.key == "staff_escalation":
         buttons = ((Button(services.texts("de", "button_approve"), f"/freigeben {broadcast.id}"),
                     Button(services.texts("de", "button_reject"), f"/ablehnen {broadcast.id}")),)  # fmt: skip
-    return [Reply(text, buttons=buttons, to=target) for target in _chats(notice.to)]
+    return [Reply(text, buttons=buttons, to=target) for target in chats(notice.to)]

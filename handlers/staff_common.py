@@ -1,0 +1,111 @@
+"""Who is staff, what they may ask for, and how the desk's refusals and figures read in the chat.
+
+Staff are recognised by their messenger id in the city file. Everyone else gets the same "unknown
+command" answer as for any other unknown command, so staff commands are not advertised.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+from bot.city import StaffMember
+from broadcasts.approval import Refusal
+from broadcasts.desk import DeskError, Problem
+from handlers.router import Context
+from handlers.values import Channel, Reply, Resident
+
+StaffHandler = Callable[[Context, StaffMember], Awaitable[list[Reply]]]
+
+BroadcastHandler = Callable[[Context, StaffMember, str, str], Awaitable[list[Reply]]]
+
+
+def staff_only(handler: StaffHandler) -> Callable[[Context], Awaitable[list[Reply]]]:
+    @wraps(handler)
+    async def checked(ctx: Context) -> list[Reply]:
+        member = staff_member(ctx)
+        if member is None:
+            return [Reply(ctx.t("unknown"))]
+        try:
+            return await handler(ctx, member)
+        except DeskError as error:
+            return [Reply(explain(ctx, error))]
+
+    return checked
+
+
+def on_broadcast(handler: BroadcastHandler) -> StaffHandler:
+    """For commands about one broadcast: "/freigeben 12 [rest]"; without a number, how to write it."""
+
+    @wraps(handler)
+    async def with_id(ctx: Context, member: StaffMember) -> list[Reply]:
+        first, _, rest = ctx.args.partition(" ")
+        broadcast_id = first.lstrip("#")
+        if not broadcast_id.isdecimal():
+            return [Reply(ctx.t("staff_usage_id", command=ctx.command))]
+        return await handler(ctx, member, broadcast_id, rest.strip())
+
+    return with_id
+
+
+def staff_member(ctx: Context) -> StaffMember | None:
+    city = ctx.city
+    sender = ctx.inbound.sender_id
+    if ctx.inbound.channel is Channel.TELEGRAM and sender.isdecimal():
+        return city.staff_by_telegram(int(sender))
+    if ctx.inbound.channel is Channel.WHATSAPP:
+        return city.staff_by_whatsapp(sender)
+    return None
+
+
+def explain(ctx: Context, error: DeskError) -> str:
+    broadcast_id = ctx.args.partition(" ")[0].lstrip("#")[:12]
+    if error.problem is Problem.UNKNOWN:
+        return ctx.t("staff_unknown_broadcast", id=broadcast_id)
+    if error.problem is Problem.NOT_AUTHOR:
+        return ctx.t("staff_not_author", id=broadcast_id)
+    if error.problem is Problem.WRONG_STATE and error.state is not None:
+        return ctx.t("staff_wrong_state", id=broadcast_id, state=ctx.t(f"state_{error.state.value}"))
+    topics = ", ".join(error.topics) or "–"
+    match error.refusal:
+        case Refusal.OWN_BROADCAST:
+            return ctx.t("staff_refused_own", id=broadcast_id)
+        case Refusal.NOT_APPROVER:
+            return ctx.t("staff_refused_not_approver", id=broadcast_id, topics=topics)
+        case Refusal.NOT_ALERT:
+            return ctx.t("staff_refused_not_alert", topics=topics)
+        case _:
+            return ctx.t("staff_refused_not_editor", topics=topics)
+
+
+def to_staff(ctx: Context, staff_id: str, text: str) -> list[Reply]:
+    """A message to every chat of a staff member (an author told of an approval, say)."""
+    member = ctx.city.staff_member(staff_id)
+    return [Reply(text, to=target) for target in chats(member)] if member else []
+
+
+def chats(member: StaffMember) -> list[Resident]:
+    """Where a staff member is reached: their private chats on each messenger they use."""
+    chats = []
+    if member.telegram_id is not None:
+        chats.append(Resident(Channel.TELEGRAM, str(member.telegram_id)))
+    if member.whatsapp is not None:
+        chats.append(Resident(Channel.WHATSAPP, member.whatsapp))
+    return chats
+
+
+def staff_name(ctx: Context, staff_id: str) -> str:
+    member = ctx.city.staff_member(staff_id)
+    return member.name if member else staff_id
+
+
+def number(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def duration(ctx: Context, seconds: float) -> str:
+    if seconds < 60:
+        return f"{math.ceil(seconds)} s"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
