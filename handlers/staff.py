@@ -135,7 +135,7 @@ async def send_test(ctx: Context, member: StaffMember, broadcast_id: str, _: str
 async def approve(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
     """Approves someone else's broadcast, which then goes out (four-eyes principle)."""
     approved = await ctx.services.desk.approve(member, broadcast_id)
-    text = ctx.t("staff_approved_author", id=approved.id, approver=member.name)
+    text = notice(ctx, "staff_approved_author", id=approved.id, approver=member.name)
     return [
         Reply(_released(ctx, approved), replace=ctx.inbound.is_button),
         *to_staff(ctx, approved.author, text),
@@ -156,11 +156,12 @@ def _released(ctx: Context, broadcast: Broadcast) -> str:
 async def reject(ctx: Context, member: StaffMember, broadcast_id: str, reason: str) -> list[Reply]:
     """Rejects someone else's broadcast, with an optional reason for the author."""
     rejected = await ctx.services.desk.reject(member, broadcast_id, reason[:500])
-    text = ctx.t(
+    text = notice(
+        ctx,
         "staff_rejected_author",
         id=rejected.id,
         approver=member.name,
-        reason=reason or ctx.t("staff_no_reason"),
+        reason=reason or notice(ctx, "staff_no_reason"),
     )
     answer = ctx.t("staff_rejected", id=rejected.id, author=staff_name(ctx, rejected.author))
     return [Reply(answer, replace=ctx.inbound.is_button), *to_staff(ctx, rejected.author, text)]
@@ -226,7 +227,7 @@ async def _submit(ctx: Context, member: StaffMember, broadcast_id: str) -> list[
     if broadcast.needs_review:
         replies = [Reply(ctx.t("staff_break_glass", id=broadcast.id, names=names or "–"))]
         for approver in others:
-            text = ctx.t("staff_review_request", id=broadcast.id, author=member.name)
+            text = notice(ctx, "staff_review_request", id=broadcast.id, author=member.name)
             replies += [Reply(text, to=target) for target in chats(approver)]
         return replies
     if broadcast.state is State.SCHEDULED:
@@ -237,10 +238,10 @@ async def _submit(ctx: Context, member: StaffMember, broadcast_id: str) -> list[
         return [Reply(ctx.t("staff_no_approver", id=broadcast.id))]
     replies = [Reply(ctx.t("staff_submitted", id=broadcast.id, names=names), replace=ctx.inbound.is_button)]
     preview = ctx.services.render(broadcast, "de")
-    buttons = ((Button(ctx.t("button_approve"), f"/freigeben {broadcast.id}"),
-                Button(ctx.t("button_reject"), f"/ablehnen {broadcast.id}")),)  # fmt: skip
+    buttons = ((Button(notice(ctx, "button_approve"), f"/freigeben {broadcast.id}"),
+                Button(notice(ctx, "button_reject"), f"/ablehnen {broadcast.id}")),)  # fmt: skip
     for approver in others:
-        text = f"{ctx.t('staff_approval_request', author=member.name, id=broadcast.id)}\n\n{preview}"
+        text = f"{notice(ctx, 'staff_approval_request', author=member.name, id=broadcast.id)}\n\n{preview}"
         replies += [Reply(text, buttons=buttons, to=target) for target in chats(approver)]
     return replies
 
@@ -270,6 +271,11 @@ async def _preview(ctx: Context, broadcast: Broadcast, *, actions: bool = True) 
                (Button(ctx.t("button_test"), f"/probe {broadcast.id}"),
                 Button(ctx.t("button_discard"), f"/verwerfen {broadcast.id}")))  # fmt: skip
     return [Reply("\n".join(parts), buttons=buttons)]
+
+
+def notice(ctx: Context, key: str, **values: object) -> str:
+    """Messages to other staff are in German, the city's language: theirs is not known."""
+    return ctx.services.texts("de", key, **values)
 
 
 def split_languages(text: str) -> tuple[str, str | None]:

@@ -408,3 +408,20 @@ async def test_change_by_button_then_new_text(say: Say, tg: FakeTelegram) -> Non
     assert hint == "Das habe ich nicht verstanden. Eine Übersicht aller Befehle gibt es mit /hilfe."
     [other] = await say(APPROVER, "/aendern 1 Mein Text")
     assert other == "Das kann nur, wer #1 geschrieben hat."
+
+
+async def test_the_desk_in_english(say: Say, tg: FakeTelegram) -> None:
+    [preview] = await say(EDITOR, "/news verkehr Bridge closed", language_code="en")
+    assert preview.startswith("Draft #1 – this is what recipients will see:")
+    assert "Recipients: 0 Telegram ≈ 0 s at the platform limit." in preview
+    [submitted] = await say(EDITOR, "/submit 1", language_code="en")
+    assert submitted.startswith("#1 is submitted for approval. Notified:")
+    await notified(tg, APPROVER, "bittet um Freigabe von #1")
+    [own] = await say(EDITOR, "/approve 1", language_code="en")
+    assert own.startswith("You cannot approve your own news #1 – four-eyes principle.")
+    [listing] = await say(APPROVER, "/pending", language_code="en")
+    assert "#1 · awaiting approval · Traffic · Jonas Becker (Presseamt): Bridge closed" in listing
+    [rejected] = await say(APPROVER, "/reject 1 typo", language_code="en")
+    assert rejected == "#1 is rejected. Jonas Becker (Presseamt) has been told."
+    [status] = await say(APPROVER, "/status 1", language_code="en")
+    assert status.startswith("#1: rejected.")
