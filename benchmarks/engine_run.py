@@ -35,12 +35,14 @@ from bot.telegram_api import TelegramAPI
 from bot.telegram_channel import TelegramChannel
 from broadcasts.engine import Engine
 from broadcasts.model import Broadcast, Priority, State
+from broadcasts.store import Progress
 from handlers.values import Channel, Resident
 
 PREFIX = "bench"
 UNLIMITED = 1_000_000.0  # messages/s: "no limits" still goes through the limiter, as in production
 TELEGRAM_LIMIT = 30.0
 SEED_BATCH = 5_000
+DEFAULT_MARGIN = 0.01  # RATE_LIMIT_MARGIN's default
 CITY = load_city(DEFAULT_CITY_FILE)
 
 
@@ -66,13 +68,15 @@ def peak_rss_mb() -> float:
 
 
 @asynccontextmanager
-async def running_engine(target: Target, rate: float, worker: str) -> AsyncIterator[Engine]:
+async def running_engine(
+    target: Target, rate: float, worker: str, margin: float = DEFAULT_MARGIN
+) -> AsyncIterator[Engine]:
     redis: aioredis.Redis = aioredis.Redis.from_url(target.redis_url, decode_responses=True)
     storage = Storage(redis, Keys(PREFIX), None)
     connector = aiohttp.TCPConnector(limit=80)
     async with aiohttp.ClientSession(connector=connector) as session:
         client = TelegramChannel(TelegramAPI(session, target.api_url, target.token), rate)
-        limiter = limiter_for(storage, client, target.token.partition(":")[0], 0.01)
+        limiter = limiter_for(storage, client, target.token.partition(":")[0], margin)
         engine = build_engine(
             storage=storage,
             city=lambda: CITY,
@@ -126,14 +130,19 @@ async def until_done(engine: Engine, broadcast_id: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def zero(target: Target, subscribers: int) -> dict[str, Any]:
-    await seed(target.redis_url, subscribers)
+async def one_broadcast(target: Target) -> tuple[Progress, float, float]:
+    """Send one broadcast to everyone seeded, unlimited; the engine's CPU and wall seconds for it."""
     async with running_engine(target, UNLIMITED, "bench-1") as engine:
         cpu, wall = cpu_seconds(), time.perf_counter()
         broadcast_id = await start_broadcast(engine, "verkehr", "Sperrung der B7", Priority.NEWS)
         await until_done(engine, broadcast_id)
         cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
-        progress = await engine.progress(broadcast_id)
+        return await engine.progress(broadcast_id), cpu, wall
+
+
+async def zero(target: Target, subscribers: int) -> dict[str, Any]:
+    await seed(target.redis_url, subscribers)
+    progress, cpu, wall = await one_broadcast(target)
     return {"deliveries": progress.sent, "cpu_s": cpu, "wall_s": wall, "rss_mb": peak_rss_mb()}
 
 
@@ -161,12 +170,7 @@ async def two_procs(target: Target, subscribers: int) -> dict[str, Any]:
     # The second process sends until well past the end; its CPU is measured over the same span.
     budget = 30.0 + subscribers / 2000
     other = await spawn_worker(target, UNLIMITED, budget)
-    async with running_engine(target, UNLIMITED, "bench-1") as engine:
-        cpu, wall = cpu_seconds(), time.perf_counter()
-        broadcast_id = await start_broadcast(engine, "verkehr", "Sperrung der B7", Priority.NEWS)
-        await until_done(engine, broadcast_id)
-        cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
-        progress = await engine.progress(broadcast_id)
+    progress, cpu, wall = await one_broadcast(target)
     other.terminate()
     output, _ = await other.communicate()
     other_cpu = json.loads(output.decode().strip().splitlines()[-1])["cpu_s"] if output.strip() else 0.0
@@ -174,12 +178,14 @@ async def two_procs(target: Target, subscribers: int) -> dict[str, Any]:
             "cpu_s_this": cpu, "cpu_s_other": other_cpu}  # fmt: skip
 
 
-async def limit(target: Target, channel: str, seconds: float, processes: int) -> dict[str, Any]:
+async def limit(
+    target: Target, channel: str, seconds: float, processes: int, margin: float = DEFAULT_MARGIN
+) -> dict[str, Any]:
     if channel != "tg":
         raise SystemExit("the WhatsApp channel is not built yet (issue 6)")
     await seed(target.redis_url, int(TELEGRAM_LIMIT * seconds * 1.2) + 100)
     others = [await spawn_worker(target, TELEGRAM_LIMIT, seconds + 5) for _ in range(processes - 1)]
-    async with running_engine(target, TELEGRAM_LIMIT, "bench-1") as engine:
+    async with running_engine(target, TELEGRAM_LIMIT, "bench-1", margin) as engine:
         broadcast_id = await start_broadcast(engine, "verkehr", "Sperrung der B7", Priority.NEWS)
         await asyncio.sleep(seconds)
         progress = await engine.progress(broadcast_id)
@@ -188,7 +194,7 @@ async def limit(target: Target, channel: str, seconds: float, processes: int) ->
         other.terminate()
         await other.communicate()
     return {"deliveries": progress.sent, "seconds": seconds, "rate": progress.sent / seconds,
-            "limit": TELEGRAM_LIMIT, "processes": processes}  # fmt: skip
+            "limit": TELEGRAM_LIMIT, "processes": processes, "margin": margin}  # fmt: skip
 
 
 async def alert_latency(target: Target, subscribers: int) -> dict[str, Any]:
@@ -245,12 +251,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--rate", type=float, default=UNLIMITED)
+    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="RATE_LIMIT_MARGIN for `limit`")
     args = parser.parse_args()
     target = Target(args.redis_url, args.api_url, args.token)
     scenarios = {
         "zero": lambda: zero(target, args.subscribers),
         "two-procs": lambda: two_procs(target, args.subscribers),
-        "limit": lambda: limit(target, args.channel, args.seconds, args.processes),
+        "limit": lambda: limit(target, args.channel, args.seconds, args.processes, args.margin),
         "alert-latency": lambda: alert_latency(target, args.subscribers),
         "redis-memory": lambda: redis_memory(args.redis_url, args.subscribers),
         "worker": lambda: worker(target, args.rate, args.seconds, f"bench-worker-{time.time_ns()}"),

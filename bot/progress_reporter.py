@@ -19,6 +19,7 @@ from bot.keys import Keys
 from bot.telegram_api import TelegramAPI
 from broadcasts.model import TERMINAL
 from broadcasts.outcome import Problem, SendError
+from broadcasts.replies import ReplyPacer
 from broadcasts.store import BroadcastStore, Progress
 from handlers.texts import Texts
 from handlers.values import Channel
@@ -39,6 +40,7 @@ class ProgressReporter:
         keys: Keys,
         store: BroadcastStore,
         api: TelegramAPI,
+        pacer: ReplyPacer,
         texts: Texts,
         city: Callable[[], City],
         limits: Mapping[Channel, float],
@@ -49,6 +51,7 @@ class ProgressReporter:
         self._keys = keys
         self._store = store
         self._api = api
+        self._pacer = pacer
         self._texts = texts
         self._city = city
         self._limits = limits
@@ -92,6 +95,8 @@ class ProgressReporter:
         if "message" not in report:
             if finished:
                 return  # nothing was shown while it was sending; nothing to sum up
+            # Progress messages count against the bot's limit like any reply: same limiter, same lane.
+            await self._pacer.wait_turn(chat, group=False)
             message_id = await self._api.send_text(chat, text)
             await self._redis.hset(
                 report_key, mapping={"message": message_id, "text": text, "at": now.timestamp()}
@@ -100,6 +105,7 @@ class ProgressReporter:
             return
         due = now.timestamp() - float(report.get("at", 0)) >= EDIT_EVERY_S
         if text != report.get("text") and (due or finished):
+            await self._pacer.wait_turn(chat, group=False)
             try:
                 await self._api.edit_text(chat, int(report["message"]), text)
             except SendError as error:
