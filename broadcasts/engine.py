@@ -16,7 +16,7 @@ from datetime import UTC, datetime, tzinfo
 import redis.asyncio as aioredis
 
 from bot.keys import Keys
-from broadcasts.model import Broadcast, State
+from broadcasts.model import Broadcast, InvalidTransition, State
 from broadcasts.planner import Planner, PlanningCancelled
 from broadcasts.sender import Sender
 from broadcasts.store import BroadcastStore, Progress
@@ -68,7 +68,12 @@ class Engine:
         await self._planner.prepare(broadcast_id)
         now = self._clock()
         await self.store.activate(broadcast, self.channels, now)
-        await self.store.transition(broadcast_id, State.SENDING)
+        try:
+            await self.store.transition(broadcast_id, State.SENDING)
+        except InvalidTransition:
+            # Cancelled while being queued: the cancel may have tidied up before this queued anything.
+            await self._drop(broadcast_id)
+            raise
         await self._redis.hincrby(self._keys.daily_stats(now.astimezone(self._tz).date()), "broadcasts", 1)
         await self._start_planning(broadcast)
 
@@ -84,6 +89,11 @@ class Engine:
         task = self._planning.pop(broadcast_id, None)
         if task is not None:
             task.cancel()
+        await self._drop(broadcast_id)
+        return previous
+
+    async def _drop(self, broadcast_id: str) -> None:
+        """Take a broadcast off every sender's list and delete what was queued for it."""
         await self.store.deactivate(broadcast_id, self.channels)
         keys = [self._keys.broadcast_seen(broadcast_id), self._keys.broadcast_plan(broadcast_id)]
         for channel in self.channels:
@@ -92,7 +102,6 @@ class Engine:
                 self._keys.broadcast_sending(broadcast_id, channel),
             ]
         await self._redis.delete(*keys)
-        return previous
 
     async def progress(self, broadcast_id: str) -> Progress:
         return await self.store.progress(broadcast_id)

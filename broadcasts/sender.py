@@ -175,6 +175,8 @@ class Sender:
             if state is State.SENDING and (broadcast := await self._broadcast(broadcast_id)):
                 sending.append(broadcast)
             elif state is None or state in (State.CANCELLED, State.DONE):
+                # Normally taken off by whoever ended it; this heals a list a crash left behind.
+                await self._store.deactivate(broadcast_id, [self.queue.channel])
                 self._forget(broadcast_id)
         return sending
 

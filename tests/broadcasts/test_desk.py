@@ -33,7 +33,7 @@ def staff(staff_id: str) -> StaffMember:
 async def test_a_concurrent_approve_and_cancel_end_cancelled_and_send_nothing(rig: Rig) -> None:
     await rig.subscribe(range(1, 11))
     desk = desk_of(rig)
-    for _ in range(5):
+    for _ in range(20):  # different interleavings of the two
         draft = await desk.draft(staff("presse-redaktion"), topics=("verkehr",), text_de="Sperrung")
         await desk.submit(staff("presse-redaktion"), draft.id)
         results = await asyncio.gather(
@@ -45,6 +45,8 @@ async def test_a_concurrent_approve_and_cancel_end_cancelled_and_send_nothing(ri
         assert (await rig.store.state(draft.id)) is State.CANCELLED
     await rig.drain()
     assert rig.tg.sent(None, "sendMessage") == [], "a cancelled broadcast sends nothing"
+    leftovers = [k async for k in rig.redis.scan_iter(match=f"{rig.keys.prefix}:*:q:*")]
+    assert leftovers == [], "no delivery queue outlives its cancelled broadcast"
 
 
 async def test_a_double_submit_is_refused_and_changes_nothing(rig: Rig) -> None:
