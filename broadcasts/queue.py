@@ -27,21 +27,32 @@ DAILY_STATS_TTL_S = 400 * 24 * 3600
 DEAD_AFTER_S = 15.0
 
 
-# Acknowledge, delete and unmark the given entries and count the outcomes, atomically; each entry id
-# is passed once (a transaction of XACK, XDEL and SREM would encode every id three times).
-# KEYS: stream, sending set, progress. ARGV: group, n, then n/2 (field, count) pairs, then the ids.
+# Acknowledge, delete and unmark entries and count their outcomes, atomically and only once: an entry
+# counts only if this call acknowledged it, so a call the client retried (the answer was lost with the
+# connection) counts nothing twice. KEYS: stream, sending set, progress. ARGV: group, channel suffix,
+# then (id, outcome, maybe sent 0/1) per entry. Answers the counts it added, as field, count pairs.
 _SETTLE = """
-local tallies = tonumber(ARGV[2])
-local ids = {}
-for i = 3 + tallies, #ARGV do ids[#ids + 1] = ARGV[i] end
-for i = 1, #ids, 500 do
-  local chunk = {unpack(ids, i, math.min(i + 499, #ids))}
-  redis.call('XACK', KEYS[1], ARGV[1], unpack(chunk))
-  redis.call('XDEL', KEYS[1], unpack(chunk))
-  redis.call('SREM', KEYS[2], unpack(chunk))
+local counts, order = {}, {}
+local function count(field)
+  if not counts[field] then counts[field] = 0; order[#order + 1] = field end
+  counts[field] = counts[field] + 1
 end
-for i = 3, 2 + tallies, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
-return #ids
+for i = 3, #ARGV, 3 do
+  local id = ARGV[i]
+  if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
+    redis.call('XDEL', KEYS[1], id)
+    redis.call('SREM', KEYS[2], id)
+    count(ARGV[i + 1] .. ':' .. ARGV[2])
+    if ARGV[i + 2] == '1' then count('maybe_duplicate:' .. ARGV[2]) end
+  end
+end
+local added = {}
+for _, field in ipairs(order) do
+  redis.call('HINCRBY', KEYS[3], field, counts[field])
+  added[#added + 1] = field
+  added[#added + 1] = counts[field]
+end
+return added
 """
 
 
@@ -134,25 +145,20 @@ class DeliveryQueue:
             )
         if not settlements:
             return
-        ids = [s.delivery.entry_id for s in settlements]
         stream = self._keys.broadcast_queue(broadcast_id, self.channel)
         progress = self._keys.broadcast_progress(broadcast_id)
-        counts: dict[str, int] = {}
-        for settlement in settlements:
-            counts[settlement.outcome] = counts.get(settlement.outcome, 0) + 1
-            if settlement.delivery.maybe_sent:
-                counts["maybe_duplicate"] = counts.get("maybe_duplicate", 0) + 1
         sending = self._keys.broadcast_sending(broadcast_id, self.channel)
-        tallies = [
-            item for outcome, count in counts.items() for item in (f"{outcome}:{self.channel.value}", count)
-        ]
-        await self._settle(keys=[stream, sending, progress], args=[GROUP, len(tallies), *tallies, *ids])
-        if day is not None:
-            # The city's daily figures, for /statistik: another slot, so outside the transaction.
+        args: list[str] = [GROUP, self.channel.value]
+        for settlement in settlements:
+            flag = "1" if settlement.delivery.maybe_sent else "0"
+            args += [settlement.delivery.entry_id, settlement.outcome, flag]
+        added = cast(list[Any], await self._settle(keys=[stream, sending, progress], args=args))
+        if day is not None and added:
+            # The city's daily figures, for /statistik: another slot, so outside the script.
             daily = self._keys.daily_stats(day)
             async with self._redis.pipeline(transaction=False) as pipe:
-                for outcome, count in counts.items():
-                    pipe.hincrby(daily, f"{outcome}:{self.channel.value}", count)
+                for field, count in zip(added[::2], added[1::2], strict=True):
+                    pipe.hincrby(daily, field.decode() if isinstance(field, bytes) else field, int(count))
                 pipe.expire(daily, DAILY_STATS_TTL_S)
                 await pipe.execute()
 

@@ -1,0 +1,28 @@
+"""The delivery queue's bookkeeping is safe to repeat: a settle retried after a lost answer counts once."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from bot.keys import Keys
+from broadcasts.planner import GROUP
+from broadcasts.queue import DeliveryQueue, Settlement
+from handlers.values import Channel
+
+
+async def test_a_repeated_settle_counts_nothing_twice(redis: aioredis.Redis, key_prefix: str) -> None:
+    keys = Keys(key_prefix)
+    stream = keys.broadcast_queue("9", Channel.TELEGRAM)
+    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    for chat in ("1", "2", "3"):
+        await redis.xadd(stream, {"c": chat, "l": ""})
+    queue = DeliveryQueue(redis, keys, Channel.TELEGRAM, "worker-a")
+    claimed = await queue.claim("9", 10)
+    await queue.mark_sending("9", claimed)
+    settlements = [Settlement(claimed[0], "sent"), Settlement(claimed[1], "failed")]
+    await queue.settle("9", settlements)
+    await queue.settle("9", settlements)  # as a client retry after a lost answer would
+    progress = await redis.hgetall(keys.broadcast_progress("9"))
+    assert progress == {"sent:tg": "1", "failed:tg": "1"}
+    assert await queue.remaining("9") == 1
+    assert await redis.smembers(keys.broadcast_sending("9", Channel.TELEGRAM)) == {claimed[2].entry_id}
