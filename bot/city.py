@@ -215,7 +215,7 @@ class FaqEntry(_Section):
 
 
 class Privacy(_Section):
-    version: Text = Field(description="stored with each consent, so that it shows which notice was agreed to")
+    version: Text = Field(description="stored with each consent; a new version asks residents to agree again before they subscribe to more")
     notice: Localized
 
 

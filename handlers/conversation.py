@@ -53,6 +53,13 @@ class Conversation:
         handler = self._router.find(name) if name else None
         ctx = Context(inbound, name or "", args, language, record, self._services)
         if handler is not None:
+            version = self._services.city().privacy.version
+            if (
+                record is not None
+                and record.consent_version != version
+                and name in resident.NEEDS_CURRENT_CONSENT
+            ):
+                return resident.consent_prompt(ctx, intro=ctx.t("consent_changed", version=version))
             return await handler(ctx)
         if name is None and text and not inbound.is_button:
             edited = await staff.pending_edit(ctx)

@@ -15,11 +15,18 @@ YES = frozenset({"ja", "yes", "j", "y"})
 ALL = frozenset({"alle", "all"})
 
 
-def consent_prompt(ctx: Context, *, greeting: bool = True) -> list[Reply]:
+# Commands that use a resident's data further; after the privacy notice changed they ask for consent
+# again first. Leaving, export, erasure, help and the notice itself stay open.
+NEEDS_CURRENT_CONSENT = frozenset({"start", "themen", "topics", "abo", "subscribe"})
+
+
+def consent_prompt(ctx: Context, *, greeting: bool = True, intro: str | None = None) -> list[Reply]:
     """The welcome, the privacy notice and the consent button: what everyone sees before agreeing."""
     city = ctx.city
     other = "en" if ctx.language == "de" else "de"
     parts = [ctx.t("welcome", city=city.name)] if greeting else [ctx.t("consent_needed")]
+    if intro is not None:
+        parts = [intro]
     parts += [city.privacy.notice.get(ctx.language), ctx.t("consent_question", version=city.privacy.version)]
     buttons = (
         (Button(ctx.t("button_agree"), f"/zustimmen {ctx.language}"),),
@@ -54,6 +61,12 @@ async def start(ctx: Context) -> list[Reply]:
 @router.command("zustimmen", "agree")
 async def agree(ctx: Context) -> list[Reply]:
     """Records consent (time and notice version) and offers the topic menu."""
+    version = ctx.city.privacy.version
+    if ctx.record is not None and ctx.record.consent_version != version:
+        await ctx.services.residents.consent(
+            ctx.resident, language=ctx.record.language, version=version, at=ctx.services.clock()
+        )
+        return [Reply(ctx.t("consent_renewed", version=version))]
     if ctx.record is not None:
         return [topic_menu(ctx, ctx.t("consent_already"), subscribed=ctx.record.topics)]
     language = pick_language(ctx.args) or ctx.language
