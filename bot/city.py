@@ -215,7 +215,9 @@ class FaqEntry(_Section):
 
 
 class Privacy(_Section):
-    version: Text = Field(description="stored with each consent; a new version asks residents to agree again before they subscribe to more")
+    version: Text = Field(
+        description="stored with each consent; a new one asks residents to agree again before subscribing more"
+    )
     notice: Localized
 
 
