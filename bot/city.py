@@ -216,7 +216,7 @@ class FaqEntry(_Section):
 
 class Privacy(_Section):
     version: Text = Field(
-        description="stored with each consent; a new one asks residents to agree again before subscribing more"
+        description="stored with each consent; a new one asks residents to agree again before adding topics"
     )
     notice: Localized
 
