@@ -21,6 +21,7 @@ from broadcasts.model import TERMINAL
 from broadcasts.outcome import Problem, SendError
 from broadcasts.replies import ReplyPacer
 from broadcasts.store import BroadcastStore, Progress
+from handlers.staff_common import duration, number
 from handlers.texts import Texts
 from handlers.values import Channel
 
@@ -124,8 +125,8 @@ class ProgressReporter:
             self._t(
                 "staff_progress_channel",
                 channel=channel.name.title(),
-                settled=_number(counts.settled),
-                total=_number(counts.total),
+                settled=number(counts.settled),
+                total=number(counts.total),
                 failed=counts.failed,
             )
             for channel, counts in progress.channels.items()
@@ -138,7 +139,7 @@ class ProgressReporter:
             percent=math.floor(share * 100),
             channels="\n".join(channels),
             rate=f"{progress.rate(now):.1f}".replace(".", ","),
-            eta=_duration(progress.eta_seconds(self._limits)),
+            eta=duration(progress.eta_seconds(self._limits)),
         )
 
     def _summary(self, progress: Progress, now: datetime) -> str:
@@ -148,24 +149,13 @@ class ProgressReporter:
             "staff_progress_done",
             id=progress.broadcast_id,
             state=self._t(f"state_{progress.state.value}"),
-            sent=_number(progress.sent),
-            total=_number(progress.total),
+            sent=number(progress.sent),
+            total=number(progress.total),
             failed=sum(c.failed for c in progress.channels.values()),
             blocked=sum(c.blocked for c in progress.channels.values()),
             retired=sum(c.retired for c in progress.channels.values()),
-            duration=_duration((ended - started).total_seconds()),
+            duration=duration((ended - started).total_seconds()),
         )
 
     def _t(self, key: str, **values: object) -> str:
         return self._texts("de", key, **values)
-
-
-def _number(n: int) -> str:
-    return f"{n:,}".replace(",", ".")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{math.ceil(seconds)} s"
-    minutes, rest = divmod(math.ceil(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

@@ -112,13 +112,14 @@ class Service:
             limiter = limiter_for(storage, client, token.partition(":")[0], settings.rate_limit_margin)
             telegram = (token, api, client, limiter)
             channels.append((client, limiter))
+        worker = settings.worker_name or default_worker_name()
         self.engine = build_engine(
             storage=storage,
             city=lambda: self.city,
             channels=channels,
             care=residents,
             hasher=hasher,
-            worker=settings.worker_name or default_worker_name(),
+            worker=worker,
             clock=self.clock,
             sleep=self._sleep,
         )
@@ -151,7 +152,7 @@ class Service:
                 texts=self.services.texts,
                 city=lambda: self.city,
                 limits=self.services.limits,
-                worker=settings.worker_name or default_worker_name(),
+                worker=worker,
                 clock=self.clock,
             )
         self._stopping.clear()

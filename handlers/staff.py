@@ -257,7 +257,7 @@ async def _preview(ctx: Context, broadcast: Broadcast, *, actions: bool = True) 
     parts = [ctx.t("staff_preview", id=broadcast.id), "", ctx.services.render(broadcast, "de")]
     if broadcast.text_en:
         parts += ["", ctx.t("staff_preview_english"), ctx.services.render(broadcast, "en")]
-    parts += ["", ctx.t("staff_preview_audience", counts=count_text, eta=duration(ctx, eta), templates=0)]
+    parts += ["", ctx.t("staff_preview_audience", counts=count_text, eta=duration(eta), templates=0)]
     rendered = len(ctx.services.render(broadcast, "de"))
     if rendered > LONGEST_MESSAGE:
         parts.append(

@@ -104,7 +104,7 @@ def number(n: int) -> str:
     return f"{n:,}".replace(",", ".")
 
 
-def duration(ctx: Context, seconds: float) -> str:
+def duration(seconds: float) -> str:
     if seconds < 60:
         return f"{math.ceil(seconds)} s"
     minutes = math.ceil(seconds / 60)

@@ -63,7 +63,7 @@ async def status(ctx: Context, member: StaffMember) -> list[Reply]:
                 failed=sum(c.failed for c in progress.channels.values()),
                 blocked=sum(c.blocked for c in progress.channels.values()),
                 retired=sum(c.retired for c in progress.channels.values()),
-                eta=duration(ctx, progress.eta_seconds(ctx.services.limits)),
+                eta=duration(progress.eta_seconds(ctx.services.limits)),
             )
         )
     return [Reply("\n".join(lines))]
