@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import html
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
 from bot.service import Service
+from bot.settings import DEFAULT_CITY_FILE
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import Call, FakeTelegram
 
@@ -39,10 +41,31 @@ def sleeps(clock: ManualClock) -> Sleeps:
 
 
 @pytest.fixture
+def city_file(tmp_path: Path) -> Path:
+    """A writable copy of the example city: tests change it and reload, as a press office would."""
+    path = tmp_path / "stadt.yaml"
+    path.write_text(DEFAULT_CITY_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    return path
+
+
+def edit_city(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+@pytest.fixture
 async def service(
-    tg: FakeTelegram, make_settings: Any, clock: ManualClock, sleeps: Sleeps, redis: aioredis.Redis
+    tg: FakeTelegram,
+    make_settings: Any,
+    clock: ManualClock,
+    sleeps: Sleeps,
+    redis: aioredis.Redis,
+    city_file: Path,
 ) -> AsyncIterator[Service]:
-    running = Service(make_settings(telegram_api_url=tg.url), clock=clock, sleep=sleeps)
+    running = Service(
+        make_settings(telegram_api_url=tg.url, city_config=city_file), clock=clock, sleep=sleeps
+    )
     await running.start()
     yield running
     await running.stop()

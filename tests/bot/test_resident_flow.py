@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 import redis.asyncio as aioredis
 
 from bot.service import Service
-from bot.settings import DEFAULT_CITY_FILE
 from broadcasts.model import Broadcast, State
-from tests.bot.conftest import Say, Sleeps, bot_calls
+from tests.bot.conftest import Say, edit_city
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram, UploadedFile
 from tests.traces import traces
@@ -330,42 +328,20 @@ async def test_commands_addressed_to_the_bot_by_name(say: Say) -> None:
 
 
 async def test_a_changed_privacy_notice_asks_for_consent_again(
-    tg: FakeTelegram,
-    make_settings: Any,
-    clock: ManualClock,
-    tmp_path: Path,
-    redis: aioredis.Redis,
-    key_prefix: str,
+    say: Say, service: Service, city_file: Path, redis: aioredis.Redis, key_prefix: str
 ) -> None:
-    city = tmp_path / "stadt.yaml"
-    original = DEFAULT_CITY_FILE.read_text(encoding="utf-8")
-    city.write_text(original, encoding="utf-8")
-    service = Service(
-        make_settings(telegram_api_url=tg.url, city_config=city), clock=clock, sleep=Sleeps(clock)
-    )
-    await service.start()
-    try:
-
-        async def say(text: str) -> str:
-            before = len(bot_calls(tg, CHAT))
-            tg.push_message(CHAT, text)
-            await tg.wait_for(lambda t: len(bot_calls(t, CHAT)) > before)
-            return str(tg.sent(CHAT)[-1].params["text"])
-
-        await say("/start")
-        await say("/zustimmen")
-        await say("/abo verkehr")
-        city.write_text(original.replace('version: "2026-11-01"', 'version: "2027-01-01"'), encoding="utf-8")
-        assert await service.reload_city()
-        changed = await say("/abo kultur")
-        assert changed.startswith("Unsere Datenschutzerklärung hat sich geändert (Version 2027-01-01).")
-        assert await redis.smembers(f"{key_prefix}:res:{{tg:{CHAT}}}:topics") == {"verkehr"}
-        assert (await say("/hilfe")).startswith("So funktioniert der Stadtfunk")
-        assert (
-            await say("/zustimmen")
-            == "Danke! Ihre Zustimmung zur Datenschutzerklärung (Version 2027-01-01) ist gespeichert."
-        )
-        assert await redis.hget(f"{key_prefix}:res:{{tg:{CHAT}}}", "consent_version") == "2027-01-01"
-        assert (await say("/abo kultur")).startswith("✅ Sie erhalten jetzt Meldungen zum Thema")
-    finally:
-        await service.stop()
+    await agree(say)
+    await say(CHAT, "/abo verkehr")
+    edit_city(city_file, 'version: "2026-11-01"', 'version: "2027-01-01"')
+    assert await service.reload_city()
+    [changed] = await say(CHAT, "/abo kultur")
+    assert changed.startswith("Unsere Datenschutzerklärung hat sich geändert (Version 2027-01-01).")
+    assert await redis.smembers(f"{key_prefix}:res:{{tg:{CHAT}}}:topics") == {"verkehr"}
+    [help_text] = await say(CHAT, "/hilfe")
+    assert help_text.startswith("So funktioniert der Stadtfunk")
+    assert await say(CHAT, "/zustimmen") == [
+        "Danke! Ihre Zustimmung zur Datenschutzerklärung (Version 2027-01-01) ist gespeichert."
+    ]
+    assert await redis.hget(f"{key_prefix}:res:{{tg:{CHAT}}}", "consent_version") == "2027-01-01"
+    [subscribed] = await say(CHAT, "/abo kultur")
+    assert subscribed.startswith("✅ Sie erhalten jetzt Meldungen zum Thema")

@@ -11,8 +11,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.service import Service
-from bot.settings import DEFAULT_CITY_FILE
-from tests.bot.conftest import Say, Sleeps, bot_calls
+from tests.bot.conftest import Say, bot_calls, edit_city
 from tests.bot.test_cli import stadtfunk
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
@@ -190,38 +189,22 @@ async def test_audit_log_records_every_action(
     assert entries[2]["detail"] == "zu kurz"
 
 
-def break_glass_city(tmp_path: Path) -> Path:
-    city = tmp_path / "breakglass.yaml"
-    text = DEFAULT_CITY_FILE.read_text(encoding="utf-8").replace(
-        "alerts_need_approval: true", "alerts_need_approval: false"
-    )
-    city.write_text(text, encoding="utf-8")
-    return city
-
-
 async def test_break_glass_alert_goes_out_at_once_and_is_reviewed(
-    tg: FakeTelegram, make_settings: Any, clock: ManualClock, tmp_path: Path
+    tg: FakeTelegram, service: Service, city_file: Path
 ) -> None:
-    service = Service(
-        make_settings(telegram_api_url=tg.url, city_config=break_glass_city(tmp_path)), clock=clock
+    edit_city(city_file, "alerts_need_approval: true", "alerts_need_approval: false")
+    assert await service.reload_city()
+    tg.push_message(FIRE, "/eilmeldung feuerwehr Unwetter: Keller räumen")
+    await tg.wait_for(lambda t: any("geht sofort hinaus" in c.params["text"] for c in t.sent(FIRE)))
+    await tg.wait_for(lambda t: any("/geprueft 1" in c.params["text"] for c in t.sent(APPROVER)))
+    tg.push_message(APPROVER, "/offen")
+    await tg.wait_for(lambda t: any("ungeprüfte Eilmeldung" in c.params["text"] for c in t.sent(APPROVER)))
+    tg.push_message(FIRE, "/geprueft 1")
+    tg.push_message(APPROVER, "/geprueft 1")
+    await tg.wait_for(lambda t: any("ist geprüft" in c.params["text"] for c in t.sent(APPROVER)))
+    assert not any("ist geprüft" in c.params["text"] for c in tg.sent(FIRE)), (
+        "the author cannot check their own"
     )
-    await service.start()
-    try:
-        tg.push_message(FIRE, "/eilmeldung feuerwehr Unwetter: Keller räumen")
-        await tg.wait_for(lambda t: any("geht sofort hinaus" in c.params["text"] for c in t.sent(FIRE)))
-        await tg.wait_for(lambda t: any("/geprueft 1" in c.params["text"] for c in t.sent(APPROVER)))
-        tg.push_message(APPROVER, "/offen")
-        await tg.wait_for(
-            lambda t: any("ungeprüfte Eilmeldung" in c.params["text"] for c in t.sent(APPROVER))
-        )
-        tg.push_message(FIRE, "/geprueft 1")
-        tg.push_message(APPROVER, "/geprueft 1")
-        await tg.wait_for(lambda t: any("ist geprüft" in c.params["text"] for c in t.sent(APPROVER)))
-        assert not any("ist geprüft" in c.params["text"] for c in tg.sent(FIRE)), (
-            "the author cannot check their own"
-        )
-    finally:
-        await service.stop()
 
 
 async def test_audit_export_as_json_lines(
@@ -272,36 +255,24 @@ async def test_an_alert_waiting_too_long_reminds_approvers_and_admins_once(
 
 
 async def test_reload_takes_staff_changes_without_a_restart(
-    tg: FakeTelegram, make_settings: Any, clock: ManualClock, tmp_path: Path, redis_url: str, key_prefix: str
+    tg: FakeTelegram, service: Service, city_file: Path, tmp_path: Path, redis_url: str, key_prefix: str
 ) -> None:
-    city = tmp_path / "stadt.yaml"
-    original = DEFAULT_CITY_FILE.read_text(encoding="utf-8")
-    city.write_text(original, encoding="utf-8")
-    service = Service(
-        make_settings(telegram_api_url=tg.url, city_config=city), clock=clock, sleep=Sleeps(clock)
-    )
-    await service.start()
-    env = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix, "CITY_CONFIG": str(city)}
-    try:
-        tg.push_message(OBSERVATORY, "/meldung verkehr Parkplatz gesperrt")
-        await notified(tg, OBSERVATORY, "Dafür fehlt Ihnen die Berechtigung für: verkehr.")
-        city.write_text(
-            original.replace("editor: [sternwarte]", "editor: [sternwarte, verkehr]"), encoding="utf-8"
-        )
-        result = stadtfunk("reload", cwd=tmp_path, **env)
-        assert result.returncode == 0, result.stderr
-        assert "reloaded by 1 service process(es)" in result.stdout
-        await until(lambda: service.city.staff_member("sternwarte").topics_for("editor") != {"sternwarte"})  # type: ignore[union-attr]
-        tg.push_message(OBSERVATORY, "/meldung verkehr Parkplatz gesperrt")
-        await notified(tg, OBSERVATORY, "Entwurf #1")
+    env = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix, "CITY_CONFIG": str(city_file)}
+    tg.push_message(OBSERVATORY, "/meldung verkehr Parkplatz gesperrt")
+    await notified(tg, OBSERVATORY, "Dafür fehlt Ihnen die Berechtigung für: verkehr.")
+    edit_city(city_file, "editor: [sternwarte]", "editor: [sternwarte, verkehr]")
+    result = stadtfunk("reload", cwd=tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    assert "reloaded by 1 service process(es)" in result.stdout
+    await until(lambda: service.city.staff_member("sternwarte").topics_for("editor") != {"sternwarte"})  # type: ignore[union-attr]
+    tg.push_message(OBSERVATORY, "/meldung verkehr Parkplatz gesperrt")
+    await notified(tg, OBSERVATORY, "Entwurf #1")
 
-        city.write_text(original.replace("  - id: kultur", "  - id: Kultur Amt"), encoding="utf-8")
-        broken = stadtfunk("reload", cwd=tmp_path, **env)
-        assert broken.returncode == 2
-        assert "stadt.yaml" in broken.stderr
-        assert "topics[3].id: must be lowercase letters" in broken.stderr
-    finally:
-        await service.stop()
+    edit_city(city_file, "  - id: kultur", "  - id: Kultur Amt")
+    broken = stadtfunk("reload", cwd=tmp_path, **env)
+    assert broken.returncode == 2
+    assert "stadt.yaml" in broken.stderr
+    assert "topics[3].id: must be lowercase letters" in broken.stderr
 
 
 async def test_statistics_show_totals_only(say: Say, tg: FakeTelegram) -> None:
