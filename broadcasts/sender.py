@@ -75,6 +75,9 @@ class Sender:
         self._inflight: set[asyncio.Task[None]] = set()
         self._retries: dict[str, list[_Retry]] = {}
         self._waiting: set[str] = set()  # entry ids in _retries
+        # Entry ids marked and on their way in this process: still pending in Redis, so re-reading the
+        # pending list (after a failure) must not take them up a second time.
+        self._on_the_wire: set[str] = set()
         self._seq = itertools.count()
         self._resumed: set[str] = set()
         self._broadcasts: dict[str, Broadcast] = {}
@@ -209,7 +212,7 @@ class Sender:
         after = "0"
         while page := await self.queue.resume(broadcast_id, after, 1000):
             for delivery in page:
-                if delivery.entry_id not in self._waiting:
+                if delivery.entry_id not in self._waiting and delivery.entry_id not in self._on_the_wire:
                     self._retry_at(delivery, 0.0)
             after = page[-1].entry_id
         self._resumed.add(broadcast_id)
@@ -229,21 +232,27 @@ class Sender:
     def _spawn(self, broadcast: Broadcast, deliveries: list[Delivery]) -> None:
         """Send in the background, so that the next grant does not wait for the platform's answers."""
         if deliveries:
+            # Before the task runs, so that no step in between takes these up again from Redis.
+            self._on_the_wire.update(d.entry_id for d in deliveries)
             task = asyncio.create_task(self._send_batch(broadcast, deliveries))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
 
     async def _send_batch(self, broadcast: Broadcast, deliveries: list[Delivery]) -> None:
-        outcomes = await asyncio.gather(*(self._send_one(broadcast, d) for d in deliveries))
-        settlements = [s for s in outcomes if isinstance(s, Settlement)]
-        retried = [d for d, s in zip(deliveries, outcomes, strict=True) if s is None]
+        ids = [d.entry_id for d in deliveries]
+        self._on_the_wire.update(ids)  # already there when spawned; the upload path comes straight here
         try:
+            outcomes = await asyncio.gather(*(self._send_one(broadcast, d) for d in deliveries))
+            settlements = [s for s in outcomes if isinstance(s, Settlement)]
+            retried = [d for d, s in zip(deliveries, outcomes, strict=True) if s is None]
             day = self._clock().astimezone(self._tz).date()
             await self.queue.settle(broadcast.id, settlements, unmark=retried, day=day)
         except RedisError as exc:
             # Sent but not acknowledged: still pending and marked, so they go again and are counted.
             log.error("sender %s could not settle a batch: %s", self.channel, type(exc).__name__)
             self.resume_later(broadcast.id)
+        finally:
+            self._on_the_wire.difference_update(ids)
 
     async def _send_one(self, broadcast: Broadcast, delivery: Delivery) -> Settlement | None:
         """Send and decide: a Settlement when done with this delivery, None when it will be retried."""
