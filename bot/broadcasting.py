@@ -18,7 +18,7 @@ from broadcasts.outcome import SubscriberCare
 from broadcasts.planner import Planner
 from broadcasts.queue import DeliveryQueue
 from broadcasts.render import render
-from broadcasts.replies import ReplyPacer
+from broadcasts.replies import REPLY_LANE_S, ReplyPacer
 from broadcasts.sender import MAX_BATCH, Sender
 from broadcasts.store import BroadcastStore
 
@@ -109,7 +109,15 @@ def reply_pacer(
     hasher: Callable[[str], str],
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    *,
+    lane_s: float = REPLY_LANE_S,
 ) -> ReplyPacer:
     return ReplyPacer(
-        channel=client.channel, limiter=limiter, pacing=client.pacing, hasher=hasher, clock=clock, sleep=sleep
+        channel=client.channel,
+        limiter=limiter,
+        pacing=client.pacing,
+        hasher=hasher,
+        clock=clock,
+        sleep=sleep,
+        lane_s=lane_s,
     )

@@ -31,7 +31,6 @@ from broadcasts.channel import ChannelClient
 from broadcasts.desk import Desk
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
-from broadcasts.replies import ReplyPacer
 from handlers.conversation import Conversation, build_router
 from handlers.router import Services
 from handlers.staff import notice_replies
@@ -125,10 +124,8 @@ class Service:
         )
         self.services = self._services(storage, residents, self.engine, channels)
         conversation = Conversation(build_router(), self.services)
-        pacer: ReplyPacer | None = None
         if telegram is not None:
             token, api, client, limiter = telegram
-            pacer = reply_pacer(client, limiter, hasher, self.clock, self._sleep)
             self.telegram = TelegramAdapter(
                 token=token,
                 api_url=settings.telegram_api_url,
@@ -136,25 +133,25 @@ class Service:
                 api=api,
                 conversation=conversation,
                 residents=residents,
-                pacer=pacer,
+                pacer=reply_pacer(client, limiter, hasher, self.clock, self._sleep),
                 clock=self.clock,
                 sleep=self._sleep,
             )
             await self.telegram.start()
-        self.engine.start()
-        if telegram is not None and pacer is not None:
             self.reporter = ProgressReporter(
                 redis=storage.redis,
                 keys=storage.keys,
                 store=self.engine.store,
-                api=telegram[1],
-                pacer=pacer,
+                api=api,
+                # Progress can wait its turn: it borrows no budget ahead, unlike answers to people.
+                pacer=reply_pacer(client, limiter, hasher, self.clock, self._sleep, lane_s=0.0),
                 texts=self.services.texts,
                 city=lambda: self.city,
                 limits=self.services.limits,
                 worker=worker,
                 clock=self.clock,
             )
+        self.engine.start()
         self._stopping.clear()
         self._tasks = [
             asyncio.create_task(self._upkeep_loop()),

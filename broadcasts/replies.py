@@ -27,6 +27,7 @@ class ReplyPacer:
         hasher: Callable[[str], str],
         clock: Callable[[], datetime],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        lane_s: float = REPLY_LANE_S,
     ) -> None:
         self._channel = channel
         self._limiter = limiter
@@ -34,12 +35,13 @@ class ReplyPacer:
         self._hash = hasher
         self._clock = clock
         self._sleep = sleep
+        self._lane_s = lane_s
 
     async def wait_turn(self, chat_id: str, *, group: bool) -> None:
         """Return once this chat may be sent one message."""
         rate = self._pacing.group_chat if group else self._pacing.private_chat
         recipient = (self._hash(f"{self._channel.value}:{chat_id}"), rate)
         while wait := await self._limiter.acquire_one(
-            self._clock().timestamp(), recipient, lane_tolerance=REPLY_LANE_S
+            self._clock().timestamp(), recipient, lane_tolerance=self._lane_s
         ):
             await self._sleep(wait)
