@@ -6,21 +6,33 @@ import asyncio
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+
+import redis.asyncio as aioredis
 
 from bot.city import City
 from bot.connection import Storage
+from bot.keys import Keys
+from bot.residents import Residents
+from broadcasts.audit import AuditLog
 from broadcasts.channel import ChannelClient, Message
+from broadcasts.desk import Desk
+from broadcasts.digest import DigestLoader
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter, strict_burst
 from broadcasts.model import ALL_TOPICS, Broadcast, Priority
 from broadcasts.outcome import SubscriberCare
 from broadcasts.planner import Planner
+from broadcasts.publisher import Publisher
 from broadcasts.queue import DeliveryQueue
 from broadcasts.render import render
 from broadcasts.replies import REPLY_LANE_S, ReplyPacer
+from broadcasts.scheduler import Scheduler
 from broadcasts.sender import MAX_BATCH, Sender
 from broadcasts.store import BroadcastStore
+from broadcasts.timeline import Item, Timeline
+from handlers.values import ResidentRecord
 
 KINDS = {Priority.ALERT: "alert", Priority.NEWS: "news", Priority.DIGEST: "digest"}
 
@@ -46,12 +58,18 @@ def limiter_for(storage: Storage, client: ChannelClient, account: str, margin: f
     )
 
 
-def composer(city: Callable[[], City]) -> Callable[[Broadcast, str], Message]:
+def topic_namer(city: Callable[[], City]) -> Callable[[str, str], str]:
     def topic_name(topic_id: str, language: str) -> str:
         if topic_id == ALL_TOPICS:
             return "Alle Themen" if language != "en" else "All topics"
         topic = city().topic(topic_id)
         return topic.name.get(language) if topic else topic_id
+
+    return topic_name
+
+
+def composer(city: Callable[[], City]) -> Callable[[Broadcast, str], Message]:
+    topic_name = topic_namer(city)
 
     def compose(broadcast: Broadcast, language: str) -> Message:
         text = render(broadcast, language or "de", topic_name)
@@ -89,7 +107,14 @@ def build_engine(
         )
         for client, limiter in channels
     ]
-    planner = Planner(storage.redis, storage.keys, hasher, city, [client.channel for client, _ in channels])
+    planner = Planner(
+        storage.redis,
+        storage.keys,
+        hasher,
+        city,
+        [client.channel for client, _ in channels],
+        digests=DigestLoader(Timeline(storage.redis, storage.keys, store), city, topic_namer(city)),
+    )
     return Engine(
         redis=storage.redis,
         keys=storage.keys,
@@ -101,6 +126,57 @@ def build_engine(
         sleep=sleep,
         tz=city().tz,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Editorial:
+    """The desk staff work at and the scheduler that sends what is due, sharing one publisher; and what
+    residents may look up of what was published."""
+
+    desk: Desk
+    scheduler: Scheduler
+    publisher: Publisher
+    digests: DigestLoader
+    clock: Callable[[], datetime]
+
+    async def recent_items(self, topic_id: str, count: int) -> list[Item]:
+        return await self.publisher.timeline.latest(topic_id, count)
+
+    async def pending_digest(self, record: ResidentRecord) -> list[str]:
+        """What a resident who reads digests would get in their next one, as of now."""
+        now = self.clock()
+        run = await self.digests.between(await self.scheduler.cutoff(now), now)
+        return run.parts(record.topics, record.language, record.daily_since)
+
+
+def build_editorial(
+    *,
+    redis: aioredis.Redis,
+    keys: Keys,
+    engine: Engine,
+    city: Callable[[], City],
+    residents: Residents,
+    clock: Callable[[], datetime],
+) -> Editorial:
+    audit = AuditLog(redis, keys.audit())
+    timeline = Timeline(redis, keys, engine.store)
+    publisher = Publisher(redis=redis, keys=keys, engine=engine, timeline=timeline, city=city)
+    desk = Desk(
+        store=engine.store,
+        engine=engine,
+        audit=audit,
+        city=city,
+        audience=residents.audience_size,
+        digest_audience=residents.digest_audience_size,
+        publisher=publisher,
+        clock=clock,
+        redis=redis,
+        keys=keys,
+    )
+    scheduler = Scheduler(
+        redis=redis, keys=keys, store=engine.store, publisher=publisher, audit=audit, city=city
+    )
+    return Editorial(desk, scheduler, publisher, DigestLoader(timeline, city, topic_namer(city)), clock)
 
 
 def reply_pacer(

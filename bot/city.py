@@ -246,6 +246,8 @@ class City(_Section):
     staff: list[StaffMember] = Field(default_factory=list)
     digest_time: ClockTime = datetime.time(7, 0)
     quiet_hours: QuietHours = QuietHours()
+    # Scheduled news and digests due while the service was down still go out this long after their time.
+    schedule_grace_minutes: float = Field(30, ge=0)
     privacy: Privacy
     netiquette: Localized
     contact: Contact

@@ -42,6 +42,10 @@ class Keys:
     def audience(self, topic_id: str, channel: Channel) -> str:
         return f"{self.prefix}:aud:{{{topic_id}:{channel.value}}}"
 
+    def audience_daily(self, topic_id: str, channel: Channel) -> str:
+        """Subscribers who chose one digest a day; the same hash tag as `audience`, so SMOVE switches."""
+        return f"{self.prefix}:aud:{{{topic_id}:{channel.value}}}:daily"
+
     def daily_stats(self, day: date) -> str:
         return f"{self.prefix}:stats:{day.isoformat()}"
 
@@ -99,6 +103,21 @@ class Keys:
     def workers(self, channel: Channel) -> str:
         """When each sender process was last seen, so that the pending work of dead ones is reclaimed."""
         return f"{self.prefix}:workers:{channel.value}"
+
+    def schedule(self) -> str:
+        """Broadcasts that wait for a time (scheduled, repeating, held for quiet hours), by due time.
+
+        Only an index: the broadcast's state decides, so a stale member is harmless and tidied away.
+        """
+        return f"{self.prefix}:schedule"
+
+    def topic_items(self, topic_id: str) -> str:
+        """What was published in a topic, by time: for digests and for new subscribers' last three."""
+        return f"{self.prefix}:items:{{{topic_id}}}"
+
+    def digests(self) -> str:
+        """The digest runs: the last local day handled and the end of the last digest's window."""
+        return f"{self.prefix}:digests"
 
     def audit(self) -> str:
         """The append-only log of staff actions."""

@@ -8,6 +8,7 @@ leaves someone in an audience without a record that erasure would find.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from typing import Any, cast
 
@@ -35,7 +36,7 @@ class Residents:
             fields, topics = await pipe.execute()
         if not fields or "consent_at" not in fields:
             return None
-        inactive = fields.get("inactive_since")
+        inactive, daily = fields.get("inactive_since"), fields.get("daily_since")
         return ResidentRecord(
             resident=resident,
             language=fields.get("language", "de"),
@@ -43,6 +44,7 @@ class Residents:
             consent_version=fields.get("consent_version", ""),
             topics=frozenset(topics),
             inactive_since=datetime.fromisoformat(inactive) if inactive else None,
+            daily_since=datetime.fromisoformat(daily) if daily else None,
         )
 
     async def consent(self, resident: Resident, *, language: str, version: str, at: datetime) -> None:
@@ -62,7 +64,7 @@ class Residents:
             return False
         async with self._redis.pipeline(transaction=False) as pipe:
             if record.inactive_since is None:
-                pipe.sadd(self._keys.audience(topic_id, resident.channel), resident.chat_id)
+                pipe.sadd(self._audience(record, topic_id), resident.chat_id)
             self._count(pipe, "subscribe", topic_id, resident, at)
             await pipe.execute()
         return True
@@ -75,7 +77,7 @@ class Residents:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for topic_id in removed:
-                pipe.srem(self._keys.audience(topic_id, resident.channel), resident.chat_id)
+                self._leave(pipe, resident, topic_id)
                 self._count(pipe, "unsubscribe", topic_id, resident, at)
             pipe.srem(self._keys.resident_topics(resident), *removed)
             await pipe.execute()
@@ -88,7 +90,7 @@ class Residents:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for topic_id in record.topics:
-                pipe.srem(self._keys.audience(topic_id, resident.channel), resident.chat_id)
+                self._leave(pipe, resident, topic_id)
             pipe.hset(self._keys.resident(resident), "inactive_since", at.isoformat())
             await pipe.execute()
 
@@ -100,15 +102,28 @@ class Residents:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hdel(self._keys.resident(resident), "inactive_since")
             for topic_id in record.topics:
-                pipe.sadd(self._keys.audience(topic_id, resident.channel), resident.chat_id)
+                pipe.sadd(self._audience(record, topic_id), resident.chat_id)
             await pipe.execute()
-        return ResidentRecord(
-            resident=resident,
-            language=record.language,
-            consent_at=record.consent_at,
-            consent_version=record.consent_version,
-            topics=record.topics,
-        )
+        return replace(record, inactive_since=None)
+
+    async def set_daily(self, record: ResidentRecord, daily: bool, at: datetime) -> ResidentRecord:
+        """Switch between every item at once and one digest a day; the audiences follow atomically."""
+        if record.daily == daily:
+            return record
+        resident = record.resident
+        switched = replace(record, daily_since=at if daily else None)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if daily:
+                pipe.hset(self._keys.resident(resident), "daily_since", at.isoformat())
+            else:
+                pipe.hdel(self._keys.resident(resident), "daily_since")
+            if record.inactive_since is None:
+                for topic_id in record.topics:
+                    pipe.smove(
+                        self._audience(record, topic_id), self._audience(switched, topic_id), resident.chat_id
+                    )
+            await pipe.execute()
+        return switched
 
     async def erase(self, resident: Resident, known_topics: Iterable[str]) -> None:
         """Remove every trace of the resident, including from audiences of topics since removed and
@@ -118,7 +133,7 @@ class Residents:
         topics = set(known_topics) | stored
         async with self._redis.pipeline(transaction=False) as pipe:
             for topic_id in topics:
-                pipe.srem(self._keys.audience(topic_id, resident.channel), resident.chat_id)
+                self._leave(pipe, resident, topic_id)
             pipe.delete(
                 self._keys.resident_topics(resident),
                 self._keys.resident_pending(resident),
@@ -161,8 +176,8 @@ class Residents:
                 pipe.sadd(self._keys.resident_topics(new), *record.topics)
             for topic_id in record.topics:
                 if record.inactive_since is None:
-                    pipe.sadd(self._keys.audience(topic_id, channel), new_chat_id)
-                pipe.srem(self._keys.audience(topic_id, channel), chat_id)
+                    pipe.sadd(self._audience(replace(record, resident=new), topic_id), new_chat_id)
+                self._leave(pipe, old, topic_id)
             pipe.delete(
                 self._keys.resident_topics(old), self._keys.resident_misses(old), self._keys.resident(old)
             )
@@ -182,7 +197,22 @@ class Residents:
         return False
 
     async def audience_size(self, topic_id: str, channel: Channel) -> int:
+        """Who gets each item at once."""
         return int(await self._redis.scard(self._keys.audience(topic_id, channel)))
+
+    async def digest_audience_size(self, topic_id: str, channel: Channel) -> int:
+        """Who reads the topic's items in the next daily digest."""
+        return int(await self._redis.scard(self._keys.audience_daily(topic_id, channel)))
+
+    def _audience(self, record: ResidentRecord, topic_id: str) -> str:
+        """The set that delivers to the resident in their delivery mode."""
+        channel = record.resident.channel
+        return (self._keys.audience_daily if record.daily else self._keys.audience)(topic_id, channel)
+
+    def _leave(self, pipe: Any, resident: Resident, topic_id: str) -> None:
+        """Out of the topic's audience, whichever delivery mode: a crash mid-switch leaves no trace."""
+        pipe.srem(self._keys.audience(topic_id, resident.channel), resident.chat_id)
+        pipe.srem(self._keys.audience_daily(topic_id, resident.channel), resident.chat_id)
 
     async def export(self, resident: Resident) -> dict[str, Any] | None:
         record = await self.get(resident)
@@ -197,6 +227,8 @@ class Residents:
                 "privacy_notice_version": record.consent_version,
             },
             "topics": sorted(record.topics),
+            "delivery": "daily digest" if record.daily else "every item at once",
+            "daily_digest_since": record.daily_since.isoformat() if record.daily_since else None,
             "inactive_since": record.inactive_since.isoformat() if record.inactive_since else None,
         }
 

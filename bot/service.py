@@ -14,7 +14,14 @@ from aiohttp import web
 from pydantic import SecretStr
 from redis.exceptions import RedisError
 
-from bot.broadcasting import build_engine, composer, default_worker_name, limiter_for, reply_pacer
+from bot.broadcasting import (
+    build_editorial,
+    build_engine,
+    composer,
+    default_worker_name,
+    limiter_for,
+    reply_pacer,
+)
 from bot.city import City, CityFileError, load_city
 from bot.connection import Storage, open_storage
 from bot.idhash import IdHasher, load_or_create_secret
@@ -26,11 +33,10 @@ from bot.telegram import Origin, TelegramAdapter, WebhookTarget
 from bot.telegram_api import TelegramAPI
 from bot.telegram_channel import TelegramChannel
 from bot.web import build_app
-from broadcasts.audit import AuditLog
 from broadcasts.channel import ChannelClient
-from broadcasts.desk import Desk
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
+from broadcasts.scheduler import Scheduler
 from handlers.conversation import Conversation, build_router
 from handlers.router import Services
 from handlers.staff import notice_replies
@@ -72,6 +78,7 @@ class Service:
         self.engine: Engine | None = None
         self.services: Services | None = None
         self.reporter: ProgressReporter | None = None
+        self.scheduler: Scheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -162,11 +169,12 @@ class Service:
         log.info("stadtfunk is running for %s", self.city.name)
 
     async def upkeep_once(self) -> None:
-        """Expire old drafts and escalate overdue alerts, telling the staff concerned."""
-        if self.services is None:
+        """Send what is due, expire old drafts and escalate overdue alerts, telling the staff concerned."""
+        if self.services is None or self.scheduler is None:
             return
         now = self.clock()
-        notices = await self.services.desk.upkeep(now)
+        notices = await self.scheduler.run_due(now)
+        notices += await self.services.desk.upkeep(now)
         replies = [reply for notice in notices for reply in notice_replies(self.services, notice, now)]
         if replies and self.telegram is not None:
             await self.telegram.deliver("", replies, Origin(None, None))
@@ -229,16 +237,16 @@ class Service:
         channels: Sequence[tuple[ChannelClient, Limiter]],
     ) -> Services:
         compose = composer(lambda: self.city)
-        desk = Desk(
-            store=engine.store,
-            engine=engine,
-            audit=AuditLog(storage.redis, storage.keys.audit()),
-            city=lambda: self.city,
-            audience=residents.audience_size,
-            clock=self.clock,
+        editorial = build_editorial(
             redis=storage.redis,
             keys=storage.keys,
+            engine=engine,
+            city=lambda: self.city,
+            residents=residents,
+            clock=self.clock,
         )
+        self.scheduler = editorial.scheduler
+        desk = editorial.desk
         margin = 1 - self.settings.rate_limit_margin
         return Services(
             residents=residents,
@@ -248,6 +256,8 @@ class Service:
             desk=desk,
             render=lambda broadcast, language: compose(broadcast, language).text,
             limits={client.channel: margin / client.pacing.overall.interval for client, _ in channels},
+            recent_items=editorial.recent_items,
+            pending_digest=editorial.pending_digest,
             statistics=lambda: snapshot(
                 storage.redis,
                 storage.keys,

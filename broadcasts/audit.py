@@ -27,6 +27,8 @@ class Action(StrEnum):
     BREAK_GLASS = "break_glass"
     REVIEW = "review"
     EXPIRE = "expire"
+    MISSED = "missed"  # due while the service was down, longer ago than the grace: held
+    RELEASE = "release"  # a held broadcast sent by staff
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,10 @@ from bot.city import City, StaffMember
 from bot.keys import Keys
 from broadcasts import approval
 from broadcasts.audit import Action, AuditLog, Entry
+from broadcasts.calendar import Recurrence
 from broadcasts.engine import Engine
 from broadcasts.model import TERMINAL, Broadcast, InvalidTransition, Priority, State
+from broadcasts.publisher import Publisher
 from broadcasts.store import BroadcastStore, Progress
 from handlers.values import Channel
 
@@ -75,10 +77,14 @@ class Desk:
         audit: AuditLog,
         city: Callable[[], City],
         audience: Callable[[str, Channel], Awaitable[int]],
+        digest_audience: Callable[[str, Channel], Awaitable[int]],
+        publisher: Publisher,
         clock: Callable[[], datetime],
         redis: aioredis.Redis,
         keys: Keys,
     ) -> None:
+        self._digest_audience = digest_audience
+        self._publisher = publisher
         self._redis = redis
         self._keys = keys
         self._store = store
@@ -97,6 +103,7 @@ class Desk:
         text_en: str | None = None,
         priority: Priority = Priority.NEWS,
         scheduled_for: datetime | None = None,
+        recurrence: Recurrence | None = None,
     ) -> Broadcast:
         verdict = approval.may_draft(self._city(), member, topics, priority)
         if not verdict.allowed:
@@ -110,6 +117,7 @@ class Desk:
             created_at=self._clock(),
             priority=priority,
             scheduled_for=scheduled_for,
+            recurrence=recurrence.encode() if recurrence else None,
         )
         created = await self._store.create(draft)
         await self._log(member.id, Action.DRAFT, created.id)
@@ -148,6 +156,8 @@ class Desk:
 
     async def approve(self, member: StaffMember, broadcast_id: str) -> Broadcast:
         broadcast = await self._get(broadcast_id)
+        if broadcast.state is State.HELD:
+            return await self._send_held(member, broadcast)
         verdict = approval.may_approve(self._city(), member, broadcast)
         if not verdict.allowed:
             raise DeskError(Problem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
@@ -213,19 +223,13 @@ class Desk:
         return found
 
     async def upkeep(self, now: datetime) -> list[Notice]:
-        """Expire drafts left too long, and remind approvers and admins of alerts waiting too long."""
+        """Expire drafts left too long, and remind approvers and admins of alerts waiting too long.
+        (What is due at a time is the scheduler's: broadcasts/scheduler.py.)"""
         city = self._city()
         expiry = timedelta(hours=city.draft_expiry_hours)
         escalation = timedelta(minutes=city.alert_escalation_minutes)
         notices: list[Notice] = []
         for broadcast in await self._store.recent(500):
-            if (
-                broadcast.state is State.SCHEDULED
-                and broadcast.scheduled_for
-                and broadcast.scheduled_for <= now
-            ):
-                await self._fire(broadcast)
-                continue
             if broadcast.state not in (State.DRAFT, State.PENDING_APPROVAL):
                 continue
             age = now - broadcast.created_at
@@ -243,15 +247,6 @@ class Desk:
                 reminded.pop(broadcast.author, None)
                 notices += [Notice(member, "staff_escalation", escalated) for member in reminded.values()]
         return notices
-
-    async def _fire(self, broadcast: Broadcast) -> None:
-        """A scheduled broadcast is due. Every process looks; the state change is atomic, so exactly one
-        of them sends it."""
-        try:
-            await self._engine.enqueue(broadcast.id)
-        except InvalidTransition:
-            return  # another process fired it, or it was cancelled meanwhile
-        await self._log("system", Action.SEND, broadcast.id)
 
     async def _expire(self, city: City, broadcast: Broadcast) -> list[Notice]:
         try:
@@ -297,16 +292,44 @@ class Desk:
         return [b.id for b in reversed(recent) if b.state in (State.QUEUED, State.SENDING, State.PAUSED)]
 
     async def _release(self, member: StaffMember, broadcast: Broadcast) -> Broadcast:
-        """Approved: out now, or at its time."""
-        if broadcast.scheduled_for is not None and broadcast.scheduled_for > self._clock():
-            await self._move(broadcast, State.SCHEDULED)
-            return replace(broadcast, state=State.SCHEDULED)
+        """Approved: out now (or when the quiet hours end), or at its time."""
+        now = self._clock()
+        due = broadcast.scheduled_for
+        if broadcast.recurrence and (due is None or due <= now):
+            due = Recurrence.decode(broadcast.recurrence).next_after(now, self._city().tz)
         try:
-            await self._engine.enqueue(broadcast.id)
+            if due is not None and due > now:
+                return await self._publisher.plan(broadcast, due, expect=State.APPROVED)
+            released = await self._publisher.publish(broadcast, now, expect=State.APPROVED)
         except InvalidTransition as exc:  # cancelled between the approval and now
             raise DeskError(Problem.WRONG_STATE, state=exc.current) from None
         await self._log(member.id, Action.SEND, broadcast.id)
-        return replace(broadcast, state=State.SENDING)
+        return released
+
+    async def _send_held(self, member: StaffMember, broadcast: Broadcast) -> Broadcast:
+        """A held broadcast (missed while the service was down) goes out when a person says so: its
+        author, an approver of its topics or an admin. It was approved before; this decides the time."""
+        city = self._city()
+        topics = approval.topics_of(city, broadcast.topics)
+        if broadcast.author != member.id and approval.holds(member, "approver", topics):
+            raise DeskError(
+                Problem.REFUSED, refusal=approval.Refusal.NOT_APPROVER, topics=tuple(sorted(topics))
+            )
+        try:
+            released = await self._publisher.release(broadcast, self._clock())
+        except InvalidTransition as exc:
+            raise DeskError(Problem.WRONG_STATE, state=exc.current) from None
+        await self._log(member.id, Action.RELEASE, broadcast.id)
+        return released
+
+    def quiet_until(self, moment: datetime) -> datetime | None:
+        """When ordinary news released at `moment` would reach residents who want it at once."""
+        return self._publisher.quiet_until(moment)
+
+    async def digest_audience(self, broadcast: Broadcast, channels: tuple[Channel, ...]) -> int:
+        """How many read the broadcast in their next daily digest instead (an upper bound)."""
+        topics = approval.topics_of(self._city(), broadcast.topics)
+        return sum([await self._digest_audience(t, c) for t in sorted(topics) for c in channels])
 
     async def _get(self, broadcast_id: str) -> Broadcast:
         broadcast = await self._store.get(broadcast_id.strip().lstrip("#"))

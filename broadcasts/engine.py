@@ -59,9 +59,14 @@ class Engine:
 
     # --- the API
 
-    async def enqueue(self, broadcast_id: str) -> None:
-        """Start sending an approved (or due, or released) broadcast."""
-        await self.store.transition(broadcast_id, State.QUEUED)
+    async def enqueue(self, broadcast_id: str, *, expect: State | None = None) -> None:
+        """Start sending an approved (or due, or released) broadcast; `expect` names the only state it
+        may come from, for callers racing other processes."""
+        await self.store.transition(broadcast_id, State.QUEUED, expect=expect)
+        await self.complete(broadcast_id)
+
+    async def complete(self, broadcast_id: str) -> None:
+        """Finish what enqueue began: also after a crash left the broadcast QUEUED, from any process."""
         broadcast = await self.store.get(broadcast_id)
         if broadcast is None:
             raise KeyError(broadcast_id)
@@ -69,10 +74,11 @@ class Engine:
         now = self._clock()
         await self.store.activate(broadcast, self.channels, now)
         try:
-            await self.store.transition(broadcast_id, State.SENDING)
-        except InvalidTransition:
-            # Cancelled while being queued: the cancel may have tidied up before this queued anything.
-            await self._drop(broadcast_id)
+            await self.store.transition(broadcast_id, State.SENDING, expect=State.QUEUED)
+        except InvalidTransition as exc:
+            if exc.current is State.CANCELLED:
+                # The cancel may have tidied up before this queued anything.
+                await self._drop(broadcast_id)
             raise
         await self._redis.hincrby(self._keys.daily_stats(now.astimezone(self._tz).date()), "broadcasts", 1)
         await self._start_planning(broadcast)

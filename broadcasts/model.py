@@ -45,6 +45,14 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
+class Hold(StrEnum):
+    """Why a broadcast is held: the quiet hours (it goes out when they end), or its time passed while the
+    service was down for longer than the grace (it waits for staff to send or cancel it)."""
+
+    QUIET = "quiet"
+    MISSED = "missed"
+
+
 class Priority(IntEnum):
     """Lower sends first: an alert overtakes queued and running news and digests."""
 
@@ -75,6 +83,12 @@ class Broadcast:
     needs_review: bool = False  # break-glass alerts sent without approval
     escalated: bool = False  # an alert waiting for approval too long; approvers and admins were reminded
     scheduled_for: datetime | None = None
+    # Repeating news (broadcasts.calendar.Recurrence, encoded): the series itself never sends; each
+    # due occurrence becomes a broadcast of its own.
+    recurrence: str | None = None
+    # A digest bundles the news published after this moment, up to its scheduled_for.
+    since: datetime | None = None
+    held: Hold | None = None  # set when the broadcast last became HELD
 
     @property
     def all_topics(self) -> bool:

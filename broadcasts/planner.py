@@ -1,6 +1,8 @@
 """Turns a broadcast's audience into deliveries, streaming: memory stays flat in the audience size.
 
-Subscribers are read with an SSCAN cursor per topic and channel. Each batch is queued by one script
+Subscribers are read with an SSCAN cursor per topic, channel and delivery mode: news goes to those who
+want every item at once, alerts to everyone, and a digest to those who chose one a day, each with a
+text of their own. Each batch is queued by one script
 that also saves the cursor, so planning resumes exactly where a dead process stopped. A set of keyed
 hashes of queued recipients gives each resident one message even when they follow several of the
 broadcast's topics (SSCAN may also return a member twice); it is deleted once planning is complete.
@@ -9,14 +11,16 @@ broadcast's topics (SSCAN may also return a member twice); it is deleted once pl
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from bot.city import City
 from bot.keys import Keys
-from broadcasts.model import Broadcast
+from broadcasts.digest import DigestRun
+from broadcasts.model import Broadcast, Priority
 from handlers.values import Channel, Resident
 
 log = logging.getLogger(__name__)
@@ -24,15 +28,22 @@ log = logging.getLogger(__name__)
 GROUP = "senders"
 SCAN_BATCH = 1000
 PLAN_DONE = "done"
+# What one delivery is queued with: the recipient's keyed hash, chat, language, and a text of its own.
+Entry = tuple[str, str, str, str]
 
 # KEYS: seen, queue, plan, progress, broadcast. ARGV: plan field, next cursor, total field, then
-# (hash, chat, language)*. Answers -1 for a cancelled broadcast, whose keys must not come back.
+# (hash, chat, language, own text or "")*. Answers -1 for a cancelled broadcast, whose keys must not
+# come back.
 _QUEUE_BATCH = """
 if redis.call('HGET', KEYS[5], 'state') == 'cancelled' then return -1 end
 local added = 0
-for i = 4, #ARGV, 3 do
+for i = 4, #ARGV, 4 do
   if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
-    redis.call('XADD', KEYS[2], '*', 'c', ARGV[i + 1], 'l', ARGV[i + 2])
+    if ARGV[i + 3] == '' then
+      redis.call('XADD', KEYS[2], '*', 'c', ARGV[i + 1], 'l', ARGV[i + 2])
+    else
+      redis.call('XADD', KEYS[2], '*', 'c', ARGV[i + 1], 'l', ARGV[i + 2], 't', ARGV[i + 3])
+    end
     added = added + 1
   end
 end
@@ -54,7 +65,10 @@ class Planner:
         hasher: Callable[[str], str],
         city: Callable[[], City],
         channels: Sequence[Channel],
+        *,
+        digests: Callable[[Broadcast], Awaitable[DigestRun]],
     ) -> None:
+        self._digests = digests
         self._redis = redis
         self._keys = keys
         self._hash = hasher
@@ -77,11 +91,14 @@ class Planner:
         """Queue every recipient not yet queued; returns how many this call added."""
         city = self._city()
         topics = [t.id for t in city.topics] if broadcast.all_topics else list(broadcast.topics)
+        digest = await self._digests(broadcast) if broadcast.priority is Priority.DIGEST else None
+        modes = {Priority.ALERT: (False, True), Priority.NEWS: (False,), Priority.DIGEST: (True,)}
         added = 0
         for channel in self._channels:
             for topic_id in topics:
-                added += await self._plan_audience(broadcast, topic_id, channel)
-            if channel is Channel.TELEGRAM:
+                for daily in modes[broadcast.priority]:
+                    added += await self._plan_audience(broadcast, topic_id, channel, daily, digest)
+            if channel is Channel.TELEGRAM and digest is None:
                 added += await self._plan_mirrors(broadcast, topics)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(self._keys.broadcast_progress(broadcast.id), "planned", "1")
@@ -89,8 +106,11 @@ class Planner:
             await pipe.execute()
         return added
 
-    async def _plan_audience(self, broadcast: Broadcast, topic_id: str, channel: Channel) -> int:
-        field = f"{topic_id}:{channel.value}"
+    async def _plan_audience(
+        self, broadcast: Broadcast, topic_id: str, channel: Channel, daily: bool, digest: DigestRun | None
+    ) -> int:
+        field = f"{topic_id}:{channel.value}{':daily' if daily else ''}"
+        audience = (self._keys.audience_daily if daily else self._keys.audience)(topic_id, channel)
         plan_key = self._keys.broadcast_plan(broadcast.id)
         saved = await self._redis.hget(plan_key, field)
         if saved == PLAN_DONE:
@@ -98,19 +118,20 @@ class Planner:
         cursor = int(saved or 0)
         added = 0
         while True:
-            cursor, members = await self._redis.sscan(
-                self._keys.audience(topic_id, channel), cursor=cursor, count=SCAN_BATCH
-            )
+            cursor, members = await self._redis.sscan(audience, cursor=cursor, count=SCAN_BATCH)
             chats = [str(m) for m in members]
-            languages = await self._languages(broadcast, channel, chats)
+            if digest is None:
+                entries = [
+                    (self._hash(f"{channel.value}:{chat}"), chat, language, "")
+                    for chat, language in zip(
+                        chats, await self._languages(broadcast, channel, chats), strict=True
+                    )
+                ]
+            else:
+                entries = await self._digest_entries(digest, channel, chats)
             next_cursor = PLAN_DONE if cursor == 0 else str(cursor)
             added += await self._queue(
-                broadcast.id,
-                channel=channel,
-                plan_field=field,
-                next_cursor=next_cursor,
-                chats=chats,
-                languages=languages,
+                broadcast.id, channel=channel, plan_field=field, next_cursor=next_cursor, entries=entries
             )
             if cursor == 0:
                 return added
@@ -126,8 +147,7 @@ class Planner:
             channel=Channel.TELEGRAM,
             plan_field="mirrors",
             next_cursor=PLAN_DONE,
-            chats=mirrors,
-            languages=[""] * len(mirrors),
+            entries=[(self._hash(f"{Channel.TELEGRAM.value}:{chat}"), chat, "", "") for chat in mirrors],
         )
 
     async def _languages(self, broadcast: Broadcast, channel: Channel, chats: Sequence[str]) -> list[str]:
@@ -140,6 +160,26 @@ class Planner:
             found = await pipe.execute()
         return ["en" if language == "en" else "" for language in found]
 
+    async def _digest_entries(self, digest: DigestRun, channel: Channel, chats: Sequence[str]) -> list[Entry]:
+        """Each resident's own digest, one entry per message; nothing for those with nothing new."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for chat in chats:
+                resident = Resident(channel, chat)
+                pipe.hmget(self._keys.resident(resident), ["language", "daily_since"])
+                pipe.smembers(self._keys.resident_topics(resident))
+            found = await pipe.execute()
+        entries: list[Entry] = []
+        for index, chat in enumerate(chats):
+            (language, since), topics = found[2 * index], found[2 * index + 1]
+            parts = digest.parts(topics, language or "", datetime.fromisoformat(since) if since else None)
+            recipient = self._hash(f"{channel.value}:{chat}")
+            for number, text in enumerate(parts):
+                # The recipient's hash marks the first part; the others are told apart by their number.
+                entries.append(
+                    (recipient if number == 0 else f"{recipient}:{number}", chat, language or "", text)
+                )
+        return entries
+
     async def _queue(
         self,
         broadcast_id: str,
@@ -147,12 +187,11 @@ class Planner:
         channel: Channel,
         plan_field: str,
         next_cursor: str,
-        chats: Sequence[str],
-        languages: Sequence[str],
+        entries: Sequence[Entry],
     ) -> int:
         args: list[str] = [plan_field, next_cursor, f"total:{channel.value}"]
-        for chat, language in zip(chats, languages, strict=True):
-            args += [self._hash(f"{channel.value}:{chat}"), chat, language]
+        for entry in entries:
+            args += entry
         keys = [
             self._keys.broadcast_seen(broadcast_id),
             self._keys.broadcast_queue(broadcast_id, channel),

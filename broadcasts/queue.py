@@ -64,6 +64,7 @@ class Delivery:
     language: str  # "" for German, "en" for English
     maybe_sent: bool = False  # claimed from a dead sender while marked "sending"
     attempt: int = 0  # failed tries so far in this process (429s, 5xx)
+    text: str | None = None  # a text of its own (a resident's digest) instead of the broadcast's
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,11 @@ class DeliveryQueue:
         entries: list[tuple[str, dict[str, str] | None]] = cast(Any, answer)[0][1] if answer else []
         if start != ">":
             return await self._with_marks(broadcast_id, entries)
-        return [Delivery(broadcast_id, entry_id, f["c"], f.get("l", "")) for entry_id, f in entries if f]
+        return [
+            Delivery(broadcast_id, entry_id, f["c"], f.get("l", ""), text=f.get("t"))
+            for entry_id, f in entries
+            if f
+        ]
 
     async def _with_marks(
         self, broadcast_id: str, entries: Sequence[tuple[str, dict[str, str] | None]]
@@ -117,7 +122,14 @@ class DeliveryQueue:
         sending = self._keys.broadcast_sending(broadcast_id, self.channel)
         marks = await self._redis.smismember(sending, [entry_id for entry_id, _ in live])
         return [
-            Delivery(broadcast_id, entry_id, fields["c"], fields.get("l", ""), maybe_sent=bool(mark))
+            Delivery(
+                broadcast_id,
+                entry_id,
+                fields["c"],
+                fields.get("l", ""),
+                maybe_sent=bool(mark),
+                text=fields.get("t"),
+            )
             for (entry_id, fields), mark in zip(live, marks, strict=True)
         ]
 

@@ -256,9 +256,12 @@ class Sender:
 
     async def _send_one(self, broadcast: Broadcast, delivery: Delivery) -> Settlement | None:
         """Send and decide: a Settlement when done with this delivery, None when it will be retried."""
-        message = self._messages.get((broadcast.id, delivery.language)) or await self._message(
-            broadcast, delivery.language
-        )
+        if delivery.text is not None:
+            message = Message(delivery.text, kind="digest")
+        else:
+            message = self._messages.get((broadcast.id, delivery.language)) or await self._message(
+                broadcast, delivery.language
+            )
         try:
             image_ref = await self._client.send(delivery.chat_id, message)
         except SendError as error:

@@ -10,20 +10,37 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from bot.keys import Keys
-from broadcasts.model import TRANSITIONS, Broadcast, InvalidTransition, Priority, State
+from broadcasts.model import TRANSITIONS, Broadcast, Hold, InvalidTransition, Priority, State
 from handlers.values import Channel
 
-# Moves the state only if it is one of the allowed sources; answers the state found.
+# Moves the state only if it is one of the allowed sources, setting the given fields with it; answers
+# the state found. ARGV: target state, number of field pairs, the pairs, then the allowed sources.
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return false end
-for i = 2, #ARGV do
+local pairs_end = 2 + 2 * tonumber(ARGV[2])
+for i = pairs_end + 1, #ARGV do
   if ARGV[i] == current then
     redis.call('HSET', KEYS[1], 'state', ARGV[1])
+    for j = 3, pairs_end, 2 do redis.call('HSET', KEYS[1], ARGV[j], ARGV[j + 1]) end
     return current
   end
 end
 return current
+"""
+
+_CREATE_NAMED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+# A compare-and-set of a scheduled broadcast's time. ARGV: the time expected, the new time.
+_RESCHEDULE = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'scheduled' then return 0 end
+if redis.call('HGET', KEYS[1], 'scheduled_for') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'scheduled_for', ARGV[2])
+return 1
 """
 
 COUNTERS = ("total", "sent", "failed", "blocked", "retired", "maybe_duplicate")
@@ -86,6 +103,8 @@ class BroadcastStore:
         self._redis = redis
         self._keys = keys
         self._transition = redis.register_script(_TRANSITION)
+        self._create_named = redis.register_script(_CREATE_NAMED)
+        self._reschedule = redis.register_script(_RESCHEDULE)
 
     async def create(self, draft: Broadcast) -> Broadcast:
         """Store a new broadcast under the next short id (staff type it: /freigeben 42)."""
@@ -96,6 +115,19 @@ class BroadcastStore:
             pipe.zadd(self._keys.broadcast_index(), {stored.id: stored.created_at.timestamp()})
             await pipe.execute()
         return stored
+
+    async def create_named(self, broadcast: Broadcast) -> bool:
+        """Store a broadcast under an id derived from what it is (a digest's day, a repeat's date), once:
+        False when it exists already. Several processes may try; exactly one creates it."""
+        fields = _encode(broadcast)
+        created = await self._create_named(
+            keys=[self._keys.broadcast(broadcast.id)], args=[x for pair in fields.items() for x in pair]
+        )
+        if created:
+            await self._redis.zadd(
+                self._keys.broadcast_index(), {broadcast.id: broadcast.created_at.timestamp()}
+            )
+        return bool(created)
 
     async def get(self, broadcast_id: str) -> Broadcast | None:
         fields = await self._redis.hgetall(self._keys.broadcast(broadcast_id))
@@ -113,16 +145,36 @@ class BroadcastStore:
         fields.pop("state")
         await self._redis.hset(self._keys.broadcast(broadcast.id), mapping=_mapping(fields))
 
-    async def transition(self, broadcast_id: str, to: State) -> State:
-        """Move to `to` if the current state allows it; returns the previous state."""
+    async def transition(
+        self,
+        broadcast_id: str,
+        to: State,
+        *,
+        expect: State | None = None,
+        fields: Mapping[str, str] | None = None,
+    ) -> State:
+        """Move to `to` if the current state allows it (and is `expect`, when given), setting `fields`
+        in the same step; returns the previous state."""
         sources = [state.value for state, targets in TRANSITIONS.items() if to in targets]
-        found = await self._transition(keys=[self._keys.broadcast(broadcast_id)], args=[to.value, *sources])
+        if expect is not None:
+            sources = [s for s in sources if s == expect.value]
+        pairs = [x for pair in (fields or {}).items() for x in pair]
+        found = await self._transition(
+            keys=[self._keys.broadcast(broadcast_id)], args=[to.value, len(pairs) // 2, *pairs, *sources]
+        )
         if found is None:
             raise KeyError(broadcast_id)
         previous = State(found.decode() if isinstance(found, bytes) else found)
         if previous.value not in sources:
             raise InvalidTransition(previous, to)
         return previous
+
+    async def reschedule(self, broadcast_id: str, due: datetime, following: datetime) -> bool:
+        """Move a scheduled broadcast from `due` to `following`; False when it is no longer at `due`."""
+        moved = await self._reschedule(
+            keys=[self._keys.broadcast(broadcast_id)], args=[due.isoformat(), following.isoformat()]
+        )
+        return bool(moved)
 
     async def states(self, broadcast_ids: Sequence[str]) -> list[State | None]:
         """The states of several broadcasts in one round trip."""
@@ -221,8 +273,13 @@ def _encode(broadcast: Broadcast) -> dict[str, str]:
     }
     optional = {"text_en": broadcast.text_en, "image": broadcast.image}
     fields.update({k: v for k, v in optional.items() if v})
-    if broadcast.scheduled_for is not None:
-        fields["scheduled_for"] = broadcast.scheduled_for.isoformat()
+    for name in ("scheduled_for", "since"):
+        if (moment := getattr(broadcast, name)) is not None:
+            fields[name] = moment.isoformat()
+    if broadcast.recurrence:
+        fields["recurrence"] = broadcast.recurrence
+    if broadcast.held is not None:
+        fields["held"] = broadcast.held.value
     return fields
 
 
@@ -242,6 +299,9 @@ def _decode(broadcast_id: str, raw: Mapping[str, str]) -> Broadcast:
         needs_review=fields.get("needs_review") == "1",
         escalated=fields.get("escalated") == "1",
         scheduled_for=_time(fields.get("scheduled_for")),
+        recurrence=fields.get("recurrence"),
+        since=_time(fields.get("since")),
+        held=Hold(fields["held"]) if fields.get("held") else None,
     )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from handlers import resident, staff, staff_reports
+from handlers import delivery, resident, staff, staff_reports
+from handlers.consent import consent_prompt
 from handlers.matching import find_faq, normalize
 from handlers.router import Context, Router, Services
 from handlers.texts import DEFAULT_LANGUAGE, pick_language
@@ -21,6 +22,7 @@ SLASHLESS_CHANNELS = frozenset({Channel.WHATSAPP})
 def build_router() -> Router:
     router = Router()
     router.include(resident.router)
+    router.include(delivery.router)
     router.include(staff.router)
     router.include(staff_reports.router)
     return router
@@ -59,7 +61,7 @@ class Conversation:
                 and record.consent_version != version
                 and name in resident.NEEDS_CURRENT_CONSENT
             ):
-                return resident.consent_prompt(ctx, intro=ctx.t("consent_changed", version=version))
+                return consent_prompt(ctx, intro=ctx.t("consent_changed", version=version))
             return await handler(ctx)
         if name is None and text and not inbound.is_button:
             edited = await staff.pending_edit(ctx)

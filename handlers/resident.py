@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from handlers.consent import consent_prompt
+from handlers.delivery import delivery_buttons, latest_items, mode_text
 from handlers.matching import find_faq, find_topic, normalize
 from handlers.router import Context, Router
 from handlers.texts import pick_language
@@ -17,22 +19,7 @@ ALL = frozenset({"alle", "all"})
 
 # Commands that use a resident's data further; after the privacy notice changed they ask for consent
 # again first. Leaving, export, erasure, help and the notice itself stay open.
-NEEDS_CURRENT_CONSENT = frozenset({"start", "themen", "topics", "abo", "subscribe"})
-
-
-def consent_prompt(ctx: Context, *, greeting: bool = True, intro: str | None = None) -> list[Reply]:
-    """The welcome, the privacy notice and the consent button: what everyone sees before agreeing."""
-    city = ctx.city
-    other = "en" if ctx.language == "de" else "de"
-    parts = [ctx.t("welcome", city=city.name)] if greeting else [ctx.t("consent_needed")]
-    if intro is not None:
-        parts = [intro]
-    parts += [city.privacy.notice.get(ctx.language), ctx.t("consent_question", version=city.privacy.version)]
-    buttons = (
-        (Button(ctx.t("button_agree"), f"/zustimmen {ctx.language}"),),
-        (Button(ctx.t("button_other_language"), f"/sprache {other}"),),
-    )
-    return [Reply("\n\n".join(parts), buttons=buttons)]
+NEEDS_CURRENT_CONSENT = frozenset({"start", "themen", "topics", "abo", "subscribe", "zustellung", "delivery"})
 
 
 def topic_menu(ctx: Context, header: str, *, subscribed: frozenset[str], replace: bool = False) -> Reply:
@@ -98,12 +85,16 @@ async def subscribe(ctx: Context) -> list[Reply]:
     if topic is None:
         return [_unknown_topic(ctx)]
     added = await ctx.services.residents.subscribe(ctx.record, topic.id, ctx.services.clock())
+    latest = await latest_items(ctx, topic) if added else []
     if ctx.inbound.is_button:
-        return [
-            topic_menu(ctx, ctx.t("topics_header"), subscribed=ctx.record.topics | {topic.id}, replace=True)
-        ]
-    key = "subscribed" if added else "already_subscribed"
-    return [Reply(ctx.t(key, topic=topic.name.get(ctx.language)))]
+        menu = topic_menu(
+            ctx, ctx.t("topics_header"), subscribed=ctx.record.topics | {topic.id}, replace=True
+        )
+        return [menu, *latest]
+    if not added:
+        return [Reply(ctx.t("already_subscribed", topic=topic.name.get(ctx.language)))]
+    text = ctx.t("subscribed", topic=topic.name.get(ctx.language), mode=mode_text(ctx, ctx.record))
+    return [Reply(text, buttons=delivery_buttons(ctx)), *latest]
 
 
 @router.command("abbestellen", "unsubscribe")
@@ -211,6 +202,11 @@ async def my_data(ctx: Context) -> list[Reply]:
         consent_at=record.consent_at.astimezone(ctx.city.tz).strftime("%d.%m.%Y %H:%M"),
         version=record.consent_version,
         topics=", ".join(names) or ctx.t("none"),
+        delivery=(
+            ctx.t("delivery_daily", time=f"{ctx.city.digest_time:%H:%M}")
+            if record.daily
+            else ctx.t("delivery_now")
+        ),
         inactive=record.inactive_since.isoformat() if record.inactive_since else ctx.t("never"),
     )
     document = json.dumps(exported, ensure_ascii=False, indent=2).encode()

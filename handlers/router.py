@@ -10,6 +10,7 @@ from bot.residents import Residents
 from bot.statistics import Snapshot
 from broadcasts.desk import Desk
 from broadcasts.model import Broadcast
+from broadcasts.timeline import Item
 from handlers.texts import Texts
 from handlers.values import Channel, Clock, Inbound, Reply, Resident, ResidentRecord
 
@@ -29,6 +30,10 @@ class Services:
     limits: Mapping[Channel, float]
     # Aggregate figures for /statistik, as of now.
     statistics: Callable[[], Awaitable[Snapshot]]
+    # A topic's latest published items, for a new subscriber.
+    recent_items: Callable[[str, int], Awaitable[list[Item]]]
+    # The messages a digest reader's next digest would hold as of now, for one who switches to "sofort".
+    pending_digest: Callable[[ResidentRecord], Awaitable[list[str]]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import math
 from datetime import datetime
 
 from bot.city import StaffMember
+from broadcasts.calendar import Recurrence
 from broadcasts.desk import Notice
 from broadcasts.model import ALL_TOPICS, Broadcast, Priority, State
 from handlers.matching import find_topic, normalize
@@ -16,15 +17,17 @@ from handlers.router import Context, Router, Services
 from handlers.staff_common import (
     chats,
     duration,
+    local_time,
     number,
     on_broadcast,
+    rule_text,
     staff_member,
     staff_name,
     staff_only,
     to_staff,
 )
 from handlers.values import Button, Reply
-from handlers.when import parse_when
+from handlers.when import Repeating, parse_repeating, parse_when
 
 router = Router()
 
@@ -72,6 +75,8 @@ async def alert(ctx: Context, member: StaffMember) -> list[Reply]:
 async def schedule(ctx: Context, member: StaffMember) -> list[Reply]:
     """Drafts news for a later time; once approved it waits for its time, then goes out."""
     city = ctx.city
+    if (repeating := parse_repeating(ctx.args)) is not None:
+        return await _schedule_repeating(ctx, member, repeating)
     when = parse_when(ctx.args, ctx.services.clock(), city.tz)
     if when is None:
         return [Reply(ctx.t("staff_schedule_usage", city=city.name))]
@@ -84,6 +89,26 @@ async def schedule(ctx: Context, member: StaffMember) -> list[Reply]:
     if not isinstance(created, Broadcast):
         return created
     return [Reply(ctx.t("staff_scheduled_for", when=shown)), *await _preview(ctx, created)]
+
+
+async def _schedule_repeating(ctx: Context, member: StaffMember, repeating: Repeating) -> list[Reply]:
+    """News that repeats daily or weekly until cancelled; the series is approved once."""
+    first = repeating.rule.next_after(ctx.services.clock(), ctx.city.tz)
+    created = await _draft(
+        ctx,
+        member,
+        Priority.NEWS,
+        "staff_news_usage",
+        args=repeating.rest,
+        scheduled_for=first,
+        recurrence=repeating.rule,
+    )
+    if not isinstance(created, Broadcast):
+        return created
+    text = ctx.t(
+        "staff_scheduled_repeating", rule=rule_text(ctx, repeating.rule), when=local_time(ctx, first)
+    )
+    return [Reply(text), *await _preview(ctx, created)]
 
 
 @router.command("einreichen", "submit")
@@ -133,8 +158,11 @@ async def send_test(ctx: Context, member: StaffMember, broadcast_id: str, _: str
 @staff_only
 @on_broadcast
 async def approve(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
-    """Approves someone else's broadcast, which then goes out (four-eyes principle)."""
+    """Approves someone else's broadcast, which then goes out (four-eyes principle); sends a held one."""
+    before = await ctx.services.desk.get(broadcast_id)
     approved = await ctx.services.desk.approve(member, broadcast_id)
+    if before.state is State.HELD:
+        return [Reply(ctx.t("staff_held_sent", id=approved.id), replace=ctx.inbound.is_button)]
     text = notice(ctx, "staff_approved_author", id=approved.id, approver=member.name)
     return [
         Reply(_released(ctx, approved), replace=ctx.inbound.is_button),
@@ -143,10 +171,11 @@ async def approve(ctx: Context, member: StaffMember, broadcast_id: str, _: str) 
 
 
 def _released(ctx: Context, broadcast: Broadcast) -> str:
-    """What happens now to an approved broadcast: out at once, or at its time."""
+    """What happens now to an approved broadcast: out at once, after the quiet hours, or at its time."""
+    if broadcast.state is State.HELD and broadcast.scheduled_for is not None:
+        return ctx.t("staff_held_quiet", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for))
     if broadcast.state is State.SCHEDULED and broadcast.scheduled_for is not None:
-        when = broadcast.scheduled_for.astimezone(ctx.city.tz).strftime("%d.%m.%Y %H:%M")
-        return ctx.t("staff_goes_out_at", id=broadcast.id, when=when)
+        return ctx.t("staff_goes_out_at", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for))
     return ctx.t("staff_approved", id=broadcast.id)
 
 
@@ -193,6 +222,7 @@ async def _draft(
     *,
     args: str | None = None,
     scheduled_for: datetime | None = None,
+    recurrence: Recurrence | None = None,
 ) -> Broadcast | list[Reply]:
     """The new draft, or the answer that explains why there is none."""
     topic_word, _, text = (ctx.args if args is None else args).partition(" ")
@@ -216,6 +246,7 @@ async def _draft(
         text_en=text_en,
         priority=priority,
         scheduled_for=scheduled_for,
+        recurrence=recurrence,
     )
 
 
@@ -230,7 +261,7 @@ async def _submit(ctx: Context, member: StaffMember, broadcast_id: str) -> list[
             text = notice(ctx, "staff_review_request", id=broadcast.id, author=member.name)
             replies += [Reply(text, to=target) for target in chats(approver)]
         return replies
-    if broadcast.state is State.SCHEDULED:
+    if broadcast.state in (State.SCHEDULED, State.HELD):
         return [Reply(_released(ctx, broadcast), replace=ctx.inbound.is_button)]
     if broadcast.state is not State.PENDING_APPROVAL:
         return [Reply(ctx.t("staff_sent_without_approval", id=broadcast.id), replace=ctx.inbound.is_button)]
@@ -258,6 +289,7 @@ async def _preview(ctx: Context, broadcast: Broadcast, *, actions: bool = True) 
     if broadcast.text_en:
         parts += ["", ctx.t("staff_preview_english"), ctx.services.render(broadcast, "en")]
     parts += ["", ctx.t("staff_preview_audience", counts=count_text, eta=duration(eta), templates=0)]
+    parts += await _preview_timing(ctx, broadcast)
     rendered = len(ctx.services.render(broadcast, "de"))
     if rendered > LONGEST_MESSAGE:
         parts.append(
@@ -271,6 +303,29 @@ async def _preview(ctx: Context, broadcast: Broadcast, *, actions: bool = True) 
                (Button(ctx.t("button_test"), f"/probe {broadcast.id}"),
                 Button(ctx.t("button_discard"), f"/verwerfen {broadcast.id}")))  # fmt: skip
     return [Reply("\n".join(parts), buttons=buttons)]
+
+
+async def _preview_timing(ctx: Context, broadcast: Broadcast) -> list[str]:
+    """News waits for the end of the quiet hours, and digest readers get it in their next digest."""
+    if broadcast.priority is not Priority.NEWS:
+        return []
+    desk, city = ctx.services.desk, ctx.city
+    lines = []
+    goes_out = broadcast.scheduled_for or ctx.services.clock()
+    if (until := desk.quiet_until(goes_out)) is not None:
+        quiet = city.quiet_hours
+        lines.append(
+            ctx.t(
+                "staff_preview_quiet",
+                start=f"{quiet.start:%H:%M}",
+                end=f"{quiet.end:%H:%M}",
+                when=local_time(ctx, until),
+            )
+        )
+    readers = await desk.digest_audience(broadcast, tuple(ctx.services.limits))
+    if readers:
+        lines.append(ctx.t("staff_preview_digest", count=number(readers), time=f"{city.digest_time:%H:%M}"))
+    return lines
 
 
 def notice(ctx: Context, key: str, **values: object) -> str:
@@ -294,11 +349,24 @@ def notice_replies(services: Services, notice: Notice, now: datetime) -> list[Re
     broadcast = notice.broadcast
     author = city.staff_member(broadcast.author)
     minutes = int((now - broadcast.created_at).total_seconds() // 60)
+    when = (
+        broadcast.scheduled_for.astimezone(city.tz).strftime("%d.%m.%Y %H:%M")
+        if broadcast.scheduled_for
+        else ""
+    )
     text = services.texts(
-        "de", notice.key, id=broadcast.id, author=author.name if author else broadcast.author, minutes=minutes
+        "de",
+        notice.key,
+        id=broadcast.id,
+        author=author.name if author else broadcast.author,
+        minutes=minutes,
+        when=when,
     )
     buttons: tuple[tuple[Button, ...], ...] = ()
-    if notice.key == "staff_escalation":
+    if notice.key in ("staff_missed_author", "staff_digest_missed"):
+        buttons = ((Button(services.texts("de", "button_send_now"), f"/freigeben {broadcast.id}"),
+                    Button(services.texts("de", "button_drop"), f"/abbrechen {broadcast.id}")),)  # fmt: skip
+    elif notice.key == "staff_escalation":
         buttons = ((Button(services.texts("de", "button_approve"), f"/freigeben {broadcast.id}"),
                     Button(services.texts("de", "button_reject"), f"/ablehnen {broadcast.id}")),)  # fmt: skip
     return [Reply(text, buttons=buttons, to=target) for target in chats(notice.to)]

@@ -7,14 +7,21 @@ command" answer as for any other unknown command, so staff commands are not adve
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import wraps
 
 from bot.city import StaffMember
 from broadcasts.approval import Refusal
+from broadcasts.calendar import Recurrence
 from broadcasts.desk import DeskError, Problem
+from broadcasts.model import Broadcast, State
 from handlers.router import Context
 from handlers.values import Channel, Reply, Resident
+
+# A number ("12"), a repeat's occurrence ("12-20261130") or a digest ("digest-2026-11-30").
+BROADCAST_ID = re.compile(r"[0-9]+(?:-[0-9]{8})?|digest-[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 StaffHandler = Callable[[Context, StaffMember], Awaitable[list[Reply]]]
 
@@ -41,8 +48,8 @@ def on_broadcast(handler: BroadcastHandler) -> StaffHandler:
     @wraps(handler)
     async def with_id(ctx: Context, member: StaffMember) -> list[Reply]:
         first, _, rest = ctx.args.partition(" ")
-        broadcast_id = first.lstrip("#")
-        if not broadcast_id.isdecimal():
+        broadcast_id = first.lstrip("#").lower()
+        if not BROADCAST_ID.fullmatch(broadcast_id):
             return [Reply(ctx.t("staff_usage_id", command=ctx.command))]
         return await handler(ctx, member, broadcast_id, rest.strip())
 
@@ -109,3 +116,29 @@ def duration(seconds: float) -> str:
         return f"{math.ceil(seconds)} s"
     minutes = math.ceil(seconds / 60)
     return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+
+
+def local_time(ctx: Context, moment: datetime) -> str:
+    return moment.astimezone(ctx.city.tz).strftime("%d.%m.%Y %H:%M")
+
+
+def rule_text(ctx: Context, rule: Recurrence) -> str:
+    clock = f"{rule.clock:%H:%M}"
+    if rule.weekday is None:
+        return ctx.t("repeat_daily", time=clock)
+    return ctx.t("repeat_weekly", weekday=ctx.t("weekdays").split(",")[rule.weekday], time=clock)
+
+
+def describe_state(ctx: Context, broadcast: Broadcast) -> str:
+    """The state as staff read it, with what a held or scheduled broadcast waits for."""
+    if broadcast.needs_review:
+        return ctx.t("staff_needs_review")
+    when = local_time(ctx, broadcast.scheduled_for) if broadcast.scheduled_for else ""
+    if broadcast.state is State.HELD and broadcast.held is not None:
+        return ctx.t(f"state_held_{broadcast.held.value}", when=when)
+    if broadcast.state is State.SCHEDULED and broadcast.recurrence:
+        return ctx.t(
+            "state_repeating", rule=rule_text(ctx, Recurrence.decode(broadcast.recurrence)), when=when
+        )
+    state = ctx.t(f"state_{broadcast.state.value}")
+    return f"{state} ({when})" if broadcast.state is State.SCHEDULED and when else state

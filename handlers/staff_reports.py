@@ -7,7 +7,7 @@ import math
 from bot.city import StaffMember
 from broadcasts.model import Broadcast
 from handlers.router import Context, Router
-from handlers.staff_common import duration, number, staff_name, staff_only
+from handlers.staff_common import describe_state, duration, number, staff_name, staff_only
 from handlers.values import Reply
 
 router = Router()
@@ -22,9 +22,7 @@ async def pending(ctx: Context, member: StaffMember) -> list[Reply]:
         return [Reply(ctx.t("staff_pending_none"))]
     lines = [ctx.t("staff_pending_header")]
     for broadcast in items:
-        state = (
-            ctx.t("staff_needs_review") if broadcast.needs_review else ctx.t(f"state_{broadcast.state.value}")
-        )
+        state = describe_state(ctx, broadcast)
         lines.append(
             ctx.t(
                 "staff_pending_line",

@@ -80,6 +80,12 @@ class ResidentRecord:
     consent_version: str
     topics: frozenset[str] = field(default_factory=frozenset)
     inactive_since: datetime | None = None
+    # One digest a day instead of every item at once; since when (items before were sent at once).
+    daily_since: datetime | None = None
+
+    @property
+    def daily(self) -> bool:
+        return self.daily_since is not None
 
 
 # The core asks for the time instead of reading it, so that tests decide what "now" is.

@@ -1,12 +1,15 @@
 """When staff want a broadcast to go out, as they type it: "24.12.2026 08:00", "2026-12-24 08:00",
-"2026-12-24T08:00", "morgen 08:00" or "heute 18:30" (also "tomorrow", "today"), in the city's timezone.
+"2026-12-24T08:00", "morgen 08:00" or "heute 18:30" (also "tomorrow", "today"), in the city's timezone;
+and repeating news: "täglich 18:00", "wöchentlich Mo 18:00" (also "daily", "weekly Mon").
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from broadcasts.calendar import WEEKDAYS_DE, WEEKDAYS_EN, Recurrence, local
 
 _CLOCK = r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:\s*uhr)?"
 _PATTERNS = (
@@ -18,6 +21,12 @@ _PATTERNS = (
         rf"^(?P<relative>heute|today|morgen|tomorrow|übermorgen|uebermorgen)\s+{_CLOCK}(?:\s+|$)", re.I
     ),
 )
+_REPEATING = re.compile(
+    rf"^(?P<rule>t(?:ä|ae)glich|daily|w(?:ö|oe)chentlich|weekly)(?:\s+(?P<weekday>[a-zäöü]+)\.?)?\s+{_CLOCK}"
+    r"(?:\s+|$)",
+    re.I,
+)
+_WEEKLY = frozenset({"wöchentlich", "woechentlich", "weekly"})
 _OFFSETS = {"heute": 0, "today": 0, "morgen": 1, "tomorrow": 1, "übermorgen": 2, "uebermorgen": 2}
 
 
@@ -42,15 +51,38 @@ def parse_when(text: str, now: datetime, tz: tzinfo) -> When | None:
                 day = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
         except ValueError:  # 31.02., 25:00
             return None
-        return When(_local(day, clock, tz), text.strip()[match.end() :].strip())
+        return When(local(day, clock, tz), text.strip()[match.end() :].strip())
     return None
 
 
-def _local(day: date, clock: time, tz: tzinfo) -> datetime:
-    """A wall-clock time in the city. On the night the clocks go back, the first of the two is meant;
-    a time skipped when they go forward is moved past the gap, as a person would read it."""
-    naive = datetime.combine(day, clock)
-    aware = naive.replace(tzinfo=tz, fold=0)
-    # A time that does not exist does not survive the round trip through UTC (02:30 comes back as
-    # 03:30, read with the offset from before the gap): that later reading is what a person means.
-    return aware.astimezone(UTC).astimezone(tz)
+@dataclass(frozen=True, slots=True)
+class Repeating:
+    rule: Recurrence
+    rest: str
+
+
+def parse_repeating(text: str) -> Repeating | None:
+    """A repeating time at the start of `text`; None when there is none or it is malformed."""
+    match = _REPEATING.match(text.strip())
+    if match is None:
+        return None
+    parts = match.groupdict()
+    weekly = parts["rule"].lower() in _WEEKLY
+    weekday = _weekday(parts["weekday"]) if parts["weekday"] else None
+    if weekly != (weekday is not None):  # "weekly" needs a day, "daily" takes none
+        return None
+    try:
+        clock = time(int(parts["hour"]), int(parts["minute"]))
+    except ValueError:
+        return None
+    return Repeating(Recurrence(clock, weekday), text.strip()[match.end() :].strip())
+
+
+def _weekday(word: str) -> int | None:
+    """Mo, Mon, Montag, Monday: the first two or three letters decide."""
+    word = word.lower()
+    for names in (WEEKDAYS_EN, WEEKDAYS_DE):
+        for index, name in enumerate(names):
+            if word.startswith(name) and len(word) >= 2:
+                return index
+    return None

@@ -65,14 +65,20 @@ async def test_subscribe_by_id_name_and_umlaut_spelling(
     say: Say, redis: aioredis.Redis, key_prefix: str
 ) -> None:
     await agree(say)
-    assert await say(CHAT, "/abo verkehr") == ["✅ Sie erhalten jetzt Meldungen zum Thema „Verkehr“."]
-    assert await say(CHAT, "/abo BAUSTELLEN") == ["✅ Sie erhalten jetzt Meldungen zum Thema „Baustellen“."]
+    assert await say(CHAT, "/abo verkehr") == [
+        "✅ Sie erhalten jetzt Meldungen zum Thema „Verkehr“.\nZustellung: sofort (ändern: /zustellung)"
+    ]
+    assert await say(CHAT, "/abo BAUSTELLEN") == [
+        "✅ Sie erhalten jetzt Meldungen zum Thema „Baustellen“.\nZustellung: sofort (ändern: /zustellung)"
+    ]
     assert await say(CHAT, "/abo Familie & Bildung") == [
         "✅ Sie erhalten jetzt Meldungen zum Thema „Familie & Bildung“."
+        "\nZustellung: sofort (ändern: /zustellung)"
     ]
     assert await say(CHAT, "/abo roadworks") == ["Sie haben „Baustellen“ bereits abonniert."]
     assert await say(CHAT, "/subscribe Feuerwehr") == [
         "✅ Sie erhalten jetzt Meldungen zum Thema „Feuerwehr & Krisen“."
+        "\nZustellung: sofort (ändern: /zustellung)"
     ]
     assert await redis.smembers(f"{key_prefix}:aud:{{verkehr:tg}}") == {str(CHAT)}
     assert await redis.smembers(f"{key_prefix}:res:{{tg:{CHAT}}}:topics") == {
@@ -116,8 +122,12 @@ async def test_english_resident_with_mixed_commands(say: Say, tg: FakeTelegram) 
     [menu] = await say(CHAT, "/agree", language_code="en-GB")
     assert menu.startswith("Thank you! Your consent is stored.")
     assert "Traffic" in menu
-    assert await say(CHAT, "/abo traffic") == ["✅ You now receive news on “Traffic”."]
-    assert await say(CHAT, "/subscribe Kultur") == ["✅ You now receive news on “Culture”."]
+    assert await say(CHAT, "/abo traffic") == [
+        "✅ You now receive news on “Traffic”.\nDelivery: at once (change: /delivery)"
+    ]
+    assert await say(CHAT, "/subscribe Kultur") == [
+        "✅ You now receive news on “Culture”.\nDelivery: at once (change: /delivery)"
+    ]
     [unknown] = await say(CHAT, "/subscribe spaceflight")
     assert unknown.startswith("I don't know the topic “spaceflight”. Available are: Traffic (verkehr)")
     [help_text] = await say(CHAT, "/help")
@@ -221,6 +231,8 @@ async def test_my_data_export_is_readable_and_json(say: Say, tg: FakeTelegram, c
         "language": "de",
         "consent": {"at": agreed_at.isoformat(), "privacy_notice_version": "2026-11-01"},
         "topics": ["verkehr"],
+        "delivery": "every item at once",
+        "daily_digest_since": None,
         "inactive_since": None,
     }
 

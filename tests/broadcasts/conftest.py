@@ -48,7 +48,7 @@ class Rig:
         return self.engine.store
 
     async def subscribe(
-        self, chats: Iterable[int | str], topic: str = "verkehr", language: str = "de"
+        self, chats: Iterable[int | str], topic: str = "verkehr", language: str = "de", *, daily: bool = False
     ) -> None:
         for chat in chats:
             resident = Resident(Channel.TELEGRAM, str(chat))
@@ -56,6 +56,10 @@ class Rig:
             record = await self.residents.get(resident)
             assert record is not None
             await self.residents.subscribe(record, topic, self.clock())
+            if daily:
+                subscribed = await self.residents.get(resident)
+                assert subscribed is not None
+                await self.residents.set_daily(subscribed, True, self.clock())
 
     async def broadcast(
         self, topics: tuple[str, ...] = ("verkehr",), text: str = "Sperrung der B7", **fields: object

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.broadcasting import build_editorial
 from bot.city import StaffMember
-from broadcasts.audit import AuditLog
 from broadcasts.desk import Desk, DeskError
 from broadcasts.model import Broadcast, State
 from tests.broadcasts.conftest import CITY, Rig
 
 
 def desk_of(rig: Rig) -> Desk:
-    return Desk(
-        store=rig.store,
-        engine=rig.engine,
-        audit=AuditLog(rig.redis, rig.keys.audit()),
-        city=lambda: CITY,
-        audience=rig.residents.audience_size,
-        clock=rig.clock,
+    return build_editorial(
         redis=rig.redis,
         keys=rig.keys,
-    )
+        engine=rig.engine,
+        city=lambda: CITY,
+        residents=rig.residents,
+        clock=rig.clock,
+    ).desk
 
 
 def staff(staff_id: str) -> StaffMember:

@@ -15,6 +15,7 @@ from bot.telegram_api import TelegramAPI
 from bot.telegram_channel import TelegramChannel
 from broadcasts.model import ALL_TOPICS, Priority, State
 from broadcasts.store import ChannelProgress
+from broadcasts.timeline import Timeline
 from handlers.values import Channel, Resident
 from tests.broadcasts.conftest import CITY, Rig
 from tests.conftest import TOKEN
@@ -86,9 +87,15 @@ async def test_pacing_holds_telegrams_limit_in_the_stand_ins_own_timestamps(rig:
 
 
 async def test_an_alert_overtakes_a_running_digest(rig: Rig) -> None:
-    await rig.subscribe(range(1, 301))
+    await rig.subscribe(range(1, 301), daily=True)
     await rig.subscribe(range(5001, 5004), topic="feuerwehr")
-    digest = await rig.broadcast(text="Tageszusammenfassung", priority=Priority.DIGEST)
+    since = rig.clock()
+    rig.clock.advance(minutes=5)
+    news = await rig.broadcast(text="Sperrung der B7")
+    await Timeline(rig.redis, rig.keys, rig.store).record(news, ["verkehr"], rig.clock())
+    digest = await rig.broadcast(
+        text="Tagesüberblick", priority=Priority.DIGEST, since=since, scheduled_for=rig.clock()
+    )
     await rig.send(digest.id)
     await rig.drain(until=lambda: _sent_at_least(rig, 30))
     alert_at = rig.clock().timestamp()
@@ -102,6 +109,7 @@ async def test_an_alert_overtakes_a_running_digest(rig: Rig) -> None:
     assert digests_meanwhile <= 8
     await rig.drain()
     assert len(rig.tg.sent(None, "sendMessage")) == 303
+    assert sum("Sperrung der B7" in text for text in rig.delivered()) == 300, "each digest lists the news"
 
 
 async def _alerts_sent(rig: Rig, count: int) -> bool:

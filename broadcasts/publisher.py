@@ -1,0 +1,96 @@
+"""Publishing: a broadcast that is approved and due goes into its topics' timeline and out, unless it
+is ordinary news inside the quiet hours, which waits for their end. Alerts never wait.
+
+Every step names the state it expects to move from, so that several processes deciding about the same
+broadcast at once move it exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+import redis.asyncio as aioredis
+
+from bot.city import City
+from bot.keys import Keys
+from broadcasts import approval
+from broadcasts.calendar import quiet_until
+from broadcasts.engine import Engine
+from broadcasts.model import Broadcast, Hold, Priority, State
+from broadcasts.timeline import Timeline
+
+
+class Publisher:
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        keys: Keys,
+        engine: Engine,
+        timeline: Timeline,
+        city: Callable[[], City],
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._engine = engine
+        self.timeline = timeline
+        self._city = city
+
+    def quiet_until(self, moment: datetime) -> datetime | None:
+        """The end of the quiet hours that `moment` falls into, or None."""
+        city = self._city()
+        return quiet_until(moment, city.quiet_hours.start, city.quiet_hours.end, city.tz)
+
+    async def publish(self, broadcast: Broadcast, now: datetime, *, expect: State) -> Broadcast:
+        """Out now, or held until the quiet hours end. Raises InvalidTransition when another process
+        (or a cancel) moved the broadcast first."""
+        if broadcast.priority is not Priority.DIGEST:
+            topics = approval.topics_of(self._city(), broadcast.topics)
+            await self.timeline.record(broadcast, sorted(topics), now)
+        until = self.quiet_until(now)
+        if broadcast.priority is Priority.NEWS and until is not None:
+            return await self.hold(broadcast, until, Hold.QUIET, expect=expect)
+        await self._engine.enqueue(broadcast.id, expect=expect)
+        return replace(broadcast, state=State.SENDING)
+
+    async def hold(self, broadcast: Broadcast, until: datetime, reason: Hold, *, expect: State) -> Broadcast:
+        """Held: until the quiet hours end (indexed, released then), or missed (waits for staff)."""
+        if reason is Hold.QUIET:
+            await self._index(broadcast.id, until)
+        fields = {"held": reason.value, "scheduled_for": until.isoformat()}
+        await self._engine.store.transition(broadcast.id, State.HELD, expect=expect, fields=fields)
+        return replace(broadcast, state=State.HELD, held=reason, scheduled_for=until)
+
+    async def plan(self, broadcast: Broadcast, due: datetime, *, expect: State) -> Broadcast:
+        """Wait for `due`: indexed first, so that a crash leaves at most an index entry to tidy."""
+        await self._index(broadcast.id, due)
+        fields = {"scheduled_for": due.isoformat()}
+        await self._engine.store.transition(broadcast.id, State.SCHEDULED, expect=expect, fields=fields)
+        return replace(broadcast, state=State.SCHEDULED, scheduled_for=due)
+
+    async def release(self, broadcast: Broadcast, now: datetime) -> Broadcast:
+        """A held broadcast goes out now (the quiet hours ended, or staff sent a missed one)."""
+        if broadcast.priority is not Priority.DIGEST:  # a missed one was never published
+            topics = approval.topics_of(self._city(), broadcast.topics)
+            await self.timeline.record(broadcast, sorted(topics), now)
+        await self._engine.enqueue(broadcast.id, expect=State.HELD)
+        await self.forget(broadcast.id)
+        return replace(broadcast, state=State.SENDING)
+
+    async def complete(self, broadcast_id: str) -> None:
+        await self._engine.complete(broadcast_id)
+
+    async def reschedule(self, broadcast_id: str, due: datetime, following: datetime) -> None:
+        """Repeating news moves on to its next time, once, however many processes saw it due."""
+        await self._engine.store.reschedule(broadcast_id, due, following)
+        current = await self._engine.store.get(broadcast_id)
+        if current is not None and current.state is State.SCHEDULED and current.scheduled_for:
+            await self._index(broadcast_id, current.scheduled_for)
+
+    async def forget(self, broadcast_id: str) -> None:
+        await self._redis.zrem(self._keys.schedule(), broadcast_id)
+
+    async def _index(self, broadcast_id: str, due: datetime) -> None:
+        await self._redis.zadd(self._keys.schedule(), {broadcast_id: due.timestamp()})
