@@ -157,10 +157,13 @@ def build_editorial(
     city: Callable[[], City],
     residents: Residents,
     clock: Callable[[], datetime],
+    on_schedule: Callable[[], Awaitable[object]] | None = None,
 ) -> Editorial:
     audit = AuditLog(redis, keys.audit())
     timeline = Timeline(redis, keys, engine.store)
-    publisher = Publisher(redis=redis, keys=keys, engine=engine, timeline=timeline, city=city)
+    publisher = Publisher(
+        redis=redis, keys=keys, engine=engine, timeline=timeline, city=city, on_schedule=on_schedule
+    )
     desk = Desk(
         store=engine.store,
         engine=engine,

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiohttp
 from aiohttp import web
@@ -32,6 +32,7 @@ from bot.statistics import snapshot
 from bot.telegram import Origin, TelegramAdapter, WebhookTarget
 from bot.telegram_api import TelegramAPI
 from bot.telegram_channel import TelegramChannel
+from bot.timer import Timer
 from bot.web import build_app
 from broadcasts.channel import ChannelClient
 from broadcasts.engine import Engine
@@ -51,6 +52,7 @@ SEND_CONCURRENCY = 64
 # Drafts expire after hours and alerts escalate after minutes: a look every half minute is plenty.
 UPKEEP_EVERY_S = 30.0
 RELOAD = "reload"
+SCHEDULE_CHANGED = "schedule"
 CONTROL_POLL_S = 0.2
 # The progress message is edited at most every 3 s (bot/progress_reporter.py); looking each second
 # keeps it close to that.
@@ -79,6 +81,7 @@ class Service:
         self.services: Services | None = None
         self.reporter: ProgressReporter | None = None
         self.scheduler: Scheduler | None = None
+        self.timer: Timer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -159,6 +162,11 @@ class Service:
                 clock=self.clock,
             )
         self.engine.start()
+        self.timer = Timer(self.city.tz, clock=self.clock, wake=self.upkeep_once, next_due=self._next_due)
+        # What fell due while the service was down goes out now (within the grace) or is held.
+        await self.upkeep_once()
+        self.timer.start()
+        await self.timer.rearm()
         self._stopping.clear()
         self._tasks = [
             asyncio.create_task(self._upkeep_loop()),
@@ -178,6 +186,11 @@ class Service:
         replies = [reply for notice in notices for reply in notice_replies(self.services, notice, now)]
         if replies and self.telegram is not None:
             await self.telegram.deliver("", replies, Origin(None, None))
+
+    async def _next_due(self) -> datetime:
+        if self.scheduler is None:  # stopping: look again in a while
+            return self.clock() + timedelta(seconds=UPKEEP_EVERY_S)
+        return await self.scheduler.next_due(self.clock())
 
     async def reload_city(self) -> bool:
         """Read the city file again (staff, topics, texts) without a restart; a broken file is refused."""
@@ -224,8 +237,12 @@ class Service:
                     log.error("control channel failed: %s", type(exc).__name__)
                     await asyncio.sleep(CONTROL_POLL_S)
                     continue
-                if message is not None and message.get("data") == RELOAD:
+                if message is None:
+                    continue
+                if message.get("data") == RELOAD:
                     await self.reload_city()
+                elif message.get("data") == SCHEDULE_CHANGED and self.timer is not None:
+                    await self.timer.rearm()
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
 
@@ -244,6 +261,8 @@ class Service:
             city=lambda: self.city,
             residents=residents,
             clock=self.clock,
+            # Every process re-arms its timer, so the one that is free wakes on time.
+            on_schedule=lambda: storage.redis.publish(storage.keys.control(), SCHEDULE_CHANGED),
         )
         self.scheduler = editorial.scheduler
         desk = editorial.desk
@@ -306,6 +325,9 @@ class Service:
 
     async def stop(self) -> None:
         self._stopping.set()
+        if self.timer is not None:
+            self.timer.stop()
+            self.timer = None
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         if self._runner is not None:

@@ -7,7 +7,7 @@ broadcast at once move it exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -31,7 +31,9 @@ class Publisher:
         engine: Engine,
         timeline: Timeline,
         city: Callable[[], City],
+        on_schedule: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        self._on_schedule = on_schedule
         self._redis = redis
         self._keys = keys
         self._engine = engine
@@ -94,3 +96,5 @@ class Publisher:
 
     async def _index(self, broadcast_id: str, due: datetime) -> None:
         await self._redis.zadd(self._keys.schedule(), {broadcast_id: due.timestamp()})
+        if self._on_schedule is not None:
+            await self._on_schedule()
