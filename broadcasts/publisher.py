@@ -91,6 +91,10 @@ class Publisher:
         if current is not None and current.state is State.SCHEDULED and current.scheduled_for:
             await self._index(broadcast_id, current.scheduled_for)
 
+    async def plan_again(self, broadcast_id: str, due: datetime) -> None:
+        """Put a scheduled broadcast back in the index at its own time (an index entry was stale)."""
+        await self._index(broadcast_id, due)
+
     async def forget(self, broadcast_id: str) -> None:
         await self._redis.zrem(self._keys.schedule(), broadcast_id)
 

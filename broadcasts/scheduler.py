@@ -83,6 +83,11 @@ class Scheduler:
 
     async def _due(self, broadcast: Broadcast, due: datetime, now: datetime) -> list[Notice]:
         grace = timedelta(minutes=self._city().schedule_grace_minutes)
+        if broadcast.state is State.SCHEDULED and broadcast.scheduled_for is not None:
+            due = broadcast.scheduled_for  # the broadcast is the truth; the index only woke us
+            if due > now:
+                await self._publisher.plan_again(broadcast.id, due)
+                return []
         match broadcast.state:
             case State.HELD if broadcast.held is Hold.QUIET:
                 await self._publisher.release(broadcast, now)

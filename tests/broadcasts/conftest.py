@@ -24,7 +24,7 @@ from bot.telegram_channel import TelegramChannel
 from broadcasts.engine import Engine
 from broadcasts.model import Broadcast, State
 from broadcasts.store import BroadcastStore
-from handlers.values import Channel, Resident
+from handlers.values import Channel, Resident, ResidentRecord
 from tests.bot.conftest import Sleeps
 from tests.conftest import TOKEN, ManualClock
 from tests.fakes.telegram_api import FakeTelegram
@@ -60,6 +60,11 @@ class Rig:
                 subscribed = await self.residents.get(resident)
                 assert subscribed is not None
                 await self.residents.set_daily(subscribed, True, self.clock())
+
+    async def record(self, chat: int | str) -> ResidentRecord:
+        found = await self.residents.get(Resident(Channel.TELEGRAM, str(chat)))
+        assert found is not None
+        return found
 
     async def broadcast(
         self, topics: tuple[str, ...] = ("verkehr",), text: str = "Sperrung der B7", **fields: object
