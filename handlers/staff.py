@@ -163,20 +163,25 @@ async def approve(ctx: Context, member: StaffMember, broadcast_id: str, _: str) 
     approved = await ctx.services.desk.approve(member, broadcast_id)
     if before.state is State.HELD:
         return [Reply(ctx.t("staff_held_sent", id=approved.id), replace=ctx.inbound.is_button)]
-    text = notice(ctx, "staff_approved_author", id=approved.id, approver=member.name)
+    what = _released(ctx, approved, "de")  # as notices to other staff are
+    text = notice(ctx, "staff_approved_author", id=approved.id, approver=member.name, what=what)
     return [
         Reply(_released(ctx, approved), replace=ctx.inbound.is_button),
         *to_staff(ctx, approved.author, text),
     ]
 
 
-def _released(ctx: Context, broadcast: Broadcast) -> str:
+def _released(ctx: Context, broadcast: Broadcast, language: str | None = None) -> str:
     """What happens now to an approved broadcast: out at once, after the quiet hours, or at its time."""
+
+    def t(key: str, **values: object) -> str:
+        return ctx.services.texts(language or ctx.language, key, **values)
+
     if broadcast.state is State.HELD and broadcast.scheduled_for is not None:
-        return ctx.t("staff_held_quiet", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for))
+        return t("staff_held_quiet", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for))
     if broadcast.state is State.SCHEDULED and broadcast.scheduled_for is not None:
-        return ctx.t("staff_goes_out_at", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for))
-    return ctx.t("staff_approved", id=broadcast.id)
+        return t("staff_goes_out_at", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for))
+    return t("staff_approved", id=broadcast.id)
 
 
 @router.command("ablehnen", "reject")

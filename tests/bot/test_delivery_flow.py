@@ -1,0 +1,173 @@
+"""Delivery modes, a new subscriber's first look, quiet hours and schedules, in the chat through the
+service and the Bot API stand-in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from bot.service import Service
+from tests.bot.conftest import Say, Sleeps
+from tests.bot.test_staff_flow import APPROVER, EDITOR, RESIDENT, buttons, notified, subscribe, until_state
+from tests.conftest import ManualClock
+from tests.fakes.telegram_api import FakeTelegram
+
+# The test clock starts on Monday 23.11.2026 at 10:00 in Beispielstadt.
+
+
+async def publish(say: Say, tg: FakeTelegram, number: int, text: str, topic: str = "verkehr") -> None:
+    await say(EDITOR, f"/meldung {topic} {text}")
+    await say(EDITOR, f"/einreichen {number}")
+    await notified(tg, APPROVER, f"bittet um Freigabe von #{number}")
+    await say(APPROVER, f"/freigeben {number}")
+
+
+async def test_residents_choose_every_item_at_once_or_a_daily_digest(
+    say: Say, tg: FakeTelegram, redis: aioredis.Redis, key_prefix: str
+) -> None:
+    await subscribe(say, RESIDENT, "verkehr")
+    assert buttons(tg, RESIDENT) == ["/zustellung sofort", "/zustellung taeglich"]
+    [current] = await say(RESIDENT, "/zustellung")
+    assert current.startswith("Zustellung: sofort. Eilmeldungen kommen immer sofort")
+    [daily] = await say(RESIDENT, "/zustellung taeglich", button=True)
+    assert daily.startswith("🗞️ Ab jetzt erhalten Sie einmal täglich um 07:00 Uhr einen Tagesüberblick")
+    assert await redis.smembers(f"{key_prefix}:aud:{{verkehr:tg}}") == set()
+    assert await redis.smembers(f"{key_prefix}:aud:{{verkehr:tg}}:daily") == {str(RESIDENT)}
+    assert await say(RESIDENT, "/zustellung täglich") == [
+        "Sie erhalten schon einen Tagesüberblick um 07:00 Uhr."
+    ]
+    mine, _ = await say(RESIDENT, "/meinedaten", replies=2)
+    assert "Zustellung: täglich um 07:00 Uhr als Tagesüberblick" in mine
+    [again] = await say(RESIDENT, "/zustellung quatsch")
+    assert again.startswith("Zustellung: täglich um 07:00 Uhr als Tagesüberblick.")
+    [now] = await say(RESIDENT, "/delivery now")
+    assert now.startswith("⚡ Ab jetzt erhalten Sie jede Meldung sofort.")
+    assert await redis.smembers(f"{key_prefix}:aud:{{verkehr:tg}}") == {str(RESIDENT)}
+    assert await redis.smembers(f"{key_prefix}:aud:{{verkehr:tg}}:daily") == set()
+
+
+async def test_switching_back_to_at_once_brings_what_the_next_digest_would_have_held(
+    say: Say, tg: FakeTelegram
+) -> None:
+    await subscribe(say, RESIDENT, "verkehr")
+    await say(RESIDENT, "/zustellung taeglich")
+    await publish(say, tg, 1, "Sperrung der B7")
+    now, catch_up = await say(RESIDENT, "/zustellung sofort", replies=2)
+    assert now.startswith("⚡ Ab jetzt erhalten Sie jede Meldung sofort.")
+    assert catch_up.startswith("🗞️ Ihr Tagesüberblick · Beispielstadt · 23.11.2026")
+    assert "Sperrung der B7" in catch_up
+
+
+async def test_a_new_subscriber_sees_the_topics_last_three_items(say: Say, tg: FakeTelegram) -> None:
+    for number, text in enumerate(["Erste", "Zweite", "Dritte", "Vierte"], 1):
+        await publish(say, tg, number, f"{text} Meldung")
+    await say(RESIDENT, "/start")
+    await say(RESIDENT, "/zustimmen")
+    subscribed, latest = await say(RESIDENT, "/abo verkehr", replies=2)
+    assert subscribed.startswith("✅ Sie erhalten jetzt Meldungen zum Thema „Verkehr“.")
+    assert latest.startswith("Zuletzt im Thema „Verkehr“:")
+    assert latest.index("Zweite") < latest.index("Dritte") < latest.index("Vierte")
+    assert "Erste" not in latest
+    await say(RESIDENT + 1, "/start", language_code="en")
+    await say(RESIDENT + 1, "/agree", language_code="en")
+    nothing_yet = await say(RESIDENT + 1, "/subscribe kultur", language_code="en")
+    # A topic with nothing published yet: no look back.
+    assert nothing_yet == ["✅ You now receive news on “Culture”.\nDelivery: at once (change: /delivery)"]
+
+
+async def test_news_approved_in_the_quiet_hours_waits_and_the_preview_says_so(
+    say: Say, tg: FakeTelegram, service: Service, clock: ManualClock
+) -> None:
+    await subscribe(say, RESIDENT, "verkehr")
+    await subscribe(say, RESIDENT + 1, "verkehr")
+    await say(RESIDENT + 1, "/zustellung taeglich")
+    clock.advance(hours=13)  # 23:00
+    [preview] = await say(EDITOR, "/meldung verkehr Nachtbaustelle A46")
+    assert (
+        "🌙 Das fällt in die Ruhezeit (22:00–07:00): Wer Meldungen sofort bekommt, erhält es erst um "
+        in preview
+    )
+    assert "24.11.2026 07:00" in preview
+    assert "🗞️ Dazu 1 im Tagesüberblick um 07:00 Uhr." in preview
+    await say(EDITOR, "/einreichen 1")
+    await notified(tg, APPROVER, "bittet um Freigabe von #1")
+    [held] = await say(APPROVER, "/freigeben 1")
+    assert held.startswith(
+        "#1 ist freigegeben. Es ist Ruhezeit: Wer Meldungen sofort bekommt, erhält sie um 24.11.2026 07:00"
+    )
+    assert "im Tagesüberblick steht sie schon." in held
+    await notified(tg, EDITOR, "(Presseamt) freigegeben: #1 ist freigegeben. Es ist Ruhezeit")
+    [pending] = await say(EDITOR, "/offen")
+    assert "angehalten (Ruhezeit) bis 24.11.2026 07:00" in pending
+    await service.upkeep_once()
+    assert not any("Nachtbaustelle" in str(c.params.get("text")) for c in tg.sent(RESIDENT))
+    clock.advance(hours=8)  # 07:00
+    await service.upkeep_once()
+    await tg.wait_for(lambda t: any("Nachtbaustelle" in str(c.params.get("text")) for c in t.sent(RESIDENT)))
+    await tg.wait_for(
+        lambda t: any("Tagesüberblick" in str(c.params.get("text")) for c in t.sent(RESIDENT + 1))
+    )
+    await until_state(service, "1", "done")
+
+
+async def test_weekly_news_is_scheduled_from_the_chat(say: Say, tg: FakeTelegram) -> None:
+    scheduled, preview = await say(
+        EDITOR, "/planen woechentlich Mo 18:00 abfall Biotonne rausstellen", replies=2
+    )
+    assert scheduled.startswith(
+        "Wiederkehrend geplant: jeden Montag um 18:00, zuerst am 23.11.2026 18:00 (Ortszeit)."
+    )
+    assert preview.startswith("Entwurf #1")
+    [usage] = await say(EDITOR, "/planen woechentlich 18:00 abfall Text")
+    assert usage.startswith("So planen Sie eine Meldung")
+    await say(EDITOR, "/einreichen 1")
+    await notified(tg, APPROVER, "bittet um Freigabe von #1")
+    [approved] = await say(APPROVER, "/freigeben 1")
+    assert approved == "#1 ist freigegeben und geht am 23.11.2026 18:00 hinaus. Abbrechen: /abbrechen 1"
+    await notified(tg, EDITOR, "freigegeben: #1 ist freigegeben und geht am 23.11.2026 18:00 hinaus.")
+    [pending] = await say(EDITOR, "/offen")
+    assert "wiederkehrend jeden Montag um 18:00, nächster Termin 23.11.2026 18:00" in pending
+
+
+async def test_a_broadcast_due_while_the_service_was_down(
+    say: Say,
+    tg: FakeTelegram,
+    service: Service,
+    clock: ManualClock,
+    sleeps: Sleeps,
+    make_settings: Any,
+    city_file: Path,
+) -> None:
+    await subscribe(say, RESIDENT, "verkehr")
+    for number, time in ((1, "18:00"), (2, "19:00")):
+        await say(EDITOR, f"/planen heute {time} verkehr Meldung {number}", replies=2)
+        await say(EDITOR, f"/einreichen {number}")
+        await notified(tg, APPROVER, f"bittet um Freigabe von #{number}")
+        await say(APPROVER, f"/freigeben {number}")
+    await service.stop()
+    clock.advance(hours=8, minutes=20)  # 18:20: the first is due 20 minutes ago, within the grace
+
+    def restarted() -> Service:
+        return Service(
+            make_settings(telegram_api_url=tg.url, city_config=city_file), clock=clock, sleep=sleeps
+        )
+
+    second = restarted()
+    await second.start()
+    await tg.wait_for(lambda t: any("Meldung 1" in str(c.params.get("text")) for c in t.sent(RESIDENT)))
+    await second.stop()
+    clock.advance(hours=1)  # 19:20, and down again until 19:40: the second is missed
+    clock.advance(minutes=20)
+    third = restarted()
+    await third.start()
+    try:
+        await tg.wait_for(lambda t: any("#1 gesendet: 1 von 1" in str(c.params.get("text")) for c in t.calls))
+        await notified(tg, EDITOR, "#2 war für 23.11.2026 19:00 geplant, ging aber nicht hinaus")
+        assert buttons(tg, EDITOR) == ["/freigeben 2", "/abbrechen 2"]
+        assert not any("Meldung 2" in str(c.params.get("text")) for c in tg.sent(RESIDENT))
+        assert await say(EDITOR, "/freigeben 2", button=True) == ["#2 wird jetzt gesendet."]
+        await tg.wait_for(lambda t: any("Meldung 2" in str(c.params.get("text")) for c in t.sent(RESIDENT)))
+    finally:
+        await third.stop()
