@@ -82,25 +82,19 @@ def _pack(heading: str, sections: Sequence[tuple[str, Sequence[str]]], continued
     """Fill messages item by item; a topic that goes on in the next message repeats its name."""
     parts: list[list[str]] = [[heading]]
     size = len(heading)
-
-    def start_part() -> None:
-        nonlocal size
-        parts.append([])
-        size = 0
-
-    for name, lines in sections:
-        block_head = f"\n\n{name}" if parts[-1] else name
-        if size + len(block_head) + len(lines[0]) + 1 > LONGEST and size:
-            start_part()
-            block_head = name
+    for name, items in sections:
+        # An item longer than a whole message is cut, so that it fits below the heading and its topic.
+        room = LONGEST - len(heading) - len(name + continued) - 4
+        lines = [line if len(line) <= room else line[: room - 1] + "…" for line in items]
+        block_head = f"\n\n{name}"
+        if size + len(block_head) + len(lines[0]) + 1 > LONGEST:
+            parts.append([])
+            size, block_head = 0, name
         parts[-1].append(block_head)
         size += len(block_head)
-        room = LONGEST - len(name) - 40  # an item longer than a whole message is cut
-        for full in lines:
-            line = full if len(full) <= room else full[: room - 1] + "…"
+        for line in lines:
             if size + len(line) + 1 > LONGEST:
-                start_part()
-                parts[-1].append(name + continued)
+                parts.append([name + continued])
                 size = len(name + continued)
             parts[-1].append("\n" + line)
             size += len(line) + 1
