@@ -13,6 +13,7 @@ from tests.bot.conftest import Say, Sleeps
 from tests.bot.test_staff_flow import APPROVER, EDITOR, RESIDENT, buttons, notified, subscribe, until_state
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
+from tests.traces import traces
 
 # The test clock starts on Monday 23.11.2026 at 10:00 in Beispielstadt.
 
@@ -171,3 +172,18 @@ async def test_a_broadcast_due_while_the_service_was_down(
         await tg.wait_for(lambda t: any("Meldung 2" in str(c.params.get("text")) for c in t.sent(RESIDENT)))
     finally:
         await third.stop()
+
+
+async def test_erasing_a_digest_reader_leaves_no_trace(
+    say: Say, tg: FakeTelegram, service: Service, clock: ManualClock, redis: aioredis.Redis
+) -> None:
+    await subscribe(say, RESIDENT, "verkehr")
+    await say(RESIDENT, "/abo kultur")
+    await say(RESIDENT, "/zustellung taeglich")
+    await publish(say, tg, 1, "Sperrung der B7")
+    clock.advance(hours=21)  # 07:00 the next morning
+    await service.upkeep_once()
+    await tg.wait_for(lambda t: any("Tagesüberblick" in str(c.params.get("text")) for c in t.sent(RESIDENT)))
+    await say(RESIDENT, "/loeschen")
+    await say(RESIDENT, "/loeschen ja")
+    assert await traces(redis, str(RESIDENT)) == []
