@@ -45,12 +45,14 @@ class Timeline:
             await pipe.execute()
 
     async def latest(self, topic_id: str, count: int) -> list[Item]:
-        """The topic's newest items, oldest first, leaving out what was cancelled."""
+        """The topic's newest items that went out, oldest first: one held for the quiet hours reaches
+        a new subscriber when they end, not twice."""
         scored = await self._redis.zrevrange(self._keys.topic_items(topic_id), 0, count + 4, withscores=True)
         published = {str(i): float(score) for i, score in cast(list[tuple[str, float]], scored)}
         found = [
             Item(datetime.fromtimestamp(published[b.id], UTC), b)
             for b in await self._published(list(published))
+            if b.state is not State.HELD
         ]
         return list(reversed(found[:count]))
 
