@@ -20,6 +20,8 @@ from bot.connection import Storage, open_storage
 from bot.idhash import IdHasher, load_or_create_secret
 from bot.progress_reporter import ProgressReporter
 from bot.residents import Residents
+from bot.sandbox import SandboxAdapter, is_loopback, sandbox_settings
+from bot.sandbox_channel import Outbox, SandboxChannel
 from bot.settings import Settings, TelegramMode
 from bot.statistics import snapshot
 from bot.telegram import Origin, TelegramAdapter, WebhookTarget
@@ -72,6 +74,7 @@ class Service:
         self.engine: Engine | None = None
         self.services: Services | None = None
         self.reporter: ProgressReporter | None = None
+        self.sandbox: SandboxAdapter | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -79,9 +82,13 @@ class Service:
         self.port: int | None = None
 
     async def start(self) -> None:
-        if not self.settings.telegram_enabled:
+        if self.settings.sandbox_mode and not is_loopback(self.settings.http_host):
+            # On the sandbox page anyone can act as staff: it must never be reachable from elsewhere.
             raise ConfigurationError(
-                "no messenger is configured: set TELEGRAM_BOT_TOKEN (see .env.example and the README)"
+                "no messenger is configured, so stadtfunk would start its sandbox test chat, which "
+                f"listens on loopback only, not on HTTP_HOST={self.settings.http_host}; set "
+                "TELEGRAM_BOT_TOKEN (or WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID), or "
+                "HTTP_HOST=127.0.0.1 to try the sandbox"
             )
         try:
             await self._start()
@@ -91,7 +98,9 @@ class Service:
 
     async def _start(self) -> None:
         settings = self.settings
-        self.storage = await open_storage(settings, service=True)
+        self.storage = await open_storage(
+            sandbox_settings(settings) if settings.sandbox_mode else settings, service=True
+        )
         storage = self.storage
         residents = Residents(storage.redis, storage.keys, self.city.tz)
         # Enough connections for the senders' in-flight sends plus replies.
@@ -111,6 +120,12 @@ class Service:
             limiter = limiter_for(storage, client, token.partition(":")[0], settings.rate_limit_margin)
             telegram = (token, api, client, limiter)
             channels.append((client, limiter))
+        sandbox: tuple[SandboxChannel, Limiter] | None = None
+        if settings.sandbox_mode:
+            sandbox_client = SandboxChannel(Outbox())
+            margin = settings.rate_limit_margin
+            sandbox = (sandbox_client, limiter_for(storage, sandbox_client, "sandbox", margin))
+            channels.append(sandbox)
         worker = settings.worker_name or default_worker_name()
         self.engine = build_engine(
             storage=storage,
@@ -151,6 +166,21 @@ class Service:
                 worker=worker,
                 clock=self.clock,
             )
+        if sandbox is not None:
+            sandbox_client, limiter = sandbox
+            services = self.services
+            self.sandbox = SandboxAdapter(
+                outbox=sandbox_client.outbox,
+                conversation=conversation,
+                residents=residents,
+                pacer=reply_pacer(sandbox_client, limiter, hasher, self.clock, self._sleep),
+                store=self.engine.store,
+                statistics=services.statistics,
+                city=lambda: self.city,
+                texts=services.texts,
+                limits=services.limits,
+                clock=self.clock,
+            )
         self.engine.start()
         self._stopping.clear()
         self._tasks = [
@@ -170,6 +200,8 @@ class Service:
         replies = [reply for notice in notices for reply in notice_replies(self.services, notice, now)]
         if replies and self.telegram is not None:
             await self.telegram.deliver("", replies, Origin(None, None))
+        if replies and self.sandbox is not None:
+            await self.sandbox.deliver("", replies)
 
     async def reload_city(self) -> bool:
         """Read the city file again (staff, topics, texts) without a restart; a broken file is refused."""
@@ -196,9 +228,11 @@ class Service:
 
     async def _report_loop(self) -> None:
         while not self._stopping.is_set():
-            if self.reporter is not None:
+            for reporter in (self.reporter, self.sandbox):
+                if reporter is None:
+                    continue
                 try:
-                    await self.reporter.tick()
+                    await (reporter.tick() if isinstance(reporter, ProgressReporter) else reporter.report())
                 except Exception as exc:
                     log.error("progress report failed: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
@@ -277,17 +311,33 @@ class Service:
             telegram_feed=self.telegram.feed if self.telegram is not None and target else None,
             telegram_secret=target.secret if target else None,
         )
+        if self.sandbox is not None:
+            self.sandbox.install(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot listen on HTTP_HOST={self.settings.http_host} HTTP_PORT={self.settings.http_port}: "
+                f"{exc.strerror}; is another stadtfunk running? Choose another HTTP_PORT"
+            ) from None
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
         log.info("HTTP server listening on http://%s:%s", self.settings.http_host, self.port)
+        if self.sandbox is not None:
+            # Printed, not only logged: it is the one thing a newcomer running `make run` needs.
+            print(
+                f"stadtfunk sandbox: no messenger configured; open http://{self.settings.http_host}:"
+                f"{self.port}/ to chat as residents and staff",
+                flush=True,
+            )
 
     async def ready(self) -> bool:
-        if self.storage is None or self.telegram is None or not self.telegram.application.running:
+        telegram_up = self.telegram is not None and self.telegram.application.running
+        if self.storage is None or not (telegram_up or self.sandbox is not None):
             return False
         try:
             return bool(await self.storage.redis.ping())
@@ -308,6 +358,7 @@ class Service:
             with contextlib.suppress(Exception):
                 await self.telegram.stop()
             self.telegram = None
+        self.sandbox = None
         if self._session is not None:
             await self._session.close()
             self._session = None

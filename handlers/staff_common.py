@@ -16,6 +16,10 @@ from broadcasts.desk import DeskError, Problem
 from handlers.router import Context
 from handlers.values import Channel, Reply, Resident
 
+# The sandbox web chat (bot/sandbox.py) names a staff member's chat by their id in the city file; it runs
+# only on loopback and only without messenger credentials, where acting as staff is its purpose.
+SANDBOX_STAFF = "staff:"
+
 StaffHandler = Callable[[Context, StaffMember], Awaitable[list[Reply]]]
 
 BroadcastHandler = Callable[[Context, StaffMember, str, str], Awaitable[list[Reply]]]
@@ -56,6 +60,8 @@ def staff_member(ctx: Context) -> StaffMember | None:
         return city.staff_by_telegram(int(sender))
     if ctx.inbound.channel is Channel.WHATSAPP:
         return city.staff_by_whatsapp(sender)
+    if ctx.inbound.channel is Channel.SANDBOX and sender.startswith(SANDBOX_STAFF):
+        return city.staff_member(sender.removeprefix(SANDBOX_STAFF))
     return None
 
 
