@@ -18,6 +18,7 @@ from bot.broadcasting import build_engine, composer, default_worker_name, limite
 from bot.city import City, CityFileError, load_city
 from bot.connection import Storage, open_storage
 from bot.idhash import IdHasher, load_or_create_secret
+from bot.metrics import METRICS_PATH, Metrics
 from bot.progress_reporter import ProgressReporter
 from bot.residents import Residents
 from bot.sandbox import SandboxAdapter, is_loopback, sandbox_settings
@@ -67,7 +68,9 @@ class Service:
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self._sleep = sleep
+        self.metrics = Metrics()
+        # Everything the service sleeps for is waiting for a turn to send: counted for /metrics.
+        self._sleep = self.metrics.waiting(sleep)
         self.city: City = load_city(settings.city_config)
         self.storage: Storage | None = None
         self.telegram: TelegramAdapter | None = None
@@ -79,6 +82,8 @@ class Service:
         self._stopping = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
+        self._metrics_runner: web.AppRunner | None = None
+        self.metrics_port: int | None = None
         self.port: int | None = None
 
     async def start(self) -> None:
@@ -119,13 +124,13 @@ class Service:
             # The bot id (the token's public half) names the budget that every process shares.
             limiter = limiter_for(storage, client, token.partition(":")[0], settings.rate_limit_margin)
             telegram = (token, api, client, limiter)
-            channels.append((client, limiter))
+            channels.append((self.metrics.metered(client), limiter))
         sandbox: tuple[SandboxChannel, Limiter] | None = None
         if settings.sandbox_mode:
             sandbox_client = SandboxChannel(Outbox())
             margin = settings.rate_limit_margin
             sandbox = (sandbox_client, limiter_for(storage, sandbox_client, "sandbox", margin))
-            channels.append(sandbox)
+            channels.append((self.metrics.metered(sandbox_client), sandbox[1]))
         worker = settings.worker_name or default_worker_name()
         self.engine = build_engine(
             storage=storage,
@@ -313,19 +318,24 @@ class Service:
         )
         if self.sandbox is not None:
             self.sandbox.install(app)
+        app.middlewares.append(self.metrics.middleware)
+        metrics = self.metrics.handler(self._refresh_metrics)
+        if self.settings.metrics_port is None:
+            app.router.add_get(METRICS_PATH, metrics)
+        else:
+            # On a port of its own, on loopback only: the figures are for the operator's scraper.
+            metrics_app = web.Application()
+            metrics_app.router.add_get(METRICS_PATH, metrics)
+            self._metrics_runner = web.AppRunner(metrics_app, access_log=None)
+            await self._metrics_runner.setup()
+            metrics_site = web.TCPSite(self._metrics_runner, "127.0.0.1", self.settings.metrics_port)
+            await self._listen(metrics_site, "METRICS_PORT", self.settings.metrics_port)
+            self.metrics_port = _bound_port(metrics_site, self.settings.metrics_port)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot listen on HTTP_HOST={self.settings.http_host} HTTP_PORT={self.settings.http_port}: "
-                f"{exc.strerror}; is another stadtfunk running? Choose another HTTP_PORT"
-            ) from None
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
+        await self._listen(site, f"HTTP_HOST={self.settings.http_host} HTTP_PORT", self.settings.http_port)
+        self.port = _bound_port(site, self.settings.http_port)
         log.info("HTTP server listening on http://%s:%s", self.settings.http_host, self.port)
         if self.sandbox is not None:
             # Printed, not only logged: it is the one thing a newcomer running `make run` needs.
@@ -334,6 +344,19 @@ class Service:
                 f"{self.port}/ to chat as residents and staff",
                 flush=True,
             )
+
+    async def _listen(self, site: web.TCPSite, variable: str, port: int) -> None:
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot listen on {variable}={port}: {exc.strerror}; "
+                "is another stadtfunk running? Choose another port"
+            ) from None
+
+    async def _refresh_metrics(self) -> None:
+        if self.storage is not None and self.engine is not None:
+            await self.metrics.refresh(self.storage.redis, self.storage.keys, self.city, self.engine.channels)
 
     async def ready(self) -> bool:
         telegram_up = self.telegram is not None and self.telegram.application.running
@@ -348,9 +371,10 @@ class Service:
         self._stopping.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        for runner in (self._runner, self._metrics_runner):
+            if runner is not None:
+                await runner.cleanup()
+        self._runner = self._metrics_runner = None
         if self.engine is not None:
             await self.engine.stop()
             self.engine = None
@@ -386,6 +410,12 @@ class Service:
             log.info("shutting down")
         finally:
             await self.stop()
+
+
+def _bound_port(site: web.TCPSite, configured: int) -> int:
+    """The port actually bound (0 in the settings picks a free one)."""
+    sockets = getattr(site._server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else configured
 
 
 def _secret(value: SecretStr | None) -> str | None:
