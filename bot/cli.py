@@ -223,7 +223,7 @@ def run(settings: Settings) -> int:
     ]
     if settings.redis_url is not None:
         secrets.append(settings.redis_url.get_secret_value())
-    configure_logging(settings.log_level, secrets)
+    configure_logging(settings.log_level, secrets, log_format=settings.log_format.value)
     service = Service(settings)
     asyncio.run(service.run_until_signalled())
     return 0
