@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+from asyncio.subprocess import PIPE
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +171,36 @@ async def test_a_taken_port_is_named(
         )
         with pytest.raises(ConfigurationError, match=f"HTTP_PORT={first.port}"):
             await second.start()
+
+
+async def test_run_without_credentials_prints_the_address_and_stops_on_sigterm(
+    redis_url: str, key_prefix: str, tmp_path: Path, redis: aioredis.Redis
+) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REDIS_", "CITY_", "WHATSAPP_"))
+    }
+    env |= {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix, "HTTP_PORT": "0", "LOG_FORMAT": "json"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", cwd=tmp_path, env=env, stdout=PIPE, stderr=PIPE
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(30):
+            banner = (await process.stdout.readline()).decode()
+        match = re.search(r"open (http://127\.0\.0\.1:\d+/) to chat as residents and staff", banner)
+        assert match, banner
+        async with aiohttp.ClientSession() as session:
+            async with session.get(match[1] + "readyz") as response:
+                assert response.status == 200
+            async with session.get(match[1]) as response:
+                assert "stadtfunk Sandbox" in await response.text()
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            _, stderr = await process.communicate()
+        assert process.returncode == 0
+        events = [json.loads(line)["event"] for line in stderr.decode().splitlines()]
+        assert events[-1] == "shutting down"
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
