@@ -28,7 +28,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The sandbox page's browser tests need Debian's chromium (never `playwright install`); say so loudly.
 pytest: $(STAMP)
+	@test -x /usr/bin/chromium || echo "!!! /usr/bin/chromium is missing: the browser tests are SKIPPED (apt-get install chromium; .ci/run does) !!!"
 	$(BIN)/pytest -q
 
 # The peers the engine is measured against live in a venv of their own: aiogram pins an older pydantic.

@@ -34,6 +34,9 @@ from broadcasts.store import BroadcastStore
 from broadcasts.timeline import Item, Timeline
 from handlers.values import ResidentRecord
 
+# Announced on the control channel when the schedule changed, so that every process re-arms its timer.
+SCHEDULE_CHANGED = "schedule"
+
 KINDS = {Priority.ALERT: "alert", Priority.NEWS: "news", Priority.DIGEST: "digest"}
 
 

@@ -12,9 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pydantic import ValidationError
 
 from bot.city import CityFileError, load_city
+from bot.cli_broadcast import broadcast
+from bot.cli_common import CommandError, messenger
+from bot.cli_figures import export_subscribers, show_stats
+from bot.cli_residents import erase_resident, export_resident
 from bot.connection import StorageError, open_storage
 from bot.embedded_redis import EmbeddedRedisError
 from bot.logs import configure_logging
+from bot.sandbox import sandbox_settings
 from bot.service import ConfigurationError, Service
 from bot.settings import Settings
 from bot.telegram import TelegramStartError
@@ -25,10 +30,17 @@ from handlers.values import Channel
 EXIT_USAGE = 2
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stadtfunk", description="A city's messenger broadcast service.")
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="act on the sandbox's data (what `run` keeps when no messenger is configured)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("run", help="run the service (messenger adapters, web server)")
+    commands.add_parser(
+        "run", help="run the service (messenger adapters, web server; sandbox without messengers)"
+    )
     commands.add_parser("check-config", help="validate the environment and the city file, then exit")
     status = commands.add_parser("status", help="progress of one broadcast, or of all running ones")
     status.add_argument("id", nargs="?", help="broadcast id (as shown to staff, e.g. 42)")
@@ -37,23 +49,82 @@ def main(argv: Sequence[str] | None = None) -> int:
     audit.add_argument(
         "--since", type=_moment, default=None, help="a date (2026-11-01) or ISO time; default: 30 days ago"
     )
-    args = parser.parse_args(argv)
+    commands.add_parser("stats", help="subscribers per topic and channel, broadcasts and deliveries per day")
+    export = commands.add_parser("export-subscribers", help="subscriber counts per topic and channel as CSV")
+    export.add_argument("--aggregate", action="store_true", help="counts only (the only export there is)")
+    send = commands.add_parser(
+        "broadcast", help="draft and submit a broadcast as a staff member (four-eyes rules apply)"
+    )
+    send.add_argument("--as", dest="staff", required=True, metavar="STAFF", help="staff id in the city file")
+    send.add_argument("--topic", required=True, help='topic id (an alert may use "alle")')
+    send.add_argument("--text", required=True, help="the German text")
+    send.add_argument("--text-en", default=None, help="the English text (optional)")
+    send.add_argument("--alert", action="store_true", help="an urgent alert (needs the alert role)")
+    for name, what in (
+        ("export-resident", "print everything stored about one resident as JSON"),
+        ("erase-resident", "erase everything stored about one resident"),
+    ):
+        person = commands.add_parser(name, help=what)
+        person.add_argument("--channel", required=True, type=messenger, help="telegram (tg) or whatsapp (wa)")
+        person.add_argument(
+            "--id", required=True, dest="chat_id", help="chat id (Telegram) or number (WhatsApp)"
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as exc:
         return _fail(_describe_settings_error(exc))
+    if args.sandbox:
+        settings = sandbox_settings(settings)
     try:
-        if args.command == "check-config":
-            return check_config(settings)
-        if args.command == "status":
-            return asyncio.run(show_status(settings, args.id))
-        if args.command == "reload":
-            return asyncio.run(reload_services(settings))
-        if args.command == "audit":
-            return asyncio.run(export_audit(settings, args.since or datetime.now(UTC) - timedelta(days=30)))
-        return run(settings)
-    except (CityFileError, ConfigurationError, StorageError, EmbeddedRedisError, TelegramStartError) as exc:
+        return dispatch(args, settings)
+    except (
+        CityFileError,
+        CommandError,
+        ConfigurationError,
+        StorageError,
+        EmbeddedRedisError,
+        TelegramStartError,
+    ) as exc:
         return _fail(str(exc))
+
+
+def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    sandbox: bool = args.sandbox
+    match args.command:
+        case "check-config":
+            return check_config(settings)
+        case "status":
+            return asyncio.run(show_status(settings, args.id))
+        case "reload":
+            return asyncio.run(reload_services(settings))
+        case "audit":
+            return asyncio.run(export_audit(settings, args.since or datetime.now(UTC) - timedelta(days=30)))
+        case "stats":
+            return asyncio.run(show_stats(settings, sandbox=sandbox))
+        case "export-subscribers":
+            return asyncio.run(export_subscribers(settings, sandbox=sandbox, aggregate=args.aggregate))
+        case "broadcast":
+            return asyncio.run(
+                broadcast(
+                    settings,
+                    sandbox=sandbox,
+                    staff_id=args.staff,
+                    topic=args.topic,
+                    text=args.text,
+                    text_en=args.text_en,
+                    alert=args.alert,
+                )
+            )
+        case "export-resident":
+            return asyncio.run(export_resident(settings, args.channel, args.chat_id))
+        case "erase-resident":
+            return asyncio.run(erase_resident(settings, args.channel, args.chat_id))
+    return run(settings)
 
 
 def check_config(settings: Settings) -> int:
@@ -152,7 +223,7 @@ def run(settings: Settings) -> int:
     ]
     if settings.redis_url is not None:
         secrets.append(settings.redis_url.get_secret_value())
-    configure_logging(settings.log_level, secrets)
+    configure_logging(settings.log_level, secrets, log_format=settings.log_format.value)
     service = Service(settings)
     asyncio.run(service.run_until_signalled())
     return 0

@@ -118,44 +118,57 @@ class ProgressReporter:
             await self._redis.delete(report_key, lease)
 
     def _bar(self, progress: Progress, now: datetime) -> str:
-        total = max(progress.total, 1)
-        share = progress.settled / total
-        filled = math.floor(share * BAR)
-        channels = [
-            self._t(
-                "staff_progress_channel",
-                channel=channel.name.title(),
-                settled=number(counts.settled),
-                total=number(counts.total),
-                failed=counts.failed,
-            )
-            for channel, counts in progress.channels.items()
-        ]
-        return self._t(
-            "staff_progress",
-            id=progress.broadcast_id,
-            state=self._t(f"state_{progress.state.value}"),
-            bar="▰" * filled + "▱" * (BAR - filled),
-            percent=math.floor(share * 100),
-            channels="\n".join(channels),
-            rate=f"{progress.rate(now):.1f}".replace(".", ","),
-            eta=duration(progress.eta_seconds(self._limits)),
-        )
+        return progress_text(self._texts, progress, now, self._limits)
 
     def _summary(self, progress: Progress, now: datetime) -> str:
-        started = progress.started_at or now
-        ended = progress.finished_at or now
-        return self._t(
-            "staff_progress_done",
-            id=progress.broadcast_id,
-            state=self._t(f"state_{progress.state.value}"),
-            sent=number(progress.sent),
-            total=number(progress.total),
-            failed=sum(c.failed for c in progress.channels.values()),
-            blocked=sum(c.blocked for c in progress.channels.values()),
-            retired=sum(c.retired for c in progress.channels.values()),
-            duration=duration((ended - started).total_seconds()),
-        )
+        return summary_text(self._texts, progress, now)
 
-    def _t(self, key: str, **values: object) -> str:
-        return self._texts("de", key, **values)
+
+def progress_text(texts: Texts, progress: Progress, now: datetime, limits: Mapping[Channel, float]) -> str:
+    """The live progress message while a broadcast sends (Telegram and the sandbox show the same)."""
+
+    def t(key: str, **values: object) -> str:
+        return texts("de", key, **values)
+
+    total = max(progress.total, 1)
+    share = progress.settled / total
+    filled = math.floor(share * BAR)
+    channels = [
+        t(
+            "staff_progress_channel",
+            channel=channel.name.title(),
+            settled=number(counts.settled),
+            total=number(counts.total),
+            failed=counts.failed,
+        )
+        for channel, counts in progress.channels.items()
+    ]
+    return t(
+        "staff_progress",
+        id=progress.broadcast_id,
+        state=t(f"state_{progress.state.value}"),
+        bar="▰" * filled + "▱" * (BAR - filled),
+        percent=math.floor(share * 100),
+        channels="\n".join(channels),
+        rate=f"{progress.rate(now):.1f}".replace(".", ","),
+        eta=duration(progress.eta_seconds(limits)),
+    )
+
+
+def summary_text(texts: Texts, progress: Progress, now: datetime) -> str:
+    def t(key: str, **values: object) -> str:
+        return texts("de", key, **values)
+
+    started = progress.started_at or now
+    ended = progress.finished_at or now
+    return t(
+        "staff_progress_done",
+        id=progress.broadcast_id,
+        state=t(f"state_{progress.state.value}"),
+        sent=number(progress.sent),
+        total=number(progress.total),
+        failed=sum(c.failed for c in progress.channels.values()),
+        blocked=sum(c.blocked for c in progress.channels.values()),
+        retired=sum(c.retired for c in progress.channels.values()),
+        duration=duration((ended - started).total_seconds()),
+    )

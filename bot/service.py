@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from redis.exceptions import RedisError
 
 from bot.broadcasting import (
+    SCHEDULE_CHANGED,
     build_editorial,
     build_engine,
     composer,
@@ -25,8 +26,11 @@ from bot.broadcasting import (
 from bot.city import City, CityFileError, load_city
 from bot.connection import Storage, open_storage
 from bot.idhash import IdHasher, load_or_create_secret
+from bot.metrics import METRICS_PATH, Metrics
 from bot.progress_reporter import ProgressReporter
 from bot.residents import Residents
+from bot.sandbox import SandboxAdapter, is_loopback, sandbox_settings
+from bot.sandbox_channel import Outbox, SandboxChannel
 from bot.settings import Settings, TelegramMode
 from bot.statistics import snapshot
 from bot.telegram import Origin, TelegramAdapter, WebhookTarget
@@ -52,7 +56,6 @@ SEND_CONCURRENCY = 64
 # Drafts expire after hours and alerts escalate after minutes: a look every half minute is plenty.
 UPKEEP_EVERY_S = 30.0
 RELOAD = "reload"
-SCHEDULE_CHANGED = "schedule"
 CONTROL_POLL_S = 0.2
 # The progress message is edited at most every 3 s (bot/progress_reporter.py); looking each second
 # keeps it close to that.
@@ -73,7 +76,9 @@ class Service:
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self._sleep = sleep
+        self.metrics = Metrics()
+        # Everything the service sleeps for is waiting for a turn to send: counted for /metrics.
+        self._sleep = self.metrics.waiting(sleep)
         self.city: City = load_city(settings.city_config)
         self.storage: Storage | None = None
         self.telegram: TelegramAdapter | None = None
@@ -82,16 +87,23 @@ class Service:
         self.reporter: ProgressReporter | None = None
         self.scheduler: Scheduler | None = None
         self.timer: Timer | None = None
+        self.sandbox: SandboxAdapter | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
+        self._metrics_runner: web.AppRunner | None = None
+        self.metrics_port: int | None = None
         self.port: int | None = None
 
     async def start(self) -> None:
-        if not self.settings.telegram_enabled:
+        if self.settings.sandbox_mode and not is_loopback(self.settings.http_host):
+            # On the sandbox page anyone can act as staff: it must never be reachable from elsewhere.
             raise ConfigurationError(
-                "no messenger is configured: set TELEGRAM_BOT_TOKEN (see .env.example and the README)"
+                "no messenger is configured, so stadtfunk would start its sandbox test chat, which "
+                f"listens on loopback only, not on HTTP_HOST={self.settings.http_host}; set "
+                "TELEGRAM_BOT_TOKEN (or WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID), or "
+                "HTTP_HOST=127.0.0.1 to try the sandbox"
             )
         try:
             await self._start()
@@ -101,7 +113,9 @@ class Service:
 
     async def _start(self) -> None:
         settings = self.settings
-        self.storage = await open_storage(settings, service=True)
+        self.storage = await open_storage(
+            sandbox_settings(settings) if settings.sandbox_mode else settings, service=True
+        )
         storage = self.storage
         residents = Residents(storage.redis, storage.keys, self.city.tz)
         # Enough connections for the senders' in-flight sends plus replies.
@@ -120,7 +134,13 @@ class Service:
             # The bot id (the token's public half) names the budget that every process shares.
             limiter = limiter_for(storage, client, token.partition(":")[0], settings.rate_limit_margin)
             telegram = (token, api, client, limiter)
-            channels.append((client, limiter))
+            channels.append((self.metrics.metered(client), limiter))
+        sandbox: tuple[SandboxChannel, Limiter] | None = None
+        if settings.sandbox_mode:
+            sandbox_client = SandboxChannel(Outbox())
+            margin = settings.rate_limit_margin
+            sandbox = (sandbox_client, limiter_for(storage, sandbox_client, "sandbox", margin))
+            channels.append((self.metrics.metered(sandbox_client), sandbox[1]))
         worker = settings.worker_name or default_worker_name()
         self.engine = build_engine(
             storage=storage,
@@ -161,6 +181,21 @@ class Service:
                 worker=worker,
                 clock=self.clock,
             )
+        if sandbox is not None:
+            sandbox_client, limiter = sandbox
+            services = self.services
+            self.sandbox = SandboxAdapter(
+                outbox=sandbox_client.outbox,
+                conversation=conversation,
+                residents=residents,
+                pacer=reply_pacer(sandbox_client, limiter, hasher, self.clock, self._sleep),
+                store=self.engine.store,
+                statistics=services.statistics,
+                city=lambda: self.city,
+                texts=services.texts,
+                limits=services.limits,
+                clock=self.clock,
+            )
         self.engine.start()
         self.timer = Timer(self.city.tz, clock=self.clock, wake=self.upkeep_once, next_due=self._next_due)
         # What fell due while the service was down goes out now (within the grace) or is held.
@@ -186,6 +221,8 @@ class Service:
         replies = [reply for notice in notices for reply in notice_replies(self.services, notice, now)]
         if replies and self.telegram is not None:
             await self.telegram.deliver("", replies, Origin(None, None))
+        if replies and self.sandbox is not None:
+            await self.sandbox.deliver("", replies)
 
     async def _next_due(self) -> datetime:
         if self.scheduler is None:  # stopping: look again in a while
@@ -217,9 +254,11 @@ class Service:
 
     async def _report_loop(self) -> None:
         while not self._stopping.is_set():
-            if self.reporter is not None:
+            for reporter in (self.reporter, self.sandbox):
+                if reporter is None:
+                    continue
                 try:
-                    await self.reporter.tick()
+                    await (reporter.tick() if isinstance(reporter, ProgressReporter) else reporter.report())
                 except Exception as exc:
                     log.error("progress report failed: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
@@ -306,17 +345,51 @@ class Service:
             telegram_feed=self.telegram.feed if self.telegram is not None and target else None,
             telegram_secret=target.secret if target else None,
         )
+        if self.sandbox is not None:
+            self.sandbox.install(app)
+        app.middlewares.append(self.metrics.middleware)
+        metrics = self.metrics.handler(self._refresh_metrics)
+        if self.settings.metrics_port is None:
+            app.router.add_get(METRICS_PATH, metrics)
+        else:
+            # On a port of its own, on loopback only: the figures are for the operator's scraper.
+            metrics_app = web.Application()
+            metrics_app.router.add_get(METRICS_PATH, metrics)
+            self._metrics_runner = web.AppRunner(metrics_app, access_log=None)
+            await self._metrics_runner.setup()
+            metrics_site = web.TCPSite(self._metrics_runner, "127.0.0.1", self.settings.metrics_port)
+            await self._listen(metrics_site, "METRICS_PORT", self.settings.metrics_port)
+            self.metrics_port = _bound_port(metrics_site, self.settings.metrics_port)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
+        await self._listen(site, f"HTTP_HOST={self.settings.http_host} HTTP_PORT", self.settings.http_port)
+        self.port = _bound_port(site, self.settings.http_port)
         log.info("HTTP server listening on http://%s:%s", self.settings.http_host, self.port)
+        if self.sandbox is not None:
+            # Printed, not only logged: it is the one thing a newcomer running `make run` needs.
+            print(
+                f"stadtfunk sandbox: no messenger configured; open http://{self.settings.http_host}:"
+                f"{self.port}/ to chat as residents and staff",
+                flush=True,
+            )
+
+    async def _listen(self, site: web.TCPSite, variable: str, port: int) -> None:
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot listen on {variable}={port}: {exc.strerror}; "
+                "is another stadtfunk running? Choose another port"
+            ) from None
+
+    async def _refresh_metrics(self) -> None:
+        if self.storage is not None and self.engine is not None:
+            await self.metrics.refresh(self.storage.redis, self.storage.keys, self.city, self.engine.channels)
 
     async def ready(self) -> bool:
-        if self.storage is None or self.telegram is None or not self.telegram.application.running:
+        telegram_up = self.telegram is not None and self.telegram.application.running
+        if self.storage is None or not (telegram_up or self.sandbox is not None):
             return False
         try:
             return bool(await self.storage.redis.ping())
@@ -330,9 +403,10 @@ class Service:
             self.timer = None
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        for runner in (self._runner, self._metrics_runner):
+            if runner is not None:
+                await runner.cleanup()
+        self._runner = self._metrics_runner = None
         if self.engine is not None:
             await self.engine.stop()
             self.engine = None
@@ -340,6 +414,7 @@ class Service:
             with contextlib.suppress(Exception):
                 await self.telegram.stop()
             self.telegram = None
+        self.sandbox = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -367,6 +442,12 @@ class Service:
             log.info("shutting down")
         finally:
             await self.stop()
+
+
+def _bound_port(site: web.TCPSite, configured: int) -> int:
+    """The port actually bound (0 in the settings picks a free one)."""
+    sockets = getattr(site._server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else configured
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -12,6 +12,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_CITY_FILE = Path(__file__).parent / "cities" / "beispielstadt.yaml"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class TelegramMode(StrEnum):
     POLLING = "polling"
     WEBHOOK = "webhook"
@@ -44,6 +49,14 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = Field(default="INFO", pattern=r"^(?i:DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    log_format: LogFormat = LogFormat.TEXT
+    # Unset: /metrics is served on HTTP_PORT; set: on a port of its own, on loopback only.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+
+    # Read here only to tell whether any messenger is configured (sandbox mode); the WhatsApp
+    # adapter's own settings live with it.
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = None
 
     @model_validator(mode="after")
     def _webhook_needs_url_and_secret(self) -> Self:
@@ -68,3 +81,13 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return self.telegram_bot_token is not None and bool(self.telegram_bot_token.get_secret_value())
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        token = self.whatsapp_access_token
+        return token is not None and bool(token.get_secret_value()) and bool(self.whatsapp_phone_number_id)
+
+    @property
+    def sandbox_mode(self) -> bool:
+        """No messenger credentials: run with the local web test chat instead of a messenger."""
+        return not (self.telegram_enabled or self.whatsapp_enabled)

@@ -112,6 +112,10 @@ class Engine:
     async def progress(self, broadcast_id: str) -> Progress:
         return await self.store.progress(broadcast_id)
 
+    async def settle_planning(self) -> None:
+        """Wait for the planning this process started; a command line tool exits only after it."""
+        await asyncio.gather(*self._planning.values(), return_exceptions=True)
+
     # --- running
 
     def start(self) -> None:

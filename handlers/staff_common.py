@@ -22,6 +22,9 @@ from handlers.values import Channel, Reply, Resident
 
 # A number ("12"), a repeat's occurrence ("12-20261130") or a digest ("digest-2026-11-30").
 BROADCAST_ID = re.compile(r"[0-9]+(?:-[0-9]{8})?|digest-[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The sandbox web chat (bot/sandbox.py) names a staff member's chat by their id in the city file; it runs
+# only on loopback and only without messenger credentials, where acting as staff is its purpose.
+SANDBOX_STAFF = "staff:"
 
 StaffHandler = Callable[[Context, StaffMember], Awaitable[list[Reply]]]
 
@@ -63,6 +66,8 @@ def staff_member(ctx: Context) -> StaffMember | None:
         return city.staff_by_telegram(int(sender))
     if ctx.inbound.channel is Channel.WHATSAPP:
         return city.staff_by_whatsapp(sender)
+    if ctx.inbound.channel is Channel.SANDBOX and sender.startswith(SANDBOX_STAFF):
+        return city.staff_member(sender.removeprefix(SANDBOX_STAFF))
     return None
 
 

@@ -44,10 +44,18 @@ def test_check_config_explains_a_broken_city_file(tmp_path: Path) -> None:
     assert "topics[3].id" in result.stderr
 
 
-def test_run_without_messenger_credentials_names_the_variables(tmp_path: Path) -> None:
-    result = stadtfunk("run", cwd=tmp_path, REDIS_URL="redis://127.0.0.1:9")
+def test_run_without_messenger_credentials_off_loopback_names_the_variables(tmp_path: Path) -> None:
+    result = stadtfunk("run", cwd=tmp_path, REDIS_URL="redis://127.0.0.1:9", HTTP_HOST="0.0.0.0")  # noqa: S104
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN" in result.stderr
+    assert "loopback only" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_without_messenger_credentials_tries_the_sandbox(tmp_path: Path) -> None:
+    result = stadtfunk("run", cwd=tmp_path, REDIS_URL="redis://127.0.0.1:9")
+    assert result.returncode == 2
+    assert "Redis is not reachable" in result.stderr
     assert "Traceback" not in result.stderr
 
 

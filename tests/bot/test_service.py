@@ -36,8 +36,9 @@ async def test_unreachable_bot_api_fails_with_a_clear_message(make_settings: Any
         await service.start()
 
 
-async def test_without_any_messenger_the_service_names_what_to_set(make_settings: Any) -> None:
-    service = Service(make_settings(telegram_bot_token=None))
+async def test_without_any_messenger_off_loopback_the_service_names_what_to_set(make_settings: Any) -> None:
+    # Without credentials the service would be the sandbox, which never listens beyond loopback.
+    service = Service(make_settings(telegram_bot_token=None, http_host="0.0.0.0"))  # noqa: S104
     with pytest.raises(ConfigurationError, match="TELEGRAM_BOT_TOKEN"):
         await service.start()
 

@@ -1,0 +1,149 @@
+"""Prometheus metrics: counters this process keeps, and gauges read from Redis when scraped.
+
+Each service has its own registry, so that two services in one process (tests) never share a counter.
+Labels are channels, outcomes, priorities and topics: never a person.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import cast
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from bot.city import City
+from bot.keys import Keys
+from broadcasts.channel import ChannelClient, Message, Pacing
+from broadcasts.model import Priority
+from broadcasts.outcome import SendError
+from handlers.values import Channel
+
+METRICS_PATH = "/metrics"
+# The active list's score is priority * 10**13 + creation time in ms (broadcasts/store.py).
+PRIORITY_SCALE = 10**13
+# Where people's messages arrive: the Telegram (and later WhatsApp) webhooks and the sandbox page.
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+INBOUND_PATHS = {"/webhooks/telegram": "tg", "/webhooks/whatsapp": "wa", "/sandbox/send": "sb"}
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.deliveries = Counter(
+            "stadtfunk_deliveries",
+            "Broadcast send attempts by channel and outcome (sent, or the problem the platform named)",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+        self.rate_limit_wait = Counter(
+            "stadtfunk_rate_limit_wait_seconds",
+            "Time senders and replies waited for their turn in the shared limiter",
+            registry=self.registry,
+        )
+        self.webhook_latency = Histogram(
+            "stadtfunk_webhook_seconds",
+            "Time from an inbound webhook request to its answer, by channel",
+            ["channel"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "stadtfunk_queue_depth",
+            "Deliveries waiting in the queue by channel and priority",
+            ["channel", "priority"],
+            registry=self.registry,
+        )
+        self.subscribers = Gauge(
+            "stadtfunk_subscribers",
+            "Subscribers per topic and channel",
+            ["topic", "channel"],
+            registry=self.registry,
+        )
+
+    def metered(self, client: ChannelClient) -> MeteredChannel:
+        return MeteredChannel(client, self)
+
+    def waiting(self, sleep: Callable[[float], Awaitable[None]]) -> Callable[[float], Awaitable[None]]:
+        """The engine's and the reply pacers' sleep: all of it is waiting for a turn to send."""
+
+        async def counted(seconds: float) -> None:
+            self.rate_limit_wait.inc(max(seconds, 0.0))
+            await sleep(seconds)
+
+        return counted
+
+    async def refresh(
+        self, redis: aioredis.Redis, keys: Keys, city: City, channels: Sequence[Channel]
+    ) -> None:
+        """Read the gauges from Redis, the truth every process shares."""
+        for channel in channels:
+            depth = dict.fromkeys(Priority, 0)
+            active = cast(
+                list[tuple[str, float]], await redis.zrange(keys.active(channel), 0, -1, withscores=True)
+            )
+            for broadcast_id, score in active:
+                priority = Priority(min(int(score // PRIORITY_SCALE), Priority.DIGEST))
+                depth[priority] += int(await redis.xlen(keys.broadcast_queue(str(broadcast_id), channel)))
+            for priority, count in depth.items():
+                self.queue_depth.labels(channel.value, priority.name.lower()).set(count)
+            async with redis.pipeline(transaction=False) as pipe:
+                for topic in city.topics:
+                    pipe.scard(keys.audience(topic.id, channel))
+                counts = await pipe.execute()
+            for topic, count in zip(city.topics, counts, strict=True):
+                self.subscribers.labels(topic.id, channel.value).set(int(count))
+
+    @web.middleware
+    async def middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        channel = INBOUND_PATHS.get(request.path)
+        if channel is None or request.method != "POST":
+            return await handler(request)
+        started = time.perf_counter()
+        try:
+            return await handler(request)
+        finally:
+            self.webhook_latency.labels(channel).observe(time.perf_counter() - started)
+
+    def handler(
+        self, refresh: Callable[[], Awaitable[None]]
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def metrics(_: web.Request) -> web.Response:
+            await refresh()
+            body = generate_latest(self.registry)
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        return metrics
+
+
+class MeteredChannel:
+    """A channel client that counts each send by its outcome; everything else is the client's."""
+
+    def __init__(self, client: ChannelClient, metrics: Metrics) -> None:
+        self._client = client
+        self._metrics = metrics
+        self.channel: Channel = client.channel
+        self.pacing: Pacing = client.pacing
+
+    async def send(self, chat_id: str, message: Message) -> str | None:
+        try:
+            reference = await self._client.send(chat_id, message)
+        except SendError as error:
+            self._metrics.deliveries.labels(self.channel.value, error.problem.value).inc()
+            raise
+        self._metrics.deliveries.labels(self.channel.value, "sent").inc()
+        return reference
+
+    def is_group(self, chat_id: str) -> bool:
+        return self._client.is_group(chat_id)
