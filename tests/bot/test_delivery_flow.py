@@ -99,7 +99,9 @@ async def test_news_approved_in_the_quiet_hours_waits_and_the_preview_says_so(
         "#1 ist freigegeben. Es ist Ruhezeit: Wer Meldungen sofort bekommt, erhält sie um 24.11.2026 07:00"
     )
     assert "im Tagesüberblick steht sie schon." in held
-    await notified(tg, EDITOR, "(Presseamt) freigegeben: #1 ist freigegeben. Es ist Ruhezeit")
+    await notified(
+        tg, EDITOR, "Freigabe durch Sabine Wagner (Presseamt): #1 ist freigegeben. Es ist Ruhezeit"
+    )
     [pending] = await say(EDITOR, "/offen")
     assert "angehalten (Ruhezeit) bis 24.11.2026 07:00" in pending
     await service.upkeep_once()
@@ -127,7 +129,11 @@ async def test_weekly_news_is_scheduled_from_the_chat(say: Say, tg: FakeTelegram
     await notified(tg, APPROVER, "bittet um Freigabe von #1")
     [approved] = await say(APPROVER, "/freigeben 1")
     assert approved == "#1 ist freigegeben und geht am 23.11.2026 18:00 hinaus. Abbrechen: /abbrechen 1"
-    await notified(tg, EDITOR, "freigegeben: #1 ist freigegeben und geht am 23.11.2026 18:00 hinaus.")
+    await notified(
+        tg,
+        EDITOR,
+        "Freigabe durch Sabine Wagner (Presseamt): #1 ist freigegeben und geht am 23.11.2026 18:00 hinaus.",
+    )
     [pending] = await say(EDITOR, "/offen")
     assert "wiederkehrend jeden Montag um 18:00, nächster Termin 23.11.2026 18:00" in pending
 

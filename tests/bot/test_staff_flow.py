@@ -81,7 +81,7 @@ async def test_draft_preview_submit_approve_and_delivery(say: Say, tg: FakeTeleg
     assert approved[0].startswith("#1 ist freigegeben und geht jetzt hinaus.")
     await tg.wait_for(lambda t: any("B7" in c.params["text"] for c in t.sent(RESIDENT)))
     await tg.wait_for(
-        lambda t: any("von Sabine Wagner (Presseamt) freigegeben" in c.params["text"] for c in t.sent(EDITOR))
+        lambda t: any("Freigabe durch Sabine Wagner (Presseamt)" in c.params["text"] for c in t.sent(EDITOR))
     )
 
     [again] = await say(APPROVER, "/approve 1")
