@@ -182,7 +182,10 @@ class DeliveryQueue:
         stream = self._keys.broadcast_queue(broadcast_id, self.channel)
         async with self._redis.pipeline(transaction=True) as pipe:
             for delivery in deliveries:
-                pipe.xadd(stream, {"c": delivery.chat_id, "l": delivery.language})
+                fields: dict[Any, Any] = {"c": delivery.chat_id, "l": delivery.language}
+                if delivery.text is not None:
+                    fields["t"] = delivery.text
+                pipe.xadd(stream, fields)
             ids = [d.entry_id for d in deliveries]
             pipe.xack(stream, GROUP, *ids)
             pipe.xdel(stream, *ids)

@@ -33,6 +33,8 @@ MAX_BATCH = 200
 MAX_BATCHES_IN_FLIGHT = 16
 IDLE_S = 0.1  # how often an idle sender looks for new work
 MAX_WAITING = 2_000  # deliveries held for a retry in memory before claiming more
+# A reserved send that would leave this much after its time is not sent late but granted again.
+LATE_S = 0.05
 
 
 @dataclass(order=True, slots=True)
@@ -161,14 +163,26 @@ class Sender:
                 self._slots.release()
             raise
         waited, due = 0.0, list[Delivery]()
-        for delivery, delay in granted:
+        for index, (delivery, delay) in enumerate(granted):
             if delay > waited + 0.001:
                 self._spawn(broadcast, due)
                 await self._sleep(delay - waited)
                 waited, due = delay, []
+                if self._clock().timestamp() - (now + delay) > LATE_S:
+                    await self._give_back(broadcast.id, [d for d, _ in granted[index:]])
+                    return 0.0
             due.append(delivery)
         self._spawn(broadcast, due)
         return 0.0
+
+    async def _give_back(self, broadcast_id: str, deliveries: list[Delivery]) -> None:
+        """This process woke too late for its reserved times (the machine stalled it): sending now would
+        bunch up with what the other processes send on time, so these wait for a new grant instead."""
+        for delivery in deliveries:
+            self._slots.release()
+            self._retry_at(delivery, 0.0)
+        await self.queue.settle(broadcast_id, [], unmark=deliveries)
+        log.info("sender %s stalled; %d reserved sends wait for a new grant", self.channel, len(deliveries))
 
     async def _sending(self) -> list[Broadcast]:
         """Broadcasts this channel serves now, most urgent first."""

@@ -26,3 +26,20 @@ async def test_a_repeated_settle_counts_nothing_twice(redis: aioredis.Redis, key
     assert progress == {"sent:tg": "1", "failed:tg": "1"}
     assert await queue.remaining("9") == 1
     assert await redis.smembers(keys.broadcast_sending("9", Channel.TELEGRAM)) == {claimed[2].entry_id}
+
+
+async def test_deliveries_handed_back_keep_a_text_of_their_own(
+    redis: aioredis.Redis, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    stream = keys.broadcast_queue("digest-2026-11-24", Channel.TELEGRAM)
+    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    await redis.xadd(stream, {"c": "1", "l": "en", "t": "Your daily digest"})
+    await redis.xadd(stream, {"c": "2", "l": ""})
+    stopping = DeliveryQueue(redis, keys, Channel.TELEGRAM, "worker-a")
+    await stopping.release("digest-2026-11-24", await stopping.claim("digest-2026-11-24", 10))
+    taken = await DeliveryQueue(redis, keys, Channel.TELEGRAM, "worker-b").claim("digest-2026-11-24", 10)
+    assert [(d.chat_id, d.language, d.text) for d in taken] == [
+        ("1", "en", "Your daily digest"),
+        ("2", "", None),
+    ]
