@@ -3,6 +3,7 @@ service and the Bot API stand-in."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,16 @@ import redis.asyncio as aioredis
 
 from bot.service import Service
 from tests.bot.conftest import Say, Sleeps
-from tests.bot.test_staff_flow import APPROVER, EDITOR, RESIDENT, buttons, notified, subscribe, until_state
+from tests.bot.test_staff_flow import (
+    APPROVER,
+    EDITOR,
+    RESIDENT,
+    buttons,
+    notified,
+    subscribe,
+    until,
+    until_state,
+)
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
 from tests.traces import traces
@@ -193,3 +203,21 @@ async def test_erasing_a_digest_reader_leaves_no_trace(
     await say(RESIDENT, "/loeschen")
     await say(RESIDENT, "/loeschen ja")
     assert await traces(redis, str(RESIDENT)) == []
+
+
+async def test_the_timer_wakes_the_service_when_the_next_broadcast_is_due(
+    say: Say, tg: FakeTelegram, service: Service, clock: ManualClock
+) -> None:
+    assert service.timer is not None
+    await say(EDITOR, "/planen heute 18:00 verkehr Sperrung", replies=2)
+    await say(EDITOR, "/einreichen 1")
+    await notified(tg, APPROVER, "bittet um Freigabe von #1")
+    await say(APPROVER, "/freigeben 1")
+    # 08:00 from now on the service's clock; the schedule change re-armed the timer over Redis.
+    expected = datetime.now(UTC) + timedelta(hours=8)
+
+    def armed() -> bool:
+        wake = service.timer.next_wake if service.timer else None
+        return wake is not None and abs((wake - expected).total_seconds()) < 60
+
+    await until(armed)
