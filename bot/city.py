@@ -182,6 +182,9 @@ class StaffMember(_Section):
     telegram_id: int | None = Field(None, gt=0)
     whatsapp: WhatsAppNumber | None = None
     roles: dict[Role, RoleScope] = Field(min_length=1, description='role -> "all" or a list of topic ids')
+    language: Literal["de", "en"] = Field(
+        "de", description="the language of what stadtfunk tells them unprompted (approval requests, …)"
+    )
 
     @field_validator("roles")
     @classmethod

@@ -163,8 +163,9 @@ async def approve(ctx: Context, member: StaffMember, broadcast_id: str, _: str) 
     approved = await ctx.services.desk.approve(member, broadcast_id)
     if before.state is State.HELD:
         return [Reply(ctx.t("staff_held_sent", id=approved.id), replace=ctx.inbound.is_button)]
-    what = _released(ctx, approved, "de")  # as notices to other staff are
-    text = notice(ctx, "staff_approved_author", id=approved.id, approver=member.name, what=what)
+    author = ctx.city.staff_member(approved.author)
+    what = _released(ctx, approved, author.language if author else None)
+    text = notice(ctx, author, "staff_approved_author", id=approved.id, approver=member.name, what=what)
     return [
         Reply(_released(ctx, approved), replace=ctx.inbound.is_button),
         *to_staff(ctx, approved.author, text),
@@ -190,12 +191,14 @@ def _released(ctx: Context, broadcast: Broadcast, language: str | None = None) -
 async def reject(ctx: Context, member: StaffMember, broadcast_id: str, reason: str) -> list[Reply]:
     """Rejects someone else's broadcast, with an optional reason for the author."""
     rejected = await ctx.services.desk.reject(member, broadcast_id, reason[:500])
+    author = ctx.city.staff_member(rejected.author)
     text = notice(
         ctx,
+        author,
         "staff_rejected_author",
         id=rejected.id,
         approver=member.name,
-        reason=reason or notice(ctx, "staff_no_reason"),
+        reason=reason or notice(ctx, author, "staff_no_reason"),
     )
     answer = ctx.t("staff_rejected", id=rejected.id, author=staff_name(ctx, rejected.author))
     return [Reply(answer, replace=ctx.inbound.is_button), *to_staff(ctx, rejected.author, text)]
@@ -263,7 +266,7 @@ async def _submit(ctx: Context, member: StaffMember, broadcast_id: str) -> list[
     if broadcast.needs_review:
         replies = [Reply(ctx.t("staff_break_glass", id=broadcast.id, names=names or "–"))]
         for approver in others:
-            text = notice(ctx, "staff_review_request", id=broadcast.id, author=member.name)
+            text = notice(ctx, approver, "staff_review_request", id=broadcast.id, author=member.name)
             replies += [Reply(text, to=target) for target in chats(approver)]
         return replies
     if broadcast.state in (State.SCHEDULED, State.HELD):
@@ -273,12 +276,18 @@ async def _submit(ctx: Context, member: StaffMember, broadcast_id: str) -> list[
     if not others:
         return [Reply(ctx.t("staff_no_approver", id=broadcast.id))]
     replies = [Reply(ctx.t("staff_submitted", id=broadcast.id, names=names), replace=ctx.inbound.is_button)]
-    preview = ctx.services.render(broadcast, "de")
-    buttons = ((Button(notice(ctx, "button_approve"), f"/freigeben {broadcast.id}"),
-                Button(notice(ctx, "button_reject"), f"/ablehnen {broadcast.id}")),)  # fmt: skip
+    # Approvers see every language version they are approving.
+    versions = ("de", "en") if broadcast.text_en else ("de",)
+    preview = "\n\n".join(ctx.services.render(broadcast, language) for language in versions)
     for approver in others:
-        text = f"{notice(ctx, 'staff_approval_request', author=member.name, id=broadcast.id)}\n\n{preview}"
-        replies += [Reply(text, buttons=buttons, to=target) for target in chats(approver)]
+        approve, reject = (notice(ctx, approver, key) for key in ("button_approve", "button_reject"))
+        buttons = (
+            (Button(approve, f"/freigeben {broadcast.id}"), Button(reject, f"/ablehnen {broadcast.id}")),
+        )
+        request = notice(ctx, approver, "staff_approval_request", author=member.name, id=broadcast.id)
+        replies += [
+            Reply(f"{request}\n\n{preview}", buttons=buttons, to=target) for target in chats(approver)
+        ]
     return replies
 
 
@@ -333,9 +342,9 @@ async def _preview_timing(ctx: Context, broadcast: Broadcast) -> list[str]:
     return lines
 
 
-def notice(ctx: Context, key: str, **values: object) -> str:
-    """Messages to other staff are in German, the city's language: theirs is not known."""
-    return ctx.services.texts("de", key, **values)
+def notice(ctx: Context, to: StaffMember | None, key: str, **values: object) -> str:
+    """A message to another staff member, in the language the city file gives them (German by default)."""
+    return ctx.services.texts(to.language if to else "de", key, **values)
 
 
 def split_languages(text: str) -> tuple[str, str | None]:
@@ -359,8 +368,11 @@ def notice_replies(services: Services, notice: Notice, now: datetime) -> list[Re
         if broadcast.scheduled_for
         else ""
     )
-    text = services.texts(
-        "de",
+
+    def t(key: str, **values: object) -> str:
+        return services.texts(notice.to.language, key, **values)
+
+    text = t(
         notice.key,
         id=broadcast.id,
         author=author.name if author else broadcast.author,
@@ -369,9 +381,9 @@ def notice_replies(services: Services, notice: Notice, now: datetime) -> list[Re
     )
     buttons: tuple[tuple[Button, ...], ...] = ()
     if notice.key in ("staff_missed_author", "staff_digest_missed"):
-        buttons = ((Button(services.texts("de", "button_send_now"), f"/freigeben {broadcast.id}"),
-                    Button(services.texts("de", "button_drop"), f"/abbrechen {broadcast.id}")),)  # fmt: skip
+        buttons = ((Button(t("button_send_now"), f"/freigeben {broadcast.id}"),
+                    Button(t("button_drop"), f"/abbrechen {broadcast.id}")),)  # fmt: skip
     elif notice.key == "staff_escalation":
-        buttons = ((Button(services.texts("de", "button_approve"), f"/freigeben {broadcast.id}"),
-                    Button(services.texts("de", "button_reject"), f"/ablehnen {broadcast.id}")),)  # fmt: skip
+        buttons = ((Button(t("button_approve"), f"/freigeben {broadcast.id}"),
+                    Button(t("button_reject"), f"/ablehnen {broadcast.id}")),)  # fmt: skip
     return [Reply(text, buttons=buttons, to=target) for target in chats(notice.to)]

@@ -396,3 +396,22 @@ async def test_the_desk_in_english(say: Say, tg: FakeTelegram) -> None:
     assert rejected == "#1 is rejected. Jonas Becker (Presseamt) has been told."
     [status] = await say(APPROVER, "/status 1", language_code="en")
     assert status.startswith("#1: rejected.")
+
+
+async def test_staff_hear_unprompted_messages_in_their_own_language(
+    say: Say, tg: FakeTelegram, service: Service, city_file: Path
+) -> None:
+    edit_city(city_file, "      approver: all\n", "      approver: all\n    language: en\n")
+    assert await service.reload_city()
+    await say(EDITOR, "/meldung verkehr Die B7 ist gesperrt.\nEN: The B7 is closed.")
+    await say(EDITOR, "/einreichen 1")
+    await notified(tg, APPROVER, "Jonas Becker (Presseamt) asks for approval of #1:")
+    request = str(tg.sent(APPROVER)[-1].params["text"])
+    assert "Die B7 ist gesperrt." in request
+    assert "The B7 is closed." in request, "an approver sees every language version"
+    assert [b["text"] for b in tg.sent(APPROVER)[-1].params["reply_markup"]["inline_keyboard"][0]] == [
+        "✅ Approve",
+        "❌ Reject",
+    ]
+    await say(APPROVER, "/freigeben 1")
+    await notified(tg, EDITOR, "Freigabe durch Sabine Wagner (Presseamt): #1 ist freigegeben")
