@@ -37,6 +37,7 @@ async def run(plan: Plan, peers_python: Path | None, token: str) -> Results:
         async with StandInProcess("wa", token) as standin:
             limits["wa"] = await scenarios.at_limit(env, standin, "wa", plan.limit_seconds)
         memory = await scenarios.redis_memory(env, plan)
+        webhook = await scenarios.webhook(env, plan)
     return Results(
         plan=plan,
         machine=machine,
@@ -46,6 +47,7 @@ async def run(plan: Plan, peers_python: Path | None, token: str) -> Results:
         two_procs_limit=two_procs_limit,
         alert=alert,
         redis_memory=memory,
+        webhook=webhook,
     )
 
 

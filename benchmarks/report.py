@@ -47,6 +47,7 @@ class Results:
     two_procs_limit: Outcome
     alert: Outcome
     redis_memory: Outcome
+    webhook: Mapping[str, Outcome] = field(default_factory=dict)  # offered rate -> the run
     notes: list[str] = field(default_factory=list)
 
 
@@ -60,6 +61,7 @@ def render(results: Results) -> str:
         _two_procs(results),
         _alert(results.alert, results.plan),
         _memory(results.redis_memory, results.plan),
+        _webhook(results.webhook),
     ]
     if results.notes:
         sections.append("## Notes\n\n" + "\n".join(f"- {note}" for note in results.notes))
@@ -301,6 +303,33 @@ def _memory(outcome: Outcome, plan: Plan) -> str:
     if isinstance(outcome, NotMeasured):
         return head + f"Not measured: {outcome.reason}"
     return head + _fields(outcome)
+
+
+GOAL_WEBHOOK_PER_CPU_S = 3_000
+GOAL_WEBHOOK_P99_MS = 50
+
+
+def _webhook(runs: Mapping[str, Outcome]) -> str:
+    lines = [
+        "## WhatsApp webhook",
+        "",
+        "Signed notifications in Meta's shape (one text message each, ~700 bytes) posted at a steady "
+        "offered rate by a second process on loopback; the server checks the signature and the JSON, "
+        "appends the body to the inbound Redis stream and answers 200, while the inbox's consumer group in "
+        "the same process takes the entries off again (processing reduced to parsing). Acks per CPU-second "
+        f"are the server process's own. Goal: ≥{GOAL_WEBHOOK_PER_CPU_S:,} acks per CPU-second and p99 "
+        f"≤{GOAL_WEBHOOK_P99_MS} ms.",
+        "",
+        "| offered /s | acknowledged /s | failed | acks per CPU-s | p50 ms | p99 ms |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for rate, outcome in runs.items():
+        if isinstance(outcome, NotMeasured):
+            lines.append(f"| {rate} | not measured: {_cell(outcome.reason)} |" + _blank(4))
+            continue
+        cells = [outcome.get(name) for name in ("rate", "failed", "acks_per_cpu_s", "p50_ms", "p99_ms")]
+        lines.append(f"| {rate} | " + " | ".join(_num(cell) for cell in cells) + " |")
+    return "\n".join(lines)
 
 
 def _fields(outcome: JSON) -> str:

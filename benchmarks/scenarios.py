@@ -15,6 +15,9 @@ get `--api-url URL --token T` (the stand-in; Telegram at `{URL}/bot{T}/…`, Wha
   sending at the limit → {"latency_s", ...} (submission to the alert's first delivery);
 - `redis-memory --subscribers N`: N subscribers stored → {"bytes_per_subscriber", ...}.
 
+The WhatsApp webhook is measured by `python -m benchmarks.webhook` (a server process and a load process on
+loopback) → {"acks_per_cpu_s", "p50_ms", "p99_ms", "rate", ...} per offered rate.
+
 The stand-in's own counters are attached to each result under "standin": they, not the sender's word,
 show what was delivered, whether a chat got a message twice and whether a limit was hit.
 """
@@ -29,6 +32,8 @@ from pathlib import Path
 from benchmarks.processes import NotMeasured, Outcome, StandInProcess, flush_redis, run_json
 
 PEERS = ("ptb", "aiogram", "aiohttp")
+WEBHOOK_RATES = (500, 1000, 2000, 3000)
+WEBHOOK_RATES_QUICK = (500,)
 STANDIN_SUMMARY = (
     "ok",
     "too_many",
@@ -145,6 +150,19 @@ async def alert_latency(env: Env, standin: StandInProcess, plan: Plan) -> Outcom
         env, "alert-latency", args, api_url=standin.url, timeout_s=plan.limit_seconds * 3 + 300
     )
     return await with_standin(standin, outcome)
+
+
+async def webhook(env: Env, plan: Plan) -> dict[str, Outcome]:
+    """Signed webhook bodies at steady offered rates; the consumer group runs in the server process."""
+    seconds = plan.limit_seconds / 2
+    results: dict[str, Outcome] = {}
+    for rate in WEBHOOK_RATES_QUICK if plan.quick else WEBHOOK_RATES:
+        await flush_redis(env.redis_url)
+        _progress(f"webhook at {rate}/s for {seconds:.0f} s")
+        command = [sys.executable, "-m", "benchmarks.webhook", "--redis-url", env.redis_url,
+                   "--rate", str(rate), "--seconds", str(seconds)]  # fmt: skip
+        results[str(rate)] = await run_json(command, timeout_s=seconds * 4 + 120)
+    return results
 
 
 async def redis_memory(env: Env, plan: Plan) -> Outcome:

@@ -29,7 +29,7 @@ from broadcasts.queue import DeliveryQueue
 from broadcasts.render import render
 from broadcasts.replies import REPLY_LANE_S, ReplyPacer
 from broadcasts.scheduler import Scheduler
-from broadcasts.sender import MAX_BATCH, Sender
+from broadcasts.sender import MAX_BATCH, Alarm, Sender
 from broadcasts.store import BroadcastStore
 from broadcasts.timeline import Item, Timeline
 from handlers.values import ResidentRecord
@@ -75,8 +75,15 @@ def composer(city: Callable[[], City]) -> Callable[[Broadcast, str], Message]:
     topic_name = topic_namer(city)
 
     def compose(broadcast: Broadcast, language: str) -> Message:
-        text = render(broadcast, language or "de", topic_name)
-        return Message(text, image_path=broadcast.image, kind=KINDS[broadcast.priority])
+        language = language or "de"
+        text = render(broadcast, language, topic_name)
+        return Message(
+            text,
+            image_path=broadcast.image,
+            kind=KINDS[broadcast.priority],
+            tag=broadcast.id,
+            language=language,
+        )
 
     return compose
 
@@ -91,6 +98,7 @@ def build_engine(
     worker: str,
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    alarm: Alarm | None = None,
 ) -> Engine:
     store = BroadcastStore(storage.redis, storage.keys)
     compose = composer(city)
@@ -107,6 +115,7 @@ def build_engine(
             sleep=sleep,
             batch=max(1, min(MAX_BATCH, limiter.burst_tokens)),
             tz=city().tz,
+            alarm=alarm,
         )
         for client, limiter in channels
     ]

@@ -241,6 +241,54 @@ class QuietHours(_Section):
     end: ClockTime = datetime.time(7, 0)
 
 
+TEMPLATE_NAME_PATTERN = r"^[a-z0-9_]{1,512}$"
+TemplateName = Annotated[
+    str, _matching(TEMPLATE_NAME_PATTERN, "must be the template's name in Meta's manager: a-z, 0-9 and _")
+]
+
+
+TemplateParameter = Literal["text", "city"]
+
+
+def _text_only() -> list[TemplateParameter]:
+    return ["text"]
+
+
+class WhatsAppTemplate(_Section):
+    """An approved message template, sent to WhatsApp residents outside the 24-hour service window."""
+
+    name: TemplateName
+    # Resident language -> the template's language code in Meta's manager; others fall back to German.
+    languages: dict[str, Text] = Field(default_factory=lambda: {"de": "de"})
+    # The body's {{1}}, {{2}}, ... in order: "text" is the message, "city" the city's name.
+    parameters: list[TemplateParameter] = Field(default_factory=_text_only, max_length=4)
+    category: Literal["UTILITY"] = "UTILITY"
+
+    def language(self, language: str) -> str:
+        return self.languages.get(language) or self.languages.get("de") or "de"
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, languages: dict[str, str]) -> dict[str, str]:
+        if unknown := sorted(set(languages) - {"de", "en"}):
+            raise PydanticCustomError("template_language", 'languages are "de" and "en", not {unknown}',
+                                      {"unknown": ", ".join(unknown)})  # fmt: skip
+        return languages
+
+
+class WhatsAppTemplates(_Section):
+    """One template per message kind; a kind without one reaches residents only inside their window."""
+
+    news: WhatsAppTemplate | None = None
+    alert: WhatsAppTemplate | None = None
+    digest: WhatsAppTemplate | None = None
+    staff: WhatsAppTemplate | None = None
+
+    def for_kind(self, kind: str) -> WhatsAppTemplate | None:
+        found = {"news": self.news, "alert": self.alert, "digest": self.digest, "staff": self.staff}
+        return found.get(kind)
+
+
 class City(_Section):
     name: Text
     timezone: Annotated[str, AfterValidator(_known_timezone)] = "Europe/Berlin"
@@ -258,6 +306,7 @@ class City(_Section):
     alerts_need_approval: bool = True
     draft_expiry_hours: float = Field(24, gt=0)
     alert_escalation_minutes: float = Field(10, gt=0)
+    whatsapp_templates: WhatsAppTemplates = WhatsAppTemplates()
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

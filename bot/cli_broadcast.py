@@ -21,6 +21,7 @@ from bot.sandbox_channel import Outbox, SandboxChannel
 from bot.settings import Settings
 from bot.telegram_api import TelegramAPI
 from bot.telegram_channel import TelegramChannel
+from bot.whatsapp_wiring import whatsapp_parts
 from broadcasts.approval import Refusal
 from broadcasts.channel import ChannelClient
 from broadcasts.desk import DeskError
@@ -55,15 +56,18 @@ async def broadcast(
     if not text.strip():
         raise CommandError("--text is empty")
     async with aiohttp.ClientSession() as session, connected(settings) as storage:
-        channels = _channels(settings, session, storage, sandbox)
         residents = Residents(storage.redis, storage.keys, city.tz)
         secret = settings.id_hash_secret.get_secret_value() if settings.id_hash_secret else None
+        hasher = IdHasher(load_or_create_secret(secret, settings.data_dir))
+        channels = _channels(
+            settings, session, storage, sandbox=sandbox, hasher=hasher, residents=residents, city=city
+        )
         engine = build_engine(
             storage=storage,
             city=lambda: city,
             channels=channels,
             care=residents,
-            hasher=IdHasher(load_or_create_secret(secret, settings.data_dir)),
+            hasher=hasher,
             worker=f"cli-{default_worker_name()}",
             clock=system_clock,
         )
@@ -117,27 +121,42 @@ def _topics(city: City, topic: str, alert: bool) -> tuple[str, ...]:
 
 
 def _channels(
-    settings: Settings, session: aiohttp.ClientSession, storage: Storage, sandbox: bool
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    storage: Storage,
+    *,
+    sandbox: bool,
+    hasher: IdHasher,
+    residents: Residents,
+    city: City,
 ) -> Sequence[tuple[ChannelClient, Limiter]]:
     """The channels the running service sends on; only their names and limits are used here."""
     margin = settings.rate_limit_margin
-    clients: list[ChannelClient] = []
+    channels: list[tuple[ChannelClient, Limiter]] = []
     if sandbox:
-        clients.append(SandboxChannel(Outbox()))
-    elif settings.telegram_bot_token is not None and settings.telegram_enabled:
+        client: ChannelClient = SandboxChannel(Outbox())
+        channels.append((client, limiter_for(storage, client, "sandbox", margin)))
+        return channels
+    if settings.telegram_bot_token is not None and settings.telegram_enabled:
         token = settings.telegram_bot_token.get_secret_value()
         api = TelegramAPI(session, settings.telegram_api_url, token)
-        clients.append(TelegramChannel(api, settings.telegram_rate_limit))
-    if not clients:
+        client = TelegramChannel(api, settings.telegram_rate_limit)
+        # The same budget name the service uses: the bot id, the token's public half.
+        channels.append((client, limiter_for(storage, client, token.partition(":")[0], margin)))
+    whatsapp = whatsapp_parts(
+        settings,
+        session=session,
+        storage=storage,
+        hasher=hasher,
+        residents=residents,
+        city=lambda: city,
+        clock=system_clock,
+    )
+    if whatsapp is not None:
+        channels.append((whatsapp.channel, whatsapp.limiter))
+    if not channels:
         raise CommandError(
-            "no messenger is configured: set TELEGRAM_BOT_TOKEN as the service has it, "
-            "or add --sandbox to broadcast in the sandbox"
+            "no messenger is configured: set TELEGRAM_BOT_TOKEN or the WHATSAPP_* variables as the service "
+            "has them, or add --sandbox to broadcast in the sandbox"
         )
-    return [(client, limiter_for(storage, client, _account(settings, sandbox), margin)) for client in clients]
-
-
-def _account(settings: Settings, sandbox: bool) -> str:
-    if sandbox or settings.telegram_bot_token is None:
-        return "sandbox"
-    # The same budget name the service uses: the bot id, the token's public half.
-    return settings.telegram_bot_token.get_secret_value().partition(":")[0]
+    return channels

@@ -142,3 +142,17 @@ class Keys:
     def staff_edit(self, staff_id: str) -> str:
         """Which draft a staff member's next plain message replaces (after pressing "Ändern")."""
         return f"{self.prefix}:staff-edit:{staff_id}"
+
+    # --- WhatsApp: `hashed` is the keyed hash (bot/idhash.py) of the resident, never the number itself.
+
+    def whatsapp_window(self, hashed: str) -> str:
+        """When the resident last wrote: their 24-hour customer-service window; expires with it."""
+        return f"{self.prefix}:wa:{{{hashed}}}:window"
+
+    def whatsapp_seen(self, hashed: str) -> str:
+        """Keyed hashes of the resident's message ids already taken up (≥7 days), so replays count once."""
+        return f"{self.prefix}:wa:{{{hashed}}}:seen"
+
+    def whatsapp_inbox(self) -> str:
+        """Verified webhook bodies, stored before the 200 and processed after it (consumer group)."""
+        return f"{self.prefix}:wa-inbox"

@@ -7,7 +7,7 @@ leaves someone in an audience without a record that erasure would find.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, tzinfo
 from typing import Any, cast
@@ -23,11 +23,19 @@ MISSING_WINDOW_S = 24 * 3600
 STATS_TTL_S = 400 * 24 * 3600
 
 
+# Identifiers a messenger adds beside the chat id (WhatsApp's business-scoped user id), kept in the record.
+IDENTITY_FIELDS = frozenset({"whatsapp_user_id"})
+
+# Erasure also asks each adapter to forget what it keeps outside the record (WhatsApp's window marks).
+Forget = Callable[[Resident], Awaitable[None]]
+
+
 class Residents:
     def __init__(self, redis: aioredis.Redis, keys: Keys, tz: tzinfo) -> None:
         self._redis = redis
         self._keys = keys
         self._tz = tz
+        self.forgetters: list[Forget] = []
 
     async def get(self, resident: Resident) -> ResidentRecord | None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -52,6 +60,14 @@ class Residents:
             self._keys.resident(resident),
             mapping={"language": language, "consent_at": at.isoformat(), "consent_version": version},
         )
+
+    async def remember(self, resident: Resident, field: str, value: str) -> None:
+        """Keep another identifier of a resident who agreed; nothing is written for anyone else."""
+        if field not in IDENTITY_FIELDS:
+            raise ValueError(f"not an identity field: {field}")
+        key = self._keys.resident(resident)
+        if await self._redis.hget(key, "consent_at") is not None:
+            await self._redis.hset(key, field, value)
 
     async def set_language(self, resident: Resident, language: str) -> None:
         await self._redis.hset(self._keys.resident(resident), "language", language)
@@ -129,6 +145,8 @@ class Residents:
         """Remove every trace of the resident, including from audiences of topics since removed and
         from the delivery queues of broadcasts still sending."""
         await self._drop_deliveries(resident)
+        for forget in self.forgetters:
+            await forget(resident)
         stored = cast(set[str], await self._redis.smembers(self._keys.resident_topics(resident)))
         topics = set(known_topics) | stored
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -230,6 +248,13 @@ class Residents:
             "delivery": "daily digest" if record.daily else "every item at once",
             "daily_digest_since": record.daily_since.isoformat() if record.daily_since else None,
             "inactive_since": record.inactive_since.isoformat() if record.inactive_since else None,
+            **{name: value for name, value in (await self._identities(resident)).items() if value},
+        }
+
+    async def _identities(self, resident: Resident) -> dict[str, str]:
+        values = await self._redis.hmget(self._keys.resident(resident), sorted(IDENTITY_FIELDS))
+        return {
+            name: str(value) for name, value in zip(sorted(IDENTITY_FIELDS), values, strict=True) if value
         }
 
     def _count(self, pipe: Any, event: str, topic_id: str, resident: Resident, at: datetime) -> None:

@@ -38,15 +38,21 @@ from bot.telegram_api import TelegramAPI
 from bot.telegram_channel import TelegramChannel
 from bot.timer import Timer
 from bot.web import build_app
+from bot.whatsapp import WhatsAppAdapter
+from bot.whatsapp_webhook import Inbox
+from bot.whatsapp_wiring import template_counter, whatsapp_adapter, whatsapp_hook, whatsapp_parts
 from broadcasts.channel import ChannelClient
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
+from broadcasts.model import Broadcast, InvalidTransition
+from broadcasts.outcome import Problem
 from broadcasts.scheduler import Scheduler
 from handlers.conversation import Conversation, build_router
 from handlers.router import Services
 from handlers.staff import notice_replies
+from handlers.staff_common import chats
 from handlers.texts import Texts
-from handlers.values import system_clock
+from handlers.values import Channel, Reply, system_clock
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +88,8 @@ class Service:
         self.city: City = load_city(settings.city_config)
         self.storage: Storage | None = None
         self.telegram: TelegramAdapter | None = None
+        self.whatsapp: WhatsAppAdapter | None = None
+        self.inbox: Inbox | None = None
         self.engine: Engine | None = None
         self.services: Services | None = None
         self.reporter: ProgressReporter | None = None
@@ -135,6 +143,12 @@ class Service:
             limiter = limiter_for(storage, client, token.partition(":")[0], settings.rate_limit_margin)
             telegram = (token, api, client, limiter)
             channels.append((self.metrics.metered(client), limiter))
+        whatsapp = whatsapp_parts(
+            settings, session=self._session, storage=storage, hasher=hasher, residents=residents,
+            city=lambda: self.city, clock=self.clock,
+        )  # fmt: skip
+        if whatsapp is not None:
+            channels.append((self.metrics.metered(whatsapp.channel), whatsapp.limiter))
         sandbox: tuple[SandboxChannel, Limiter] | None = None
         if settings.sandbox_mode:
             sandbox_client = SandboxChannel(Outbox())
@@ -151,8 +165,10 @@ class Service:
             worker=worker,
             clock=self.clock,
             sleep=self._sleep,
+            alarm=self._alarm,
         )
-        self.services = self._services(storage, residents, self.engine, channels)
+        counter = template_counter(whatsapp, storage, lambda: self.city, self.clock) if whatsapp else None
+        self.services = self._services(storage, residents, self.engine, channels, templates_needed=counter)
         conversation = Conversation(build_router(), self.services)
         if telegram is not None:
             token, api, client, limiter = telegram
@@ -166,6 +182,7 @@ class Service:
                 pacer=reply_pacer(client, limiter, hasher, self.clock, self._sleep),
                 clock=self.clock,
                 sleep=self._sleep,
+                elsewhere=self._dispatch,
             )
             await self.telegram.start()
             self.reporter = ProgressReporter(
@@ -181,6 +198,13 @@ class Service:
                 worker=worker,
                 clock=self.clock,
             )
+        if whatsapp is not None:
+            self.whatsapp, self.inbox = whatsapp_adapter(
+                whatsapp, settings=settings, storage=storage, store=self.engine.store,
+                conversation=conversation, residents=residents, hasher=hasher, worker=worker,
+                clock=self.clock, sleep=self._sleep, elsewhere=self._dispatch, alarm=self._alarm,
+            )  # fmt: skip
+            await self.inbox.prepare()
         if sandbox is not None:
             sandbox_client, limiter = sandbox
             services = self.services
@@ -197,6 +221,12 @@ class Service:
                 clock=self.clock,
             )
         self.engine.start()
+        await self._run_loops(storage)
+        await self._serve_http()
+        log.info("stadtfunk is running for %s", self.city.name)
+
+    async def _run_loops(self, storage: Storage) -> None:
+        """The timer, upkeep, control channel, progress reports and the WhatsApp inbox."""
         self.timer = Timer(self.city.tz, clock=self.clock, wake=self.upkeep_once, next_due=self._next_due)
         # What fell due while the service was down goes out now (within the grace) or is held.
         await self.upkeep_once()
@@ -208,8 +238,8 @@ class Service:
             asyncio.create_task(self._listen_for_reload(storage)),
             asyncio.create_task(self._report_loop()),
         ]
-        await self._serve_http()
-        log.info("stadtfunk is running for %s", self.city.name)
+        if self.inbox is not None:
+            self._tasks.append(asyncio.create_task(self.inbox.run(self._stopping)))
 
     async def upkeep_once(self) -> None:
         """Send what is due, expire old drafts and escalate overdue alerts, telling the staff concerned."""
@@ -219,15 +249,42 @@ class Service:
         notices = await self.scheduler.run_due(now)
         notices += await self.services.desk.upkeep(now)
         replies = [reply for notice in notices for reply in notice_replies(self.services, notice, now)]
-        if replies and self.telegram is not None:
-            await self.telegram.deliver("", replies, Origin(None, None))
-        if replies and self.sandbox is not None:
-            await self.sandbox.deliver("", replies)
+        await self._dispatch(replies)
 
     async def _next_due(self) -> datetime:
         if self.scheduler is None:  # stopping: look again in a while
             return self.clock() + timedelta(seconds=UPKEEP_EVERY_S)
         return await self.scheduler.next_due(self.clock())
+
+    async def _dispatch(self, replies: list[Reply]) -> None:
+        """Notifications addressed to people (reply.to), each through the adapter of its messenger; the
+        sandbox shows them all, in the chats of the staff they are addressed to."""
+        if not replies:
+            return
+        if self.sandbox is not None:
+            await self.sandbox.deliver("", replies)
+            return
+        telegram = [r for r in replies if r.to is not None and r.to.channel is Channel.TELEGRAM]
+        whatsapp = [r for r in replies if r.to is not None and r.to.channel is Channel.WHATSAPP]
+        if telegram and self.telegram is not None:
+            await self.telegram.deliver("", telegram, Origin(None, None))
+        if whatsapp and self.whatsapp is not None:
+            await self.whatsapp.deliver("", whatsapp)
+
+    async def _alarm(self, broadcast_id: str, problem: Problem) -> None:
+        """The platform throttles the number as spam: stop the broadcast and tell its author once."""
+        if self.engine is None or self.services is None:
+            return
+        try:
+            await self.engine.pause(broadcast_id)
+        except InvalidTransition:
+            return  # paused (and its author told) already, or ended meanwhile
+        log.warning("broadcast %s paused: %s", broadcast_id, problem.value)
+        broadcast = await self.engine.store.get(broadcast_id)
+        author = self.city.staff_member(broadcast.author) if broadcast is not None else None
+        if author is not None:
+            text = self.services.texts("de", "staff_whatsapp_paused", id=broadcast_id)
+            await self._dispatch([Reply(text, to=chat) for chat in chats(author)])
 
     async def reload_city(self) -> bool:
         """Read the city file again (staff, topics, texts) without a restart; a broken file is refused."""
@@ -291,6 +348,8 @@ class Service:
         residents: Residents,
         engine: Engine,
         channels: Sequence[tuple[ChannelClient, Limiter]],
+        *,
+        templates_needed: Callable[[Broadcast], Awaitable[int]] | None = None,
     ) -> Services:
         compose = composer(lambda: self.city)
         editorial = build_editorial(
@@ -323,6 +382,7 @@ class Service:
                 self.clock().astimezone(self.city.tz).date(),
                 tuple(client.channel for client, _ in channels),
             ),
+            templates_needed=templates_needed,
         )
 
     def _webhook_target(self) -> WebhookTarget | None:
@@ -344,6 +404,7 @@ class Service:
             self.ready,
             telegram_feed=self.telegram.feed if self.telegram is not None and target else None,
             telegram_secret=target.secret if target else None,
+            whatsapp=whatsapp_hook(self.settings, self.inbox),
         )
         if self.sandbox is not None:
             self.sandbox.install(app)
@@ -388,8 +449,14 @@ class Service:
             await self.metrics.refresh(self.storage.redis, self.storage.keys, self.city, self.engine.channels)
 
     async def ready(self) -> bool:
-        telegram_up = self.telegram is not None and self.telegram.application.running
-        if self.storage is None or not (telegram_up or self.sandbox is not None):
+        if self.storage is None:
+            return False
+        telegram = self.telegram
+        if self.settings.telegram_enabled and (telegram is None or not telegram.application.running):
+            return False
+        if self.settings.whatsapp_enabled and self.whatsapp is None:
+            return False
+        if self.settings.sandbox_mode and self.sandbox is None:
             return False
         try:
             return bool(await self.storage.redis.ping())
@@ -415,6 +482,8 @@ class Service:
                 await self.telegram.stop()
             self.telegram = None
         self.sandbox = None
+        self.whatsapp = None
+        self.inbox = None
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     telegram_rate_limit: float = Field(default=30, gt=0, le=1000)
     rate_limit_margin: float = Field(default=0.01, ge=0, lt=0.5)
 
+    # WhatsApp Business Cloud API: all four secrets together turn the WhatsApp bridge on.
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = Field(default=None, pattern=r"^[0-9]{1,32}$")
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_api_url: str = "https://graph.facebook.com"
+    # https://developers.facebook.com/docs/graph-api/changelog: v26.0, released 29 July 2026.
+    whatsapp_api_version: str = Field(default="v26.0", pattern=r"^v[0-9]{1,3}\.[0-9]{1,2}$")
+    # Cloud API numbers send 80 messages/s by default; Meta raises it to 1000/s on request.
+    whatsapp_rate_limit: float = Field(default=80, gt=0, le=1000)
+
     redis_url: SecretStr | None = None
     redis_key_prefix: str = Field(default="stadtfunk", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     data_dir: Path = Path("./data")
@@ -52,11 +63,6 @@ class Settings(BaseSettings):
     log_format: LogFormat = LogFormat.TEXT
     # Unset: /metrics is served on HTTP_PORT; set: on a port of its own, on loopback only.
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
-
-    # Read here only to tell whether any messenger is configured (sandbox mode); the WhatsApp
-    # adapter's own settings live with it.
-    whatsapp_access_token: SecretStr | None = None
-    whatsapp_phone_number_id: str | None = None
 
     @model_validator(mode="after")
     def _webhook_needs_url_and_secret(self) -> Self:
@@ -73,6 +79,35 @@ class Settings(BaseSettings):
                 raise ValueError(f"TELEGRAM_MODE=webhook needs {' and '.join(missing)}")
         return self
 
+    @model_validator(mode="after")
+    def _whatsapp_all_or_nothing(self) -> Self:
+        given = {name: bool(value) for name, value in self._whatsapp_credentials().items()}
+        if any(given.values()) and not all(given.values()):
+            missing = " and ".join(name for name, ok in given.items() if not ok)
+            raise ValueError(f"WhatsApp needs {missing} as well")
+        return self
+
+    def _whatsapp_credentials(self) -> dict[str, object]:
+        return {
+            "WHATSAPP_ACCESS_TOKEN": _revealed(self.whatsapp_access_token),
+            "WHATSAPP_PHONE_NUMBER_ID": self.whatsapp_phone_number_id,
+            "WHATSAPP_APP_SECRET": _revealed(self.whatsapp_app_secret),
+            "WHATSAPP_VERIFY_TOKEN": _revealed(self.whatsapp_verify_token),
+        }
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return all(self._whatsapp_credentials().values())
+
+    @property
+    def messengers(self) -> list[str]:
+        """The messengers this service talks to; the service starts with at least one."""
+        return [
+            name
+            for name, on in (("telegram", self.telegram_enabled), ("whatsapp", self.whatsapp_enabled))
+            if on
+        ]
+
     @property
     def telegram_paid_broadcast(self) -> bool:
         """Above Telegram's free 30/s, sends must opt into paid broadcasting."""
@@ -83,11 +118,11 @@ class Settings(BaseSettings):
         return self.telegram_bot_token is not None and bool(self.telegram_bot_token.get_secret_value())
 
     @property
-    def whatsapp_enabled(self) -> bool:
-        token = self.whatsapp_access_token
-        return token is not None and bool(token.get_secret_value()) and bool(self.whatsapp_phone_number_id)
-
-    @property
     def sandbox_mode(self) -> bool:
-        """No messenger credentials: run with the local web test chat instead of a messenger."""
-        return not (self.telegram_enabled or self.whatsapp_enabled)
+        """No messenger credentials: run with the local web test chat instead of a messenger. Any part
+        of WhatsApp's credentials counts: half a configuration is an error, not a sandbox."""
+        return not self.telegram_enabled and not any(self._whatsapp_credentials().values())
+
+
+def _revealed(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

@@ -123,8 +123,10 @@ class TelegramAdapter:
         pacer: ReplyPacer,
         clock: Callable[[], datetime],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        elsewhere: Callable[[list[Reply]], Awaitable[None]] | None = None,
     ) -> None:
         self._api = api
+        self._elsewhere = elsewhere
         self._pacer = pacer
         self._conversation = conversation
         self._residents = residents
@@ -199,13 +201,18 @@ class TelegramAdapter:
         await self.deliver(inbound.chat_id, replies, origin)
 
     async def deliver(self, chat_id: str, replies: list[Reply], origin: Origin) -> None:
-        """Answer the chat that wrote, and deliver notifications addressed to other Telegram chats."""
+        """Answer the chat that wrote, and deliver notifications addressed to other Telegram chats;
+        those for other messengers go to their adapter."""
+        other = [r for r in replies if r.to is not None and r.to.channel is not Channel.TELEGRAM]
+        if other:
+            if self._elsewhere is not None:
+                await self._elsewhere(other)
+            else:
+                log.info("notifications for other messengers not delivered: no adapter")
         for reply in replies:
             target, reply_origin = chat_id, origin
             if reply.to is not None:
                 if reply.to.channel is not Channel.TELEGRAM:
-                    # Staff on other messengers are reached once their adapter exists (WhatsApp, issue 6).
-                    log.info("notification for %s not delivered: no adapter", reply.to.channel.value)
                     continue
                 target, reply_origin = reply.to.chat_id, Origin(None, None)
             try:

@@ -1,4 +1,4 @@
-"""The aiohttp server: health, readiness and the Telegram webhook."""
+"""The aiohttp server: health, readiness and the Telegram and WhatsApp webhooks."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 
+from bot import whatsapp_webhook
 from bot.telegram import WEBHOOK_PATH
 
 log = logging.getLogger(__name__)
@@ -21,8 +23,20 @@ Ready = Callable[[], Awaitable[bool]]
 Feed = Callable[[dict[str, object]], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class WhatsAppHook:
+    """What the WhatsApp webhook needs: the two secrets and where verified bodies are stored."""
+
+    verify_token: str
+    app_secret: str
+    accept: Callable[[str], Awaitable[None]]
+
+
 def build_app(
-    ready: Ready, telegram_feed: Feed | None = None, telegram_secret: str | None = None
+    ready: Ready,
+    telegram_feed: Feed | None = None,
+    telegram_secret: str | None = None,
+    whatsapp: WhatsAppHook | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
 
@@ -37,6 +51,10 @@ def build_app(
     app.router.add_get("/readyz", readyz)
     if telegram_feed is not None and telegram_secret:
         app.router.add_post(WEBHOOK_PATH, _telegram_webhook(telegram_feed, telegram_secret))
+    if whatsapp is not None:
+        path = whatsapp_webhook.WEBHOOK_PATH
+        app.router.add_get(path, whatsapp_webhook.verification(whatsapp.verify_token))
+        app.router.add_post(path, whatsapp_webhook.receiver(whatsapp.app_secret, whatsapp.accept))
     return app
 
 

@@ -18,6 +18,9 @@ class Message:
     # The platform's id of the image once it was uploaded (Telegram file_id, WhatsApp media id).
     image_ref: str | None = None
     kind: str = "news"  # news, alert or digest: WhatsApp picks its template by it
+    # The broadcast's id, echoed by platforms that report delivery later (WhatsApp statuses).
+    tag: str | None = None
+    language: str = "de"  # the language `text` is in: WhatsApp templates come per language
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ class Problem(StrEnum):
     CHAT_NOT_FOUND = "chat_not_found"  # twice in 24 h retires the subscriber
     UNCHANGED = "unchanged"  # an edit that would not change the message; harmless
     REJECTED = "rejected"  # any other refusal: record it, never retry
+    SUPPRESSED = "suppressed"  # the platform chose not to deliver (WhatsApp 131049/131050): no retry
+    SPAM_LIMITED = "spam_limited"  # the platform throttles the sender as spam (131048): pause the broadcast
 
 
 class SendError(Exception):

@@ -35,6 +35,12 @@ IDLE_S = 0.1  # how often an idle sender looks for new work
 MAX_WAITING = 2_000  # deliveries held for a retry in memory before claiming more
 # A reserved send that would leave this much after its time is not sent late but granted again.
 LATE_S = 0.05
+# A delivery refused because the platform throttles the sender as spam waits at least this long; the
+# broadcast is paused meanwhile, and goes on when its author resumes it.
+SPAM_RETRY_S = 60.0
+
+# Told when the platform asks for the whole broadcast to stop (broadcast id, problem).
+Alarm = Callable[[str, Problem], Awaitable[None]]
 
 
 @dataclass(order=True, slots=True)
@@ -60,8 +66,10 @@ class Sender:
         concurrency: int = 64,
         batch: int = MAX_BATCH,
         tz: tzinfo = UTC,
+        alarm: Alarm | None = None,
     ) -> None:
         self.queue = queue
+        self._alarm = alarm
         self._client = client
         self._store = store
         self._limiter = limiter
@@ -311,6 +319,13 @@ class Sender:
             case Problem.CHAT_NOT_FOUND:
                 retired = await self._care.record_missing(self.queue.channel, delivery.chat_id, now)
                 return Settlement(delivery, "retired" if retired else "failed")
+            case Problem.SUPPRESSED:
+                return Settlement(delivery, "suppressed")
+            case Problem.SPAM_LIMITED:
+                self._retry_at(retry, now.timestamp() + SPAM_RETRY_S)
+                if self._alarm is not None:
+                    await self._alarm(delivery.broadcast_id, error.problem)
+                return None
         log.warning("delivery on %s failed: %s", self.channel, error.problem.value)
         return Settlement(delivery, "failed")
 

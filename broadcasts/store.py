@@ -43,7 +43,19 @@ redis.call('HSET', KEYS[1], 'scheduled_for', ARGV[2])
 return 1
 """
 
-COUNTERS = ("total", "sent", "failed", "blocked", "retired", "maybe_duplicate")
+COUNTERS = (
+    "total",
+    "sent",
+    "failed",
+    "blocked",
+    "retired",
+    "maybe_duplicate",
+    "suppressed",
+    # Reported later by the platform (WhatsApp statuses), in aggregate only.
+    "delivered",
+    "read",
+    "undelivered",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +66,14 @@ class ChannelProgress:
     blocked: int = 0
     retired: int = 0
     maybe_duplicate: int = 0
+    suppressed: int = 0
+    delivered: int = 0
+    read: int = 0
+    undelivered: int = 0
 
     @property
     def settled(self) -> int:
-        return self.sent + self.failed + self.blocked + self.retired
+        return self.sent + self.failed + self.blocked + self.retired + self.suppressed
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from handlers.delivery import delivery_buttons, latest_items, mode_text
 from handlers.matching import find_faq, find_topic, normalize
 from handlers.router import Context, Router
 from handlers.texts import pick_language
-from handlers.values import Attachment, Button, Reply
+from handlers.values import Attachment, Button, Channel, Reply
 
 router = Router()
 
@@ -130,10 +130,19 @@ async def unsubscribe(ctx: Context) -> list[Reply]:
     return [Reply(ctx.t(key, topic=topic.name.get(ctx.language)))]
 
 
+@router.command("stop")
+async def stop(ctx: Context) -> list[Reply]:
+    """Unsubscribes from every topic at once, without asking: WhatsApp's opt-out convention."""
+    if ctx.record is None or not ctx.record.topics:
+        return [Reply(ctx.t("unsubscribe_all_none"))]
+    await ctx.services.residents.unsubscribe(ctx.record, ctx.record.topics, ctx.services.clock())
+    return [Reply(ctx.t("unsubscribed_all"))]
+
+
 @router.command("hilfe", "help")
 async def help_(ctx: Context) -> list[Reply]:
-    """Every resident command in a short list."""
-    return [Reply(ctx.t("help"))]
+    """Every resident command in a short list; on WhatsApp as the words to send."""
+    return [Reply(ctx.t("help_whatsapp" if ctx.inbound.channel is Channel.WHATSAPP else "help"))]
 
 
 @router.command("faq")

@@ -34,6 +34,8 @@ class Services:
     recent_items: Callable[[str, int], Awaitable[list[Item]]]
     # The messages a digest reader's next digest would hold as of now, for one who switches to "sofort".
     pending_digest: Callable[[ResidentRecord], Awaitable[list[str]]]
+    # WhatsApp recipients outside their 24-hour window (they get a template); None without WhatsApp.
+    templates_needed: Callable[[Broadcast], Awaitable[int]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

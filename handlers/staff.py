@@ -302,7 +302,9 @@ async def _preview(ctx: Context, broadcast: Broadcast, *, actions: bool = True) 
     parts = [ctx.t("staff_preview", id=broadcast.id), "", ctx.services.render(broadcast, "de")]
     if broadcast.text_en:
         parts += ["", ctx.t("staff_preview_english"), ctx.services.render(broadcast, "en")]
-    parts += ["", ctx.t("staff_preview_audience", counts=count_text, eta=duration(eta), templates=0)]
+    counter = ctx.services.templates_needed
+    templates = await counter(broadcast) if counter is not None else 0
+    parts += ["", ctx.t("staff_preview_audience", counts=count_text, eta=duration(eta), templates=templates)]
     parts += await _preview_timing(ctx, broadcast)
     rendered = len(ctx.services.render(broadcast, "de"))
     if rendered > LONGEST_MESSAGE:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import redis.asyncio as aioredis
+
+# Values are compared token by token: a short id such as 777 must not "match" inside a stream
+# entry's millisecond timestamp or a keyed hash, yet "tg:777" or "777,888" still give it away.
+TOKEN = re.compile(r"[^0-9A-Za-z+/=]+")
 
 # How each kind of value is read back in full.
 READERS: dict[str, tuple[str, ...]] = {
@@ -23,7 +28,7 @@ def needles(identifier: str) -> set[str]:
     found = {identifier, base64.b64encode(identifier.encode()).decode(), identifier.encode().hex()}
     if identifier.lstrip("-").isdecimal():
         number = int(identifier)
-        found |= {hex(number), f"{number:x}", number.to_bytes(8, "big", signed=True).hex()}
+        found |= {f"+{identifier}", hex(number), f"{number:x}", number.to_bytes(8, "big", signed=True).hex()}
     return found
 
 
@@ -39,8 +44,8 @@ async def traces(redis: aioredis.Redis, identifier: str) -> list[str]:
         kind = kind if isinstance(kind, str) else kind.decode()
         reader = READERS.get(kind)
         value = None if reader is None else await client.execute_command(reader[0], key, *reader[1:])
-        content = _flatten(value)
-        if any(n in name or n in content for n in wanted):
+        tokens = set(TOKEN.split(name)) | set(TOKEN.split(_flatten(value)))
+        if wanted & tokens:
             hits.append(name)
     return hits
 

@@ -151,7 +151,11 @@ async def test_the_sandbox_never_runs_with_messenger_credentials(
     finally:
         await service.stop()
     whatsapp = make_settings(
-        telegram_bot_token=None, whatsapp_access_token="EAAG-test", whatsapp_phone_number_id="123456"
+        telegram_bot_token=None,
+        whatsapp_access_token="EAAG-test",
+        whatsapp_phone_number_id="123456",
+        whatsapp_app_secret="app-secret",
+        whatsapp_verify_token="verify-token",
     )
     assert not whatsapp.sandbox_mode
 

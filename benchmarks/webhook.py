@@ -1,0 +1,222 @@
+"""The WhatsApp webhook under steady load: signed bodies acknowledged per CPU-second, and ack latency.
+
+`python -m benchmarks.webhook serve --redis-url URL` runs the service's real aiohttp app with the WhatsApp
+webhook (signature check, JSON check, XADD to the inbound stream, 200) and the inbox's consumer group taking
+the entries off again (processing reduced to parsing: the conversation is not what is measured). It prints
+{"port"} and then, on each line "mark" on stdin, {"cpu_s", "acks"} so far.
+
+`python -m benchmarks.webhook load --url URL --rate R --seconds S` is the second process: it posts
+pre-signed bodies in Meta's shape on a fixed schedule (open loop, R per second) and prints
+{"sent", "ok", "p50_ms", "p99_ms", "rate"}; a late answer delays nothing that follows.
+
+`measure()` runs both and joins their figures; `python -m benchmarks.webhook` prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import resource
+import sys
+import time
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from bot.web import WhatsAppHook, build_app
+from bot.whatsapp_webhook import Inbox
+
+SECRET = "bench-app-secret-0123456789abcdef"  # noqa: S105 (a benchmark's own secret)
+NUMBER_ID = "106540352242922"
+STREAM = "bench:wa-inbox"
+
+
+def body(n: int) -> bytes:
+    """A text message notification as Meta sends it, ~700 bytes, each with its own wamid."""
+    wa_id = f"49151{n % 1_000_000:08d}"
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": NUMBER_ID},
+            "contacts": [{"profile": {"name": "Erika Mustermann"}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": f"wamid.HBgLNDkxNTEyMzQ1Njc4FQIAEhgUM0FCRTEy{n:012d}=",
+                          "timestamp": "1795424400", "type": "text", "text": {"body": "ABO verkehr"}}],
+        }}]}],
+    }  # fmt: skip
+    return json.dumps(payload).encode()
+
+
+def signature(raw: bytes) -> str:
+    return "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def serve(redis_url: str, *, consume: bool = True, stream: str = STREAM) -> None:
+    redis: aioredis.Redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    acks = 0
+
+    async def process(_: str, raw: str) -> None:
+        json.loads(raw)
+
+    inbox = Inbox(redis, stream, "bench", process)
+    await inbox.prepare()
+
+    async def accept(raw: str) -> None:
+        nonlocal acks
+        await inbox.accept(raw)
+        acks += 1
+
+    async def ready() -> bool:
+        return True
+
+    hook = WhatsAppHook(verify_token="unused-here", app_secret=SECRET, accept=accept)  # noqa: S106
+    app = build_app(ready, whatsapp=hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    stop = asyncio.Event()
+    consumer = asyncio.create_task(inbox.run(stop) if consume else stop.wait())
+    print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        if line.strip() == b"mark":
+            print(json.dumps({"cpu_s": _cpu_s(), "acks": acks}), flush=True)
+    stop.set()
+    await consumer
+    await runner.cleanup()
+    await redis.aclose()
+
+
+async def load(url: str, rate: float, seconds: float) -> dict[str, Any]:
+    count = int(rate * seconds)
+    bodies = [(raw, signature(raw)) for raw in (body(n) for n in range(count))]
+    latencies: list[float] = []
+    failures = 0
+    connector = aiohttp.TCPConnector(limit=512)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(raw: bytes, signed: str) -> None:
+            nonlocal failures
+            headers = {"X-Hub-Signature-256": signed, "Content-Type": "application/json"}
+            started = time.perf_counter()
+            try:
+                async with session.post(url, data=raw, headers=headers) as response:
+                    await response.read()
+                    ok = response.status == 200
+            except aiohttp.ClientError:
+                ok = False
+            if ok:
+                latencies.append(time.perf_counter() - started)
+            else:
+                failures += 1
+
+        tasks = []
+        begin = time.perf_counter()
+        for n, (raw, signed) in enumerate(bodies):
+            due = begin + n / rate
+            if (delay := due - time.perf_counter()) > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(raw, signed)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - begin
+    latencies.sort()
+
+    def percentile(p: float) -> float | None:
+        return (
+            round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 2)
+            if latencies
+            else None
+        )
+
+    return {
+        "sent": count,
+        "ok": len(latencies),
+        "failed": failures,
+        "p50_ms": percentile(0.50),
+        "p99_ms": percentile(0.99),
+        "rate": round(len(latencies) / elapsed, 1),
+    }
+
+
+async def measure(
+    redis_url: str, rate: float, seconds: float, *, consume: bool = True, stream: str = STREAM
+) -> dict[str, Any]:
+    """Server and load generator as two processes on loopback; figures of both, joined."""
+    python = sys.executable
+    options = ["--stream", stream] + ([] if consume else ["--no-consumer"])
+    server = await asyncio.create_subprocess_exec(
+        python, "-m", "benchmarks.webhook", "serve", "--redis-url", redis_url, *options,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdin, stdout = server.stdin, server.stdout
+    if stdin is None or stdout is None:
+        raise RuntimeError("the server process has no pipes")
+    try:
+        port = json.loads(await stdout.readline())["port"]
+
+        async def mark() -> dict[str, Any]:
+            stdin.write(b"mark\n")
+            await stdin.drain()
+            return dict(json.loads(await stdout.readline()))
+
+        before = await mark()
+        client = await asyncio.create_subprocess_exec(
+            python, "-m", "benchmarks.webhook", "load", "--url", f"http://127.0.0.1:{port}/webhooks/whatsapp",
+            "--rate", str(rate), "--seconds", str(seconds), stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await client.communicate()
+        after = await mark()
+    finally:
+        stdin.close()
+        await server.wait()
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    cpu_s = after["cpu_s"] - before["cpu_s"]
+    acks = after["acks"] - before["acks"]
+    return {
+        **result,
+        "consumer": consume,
+        "offered_rate": rate,
+        "server_cpu_s": round(cpu_s, 3),
+        "acks": acks,
+        "acks_per_cpu_s": round(acks / cpu_s, 1) if cpu_s > 0 else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.webhook")
+    commands = parser.add_subparsers(dest="command")
+    serve_cmd = commands.add_parser("serve")
+    serve_cmd.add_argument("--redis-url", required=True)
+    serve_cmd.add_argument("--no-consumer", action="store_true", help="acknowledge only; others process")
+    serve_cmd.add_argument("--stream", default=STREAM)
+    load_cmd = commands.add_parser("load")
+    load_cmd.add_argument("--url", required=True)
+    for command in (load_cmd, parser):
+        command.add_argument("--rate", type=float, default=1000.0)
+        command.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
+    options = parser.parse_args(argv)
+    if options.command == "serve":
+        asyncio.run(serve(options.redis_url, consume=not options.no_consumer, stream=options.stream))
+    elif options.command == "load":
+        print(json.dumps(asyncio.run(load(options.url, options.rate, options.seconds))), flush=True)
+    else:
+        print(json.dumps(asyncio.run(measure(options.redis_url, options.rate, options.seconds))), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""The webhook benchmark's harness: two real processes on loopback, every body acknowledged and counted."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from benchmarks.report import _webhook
+from benchmarks.webhook import measure
+
+
+async def test_a_short_run_acknowledges_every_body_and_measures_the_server(
+    redis_url: str, key_prefix: str, redis: aioredis.Redis
+) -> None:
+    result = await measure(redis_url, rate=100, seconds=0.5, stream=f"{key_prefix}:wa-inbox")
+    assert result["sent"] == result["ok"] == result["acks"] == 50
+    assert result["failed"] == 0
+    assert result["p50_ms"] is not None
+    assert result["p99_ms"] >= result["p50_ms"]
+    assert result["acks_per_cpu_s"] > 0
+    table = _webhook({"100": result})
+    assert "| 100 | " in table
+    assert "WhatsApp webhook" in table

@@ -1,0 +1,147 @@
+"""Acknowledged means kept: stored notifications survive a crash and a restart, and count once."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from bot.keys import Keys
+from bot.service import Service
+from bot.whatsapp_webhook import Inbox
+from tests.bot.conftest import Sleeps
+from tests.bot.whatsapp.conftest import RESIDENT, Webhook, whatsapp_settings
+from tests.broadcasts.test_redis_restart import PrivateRedis
+from tests.conftest import ManualClock
+from tests.fakes import whatsapp_webhooks as wh
+from tests.fakes.graph_api import FakeGraph
+
+
+@pytest.fixture
+async def own_redis() -> AsyncIterator[PrivateRedis]:
+    """A Redis server of this test's own, which it may stop and start again."""
+    server = PrivateRedis()
+    await server.start()
+    yield server
+    await server.stop()
+    shutil.rmtree(server.dir, ignore_errors=True)
+
+
+class Crashing:
+    """A processor that dies on its first call, as a process killed mid-way would."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def __call__(self, entry_id: str, body: str) -> None:
+        self.seen.append(body)
+        if len(self.seen) == 1:
+            raise ConnectionError("killed")
+
+
+async def test_an_entry_whose_processing_died_is_taken_up_again_by_the_restarted_worker(
+    redis: aioredis.Redis, key_prefix: str
+) -> None:
+    stream = Keys(key_prefix).whatsapp_inbox()
+    crashing = Crashing()
+    first = Inbox(redis, stream, "worker-a", crashing)
+    await first.prepare()
+    await first.accept('{"n": 1}')
+    with pytest.raises(ConnectionError):
+        await first.step(block_ms=None)
+    assert await first.pending() == 1
+
+    done: list[str] = []
+
+    async def process(entry_id: str, body: str) -> None:
+        done.append(body)
+
+    restarted = Inbox(redis, stream, "worker-a", process)
+    await restarted.prepare()
+    assert await restarted.step(block_ms=None) == 1
+    assert done == ['{"n": 1}']
+    assert await restarted.pending() == 0
+    assert await redis.xlen(stream) == 0
+
+
+async def test_another_worker_takes_over_what_a_silent_one_left(
+    redis: aioredis.Redis, key_prefix: str
+) -> None:
+    stream = Keys(key_prefix).whatsapp_inbox()
+    dead = Inbox(redis, stream, "worker-a", Crashing())
+    await dead.prepare()
+    await dead.accept('{"n": 2}')
+    with pytest.raises(ConnectionError):
+        await dead.step(block_ms=None)
+    done: list[str] = []
+
+    async def process(entry_id: str, body: str) -> None:
+        done.append(body)
+
+    # Idle for "long enough" at once, so the test need not wait the 30 s a deployment waits.
+    other = Inbox(redis, stream, "worker-b", process, reclaim_idle_ms=0)
+    await other.prepare()
+    assert await other.step(block_ms=None) == 1
+    assert done == ['{"n": 2}']
+    assert await other.pending() == 0
+
+
+async def test_a_body_replayed_after_a_restart_is_answered_once(
+    graph: FakeGraph,
+    make_settings: Any,
+    clock: ManualClock,
+    sleeps: Sleeps,
+    redis: aioredis.Redis,
+    city_file: Path,
+) -> None:
+    graph.inbound(RESIDENT)
+    body = wh.encode(
+        wh.notification("106540352242922", messages=[wh.text(RESIDENT, "HILFE", at=clock().timestamp())])
+    )
+    settings = make_settings(**whatsapp_settings(graph, city_file))
+    for _ in range(2):  # Meta retries a body it thinks was not acknowledged, here after a restart
+        service = Service(settings, clock=clock, sleep=sleeps)
+        await service.start()
+        try:
+            async with aiohttp.ClientSession() as session:
+                hook = Webhook(session, service, redis)
+                assert await hook.post_raw(body) == 200
+                await hook.settled()
+        finally:
+            await service.stop()
+    assert len(graph.sent(RESIDENT)) == 1
+    assert len(graph.read_receipts()) == 1
+
+
+async def test_with_redis_away_a_body_is_refused_with_503_and_taken_when_meta_retries(
+    graph: FakeGraph,
+    make_settings: Any,
+    clock: ManualClock,
+    sleeps: Sleeps,
+    city_file: Path,
+    own_redis: PrivateRedis,
+) -> None:
+    settings = make_settings(**whatsapp_settings(graph, city_file), redis_url=own_redis.url)
+    service = Service(settings, clock=clock, sleep=sleeps)
+    await service.start()
+    graph.inbound(RESIDENT)
+    body = wh.encode(
+        wh.notification("106540352242922", messages=[wh.text(RESIDENT, "HILFE", at=clock().timestamp())])
+    )
+    try:
+        assert service.storage is not None
+        async with aiohttp.ClientSession() as session:
+            hook = Webhook(session, service, service.storage.redis)
+            await own_redis.stop()
+            assert await hook.post_raw(body) == 503  # not stored, so not acknowledged: Meta retries
+            await own_redis.start()
+            assert await hook.post_raw(body) == 200
+            await graph.wait_for(lambda g: len(g.sent(RESIDENT)) == 1, timeout=15)
+    finally:
+        await service.stop()
+    assert "THEMEN" in graph.texts(RESIDENT)[0]
