@@ -1,6 +1,7 @@
-"""The author's live progress bar: one Telegram message per broadcast, edited in place at most every 3 s.
+"""The author's live progress: on Telegram one message per broadcast, edited in place at most every 3 s;
+on WhatsApp, which cannot edit, a message when sending starts, at 25, 50 and 75 %, and a summary.
 
-Any service process may edit it; a short lease in Redis makes sure only one does at a time. The message
+Any service process may report; a short lease in Redis makes sure only one does at a time. The message
 id and the last text live in Redis too, so a restarted process carries on editing the same message.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import cast
 
@@ -23,7 +24,7 @@ from broadcasts.replies import ReplyPacer
 from broadcasts.store import BroadcastStore, Progress
 from handlers.staff_common import duration, number
 from handlers.texts import Texts
-from handlers.values import Channel
+from handlers.values import Channel, Reply, Resident
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 EDIT_EVERY_S = 3.0
 LEASE_MS = 10_000
 BAR = 10
+# WhatsApp milestones: the quarters reached (0 = started); the summary follows at the end.
+QUARTERS = 4
 
 
 class ProgressReporter:
@@ -40,8 +43,8 @@ class ProgressReporter:
         redis: aioredis.Redis,
         keys: Keys,
         store: BroadcastStore,
-        api: TelegramAPI,
-        pacer: ReplyPacer,
+        telegram: tuple[TelegramAPI, ReplyPacer] | None,
+        notify: Callable[[list[Reply]], Awaitable[None]],
         texts: Texts,
         city: Callable[[], City],
         limits: Mapping[Channel, float],
@@ -51,8 +54,9 @@ class ProgressReporter:
         self._redis = redis
         self._keys = keys
         self._store = store
-        self._api = api
-        self._pacer = pacer
+        # The Telegram client and the pacer its edits wait on; None when Telegram is not configured.
+        self._telegram = telegram
+        self._notify = notify
         self._texts = texts
         self._city = city
         self._limits = limits
@@ -83,22 +87,39 @@ class ProgressReporter:
         await self._redis.pexpire(lease, LEASE_MS)
         broadcast = await self._store.get(broadcast_id)
         author = self._city().staff_member(broadcast.author) if broadcast else None
-        if broadcast is None or author is None or author.telegram_id is None:
+        if author is None:
             await self._redis.srem(self._keys.reports(), broadcast_id)
             return
         progress = await self._store.progress(broadcast_id)
         now = self._clock()
+        if author.telegram_id is not None and self._telegram is not None:
+            chat = str(author.telegram_id)
+            await self._edit_in_place(broadcast_id, chat, progress, now, telegram=self._telegram)
+        elif author.whatsapp is not None:
+            await self._milestones(broadcast_id, author.whatsapp, progress, now)
+        else:
+            await self._redis.srem(self._keys.reports(), broadcast_id)
+
+    async def _edit_in_place(
+        self,
+        broadcast_id: str,
+        chat: str,
+        progress: Progress,
+        now: datetime,
+        *,
+        telegram: tuple[TelegramAPI, ReplyPacer],
+    ) -> None:
+        api, pacer = telegram
         report_key = self._keys.broadcast_report(broadcast_id)
         report = cast(dict[str, str], await self._redis.hgetall(report_key))
         finished = progress.state in TERMINAL
         text = self._summary(progress, now) if finished else self._bar(progress, now)
-        chat = str(author.telegram_id)
         if "message" not in report:
             if finished:
                 return  # nothing was shown while it was sending; nothing to sum up
             # Progress messages count against the bot's limit like any reply: same limiter, same lane.
-            await self._pacer.wait_turn(chat, group=False)
-            message_id = await self._api.send_text(chat, text)
+            await pacer.wait_turn(chat, group=False)
+            message_id = await api.send_text(chat, text)
             await self._redis.hset(
                 report_key, mapping={"message": message_id, "text": text, "at": now.timestamp()}
             )
@@ -106,16 +127,38 @@ class ProgressReporter:
             return
         due = now.timestamp() - float(report.get("at", 0)) >= EDIT_EVERY_S
         if text != report.get("text") and (due or finished):
-            await self._pacer.wait_turn(chat, group=False)
+            await pacer.wait_turn(chat, group=False)
             try:
-                await self._api.edit_text(chat, int(report["message"]), text)
+                await api.edit_text(chat, int(report["message"]), text)
             except SendError as error:
                 if error.problem is not Problem.UNCHANGED:
                     raise
             await self._redis.hset(report_key, mapping={"text": text, "at": now.timestamp()})
         if finished:
-            await self._redis.srem(self._keys.reports(), broadcast_id)
-            await self._redis.delete(report_key, lease)
+            await self._finish(broadcast_id)
+
+    async def _milestones(self, broadcast_id: str, number: str, progress: Progress, now: datetime) -> None:
+        report_key = self._keys.broadcast_report(broadcast_id)
+        shown = await self._redis.hget(report_key, "milestone")
+        to = Resident(Channel.WHATSAPP, number)
+        if progress.state in TERMINAL:
+            if shown is not None:
+                await self._notify([Reply(self._summary(progress, now), to=to)])
+            await self._finish(broadcast_id)
+            return
+        reached = min(QUARTERS - 1, progress.settled * QUARTERS // max(progress.total, 1))
+        if shown is not None and int(shown) >= reached:
+            return
+        # Recorded first: a failed send loses one milestone rather than repeating it every second.
+        await self._redis.hset(report_key, "milestone", reached)
+        await self._redis.sadd(self._keys.reports(), broadcast_id)
+        await self._notify([Reply(self._bar(progress, now), to=to)])
+
+    async def _finish(self, broadcast_id: str) -> None:
+        await self._redis.srem(self._keys.reports(), broadcast_id)
+        await self._redis.delete(
+            self._keys.broadcast_report(broadcast_id), self._keys.broadcast_reporter(broadcast_id)
+        )
 
     def _bar(self, progress: Progress, now: datetime) -> str:
         return progress_text(self._texts, progress, now, self._limits)
@@ -125,7 +168,7 @@ class ProgressReporter:
 
 
 def progress_text(texts: Texts, progress: Progress, now: datetime, limits: Mapping[Channel, float]) -> str:
-    """The live progress message while a broadcast sends (Telegram and the sandbox show the same)."""
+    """The live progress message while a broadcast sends (Telegram, WhatsApp milestones and the sandbox)."""
 
     def t(key: str, **values: object) -> str:
         return texts("de", key, **values)

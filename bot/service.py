@@ -46,6 +46,7 @@ from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
 from broadcasts.model import Broadcast, InvalidTransition
 from broadcasts.outcome import Problem
+from broadcasts.replies import ReplyPacer
 from broadcasts.scheduler import Scheduler
 from handlers.conversation import Conversation, build_router
 from handlers.router import Services
@@ -170,6 +171,7 @@ class Service:
         counter = template_counter(whatsapp, storage, lambda: self.city, self.clock) if whatsapp else None
         self.services = self._services(storage, residents, self.engine, channels, templates_needed=counter)
         conversation = Conversation(build_router(), self.services)
+        editing: tuple[TelegramAPI, ReplyPacer] | None = None
         if telegram is not None:
             token, api, client, limiter = telegram
             self.telegram = TelegramAdapter(
@@ -185,19 +187,8 @@ class Service:
                 elsewhere=self._dispatch,
             )
             await self.telegram.start()
-            self.reporter = ProgressReporter(
-                redis=storage.redis,
-                keys=storage.keys,
-                store=self.engine.store,
-                api=api,
-                # Progress can wait its turn: it borrows no budget ahead, unlike answers to people.
-                pacer=reply_pacer(client, limiter, hasher, self.clock, self._sleep, lane_s=0.0),
-                texts=self.services.texts,
-                city=lambda: self.city,
-                limits=self.services.limits,
-                worker=worker,
-                clock=self.clock,
-            )
+            # Progress can wait its turn: it borrows no budget ahead, unlike answers to people.
+            editing = (api, reply_pacer(client, limiter, hasher, self.clock, self._sleep, lane_s=0.0))
         if whatsapp is not None:
             self.whatsapp, self.inbox = whatsapp_adapter(
                 whatsapp, settings=settings, storage=storage, store=self.engine.store,
@@ -205,6 +196,19 @@ class Service:
                 clock=self.clock, sleep=self._sleep, elsewhere=self._dispatch, alarm=self._alarm,
             )  # fmt: skip
             await self.inbox.prepare()
+        if telegram is not None or whatsapp is not None:
+            self.reporter = ProgressReporter(
+                redis=storage.redis,
+                keys=storage.keys,
+                store=self.engine.store,
+                telegram=editing,
+                notify=self._dispatch,
+                texts=self.services.texts,
+                city=lambda: self.city,
+                limits=self.services.limits,
+                worker=worker,
+                clock=self.clock,
+            )
         if sandbox is not None:
             sandbox_client, limiter = sandbox
             services = self.services

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import redis.asyncio as aioredis
 
 from bot.service import Service
+from broadcasts.model import Broadcast, Priority, State
 from handlers.values import Channel, Resident
 from tests.bot.whatsapp.conftest import Webhook
 from tests.conftest import ManualClock
@@ -74,3 +77,49 @@ async def test_the_preview_counts_whatsapp_recipients_who_need_the_template(
     preview = " ".join(graph.texts(KULTURAMT))
     assert "3 Whatsapp" in preview  # the desk names channels by their enum names
     assert "WhatsApp-Vorlagen nötig: 2." in preview
+
+
+async def test_an_author_on_whatsapp_gets_milestones_and_a_summary_instead_of_an_edited_bar(
+    both: Service, graph: FakeGraph, tg: FakeTelegram, clock: ManualClock, redis: aioredis.Redis
+) -> None:
+    assert both.services is not None
+    assert both.engine is not None
+    assert both.reporter is not None
+    readers = ["555001", "555002", "555003"]
+    for chat in readers:
+        resident = Resident(Channel.TELEGRAM, chat)
+        await both.services.residents.consent(resident, language="de", version="2026-11", at=clock())
+        record = await both.services.residents.get(resident)
+        assert record is not None
+        await both.services.residents.subscribe(record, "kultur", clock())
+    async with aiohttp.ClientSession() as session:
+        hook = Webhook(session, both, redis)
+        graph.inbound(KULTURAMT)  # wrote today: free-form reaches them
+        assert await hook.post(messages=[wh.text(KULTURAMT, "hilfe", at=clock().timestamp())]) == 200
+        await hook.settled()
+    before = len(graph.sent(KULTURAMT))
+    store = both.engine.store
+    draft = Broadcast(
+        id="", topics=("kultur",), text_de="Lesung in der Stadtbibliothek.", author="kulturamt",
+        created_at=clock(), priority=Priority.NEWS,
+    )  # fmt: skip
+    created = await store.create(draft)
+    await store.transition(created.id, State.APPROVED)
+    tg.hold("sendMessage")  # the residents' messages stay on the wire while the author is told
+    await both.engine.enqueue(created.id)
+    await tg.wait_for(lambda t: len(t.held) == len(readers))
+    await both.reporter.tick()
+    await both.reporter.tick()  # nothing new reached: no second message
+    tg.release()
+    async with asyncio.timeout(10):
+        while (await both.engine.progress(created.id)).state is not State.DONE:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    await both.reporter.tick()
+    await both.reporter.tick()  # summed up once
+    started, summary = graph.texts(KULTURAMT)[before:]
+    assert started.startswith(f"#{created.id} ")
+    assert "▱▱▱▱▱▱▱▱▱▱ 0 %" in started
+    assert summary.startswith(
+        f"#{created.id} gesendet: 3 von 3 zugestellt, 0 fehlgeschlagen, 0 blockiert, 0 ausgeschieden"
+    )
+    assert not tg.texts(KULTURAMT)  # WhatsApp only: nothing tried on Telegram
