@@ -23,6 +23,8 @@ class Action(StrEnum):
     REJECT = "reject"
     SEND = "send"
     CANCEL = "cancel"
+    PAUSE = "pause"
+    RESUME = "resume"
     RELOAD = "reload"
     BREAK_GLASS = "break_glass"
     REVIEW = "review"

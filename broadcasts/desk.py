@@ -176,15 +176,7 @@ class Desk:
 
     async def cancel(self, member: StaffMember, broadcast_id: str) -> Broadcast:
         """One person may stop a broadcast: the author, an approver or editor of its topics, or an admin."""
-        broadcast = await self._get(broadcast_id)
-        city = self._city()
-        topics = approval.topics_of(city, broadcast.topics)
-        if broadcast.author != member.id and all(
-            approval.holds(member, role, topics) for role in ("editor", "approver", "alert")
-        ):
-            raise DeskError(
-                Problem.REFUSED, refusal=approval.Refusal.NOT_EDITOR, topics=tuple(sorted(topics))
-            )
+        broadcast = await self._stoppable(member, broadcast_id)
         if broadcast.state in TERMINAL:
             raise DeskError(Problem.WRONG_STATE, state=broadcast.state)
         try:
@@ -193,6 +185,38 @@ class Desk:
             raise DeskError(Problem.WRONG_STATE, state=exc.current) from None
         await self._log(member.id, Action.CANCEL, broadcast_id)
         return replace(broadcast, state=State.CANCELLED)
+
+    async def pause(self, member: StaffMember, broadcast_id: str) -> Broadcast:
+        """Whoever may stop a broadcast may hold it while it sends, for example to correct a mistake."""
+        return await self._hold_or_go(member, broadcast_id, State.PAUSED, Action.PAUSE)
+
+    async def resume(self, member: StaffMember, broadcast_id: str) -> Broadcast:
+        """A paused broadcast was approved already: going on needs no second person."""
+        return await self._hold_or_go(member, broadcast_id, State.SENDING, Action.RESUME)
+
+    async def _hold_or_go(
+        self, member: StaffMember, broadcast_id: str, state: State, action: Action
+    ) -> Broadcast:
+        broadcast = await self._stoppable(member, broadcast_id)
+        try:
+            await (self._engine.pause if state is State.PAUSED else self._engine.resume)(broadcast_id)
+        except InvalidTransition as exc:
+            raise DeskError(Problem.WRONG_STATE, state=exc.current) from None
+        await self._log(member.id, action, broadcast_id)
+        return replace(broadcast, state=state)
+
+    async def _stoppable(self, member: StaffMember, broadcast_id: str) -> Broadcast:
+        """One person may stop a broadcast: the author, an editor, approver or alerter of its topics, or an
+        admin."""
+        broadcast = await self._get(broadcast_id)
+        topics = approval.topics_of(self._city(), broadcast.topics)
+        if broadcast.author != member.id and all(
+            approval.holds(member, role, topics) for role in ("editor", "approver", "alert")
+        ):
+            raise DeskError(
+                Problem.REFUSED, refusal=approval.Refusal.NOT_EDITOR, topics=tuple(sorted(topics))
+            )
+        return broadcast
 
     async def review(self, member: StaffMember, broadcast_id: str) -> Broadcast:
         """An approver confirms a break-glass alert after the fact."""

@@ -213,6 +213,24 @@ async def cancel(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -
     return [Reply(ctx.t("staff_cancelled", id=cancelled.id))]
 
 
+@router.command("anhalten", "pause")
+@staff_only
+@on_broadcast
+async def pause(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
+    """Holds a broadcast that is sending; /fortsetzen sends the rest."""
+    paused = await ctx.services.desk.pause(member, broadcast_id)
+    return [Reply(ctx.t("staff_paused", id=paused.id))]
+
+
+@router.command("fortsetzen", "resume")
+@staff_only
+@on_broadcast
+async def resume(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
+    """Sends the rest of a paused broadcast, also one WhatsApp's spam limit paused."""
+    resumed = await ctx.services.desk.resume(member, broadcast_id)
+    return [Reply(ctx.t("staff_resumed", id=resumed.id))]
+
+
 @router.command("geprueft", "reviewed")
 @staff_only
 @on_broadcast

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import aiohttp
 import redis.asyncio as aioredis
 
 from bot.service import Service
+from broadcasts.audit import AuditLog
 from broadcasts.model import Broadcast, Priority, State
 from handlers.values import Channel, Resident
 from tests.bot.whatsapp.conftest import Webhook
@@ -19,6 +21,8 @@ from tests.fakes.telegram_api import FakeTelegram
 KULTURAMT = "4915100000005"  # editor for kultur, on WhatsApp only
 FREIGABE = "4915100000003"  # approver, on Telegram (100003) and WhatsApp
 LEITUNG = "4915100000001"  # admin, on Telegram (100001) and WhatsApp
+RESIDENT_NUMBER = "4915100007777"  # not staff
+UNKNOWN = "Das habe ich nicht verstanden. Eine Übersicht aller Befehle gibt es mit /hilfe."
 
 
 async def test_a_whatsapp_editor_drafts_and_submits_and_approvers_are_told_on_both_messengers(
@@ -79,47 +83,118 @@ async def test_the_preview_counts_whatsapp_recipients_who_need_the_template(
     assert "WhatsApp-Vorlagen nötig: 2." in preview
 
 
-async def test_an_author_on_whatsapp_gets_milestones_and_a_summary_instead_of_an_edited_bar(
-    both: Service, graph: FakeGraph, tg: FakeTelegram, clock: ManualClock, redis: aioredis.Redis
-) -> None:
-    assert both.services is not None
-    assert both.engine is not None
-    assert both.reporter is not None
+async def kultur_readers(service: Service, clock: ManualClock) -> list[str]:
+    """Three Telegram residents who follow kultur."""
+    assert service.services is not None
     readers = ["555001", "555002", "555003"]
     for chat in readers:
         resident = Resident(Channel.TELEGRAM, chat)
-        await both.services.residents.consent(resident, language="de", version="2026-11", at=clock())
-        record = await both.services.residents.get(resident)
+        await service.services.residents.consent(resident, language="de", version="2026-11", at=clock())
+        record = await service.services.residents.get(resident)
         assert record is not None
-        await both.services.residents.subscribe(record, "kultur", clock())
-    async with aiohttp.ClientSession() as session:
-        hook = Webhook(session, both, redis)
-        graph.inbound(KULTURAMT)  # wrote today: free-form reaches them
-        assert await hook.post(messages=[wh.text(KULTURAMT, "hilfe", at=clock().timestamp())]) == 200
-        await hook.settled()
-    before = len(graph.sent(KULTURAMT))
-    store = both.engine.store
+        await service.services.residents.subscribe(record, "kultur", clock())
+    return readers
+
+
+async def approved_kultur_news(service: Service, clock: ManualClock) -> str:
+    """News by the Kulturamt, approved and ready to send."""
+    assert service.engine is not None
+    store = service.engine.store
     draft = Broadcast(
         id="", topics=("kultur",), text_de="Lesung in der Stadtbibliothek.", author="kulturamt",
         created_at=clock(), priority=Priority.NEWS,
     )  # fmt: skip
     created = await store.create(draft)
     await store.transition(created.id, State.APPROVED)
+    return created.id
+
+
+async def open_window(hook: Webhook, graph: FakeGraph, clock: ManualClock, number: str) -> None:
+    graph.inbound(number)  # wrote today: free-form reaches them
+    assert await hook.post(messages=[wh.text(number, "hilfe", at=clock().timestamp())]) == 200
+    await hook.settled()
+
+
+async def test_an_author_on_whatsapp_gets_milestones_and_a_summary_instead_of_an_edited_bar(
+    both: Service, graph: FakeGraph, tg: FakeTelegram, clock: ManualClock, redis: aioredis.Redis
+) -> None:
+    assert both.engine is not None
+    assert both.reporter is not None
+    readers = await kultur_readers(both, clock)
+    async with aiohttp.ClientSession() as session:
+        await open_window(Webhook(session, both, redis), graph, clock, KULTURAMT)
+    before = len(graph.sent(KULTURAMT))
+    broadcast_id = await approved_kultur_news(both, clock)
     tg.hold("sendMessage")  # the residents' messages stay on the wire while the author is told
-    await both.engine.enqueue(created.id)
+    await both.engine.enqueue(broadcast_id)
     await tg.wait_for(lambda t: len(t.held) == len(readers))
     await both.reporter.tick()
     await both.reporter.tick()  # nothing new reached: no second message
     tg.release()
-    async with asyncio.timeout(10):
-        while (await both.engine.progress(created.id)).state is not State.DONE:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+    await until_done(both, broadcast_id)
     await both.reporter.tick()
     await both.reporter.tick()  # summed up once
     started, summary = graph.texts(KULTURAMT)[before:]
-    assert started.startswith(f"#{created.id} ")
+    assert started.startswith(f"#{broadcast_id} ")
     assert "▱▱▱▱▱▱▱▱▱▱ 0 %" in started
     assert summary.startswith(
-        f"#{created.id} gesendet: 3 von 3 zugestellt, 0 fehlgeschlagen, 0 blockiert, 0 ausgeschieden"
+        f"#{broadcast_id} gesendet: 3 von 3 zugestellt, 0 fehlgeschlagen, 0 blockiert, 0 ausgeschieden"
     )
     assert not tg.texts(KULTURAMT)  # WhatsApp only: nothing tried on Telegram
+
+
+async def test_staff_pause_and_resume_a_sending_broadcast_from_the_chat(
+    both: Service, graph: FakeGraph, tg: FakeTelegram, clock: ManualClock, redis: aioredis.Redis
+) -> None:
+    assert both.engine is not None
+    readers = await kultur_readers(both, clock)
+    broadcast_id = await approved_kultur_news(both, clock)
+    async with aiohttp.ClientSession() as session:
+        hook = Webhook(session, both, redis)
+
+        async def say(number: str, text: str) -> list[str]:
+            before = len(graph.sent(number))
+            graph.inbound(number)
+            assert await hook.post(messages=[wh.text(number, text, at=clock().timestamp())]) == 200
+            await hook.settled()
+            return graph.texts(number)[before:]
+
+        for number in (KULTURAMT, RESIDENT_NUMBER):
+            await open_window(hook, graph, clock, number)
+        tg.hold("sendMessage")  # the first messages stay on the wire: the broadcast is still sending
+        await both.engine.enqueue(broadcast_id)
+        await tg.wait_for(lambda t: len(t.held) == len(readers))
+        assert await say(RESIDENT_NUMBER, f"ANHALTEN {broadcast_id}") == [UNKNOWN]
+        assert await say(KULTURAMT, f"ANHALTEN {broadcast_id}") == [
+            f"#{broadcast_id} ist angehalten. Weiter mit /fortsetzen {broadcast_id}, "
+            f"beenden mit /abbrechen {broadcast_id}."
+        ]
+        assert (await both.engine.progress(broadcast_id)).state is State.PAUSED
+        tg.release()
+        # Twice is named as the state it is in; nothing changes.
+        assert await say(KULTURAMT, f"anhalten {broadcast_id}") == [
+            f"#{broadcast_id} ist pausiert – das geht jetzt nicht mehr."
+        ]
+        assert (await both.engine.progress(broadcast_id)).state is State.PAUSED
+        assert await say(KULTURAMT, f"FORTSETZEN {broadcast_id}") == [
+            f"#{broadcast_id} wird fortgesetzt: Wer die Meldung noch nicht hat, bekommt sie jetzt."
+        ]
+    await until_done(both, broadcast_id)
+    for chat in readers:  # each once: the messages on the wire when paused were not sent again
+        assert len([text for text in tg.texts(chat) if "Lesung" in text]) == 1
+    assert both.storage is not None
+    audit = AuditLog(redis, both.storage.keys.audit())
+    actions = [
+        (entry.who, entry.action.value)
+        async for entry in audit.since(datetime(2000, 1, 1, tzinfo=UTC))  # stream ids are wall-clock
+        if entry.broadcast_id == broadcast_id
+    ]
+    assert ("kulturamt", "pause") in actions
+    assert ("kulturamt", "resume") in actions
+
+
+async def until_done(service: Service, broadcast_id: str) -> None:
+    assert service.engine is not None
+    async with asyncio.timeout(10):
+        while (await service.engine.progress(broadcast_id)).state is not State.DONE:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
