@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.processes import JSON, NotMeasured, Outcome
-from benchmarks.scenarios import PEERS, Plan
+from benchmarks.scenarios import PEER_PREFIX, PEERS, Plan
 from benchmarks.standin import RULES
 
 GOAL_PER_CPU_S = 8_000
@@ -329,7 +329,25 @@ def _webhook(runs: Mapping[str, Outcome]) -> str:
             continue
         cells = [outcome.get(name) for name in ("rate", "failed", "acks_per_cpu_s", "p50_ms", "p99_ms")]
         lines.append(f"| {rate} | " + " | ".join(_num(cell) for cell in cells) + " |")
+    lines.extend(_webhook_ratios(runs))
     return "\n".join(lines)
+
+
+def _webhook_ratios(runs: Mapping[str, Outcome]) -> list[str]:
+    """stadtfunk's acks per CPU-second beside the bare aiohttp peer's at the same offered rate."""
+    found = []
+    for key, peer in runs.items():
+        ours = runs.get(key.removeprefix(PEER_PREFIX))
+        if not key.startswith(PEER_PREFIX) or isinstance(peer, NotMeasured) or not isinstance(ours, dict):
+            continue
+        theirs, mine = peer.get("acks_per_cpu_s"), ours.get("acks_per_cpu_s")
+        if isinstance(theirs, int | float) and isinstance(mine, int | float) and theirs > 0:
+            found.append(
+                f"- At {key.removeprefix(PEER_PREFIX)}/s offered: {mine:,.0f} acks per CPU-second against "
+                f"{theirs:,.0f} for a bare aiohttp handler (no signature, JSON or Redis): "
+                f"{mine / theirs:.2f}×."
+            )
+    return ["", *found] if found else []
 
 
 def _fields(outcome: JSON) -> str:

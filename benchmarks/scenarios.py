@@ -34,6 +34,7 @@ from benchmarks.processes import NotMeasured, Outcome, StandInProcess, flush_red
 PEERS = ("ptb", "aiogram", "aiohttp")
 WEBHOOK_RATES = (500, 1000, 2000, 3000)
 WEBHOOK_RATES_QUICK = (500,)
+PEER_PREFIX = "bare aiohttp at "
 STANDIN_SUMMARY = (
     "ok",
     "too_many",
@@ -162,6 +163,12 @@ async def webhook(env: Env, plan: Plan) -> dict[str, Outcome]:
         command = [sys.executable, "-m", "benchmarks.webhook", "--redis-url", env.redis_url,
                    "--rate", str(rate), "--seconds", str(seconds)]  # fmt: skip
         results[str(rate)] = await run_json(command, timeout_s=seconds * 4 + 120)
+    # The peer at the top rate: a bare aiohttp handler, the floor under any webhook on aiohttp.
+    top = (WEBHOOK_RATES_QUICK if plan.quick else WEBHOOK_RATES)[-1]
+    _progress(f"webhook peer (bare aiohttp) at {top}/s for {seconds:.0f} s")
+    command = [sys.executable, "-m", "benchmarks.webhook", "--bare",
+               "--rate", str(top), "--seconds", str(seconds)]  # fmt: skip
+    results[f"{PEER_PREFIX}{top}"] = await run_json(command, timeout_s=seconds * 4 + 120)
     return results
 
 

@@ -9,6 +9,9 @@ the entries off again (processing reduced to parsing: the conversation is not wh
 pre-signed bodies in Meta's shape on a fixed schedule (open loop, R per second) and prints
 {"sent", "ok", "p50_ms", "p99_ms", "rate"}; a late answer delays nothing that follows.
 
+`serve --bare` is the peer: a bare aiohttp handler that reads the body and answers 200, with no signature,
+JSON or Redis, the floor any Python webhook on aiohttp stands on.
+
 `measure()` runs both and joins their figures; `python -m benchmarks.webhook` prints them.
 """
 
@@ -23,6 +26,7 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -62,6 +66,40 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+async def serve_bare() -> None:
+    acks = 0
+
+    async def handle(request: web.Request) -> web.Response:
+        nonlocal acks
+        await request.read()
+        acks += 1
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/webhooks/whatsapp", handle)
+    runner = await _listen(app)
+    await _report_until_eof(lambda: acks)
+    await runner.cleanup()
+
+
+async def _listen(app: web.Application) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
+    return runner
+
+
+async def _report_until_eof(acks: Callable[[], int]) -> None:
+    """On each "mark" line on stdin, print the CPU time and acknowledgements so far."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        if line.strip() == b"mark":
+            print(json.dumps({"cpu_s": _cpu_s(), "acks": acks()}), flush=True)
+
+
 async def serve(redis_url: str, *, consume: bool = True, stream: str = STREAM) -> None:
     redis: aioredis.Redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
     acks = 0
@@ -81,20 +119,10 @@ async def serve(redis_url: str, *, consume: bool = True, stream: str = STREAM) -
         return True
 
     hook = WhatsAppHook(verify_token="unused-here", app_secret=SECRET, accept=accept)  # noqa: S106
-    app = build_app(ready, whatsapp=hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner = await _listen(build_app(ready, whatsapp=hook))
     stop = asyncio.Event()
     consumer = asyncio.create_task(inbox.run(stop) if consume else stop.wait())
-    print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while line := await reader.readline():
-        if line.strip() == b"mark":
-            print(json.dumps({"cpu_s": _cpu_s(), "acks": acks}), flush=True)
+    await _report_until_eof(lambda: acks)
     stop.set()
     await consumer
     await runner.cleanup()
@@ -153,11 +181,18 @@ async def load(url: str, rate: float, seconds: float) -> dict[str, Any]:
 
 
 async def measure(
-    redis_url: str, rate: float, seconds: float, *, consume: bool = True, stream: str = STREAM
+    redis_url: str,
+    rate: float,
+    seconds: float,
+    *,
+    consume: bool = True,
+    stream: str = STREAM,
+    bare: bool = False,
 ) -> dict[str, Any]:
-    """Server and load generator as two processes on loopback; figures of both, joined."""
+    """Server and load generator as two processes on loopback; figures of both, joined. `bare` measures
+    the peer instead of stadtfunk's webhook."""
     python = sys.executable
-    options = ["--stream", stream] + ([] if consume else ["--no-consumer"])
+    options = ["--stream", stream] + ([] if consume else ["--no-consumer"]) + (["--bare"] if bare else [])
     server = await asyncio.create_subprocess_exec(
         python, "-m", "benchmarks.webhook", "serve", "--redis-url", redis_url, *options,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -203,19 +238,24 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd.add_argument("--redis-url", required=True)
     serve_cmd.add_argument("--no-consumer", action="store_true", help="acknowledge only; others process")
     serve_cmd.add_argument("--stream", default=STREAM)
+    serve_cmd.add_argument("--bare", action="store_true", help="the peer: a bare aiohttp handler")
     load_cmd = commands.add_parser("load")
     load_cmd.add_argument("--url", required=True)
     for command in (load_cmd, parser):
         command.add_argument("--rate", type=float, default=1000.0)
         command.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
+    parser.add_argument("--bare", action="store_true", help="measure the peer, a bare aiohttp handler")
     options = parser.parse_args(argv)
-    if options.command == "serve":
+    if options.command == "serve" and options.bare:
+        asyncio.run(serve_bare())
+    elif options.command == "serve":
         asyncio.run(serve(options.redis_url, consume=not options.no_consumer, stream=options.stream))
     elif options.command == "load":
         print(json.dumps(asyncio.run(load(options.url, options.rate, options.seconds))), flush=True)
     else:
-        print(json.dumps(asyncio.run(measure(options.redis_url, options.rate, options.seconds))), flush=True)
+        run = measure(options.redis_url, options.rate, options.seconds, bare=options.bare)
+        print(json.dumps(asyncio.run(run)), flush=True)
 
 
 if __name__ == "__main__":

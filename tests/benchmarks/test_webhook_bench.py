@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from benchmarks.report import _webhook
+from benchmarks.scenarios import PEER_PREFIX
 from benchmarks.webhook import measure
 
 
@@ -20,3 +21,16 @@ async def test_a_short_run_acknowledges_every_body_and_measures_the_server(
     table = _webhook({"100": result})
     assert "| 100 | " in table
     assert "WhatsApp webhook" in table
+
+
+async def test_the_bare_aiohttp_peer_is_measured_the_same_way_and_set_beside_ours(
+    redis_url: str, key_prefix: str, redis: aioredis.Redis
+) -> None:
+    ours = await measure(redis_url, rate=100, seconds=0.5, stream=f"{key_prefix}:wa-inbox")
+    peer = await measure(redis_url, rate=100, seconds=0.5, bare=True)
+    assert peer["sent"] == peer["ok"] == peer["acks"] == 50
+    assert peer["acks_per_cpu_s"] > 0
+    table = _webhook({"100": ours, f"{PEER_PREFIX}100": peer})
+    ratio = ours["acks_per_cpu_s"] / peer["acks_per_cpu_s"]
+    assert f"against {peer['acks_per_cpu_s']:,.0f} for a bare aiohttp handler" in table
+    assert f"{ratio:.2f}×" in table
