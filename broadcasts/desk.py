@@ -175,7 +175,7 @@ class Desk:
         return replace(broadcast, state=State.REJECTED)
 
     async def cancel(self, member: StaffMember, broadcast_id: str) -> Broadcast:
-        """One person may stop a broadcast: the author, an approver or editor of its topics, or an admin."""
+        """Stops a broadcast for good; one person may (see `_stoppable`)."""
         broadcast = await self._stoppable(member, broadcast_id)
         if broadcast.state in TERMINAL:
             raise DeskError(Problem.WRONG_STATE, state=broadcast.state)

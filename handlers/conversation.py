@@ -73,7 +73,7 @@ class Conversation:
                     "faq_answer", question=entry.question.get(language), answer=entry.answer.get(language)
                 )
                 return [Reply(f"{answer}\n\n{ctx.t('unknown')}")]
-        return [Reply(ctx.t("unknown"))]
+        return [Reply(ctx.not_understood())]
 
     def _parse(self, inbound: Inbound, text: str) -> tuple[str | None, str]:
         """Split "/abo@stadtfunk_bot Verkehr" into ("abo", "Verkehr"); None when it is no command."""

@@ -58,6 +58,10 @@ class Context:
     def t(self, key: str, /, **values: object) -> str:
         return self.services.texts(self.language, key, **values)
 
+    def not_understood(self) -> str:
+        """The answer to anything unknown, naming help as this messenger types it."""
+        return self.t("unknown_whatsapp" if self.inbound.channel is Channel.WHATSAPP else "unknown")
+
 
 Handler = Callable[[Context], Awaitable[list[Reply]]]
 

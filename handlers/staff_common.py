@@ -36,7 +36,7 @@ def staff_only(handler: StaffHandler) -> Callable[[Context], Awaitable[list[Repl
     async def checked(ctx: Context) -> list[Reply]:
         member = staff_member(ctx)
         if member is None:
-            return [Reply(ctx.t("unknown"))]
+            return [Reply(ctx.not_understood())]
         try:
             return await handler(ctx, member)
         except DeskError as error:

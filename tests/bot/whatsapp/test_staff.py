@@ -22,7 +22,7 @@ KULTURAMT = "4915100000005"  # editor for kultur, on WhatsApp only
 FREIGABE = "4915100000003"  # approver, on Telegram (100003) and WhatsApp
 LEITUNG = "4915100000001"  # admin, on Telegram (100001) and WhatsApp
 RESIDENT_NUMBER = "4915100007777"  # not staff
-UNKNOWN = "Das habe ich nicht verstanden. Eine Übersicht aller Befehle gibt es mit /hilfe."
+UNKNOWN = "Das habe ich nicht verstanden. Eine Übersicht aller Befehle gibt es mit HILFE."
 
 
 async def test_a_whatsapp_editor_drafts_and_submits_and_approvers_are_told_on_both_messengers(
