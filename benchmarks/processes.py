@@ -144,6 +144,6 @@ async def flush_redis(url: str) -> None:
     """Empty the run's Redis, so that each engine scenario starts from nothing."""
     client = aioredis.Redis.from_url(url)
     try:
-        await client.flushall()
+        await client.flushall(asynchronous=True)  # a million keys take longer than a read timeout
     finally:
         await client.aclose()
