@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.service import Service
+from handlers.values import Channel, Resident
 from tests.bot.conftest import Sleeps
 from tests.conftest import TOKEN, ManualClock
 from tests.fakes import whatsapp_webhooks as wh
@@ -38,6 +39,20 @@ def whatsapp_settings(graph: FakeGraph, city_file: Path, **overrides: Any) -> di
         "telegram_bot_token": None,
         **overrides,
     }
+
+
+async def subscribe(
+    service: Service, channel: Channel, chats: Iterable[str], language: str = "de", topic: str = "verkehr"
+) -> None:
+    """Residents who agreed and follow `topic`, written straight through the service's residents."""
+    assert service.services is not None
+    residents = service.services.residents
+    for chat in chats:
+        resident = Resident(channel, chat)
+        await residents.consent(resident, language=language, version="2026-11", at=service.clock())
+        record = await residents.get(resident)
+        assert record is not None
+        await residents.subscribe(record, topic, service.clock())
 
 
 @pytest.fixture

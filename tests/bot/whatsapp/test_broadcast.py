@@ -4,7 +4,7 @@ Meta's error codes, delivery statuses, and pacing under the number's rate and th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from broadcasts.model import Broadcast, Priority, State
 from broadcasts.store import ChannelProgress
 from handlers.values import Channel, Resident
 from tests.bot.conftest import SETTLE_TURNS, Sleeps
-from tests.bot.whatsapp.conftest import ACCESS_TOKEN, NUMBER_ID, Webhook
+from tests.bot.whatsapp.conftest import ACCESS_TOKEN, NUMBER_ID, Webhook, subscribe
 from tests.conftest import ManualClock
 from tests.fakes import whatsapp_webhooks as wh
 from tests.fakes.graph_api import FakeGraph
@@ -36,17 +36,6 @@ INSIDE = "4915100001111"  # wrote an hour ago: inside the window
 OUTSIDE = "4915100002222"  # never wrote since subscribing two days ago
 ENGLISH = "4915100003333"
 CITY = load_city(DEFAULT_CITY_FILE)
-
-
-async def subscribe(service: Service, channel: Channel, chats: Iterable[str], language: str = "de") -> None:
-    assert service.services is not None
-    residents = service.services.residents
-    for chat in chats:
-        resident = Resident(channel, chat)
-        await residents.consent(resident, language=language, version="2026-11", at=service.clock())
-        record = await residents.get(resident)
-        assert record is not None
-        await residents.subscribe(record, "verkehr", service.clock())
 
 
 async def send(service: Service, priority: Priority = Priority.NEWS, **fields: Any) -> Broadcast:

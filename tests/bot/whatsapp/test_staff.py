@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import aiohttp
@@ -11,8 +10,9 @@ import redis.asyncio as aioredis
 from bot.service import Service
 from broadcasts.audit import AuditLog
 from broadcasts.model import Broadcast, Priority, State
-from handlers.values import Channel, Resident
-from tests.bot.whatsapp.conftest import Webhook
+from handlers.values import Channel
+from tests.bot.test_staff_flow import until_state
+from tests.bot.whatsapp.conftest import Webhook, subscribe
 from tests.conftest import ManualClock
 from tests.fakes import whatsapp_webhooks as wh
 from tests.fakes.graph_api import FakeGraph
@@ -59,15 +59,8 @@ async def test_a_whatsapp_editor_drafts_and_submits_and_approvers_are_told_on_bo
 async def test_the_preview_counts_whatsapp_recipients_who_need_the_template(
     both: Service, graph: FakeGraph, clock: ManualClock, redis: aioredis.Redis
 ) -> None:
-    assert both.services is not None
-    residents = both.services.residents
     followers = ["4915100008881", "4915100008882", "4915100008883"]
-    for chat in followers:
-        resident = Resident(Channel.WHATSAPP, chat)
-        await residents.consent(resident, language="de", version="2026-11", at=clock())
-        record = await residents.get(resident)
-        assert record is not None
-        await residents.subscribe(record, "kultur", clock())
+    await subscribe(both, Channel.WHATSAPP, followers, topic="kultur")
     async with aiohttp.ClientSession() as session:
         hook = Webhook(session, both, redis)
         for chat in (followers[0], KULTURAMT):  # one follower wrote today: free-form reaches them
@@ -83,16 +76,10 @@ async def test_the_preview_counts_whatsapp_recipients_who_need_the_template(
     assert "WhatsApp-Vorlagen nötig: 2." in preview
 
 
-async def kultur_readers(service: Service, clock: ManualClock) -> list[str]:
+async def kultur_readers(service: Service) -> list[str]:
     """Three Telegram residents who follow kultur."""
-    assert service.services is not None
     readers = ["555001", "555002", "555003"]
-    for chat in readers:
-        resident = Resident(Channel.TELEGRAM, chat)
-        await service.services.residents.consent(resident, language="de", version="2026-11", at=clock())
-        record = await service.services.residents.get(resident)
-        assert record is not None
-        await service.services.residents.subscribe(record, "kultur", clock())
+    await subscribe(service, Channel.TELEGRAM, readers, topic="kultur")
     return readers
 
 
@@ -120,7 +107,7 @@ async def test_an_author_on_whatsapp_gets_milestones_and_a_summary_instead_of_an
 ) -> None:
     assert both.engine is not None
     assert both.reporter is not None
-    readers = await kultur_readers(both, clock)
+    readers = await kultur_readers(both)
     async with aiohttp.ClientSession() as session:
         await open_window(Webhook(session, both, redis), graph, clock, KULTURAMT)
     before = len(graph.sent(KULTURAMT))
@@ -131,7 +118,7 @@ async def test_an_author_on_whatsapp_gets_milestones_and_a_summary_instead_of_an
     await both.reporter.tick()
     await both.reporter.tick()  # nothing new reached: no second message
     tg.release()
-    await until_done(both, broadcast_id)
+    await until_state(both, broadcast_id, "done")
     await both.reporter.tick()
     await both.reporter.tick()  # summed up once
     started, summary = graph.texts(KULTURAMT)[before:]
@@ -147,7 +134,7 @@ async def test_staff_pause_and_resume_a_sending_broadcast_from_the_chat(
     both: Service, graph: FakeGraph, tg: FakeTelegram, clock: ManualClock, redis: aioredis.Redis
 ) -> None:
     assert both.engine is not None
-    readers = await kultur_readers(both, clock)
+    readers = await kultur_readers(both)
     broadcast_id = await approved_kultur_news(both, clock)
     async with aiohttp.ClientSession() as session:
         hook = Webhook(session, both, redis)
@@ -179,7 +166,7 @@ async def test_staff_pause_and_resume_a_sending_broadcast_from_the_chat(
         assert await say(KULTURAMT, f"FORTSETZEN {broadcast_id}") == [
             f"#{broadcast_id} wird fortgesetzt: Wer die Meldung noch nicht hat, bekommt sie jetzt."
         ]
-    await until_done(both, broadcast_id)
+    await until_state(both, broadcast_id, "done")
     for chat in readers:  # each once: the messages on the wire when paused were not sent again
         assert len([text for text in tg.texts(chat) if "Lesung" in text]) == 1
     assert both.storage is not None
@@ -191,10 +178,3 @@ async def test_staff_pause_and_resume_a_sending_broadcast_from_the_chat(
     ]
     assert ("kulturamt", "pause") in actions
     assert ("kulturamt", "resume") in actions
-
-
-async def until_done(service: Service, broadcast_id: str) -> None:
-    assert service.engine is not None
-    async with asyncio.timeout(10):
-        while (await service.engine.progress(broadcast_id)).state is not State.DONE:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
