@@ -183,7 +183,6 @@ class Service:
                 residents=residents,
                 pacer=reply_pacer(client, limiter, hasher, self.clock, self._sleep),
                 clock=self.clock,
-                sleep=self._sleep,
                 elsewhere=self._dispatch,
             )
             await self.telegram.start()

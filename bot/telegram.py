@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -122,7 +121,6 @@ class TelegramAdapter:
         residents: Residents,
         pacer: ReplyPacer,
         clock: Callable[[], datetime],
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         elsewhere: Callable[[list[Reply]], Awaitable[None]] | None = None,
     ) -> None:
         self._api = api
@@ -131,7 +129,6 @@ class TelegramAdapter:
         self._conversation = conversation
         self._residents = residents
         self._clock = clock
-        self._sleep = sleep
         self._webhook = webhook
         api_url = api_url.rstrip("/")
         builder = (
@@ -241,15 +238,7 @@ class TelegramAdapter:
             await self._with_retry(chat_id, partial(self._api.send_document, chat_id, reply.attachment))
 
     async def _with_retry(self, chat_id: str, send: Callable[[], Awaitable[object]]) -> None:
-        """Paced by the shared limiter; one retry after a 429 (waiting what Telegram asks) or a 5xx."""
-        await self._pacer.wait_turn(chat_id, group=chat_id.startswith("-"))
-        try:
-            await send()
-        except SendError as error:
-            if error.problem not in (Problem.RATE_LIMITED, Problem.UNAVAILABLE):
-                raise
-            await self._sleep(error.retry_after or 1.0)
-            await send()
+        await self._pacer.send(chat_id, send, group=chat_id.startswith("-"))
 
     async def _quietly(self, call: Awaitable[object]) -> None:
         try:

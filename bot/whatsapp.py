@@ -6,7 +6,6 @@ Every field is read defensively: a body is verified as Meta's, but its content m
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -59,7 +58,6 @@ class WhatsAppAdapter:
         keys: Keys,
         pacer: ReplyPacer,
         clock: Callable[[], datetime],
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         elsewhere: Elsewhere | None = None,
         alarm: Alarm | None = None,
     ) -> None:
@@ -74,7 +72,6 @@ class WhatsAppAdapter:
         self._keys = keys
         self._pacer = pacer
         self._clock = clock
-        self._sleep = sleep
         self._elsewhere = elsewhere
         self._alarm = alarm
 
@@ -201,15 +198,7 @@ class WhatsAppAdapter:
         await self._api.send(json.dumps(addressed(chat_id, content)).encode())
 
     async def _paced(self, chat_id: str, send: Callable[[], Awaitable[object]]) -> None:
-        """Through the shared limiter's reply lane; one retry after a throughput error or a 5xx."""
-        await self._pacer.wait_turn(chat_id, group=False)
-        try:
-            await send()
-        except SendError as error:
-            if error.problem not in (Problem.RATE_LIMITED, Problem.UNAVAILABLE):
-                raise
-            await self._sleep(error.retry_after or 1.0)
-            await send()
+        await self._pacer.send(chat_id, send, group=False)
 
     async def _quietly(self, call: Awaitable[object]) -> None:
         try:

@@ -105,7 +105,6 @@ def whatsapp_adapter(
             sleep=sleep,
         ),
         clock=clock,
-        sleep=sleep,
         elsewhere=elsewhere,
         alarm=alarm,
     )

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from broadcasts.channel import Pacing
 from broadcasts.limiter import Limiter
+from broadcasts.outcome import Problem, SendError
 from handlers.values import Channel
 
 REPLY_LANE_S = 1.0
@@ -45,3 +46,14 @@ class ReplyPacer:
             self._clock().timestamp(), recipient, lane_tolerance=self._lane_s
         ):
             await self._sleep(wait)
+
+    async def send(self, chat_id: str, send: Callable[[], Awaitable[object]], *, group: bool) -> None:
+        """One answer in its turn; one retry after a rate limit (waiting what the platform asks) or a 5xx."""
+        await self.wait_turn(chat_id, group=group)
+        try:
+            await send()
+        except SendError as error:
+            if error.problem not in (Problem.RATE_LIMITED, Problem.UNAVAILABLE):
+                raise
+            await self._sleep(error.retry_after or 1.0)
+            await send()
