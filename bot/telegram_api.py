@@ -45,8 +45,9 @@ class TelegramAPI:
         try:
             async with self._session.post(self._base + method, data=body, headers=headers) as response:
                 if response.status == 200 and not want_result:
-                    # The hot path: a broadcast needs only to know that it went through.
-                    await response.read()
+                    # The hot path: a broadcast needs only to know that it went through. The unread
+                    # answer is dropped on release; its connection is reused once the answer is in whole
+                    # (a short one always is), else closed: never wrong, at worst a new connection.
                     return None
                 payload = await _json(response)
         except (aiohttp.ClientError, TimeoutError) as exc:

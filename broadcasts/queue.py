@@ -9,6 +9,7 @@ have reached the resident: they are sent again (nothing is lost) and counted as 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -18,11 +19,15 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from bot.keys import Keys
+from broadcasts.model import State
 from broadcasts.planner import GROUP
+from broadcasts.store import STATE_FIELD
 from handlers.values import Channel
 
 # Aggregate daily counters are kept a little over a year (as bot/residents.py keeps its own).
 DAILY_STATS_TTL_S = 400 * 24 * 3600
+# How many of the broadcasts with work a sender looks at, most urgent first.
+ACTIVE_LIMIT = 32
 # A sender whose heartbeat is older than this is presumed dead and its pending deliveries reclaimed.
 DEAD_AFTER_S = 15.0
 
@@ -30,20 +35,21 @@ DEAD_AFTER_S = 15.0
 # Acknowledge, delete and unmark entries and count their outcomes, atomically and only once: an entry
 # counts only if this call acknowledged it, so a call the client retried (the answer was lost with the
 # connection) counts nothing twice. KEYS: stream, sending set, progress. ARGV: group, channel suffix,
-# then (id, outcome, maybe sent 0/1) per entry. Answers the counts it added, as field, count pairs.
+# then "id outcome maybe-sent(0/1)" for every entry in one space-separated string (one argument, not
+# three per entry: encoding arguments is most of what a call costs the client). Answers the counts it
+# added, as field, count pairs.
 _SETTLE = """
 local counts, order = {}, {}
 local function count(field)
   if not counts[field] then counts[field] = 0; order[#order + 1] = field end
   counts[field] = counts[field] + 1
 end
-for i = 3, #ARGV, 3 do
-  local id = ARGV[i]
+for id, outcome, maybe in string.gmatch(ARGV[3], '(%S+) (%S+) ([01])') do
   if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
     redis.call('XDEL', KEYS[1], id)
     redis.call('SREM', KEYS[2], id)
-    count(ARGV[i + 1] .. ':' .. ARGV[2])
-    if ARGV[i + 2] == '1' then count('maybe_duplicate:' .. ARGV[2]) end
+    count(outcome .. ':' .. ARGV[2])
+    if maybe == '1' then count('maybe_duplicate:' .. ARGV[2]) end
   end
 end
 local added = {}
@@ -53,6 +59,14 @@ for _, field in ipairs(order) do
   added[#added + 1] = counts[field]
 end
 return added
+"""
+
+# SADD or SREM (ARGV[1]) of the space-separated entry ids in ARGV[2] to or from the sending set KEYS[1].
+_MARK = """
+local ids = {}
+for id in string.gmatch(ARGV[2], '%S+') do ids[#ids + 1] = id end
+if #ids == 0 then return 0 end
+return redis.call(ARGV[1], KEYS[1], unpack(ids))
 """
 
 
@@ -75,17 +89,54 @@ class Settlement:
     outcome: str
 
 
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """What a sender learns in one round trip before a step."""
+
+    active: list[str]  # broadcast ids with deliveries on this channel, most urgent first
+    states: dict[str, State | None]  # of the broadcasts asked about; None: gone
+    claimed: list[Delivery]  # new deliveries claimed ahead from the broadcast named, if any
+
+
 class DeliveryQueue:
     def __init__(self, redis: aioredis.Redis, keys: Keys, channel: Channel, worker: str) -> None:
         self._redis = redis
         self._settle = redis.register_script(_SETTLE)
+        self._mark = redis.register_script(_MARK)
         self._keys = keys
         self.channel = channel
         self.worker = worker
+        # The city's daily figures counted by settled batches and not yet written: see flush_daily.
+        self._daily: Counter[tuple[date, str]] = Counter()
 
-    async def active(self, limit: int = 32) -> list[str]:
+    async def active(self, limit: int = ACTIVE_LIMIT) -> list[str]:
         """Broadcast ids with deliveries on this channel, most urgent first."""
         return [str(m) for m in await self._redis.zrange(self._keys.active(self.channel), 0, limit - 1)]
+
+    async def survey(self, states_of: Sequence[str], claim: tuple[str, int] | None = None) -> Survey:
+        """The active list, the states of `states_of`, and `claim` = (broadcast id, count) new
+        deliveries, all in one round trip: the claim is made ahead, on the sender's guess that the
+        broadcast it served last is still the one to serve. Claimed deliveries it does not send at
+        once are pending for this worker like any other, so a wrong guess costs nothing but order."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(self._keys.active(self.channel), 0, ACTIVE_LIMIT - 1)
+            for broadcast_id in states_of:
+                pipe.hget(self._keys.broadcast(broadcast_id), STATE_FIELD)
+            if claim is not None:
+                stream = self._keys.broadcast_queue(claim[0], self.channel)
+                pipe.xreadgroup(GROUP, self.worker, {stream: ">"}, count=claim[1])
+            answers = await pipe.execute(raise_on_error=False)
+        for answer in answers:
+            if isinstance(answer, Exception) and not _cancelled(answer):
+                raise answer
+        return Survey(
+            active=[str(m) for m in answers[0]],
+            states={
+                broadcast_id: State(value) if value else None
+                for broadcast_id, value in zip(states_of, answers[1 : 1 + len(states_of)], strict=True)
+            },
+            claimed=self._new(claim[0], answers[-1]) if claim is not None else [],
+        )
 
     async def claim(self, broadcast_id: str, count: int) -> list[Delivery]:
         """New deliveries for this worker."""
@@ -100,16 +151,21 @@ class DeliveryQueue:
         try:
             answer = await self._redis.xreadgroup(GROUP, self.worker, {stream: start}, count=count)
         except ResponseError as exc:
-            if "NOGROUP" in str(exc):  # cancelled: the stream is gone
+            if _cancelled(exc):
                 return []
             raise
-        # RESP2 answers [[stream, [(id, fields), ...]]]; deleted entries come back with no fields.
-        entries: list[tuple[str, dict[str, str] | None]] = cast(Any, answer)[0][1] if answer else []
         if start != ">":
-            return await self._with_marks(broadcast_id, entries)
+            return await self._with_marks(broadcast_id, _entries(answer))
+        return self._new(broadcast_id, answer)
+
+    @staticmethod
+    def _new(broadcast_id: str, answer: Any) -> list[Delivery]:
+        """Deliveries from an XREADGROUP answer for new entries: none of them can be marked yet."""
+        if isinstance(answer, ResponseError):  # cancelled meanwhile
+            return []
         return [
             Delivery(broadcast_id, entry_id, f["c"], f.get("l", ""), text=f.get("t"))
-            for entry_id, f in entries
+            for entry_id, f in _entries(answer)
             if f
         ]
 
@@ -134,9 +190,11 @@ class DeliveryQueue:
         ]
 
     async def mark_sending(self, broadcast_id: str, deliveries: Sequence[Delivery]) -> None:
-        await self._redis.sadd(
-            self._keys.broadcast_sending(broadcast_id, self.channel), *[d.entry_id for d in deliveries]
-        )
+        await self._marks("SADD", broadcast_id, deliveries)
+
+    async def _marks(self, command: str, broadcast_id: str, deliveries: Sequence[Delivery]) -> None:
+        ids = " ".join([d.entry_id for d in deliveries])
+        await self._mark(keys=[self._keys.broadcast_sending(broadcast_id, self.channel)], args=[command, ids])
 
     async def settle(
         self,
@@ -146,33 +204,52 @@ class DeliveryQueue:
         *,
         day: date | None = None,
     ) -> None:
-        """Acknowledge and forget finished deliveries and count their outcomes, in one round trip.
+        """Acknowledge and forget finished deliveries and count their outcomes, in one round trip; the
+        daily figures for `day` wait for `flush_daily`.
 
         `unmark` are deliveries whose send was refused (429, 5xx) and will be retried: not sent, so not
         "maybe sent" if this process dies before the retry.
         """
         if unmark:
-            await self._redis.srem(
-                self._keys.broadcast_sending(broadcast_id, self.channel), *[d.entry_id for d in unmark]
-            )
+            await self._marks("SREM", broadcast_id, unmark)
         if not settlements:
             return
         stream = self._keys.broadcast_queue(broadcast_id, self.channel)
         progress = self._keys.broadcast_progress(broadcast_id)
         sending = self._keys.broadcast_sending(broadcast_id, self.channel)
-        args: list[str] = [GROUP, self.channel.value]
-        for settlement in settlements:
-            flag = "1" if settlement.delivery.maybe_sent else "0"
-            args += [settlement.delivery.entry_id, settlement.outcome, flag]
+        entries = " ".join(
+            [
+                f"{s.delivery.entry_id} {s.outcome} {'1' if s.delivery.maybe_sent else '0'}"
+                for s in settlements
+            ]
+        )
+        args = [GROUP, self.channel.value, entries]
         added = cast(list[Any], await self._settle(keys=[stream, sending, progress], args=args))
-        if day is not None and added:
-            # The city's daily figures, for /statistik: another slot, so outside the script.
-            daily = self._keys.daily_stats(day)
+        if day is not None:
+            for field, count in zip(added[::2], added[1::2], strict=True):
+                self._daily[day, field.decode() if isinstance(field, bytes) else field] += int(count)
+
+    async def flush_daily(self) -> None:
+        """Write the daily figures (for /statistik) that settled batches counted since the last flush.
+
+        They live outside the broadcast's hash slot, so they cannot join the settle script; written once
+        for many batches, they cost a round trip a second instead of one per batch. A process killed
+        in between loses them (at most what the sender counted since its last flush, see Sender); the
+        broadcast's own counters are exact regardless.
+        """
+        if not self._daily:
+            return
+        pending, self._daily = self._daily, Counter()
+        try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for field, count in zip(added[::2], added[1::2], strict=True):
-                    pipe.hincrby(daily, field.decode() if isinstance(field, bytes) else field, int(count))
-                pipe.expire(daily, DAILY_STATS_TTL_S)
+                for (day, field), count in pending.items():
+                    pipe.hincrby(self._keys.daily_stats(day), field, count)
+                for day in {day for day, _ in pending}:
+                    pipe.expire(self._keys.daily_stats(day), DAILY_STATS_TTL_S)
                 await pipe.execute()
+        except BaseException:
+            self._daily.update(pending)  # written with the next flush instead
+            raise
 
     async def release(self, broadcast_id: str, deliveries: Iterable[Delivery]) -> None:
         """Give claimed but unsent deliveries back to the queue (a clean shutdown), as new entries."""
@@ -233,3 +310,13 @@ class DeliveryQueue:
         """Forget the heartbeats of dead senders once their work has been reclaimed everywhere."""
         if dead:
             await self._redis.hdel(self._keys.workers(self.channel), *dead)
+
+
+def _entries(answer: Any) -> list[tuple[str, dict[str, str] | None]]:
+    """RESP2 answers [[stream, [(id, fields), ...]]]; deleted entries come back with no fields."""
+    return cast(list[tuple[str, dict[str, str] | None]], answer[0][1]) if answer else []
+
+
+def _cancelled(error: Exception) -> bool:
+    """Reading a stream that a cancel deleted (with its group) finds no group."""
+    return isinstance(error, ResponseError) and "NOGROUP" in str(error)

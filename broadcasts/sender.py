@@ -23,7 +23,7 @@ from broadcasts.channel import ChannelClient, Message
 from broadcasts.limiter import Limiter, Rate
 from broadcasts.model import Broadcast, State
 from broadcasts.outcome import MAX_ATTEMPTS, Problem, SendError, SubscriberCare, backoff
-from broadcasts.queue import Delivery, DeliveryQueue, Settlement
+from broadcasts.queue import Delivery, DeliveryQueue, Settlement, Survey
 from broadcasts.store import BroadcastStore
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ LATE_S = 0.05
 # A delivery refused because the platform throttles the sender as spam waits at least this long; the
 # broadcast is paused meanwhile, and goes on when its author resumes it.
 SPAM_RETRY_S = 60.0
+# The daily figures are written at most this often while sending (and whenever a sender goes idle, a
+# broadcast finishes, or the sender stops): a kill loses at most this much of them.
+DAILY_FLUSH_S = 1.0
 
 # Told when the platform asks for the whole broadcast to stop (broadcast id, problem).
 Alarm = Callable[[str, Problem], Awaitable[None]]
@@ -91,8 +94,12 @@ class Sender:
         self._seq = itertools.count()
         self._resumed: set[str] = set()
         self._broadcasts: dict[str, Broadcast] = {}
+        self._active: list[str] = []  # the active list as the last step saw it
+        # The broadcast whose last claim came back full: the next step claims from it ahead.
+        self._flowing: str | None = None
         self._messages: dict[tuple[str, str], Message] = {}
         self._random = random.Random()  # noqa: S311 (jitter, not secrecy)
+        self._daily_flushed = 0.0  # the clock's epoch seconds at the last flush of the daily figures
 
     @property
     def channel(self) -> str:
@@ -131,15 +138,42 @@ class Sender:
         if len(self._inflight) >= MAX_BATCHES_IN_FLIGHT:
             await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
             return 0.0
-        for broadcast in await self._sending():
-            deliveries = await self._ready(broadcast.id, now.timestamp())
-            if deliveries:
-                return await self._grant_and_launch(broadcast, deliveries, now.timestamp())
-            await self._finish_if_drained(broadcast.id, now)
+        ahead = self._claim_ahead(now.timestamp())
+        survey = await self.queue.survey(self._active, ahead)
+        unused = survey.claimed
+        try:
+            sending = await self._sending(survey)
+            for broadcast in sending:
+                if ahead is not None and broadcast.id == ahead[0]:
+                    deliveries, unused = self._took(broadcast.id, survey.claimed, ahead[1]), []
+                else:
+                    deliveries = await self._ready(broadcast.id, now.timestamp())
+                if deliveries:
+                    return await self._grant_and_launch(broadcast, deliveries, now.timestamp())
+                await self._finish_if_drained(broadcast.id, now)
+        finally:
+            # The guess was wrong (a more urgent broadcast came first, or this one stopped): what was
+            # claimed ahead waits for its broadcast's next turn in this process. A broadcast forgotten
+            # meanwhile (ended, or to be read again) leaves them pending in Redis, the truth.
+            if ahead is not None and ahead[0] in self._resumed:
+                for delivery in unused:
+                    self._retry_at(delivery, 0.0)
         if self._inflight:  # outcomes still to come may schedule retries
             await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
             return 0.0
-        return self._next_due(now.timestamp())
+        await self._flush_daily(now.timestamp())
+        return self._next_due([b.id for b in sending], now.timestamp())
+
+    def _claim_ahead(self, now: float) -> tuple[str, int] | None:
+        """What to claim in the step's first round trip: more of the broadcast that was flowing, unless
+        retries of it are due first or too many wait already."""
+        broadcast_id = self._flowing
+        if broadcast_id is None or broadcast_id not in self._resumed or len(self._waiting) >= MAX_WAITING:
+            return None
+        retries = self._retries.get(broadcast_id)
+        if retries and retries[0].due <= now + 1e-6:
+            return None
+        return broadcast_id, self._batch
 
     async def _grant_and_launch(self, broadcast: Broadcast, deliveries: list[Delivery], now: float) -> float:
         """Take one grant for the batch and send what it holds, each reserved delivery on its time."""
@@ -192,11 +226,15 @@ class Sender:
         await self.queue.settle(broadcast_id, [], unmark=deliveries)
         log.info("sender %s stalled; %d reserved sends wait for a new grant", self.channel, len(deliveries))
 
-    async def _sending(self) -> list[Broadcast]:
+    async def _sending(self, survey: Survey) -> list[Broadcast]:
         """Broadcasts this channel serves now, most urgent first."""
+        states = survey.states
+        if new := [broadcast_id for broadcast_id in survey.active if broadcast_id not in states]:
+            states = {**states, **dict(zip(new, await self._store.states(new), strict=True))}
+        self._active = survey.active
         sending = []
-        active = await self.queue.active()
-        for broadcast_id, state in zip(active, await self._store.states(active), strict=True):
+        for broadcast_id in survey.active:
+            state = states[broadcast_id]
             if state is State.SENDING and (broadcast := await self._broadcast(broadcast_id)):
                 sending.append(broadcast)
             elif state is None or state in (State.CANCELLED, State.DONE):
@@ -226,8 +264,14 @@ class Sender:
         # New claims only while few wait for a retry: when every recipient is refused for now (a second
         # broadcast right after the first meets each chat's own limit), memory stays flat all the same.
         if len(ready) < self._batch and len(self._waiting) < MAX_WAITING:
-            ready += await self.queue.claim(broadcast_id, self._batch - len(ready))
+            wanted = self._batch - len(ready)
+            ready += self._took(broadcast_id, await self.queue.claim(broadcast_id, wanted), wanted)
         return ready
+
+    def _took(self, broadcast_id: str, claimed: list[Delivery], wanted: int) -> list[Delivery]:
+        """A full claim means more is queued: the next step claims from this broadcast ahead."""
+        self._flowing = broadcast_id if len(claimed) == wanted else None
+        return claimed
 
     async def _resume(self, broadcast_id: str) -> None:
         """Take up what this worker had claimed before: after a restart, or after reclaiming."""
@@ -267,14 +311,26 @@ class Sender:
             outcomes = await asyncio.gather(*(self._send_one(broadcast, d) for d in deliveries))
             settlements = [s for s in outcomes if isinstance(s, Settlement)]
             retried = [d for d, s in zip(deliveries, outcomes, strict=True) if s is None]
-            day = self._clock().astimezone(self._tz).date()
-            await self.queue.settle(broadcast.id, settlements, unmark=retried, day=day)
+            now = self._clock()
+            await self.queue.settle(
+                broadcast.id, settlements, unmark=retried, day=now.astimezone(self._tz).date()
+            )
         except RedisError as exc:
             # Sent but not acknowledged: still pending and marked, so they go again and are counted.
             log.error("sender %s could not settle a batch: %s", self.channel, type(exc).__name__)
             self.resume_later(broadcast.id)
+            return
         finally:
             self._on_the_wire.difference_update(ids)
+        if now.timestamp() - self._daily_flushed >= DAILY_FLUSH_S:
+            await self._flush_daily(now.timestamp())
+
+    async def _flush_daily(self, now: float) -> None:
+        self._daily_flushed = now
+        try:
+            await self.queue.flush_daily()
+        except RedisError as exc:  # kept, and written with the next flush
+            log.error("sender %s could not write the daily figures: %s", self.channel, type(exc).__name__)
 
     async def _send_one(self, broadcast: Broadcast, delivery: Delivery) -> Settlement | None:
         """Send and decide: a Settlement when done with this delivery, None when it will be retried."""
@@ -345,16 +401,19 @@ class Sender:
             self._messages[key] = message
         return self._messages[key]
 
-    def _next_due(self, now: float) -> float | None:
-        dues = [heap[0].due for heap in self._retries.values() if heap]
+    def _next_due(self, serving: list[str], now: float) -> float | None:
+        """The wait until the first retry of a broadcast being served; a paused one's wait longer."""
+        dues = [heap[0].due for broadcast_id in serving if (heap := self._retries.get(broadcast_id))]
         return max(0.001, min(dues) - now) if dues else None
 
     async def _finish_if_drained(self, broadcast_id: str, now: datetime) -> None:
         if self._retries.get(broadcast_id):
             return
-        if await self.queue.remaining(broadcast_id) == 0 and await self._store.finish_channel(
-            broadcast_id, self.queue.channel, now
-        ):
+        if await self.queue.remaining(broadcast_id) != 0:
+            return
+        # Written before the broadcast is done, so that whoever sees it done also sees it in the figures.
+        await self._flush_daily(now.timestamp())
+        if await self._store.finish_channel(broadcast_id, self.queue.channel, now):
             self._forget(broadcast_id)
 
     def _forget(self, broadcast_id: str) -> None:
@@ -362,6 +421,8 @@ class Sender:
             self._waiting.discard(waiting.delivery.entry_id)
         self._broadcasts.pop(broadcast_id, None)
         self._resumed.discard(broadcast_id)
+        if self._flowing == broadcast_id:
+            self._flowing = None
         for key in [k for k in self._messages if k[0] == broadcast_id]:
             del self._messages[key]
 
@@ -369,6 +430,7 @@ class Sender:
         """On shutdown: in-flight sends settle, deliveries waiting for a retry go back to the queue."""
         if self._inflight:
             await asyncio.wait(self._inflight)
+        await self._flush_daily(self._clock().timestamp())
         for broadcast_id, heap in list(self._retries.items()):
             await self.queue.release(broadcast_id, [r.delivery for r in heap])
         self._retries.clear()

@@ -13,6 +13,9 @@ from bot.keys import Keys
 from broadcasts.model import TRANSITIONS, Broadcast, Hold, InvalidTransition, Priority, State
 from handlers.values import Channel
 
+# The field of a broadcast's hash that holds its state (DeliveryQueue.survey reads it too).
+STATE_FIELD = "state"
+
 # Moves the state only if it is one of the allowed sources, setting the given fields with it; answers
 # the state found. ARGV: target state, number of field pairs, the pairs, then the allowed sources.
 _TRANSITION = """
@@ -196,12 +199,12 @@ class BroadcastStore:
         """The states of several broadcasts in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for broadcast_id in broadcast_ids:
-                pipe.hget(self._keys.broadcast(broadcast_id), "state")
+                pipe.hget(self._keys.broadcast(broadcast_id), STATE_FIELD)
             found = await pipe.execute()
         return [State(str(value)) if value else None for value in found]
 
     async def state(self, broadcast_id: str) -> State | None:
-        value = await self._redis.hget(self._keys.broadcast(broadcast_id), "state")
+        value = await self._redis.hget(self._keys.broadcast(broadcast_id), STATE_FIELD)
         return State(str(value)) if value else None
 
     async def media(self, broadcast_id: str, channel: Channel) -> str | None:
@@ -246,7 +249,7 @@ class BroadcastStore:
 
     async def progress(self, broadcast_id: str) -> Progress:
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self._keys.broadcast(broadcast_id), "state")
+            pipe.hget(self._keys.broadcast(broadcast_id), STATE_FIELD)
             pipe.hgetall(self._keys.broadcast_progress(broadcast_id))
             state, counters = await pipe.execute()
         if state is None:
