@@ -149,7 +149,7 @@ class Sender:
                 else:
                     deliveries = await self._ready(broadcast.id, now.timestamp())
                 if deliveries:
-                    return await self._grant_and_launch(broadcast, deliveries, now.timestamp())
+                    return await self._grant_and_launch(broadcast, deliveries)
                 await self._finish_if_drained(broadcast.id, now)
         finally:
             # The guess was wrong (a more urgent broadcast came first, or this one stopped): what was
@@ -175,8 +175,10 @@ class Sender:
             return None
         return broadcast_id, self._batch
 
-    async def _grant_and_launch(self, broadcast: Broadcast, deliveries: list[Delivery], now: float) -> float:
+    async def _grant_and_launch(self, broadcast: Broadcast, deliveries: list[Delivery]) -> float:
         """Take one grant for the batch and send what it holds, each reserved delivery on its time."""
+        # Read now, not at the step's start: the reserved times count from here.
+        now = self._clock().timestamp()
         grant = await self._limiter.acquire(now, [self._recipient(d) for d in deliveries])
         granted: list[tuple[Delivery, float]] = []
         for delivery, ok, delay in zip(deliveries, grant.granted, grant.delays, strict=True):
@@ -208,7 +210,8 @@ class Sender:
         for index, (delivery, delay) in enumerate(granted):
             if delay > waited + 0.001:
                 self._spawn(broadcast, due)
-                await self._sleep(delay - waited)
+                # To the reserved time itself, so that the time each step takes never adds up.
+                await self._sleep(max(0.0, now + delay - self._clock().timestamp()))
                 waited, due = delay, []
                 if self._clock().timestamp() - (now + delay) > LATE_S:
                     await self._give_back(broadcast.id, [d for d, _ in granted[index:]])
