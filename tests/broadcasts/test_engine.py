@@ -208,6 +208,21 @@ async def test_pause_and_resume(rig: Rig) -> None:
     assert len(rig.tg.sent(None, "sendMessage")) == 30
 
 
+async def test_a_paused_broadcast_with_retries_due_leaves_the_sender_idle(rig: Rig) -> None:
+    await rig.subscribe(range(1, 11))
+    rig.tg.fail_retry_after("sendMessage", retry_after=2, times=3)
+    broadcast = await rig.broadcast()
+    await rig.send(broadcast.id)
+    await rig.drain(until=lambda: _sent_at_least(rig, 7))
+    await rig.engine.pause(broadcast.id)
+    rig.clock.advance(seconds=5)  # the three refused ones are due again, but their broadcast is paused
+    assert await rig.engine.senders[0].step() is None, "nothing to do: the sender idles, it does not spin"
+    assert len(rig.tg.sent(None, "sendMessage")) == 7
+    await rig.engine.resume(broadcast.id)
+    await rig.drain()
+    assert sorted(int(c.chat_id) for c in rig.tg.sent(None, "sendMessage")) == list(range(1, 11))
+
+
 async def test_an_image_is_uploaded_once_then_reused(rig: Rig, tmp_path: Path) -> None:
     image = tmp_path / "sperrung.png"
     image.write_bytes(b"\x89PNG fake image")
