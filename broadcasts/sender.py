@@ -414,7 +414,8 @@ class Sender:
             return
         if await self.queue.remaining(broadcast_id) != 0:
             return
-        # Written before the broadcast is done, so that whoever sees it done also sees it in the figures.
+        # Written before the broadcast is done, so that whoever sees it done sees this process's share in
+        # the figures (another process's share follows within DAILY_FLUSH_S).
         await self._flush_daily(now.timestamp())
         if await self._store.finish_channel(broadcast_id, self.queue.channel, now):
             self._forget(broadcast_id)
