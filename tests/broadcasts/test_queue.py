@@ -1,10 +1,12 @@
-"""The delivery queue's bookkeeping is safe to repeat: a settle retried after a lost answer counts once."""
+"""The delivery queue on its own: a settle retried after a lost answer counts once, handed-back
+deliveries keep their text, and a step's survey claims ahead without tripping over a cancelled stream."""
 
 from __future__ import annotations
 
 import redis.asyncio as aioredis
 
 from bot.keys import Keys
+from broadcasts.model import State
 from broadcasts.planner import GROUP
 from broadcasts.queue import DeliveryQueue, Settlement
 from handlers.values import Channel
@@ -43,3 +45,24 @@ async def test_deliveries_handed_back_keep_a_text_of_their_own(
         ("1", "en", "Your daily digest"),
         ("2", "", None),
     ]
+
+
+async def test_a_survey_claims_ahead_and_survives_a_cancelled_stream(
+    redis: aioredis.Redis, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    stream = keys.broadcast_queue("7", Channel.TELEGRAM)
+    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    for chat in ("1", "2", "3"):
+        await redis.xadd(stream, {"c": chat, "l": "en"})
+    await redis.zadd(keys.active(Channel.TELEGRAM), {"7": 2, "8": 1})
+    await redis.hset(keys.broadcast("7"), "state", "sending")
+    queue = DeliveryQueue(redis, keys, Channel.TELEGRAM, "worker-a")
+
+    survey = await queue.survey(["7", "8"], ("7", 2))
+    assert survey.active == ["8", "7"], "most urgent first"
+    assert survey.states == {"7": State.SENDING, "8": None}, "8 is gone"
+    assert [(d.chat_id, d.language) for d in survey.claimed] == [("1", "en"), ("2", "en")]
+
+    await redis.delete(stream)  # as a cancel does
+    assert (await queue.survey([], ("7", 2))).claimed == []
