@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
+from benchmarks.message import TEXT
 from bot.broadcasting import build_engine, limiter_for
 from bot.city import load_city
 from bot.connection import Storage
@@ -159,7 +160,8 @@ async def one_broadcast(target: Target) -> tuple[Progress, float, float]:
     """Send one broadcast to everyone seeded, unlimited; the engine's CPU and wall seconds for it."""
     async with running_engine(target, UNLIMITED, "bench-1") as engine:
         cpu, wall = cpu_seconds(), time.perf_counter()
-        broadcast_id = await start_broadcast(engine, "verkehr", "Sperrung der B7", Priority.NEWS)
+        # The peers' own text, so that every sender encodes and posts the same message.
+        broadcast_id = await start_broadcast(engine, "verkehr", TEXT, Priority.NEWS)
         await until_done(engine, broadcast_id)
         cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
         return await engine.progress(broadcast_id), cpu, wall

@@ -28,13 +28,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from importlib import metadata
 from typing import Any
 
-# A realistic broadcast: a traffic notice of about 300 characters, the same for every peer.
-TEXT = (
-    "Verkehr: Wegen Bauarbeiten an der Fernwärmeleitung ist die Hauptstraße zwischen Marktplatz und "
-    "Bahnhofstraße vom 24. bis 28. November voll gesperrt. Die Buslinien 3 und 7 fahren eine Umleitung "
-    "über die Ringstraße; die Haltestelle Rathaus entfällt. Mehr unter /faq baustellen. "
-    "Ihre Stadtverwaltung"
-)
+from benchmarks.message import TEXT
+
 FIRST_CHAT = 700_000_000
 
 Send = Callable[[int], Awaitable[None]]

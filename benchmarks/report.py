@@ -9,6 +9,7 @@ from typing import Any
 from benchmarks.processes import JSON, NotMeasured, Outcome
 from benchmarks.scenarios import PEER_PREFIX, PEERS, Plan
 from benchmarks.standin import RULES
+from broadcasts.sender import CONCURRENCY
 
 GOAL_PER_CPU_S = 8_000
 GOAL_VS_AIOHTTP = 0.75
@@ -128,7 +129,9 @@ def _zero(results: Results) -> str:
         "",
         "One message to each of N distinct subscribers, against one unlimited stand-in. The engine reads "
         "its audience from Redis and keeps its bookkeeping there (Redis runs in a process of its own). The "
-        f"peers send the same kind of message with {plan.concurrency} sends in flight, from a venv of their "
+        f"engine ({CONCURRENCY} sends in flight, its default) and the peers send the same text "
+        "(`benchmarks/message.py`, "
+        f"about 300 characters); the peers with {plan.concurrency} sends in flight, from a venv of their "
         f"own (python-telegram-bot with an HTTPX pool of {max(64, plan.concurrency)} connections, and with "
         "`sniffio` installed: without it httpcore retries a failing import on every request). "
         "*Deliveries per CPU-second* counts only the sender's own process (user + system CPU during the send "

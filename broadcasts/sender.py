@@ -29,6 +29,7 @@ from broadcasts.store import BroadcastStore
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 200
+CONCURRENCY = 64  # sends in flight per sender
 # Batches sent side by side; with the per-send semaphore this hides the platform's round trip time.
 MAX_BATCHES_IN_FLIGHT = 16
 IDLE_S = 0.1  # how often an idle sender looks for new work
@@ -66,7 +67,7 @@ class Sender:
         compose: Callable[[Broadcast, str], Message],
         clock: Callable[[], datetime],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        concurrency: int = 64,
+        concurrency: int = CONCURRENCY,
         batch: int = MAX_BATCH,
         tz: tzinfo = UTC,
         alarm: Alarm | None = None,
