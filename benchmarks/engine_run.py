@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -39,8 +39,9 @@ from bot.whatsapp_channel import WhatsAppChannel
 from bot.whatsapp_marks import WhatsAppMarks
 from broadcasts.channel import ChannelClient
 from broadcasts.engine import Engine
-from broadcasts.model import Broadcast, Priority, State
+from broadcasts.model import ALL_TOPICS, Broadcast, Priority, State
 from broadcasts.store import Progress
+from broadcasts.timeline import Timeline
 from handlers.values import Channel, Resident
 
 PREFIX = "bench"
@@ -120,8 +121,10 @@ async def seed(
     first_chat: int = 1,
     *,
     channel: Channel = Channel.TELEGRAM,
+    daily: bool = False,
 ) -> None:
-    """Residents as bot/residents.py stores them: consent record, topics, audience membership."""
+    """Residents as bot/residents.py stores them: consent record, topics, audience membership (the
+    digest readers' audience with `daily`)."""
     redis: aioredis.Redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
     keys = Keys(PREFIX)
     consent: dict[Any, Any] = {
@@ -136,7 +139,7 @@ async def seed(
                 resident = Resident(channel, chat)
                 pipe.hset(keys.resident(resident), mapping=consent)
                 pipe.sadd(keys.resident_topics(resident), topic)
-            pipe.sadd(keys.audience(topic, channel), *chats)
+            pipe.sadd((keys.audience_daily if daily else keys.audience)(topic, channel), *chats)
             await pipe.execute()
     await redis.aclose()
 
@@ -226,19 +229,36 @@ async def limit(
 
 
 async def alert_latency(target: Target, subscribers: int) -> dict[str, Any]:
-    await seed(target.redis_url, subscribers)
+    await seed(target.redis_url, subscribers, daily=True)
     await seed(target.redis_url, 10, topic="feuerwehr", first_chat=10_000_000)
     marker = "Eilmeldung"  # the alert header; the stand-in keeps the first 40 characters of each text
     async with running_engine(target, TELEGRAM_LIMIT, "bench-1") as engine:
-        # A digest's texts come from the news of the day, per reader; the bulk below the alert here is
-        # news to the same audience, which the alert overtakes in the same way as the lower digest lane.
-        digest = await start_broadcast(engine, "verkehr", "Tageszusammenfassung", Priority.NEWS)
-        await asyncio.sleep(3.0)  # the bulk is well under way
+        digest = await start_digest(target, engine, "verkehr")
+        await asyncio.sleep(3.0)  # the digest is well under way
         submitted = time.monotonic()
         await start_broadcast(engine, "feuerwehr", marker, Priority.ALERT)
         first = await first_delivery(target.api_url, marker, deadline=submitted + 30)
         await engine.cancel(digest)
     return {"latency_s": first - submitted if first else None, "digest_subscribers": subscribers}
+
+
+async def start_digest(target: Target, engine: Engine, topic: str) -> str:
+    """The day's digest as the scheduler starts it, over one news item of the day in `topic`: each
+    reader's text is composed from the timeline when the digest is planned."""
+    now = datetime.now(UTC)
+    news = Broadcast(
+        id="", topics=(topic,), text_de=TEXT, author="benchmark", created_at=now - timedelta(hours=2)
+    )
+    news = await engine.store.create(news)
+    redis: aioredis.Redis = aioredis.Redis.from_url(target.redis_url, decode_responses=True)
+    await Timeline(redis, Keys(PREFIX), engine.store).record(news, [topic], now - timedelta(hours=1))
+    await redis.aclose()
+    digest = Broadcast(id=f"digest-{now.date().isoformat()}", topics=(ALL_TOPICS,), text_de="Tagesüberblick",
+                       author="system", created_at=now, priority=Priority.DIGEST, state=State.APPROVED,
+                       scheduled_for=now, since=now - timedelta(days=1))  # fmt: skip
+    await engine.store.create_named(digest)
+    await engine.enqueue(digest.id)
+    return digest.id
 
 
 async def first_delivery(api_url: str, marker: str, deadline: float) -> float | None:

@@ -21,13 +21,15 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 # KEYS[1] is the global TAT, KEYS[1 + i] recipient i's; the caller builds them all under one hash tag.
-# ARGV: now, global T, global tolerance, horizon, then every recipient's T joined by ";", all in
-# milliseconds (one argument instead of one each: encoding arguments is a send's main Redis cost).
+# ARGV: now, global T, global tolerance, horizon, every recipient's T joined by ";", and a push: how
+# much later than planned the caller's last sends went out, added to the global TAT before granting so
+# that the next sends keep their distance from those. All in milliseconds (the recipients' in one
+# argument instead of one each: encoding arguments is a send's main Redis cost).
 # Replies {wait in µs, then per delivery 0 (refused) or 1 + µs from now until it may go out}.
 # Without recipient keys it asks for one global token.
 _SCRIPT = """
 local now, interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local horizon = tonumber(ARGV[4])
+local horizon, push = tonumber(ARGV[4]), tonumber(ARGV[6] or 0)
 local intervals = {}
 for value in string.gmatch(ARGV[5] or "", "[^;]+") do intervals[#intervals + 1] = tonumber(value) end
 -- Epoch milliseconds carry only ~0.25 µs of float precision; 1 µs of slack keeps exact budgets exact.
@@ -37,7 +39,7 @@ local function ahead(key)
   local tat = tonumber(redis.call('GET', key) or now)
   return math.max(tat - now, 0)
 end
-local global, own, steps, flags = ahead(KEYS[1]), {}, {}, {}
+local global, own, steps, flags = ahead(KEYS[1]) + push, {}, {}, {}
 local deliveries, granted, stopped, own_wait = math.max(#KEYS - 1, 1), false, false, nil
 for i = 1, deliveries do
   local key = KEYS[i + 1]
@@ -71,7 +73,7 @@ if stopped then wait = budget_wait elseif own_wait then wait = math.max(own_wait
 local function store(key, ahead_ms, ttl_ms)
   redis.call('SET', key, string.format('%.17g', now + ahead_ms), 'PX', math.max(math.ceil(ttl_ms), 1))
 end
-if granted then store(KEYS[1], global, global + tolerance) end
+if granted or push > 0 then store(KEYS[1], global, global + tolerance) end
 for key, step in pairs(steps) do store(key, own[key], own[key] + step) end
 table.insert(flags, 1, math.ceil(wait * 1000))
 return flags
@@ -136,18 +138,25 @@ class Limiter:
         self._script = redis.register_script(_SCRIPT)
 
     async def acquire(
-        self, now: float, recipients: Sequence[tuple[str, Rate]], *, lane_tolerance: float = 0.0
+        self,
+        now: float,
+        recipients: Sequence[tuple[str, Rate]],
+        *,
+        lane_tolerance: float = 0.0,
+        push: float = 0.0,
     ) -> Grant:
         """Grant what may go out now, in order: refused recipients are skipped, an empty budget stops.
 
         Each recipient is (keyed hash, its own rate); never pass a raw chat id. `lane_tolerance` lets
         replies and alerts borrow that many seconds of future budget after bulk sending used the burst:
         the worst-case window then holds rate·(1 - margin)·lane_tolerance more sends, and bulk senders
-        wait that much longer afterwards, so the average rate is unchanged.
+        wait that much longer afterwards, so the average rate is unchanged. `push` moves the budget
+        that many seconds later first: the caller's reserved sends went out that much late, and the
+        next ones must keep their distance from them, or a sliding window would see them bunched.
         """
         if not recipients:
             return Grant((), 0.0)
-        return await self._run(now, recipients, lane_tolerance, self._horizon)
+        return await self._run(now, recipients, lane_tolerance, self._horizon, push)
 
     async def acquire_one(
         self, now: float, recipient: tuple[str, Rate] | None = None, *, lane_tolerance: float = 0.0
@@ -157,10 +166,15 @@ class Limiter:
         return 0.0 if grant.granted[0] else grant.wait
 
     async def _run(
-        self, now: float, recipients: Sequence[tuple[str, Rate]], lane_tolerance: float, horizon: float
+        self,
+        now: float,
+        recipients: Sequence[tuple[str, Rate]],
+        lane_tolerance: float,
+        horizon: float,
+        push: float = 0.0,
     ) -> Grant:
-        if lane_tolerance < 0:
-            raise ValueError("a lane tolerance adds budget; it cannot be negative")
+        if lane_tolerance < 0 or push < 0:
+            raise ValueError("a lane tolerance adds budget and a push takes it; neither can be negative")
         keys = [self._key, *(f"{self._key}:r:{suffix}" for suffix, _ in recipients)]
         args: list[float | str] = [
             now * 1000,
@@ -168,7 +182,7 @@ class Limiter:
             (self._burst + lane_tolerance) * 1000,
             horizon * 1000,
         ]
-        args.append(";".join([_milliseconds(rate) for _, rate in recipients]))
+        args += [";".join([_milliseconds(rate) for _, rate in recipients]), push * 1000]
         wait_us, *flags = cast(list[int], await self._script(keys=keys, args=args))
         delays = tuple(max(flag - 1, 0) / 1_000_000 for flag in flags)
         return Grant(tuple(flag > 0 for flag in flags), wait_us / 1_000_000, delays)

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 GROUP = "senders"
 SCAN_BATCH = 1000
+# A page of the audience is queued in slices of this many: composing and encoding a slice (a digest
+# composes a text per reader) stays within a few milliseconds, so that the senders sharing the event
+# loop keep their reserved times.
+PLAN_SLICE = 200
 PLAN_DONE = "done"
 # What one delivery is queued with: the recipient's keyed hash, chat, language, and a text of its own.
 Entry = tuple[str, str, str, str]
@@ -118,21 +122,28 @@ class Planner:
         cursor = int(saved or 0)
         added = 0
         while True:
-            cursor, members = await self._redis.sscan(audience, cursor=cursor, count=SCAN_BATCH)
+            page = cursor
+            cursor, members = await self._redis.sscan(audience, cursor=page, count=SCAN_BATCH)
             chats = [str(m) for m in members]
-            if digest is None:
-                entries = [
-                    (self._hash(f"{channel.value}:{chat}"), chat, language, "")
-                    for chat, language in zip(
-                        chats, await self._languages(broadcast, channel, chats), strict=True
-                    )
-                ]
-            else:
-                entries = await self._digest_entries(digest, channel, chats)
-            next_cursor = PLAN_DONE if cursor == 0 else str(cursor)
-            added += await self._queue(
-                broadcast.id, channel=channel, plan_field=field, next_cursor=next_cursor, entries=entries
-            )
+            for start in range(0, max(len(chats), 1), PLAN_SLICE):
+                part = chats[start : start + PLAN_SLICE]
+                if digest is None:
+                    languages = await self._languages(broadcast, channel, part)
+                    entries = [
+                        (self._hash(f"{channel.value}:{chat}"), chat, language, "")
+                        for chat, language in zip(part, languages, strict=True)
+                    ]
+                else:
+                    entries = await self._digest_entries(digest, channel, part)
+                # Until its last slice is queued, planning resumes at this page; the seen set keeps
+                # anyone already queued from this page from being queued twice.
+                if start + PLAN_SLICE < len(chats):
+                    resume_at = str(page)
+                else:
+                    resume_at = PLAN_DONE if cursor == 0 else str(cursor)
+                added += await self._queue(
+                    broadcast.id, channel=channel, plan_field=field, next_cursor=resume_at, entries=entries
+                )
             if cursor == 0:
                 return added
 

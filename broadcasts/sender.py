@@ -36,6 +36,10 @@ IDLE_S = 0.1  # how often an idle sender looks for new work
 MAX_WAITING = 2_000  # deliveries held for a retry in memory before claiming more
 # A reserved send that would leave this much after its time is not sent late but granted again.
 LATE_S = 0.05
+# A reserved send that leaves more than this late (the event loop or the machine held it up) moves the
+# rest of its batch, and the next grant, that much later: under a sliding window, sends that bunch up
+# behind a late one would exceed the limit a second later. Less than this is within the margin's slack.
+SHIFT_AFTER_S = 0.003
 # A delivery refused because the platform throttles the sender as spam waits at least this long; the
 # broadcast is paused meanwhile, and goes on when its author resumes it.
 SPAM_RETRY_S = 60.0
@@ -101,6 +105,7 @@ class Sender:
         self._messages: dict[tuple[str, str], Message] = {}
         self._random = random.Random()  # noqa: S311 (jitter, not secrecy)
         self._daily_flushed = 0.0  # the clock's epoch seconds at the last flush of the daily figures
+        self._late = 0.0  # seconds the last batch's sends went out late, for the next grant to keep
 
     @property
     def channel(self) -> str:
@@ -180,7 +185,8 @@ class Sender:
         """Take one grant for the batch and send what it holds, each reserved delivery on its time."""
         # Read now, not at the step's start: the reserved times count from here.
         now = self._clock().timestamp()
-        grant = await self._limiter.acquire(now, [self._recipient(d) for d in deliveries])
+        grant = await self._limiter.acquire(now, [self._recipient(d) for d in deliveries], push=self._late)
+        self._late = 0.0
         granted: list[tuple[Delivery, float]] = []
         for delivery, ok, delay in zip(deliveries, grant.granted, grant.delays, strict=True):
             if ok:
@@ -212,11 +218,14 @@ class Sender:
             if delay > waited + 0.001:
                 self._spawn(broadcast, due)
                 # To the reserved time itself, so that the time each step takes never adds up.
-                await self._sleep(max(0.0, now + delay - self._clock().timestamp()))
+                await self._sleep(max(0.0, now + self._late + delay - self._clock().timestamp()))
                 waited, due = delay, []
-                if self._clock().timestamp() - (now + delay) > LATE_S:
+                late = self._clock().timestamp() - (now + self._late + delay)
+                if late > LATE_S:
                     await self._give_back(broadcast.id, [d for d, _ in granted[index:]])
                     return 0.0
+                if late > SHIFT_AFTER_S:
+                    self._late += late
             due.append(delivery)
         self._spawn(broadcast, due)
         return 0.0

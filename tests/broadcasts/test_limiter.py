@@ -134,6 +134,28 @@ async def test_a_horizon_reserves_tokens_with_the_time_each_may_go(redis: aiored
     assert abs(again.delays[0] - (6 * interval - 0.1)) < 1e-5
 
 
+async def test_late_sends_push_the_next_grant_by_their_lateness(redis: aioredis.Redis, key: str) -> None:
+    limiter = Limiter(redis, key, Rate(30), margin=0.01, burst=strict_burst(Rate(30), 0.01), horizon=0.2)
+    interval = 1 / 29.7
+    await limiter.acquire(START, people(1, 7))
+    # The six reserved sends went out 20 ms late: the next keeps one interval from the last of them.
+    pushed = await limiter.acquire(START + 0.1, people(7, 8), push=0.02)
+    assert pushed.granted == (True,)
+    assert abs(pushed.delays[0] - (6 * interval + 0.02 - 0.1)) < 1e-5
+    # The push stays in the shared budget: whoever asks next is behind it too.
+    after = await limiter.acquire(START + 0.1, people(8, 9))
+    assert abs(after.delays[0] - (7 * interval + 0.02 - 0.1)) < 1e-5
+
+
+async def test_a_push_alone_is_kept_when_nothing_can_be_granted(redis: aioredis.Redis, key: str) -> None:
+    limiter = Limiter(redis, key, Rate(30), margin=0.01, burst=strict_burst(Rate(30), 0.01), horizon=0.0)
+    assert (await limiter.acquire(START, people(1, 2))).granted == (True,)
+    refused = await limiter.acquire(START, people(2, 3), push=0.05)
+    assert refused.granted == (False,)
+    assert abs(refused.wait - (1 / 29.7 + 0.05)) < 1e-5, "the wait counts the push"
+    assert abs((await limiter.acquire(START, people(3, 4))).wait - (1 / 29.7 + 0.05)) < 1e-5
+
+
 async def test_reserved_sends_keep_every_window_within_the_limit(redis: aioredis.Redis, key: str) -> None:
     limiter = Limiter(redis, key, Rate(30), margin=0.01, burst=strict_burst(Rate(30), 0.01), horizon=0.25)
     now, stamps, chat = START, [], 0
