@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 
 GROUP = "senders"
 SCAN_BATCH = 1000
-# A page of the audience is queued in slices of this many: composing and encoding a slice (a digest
-# composes a text per reader) stays within a few milliseconds, so that the senders sharing the event
-# loop keep their reserved times.
-PLAN_SLICE = 200
+# A digest composes a text per reader, so a page of its audience is queued in slices of this many: each
+# stays within a few milliseconds, and the senders sharing the event loop keep their reserved times. A
+# plain broadcast's page is queued whole: smaller pieces would let the senders catch up with planning
+# and claim half-empty batches.
+DIGEST_SLICE = 200
 PLAN_DONE = "done"
 # What one delivery is queued with: the recipient's keyed hash, chat, language, and a text of its own.
 Entry = tuple[str, str, str, str]
@@ -125,8 +126,9 @@ class Planner:
             page = cursor
             cursor, members = await self._redis.sscan(audience, cursor=page, count=SCAN_BATCH)
             chats = [str(m) for m in members]
-            for start in range(0, max(len(chats), 1), PLAN_SLICE):
-                part = chats[start : start + PLAN_SLICE]
+            size = SCAN_BATCH if digest is None else DIGEST_SLICE
+            for start in range(0, max(len(chats), 1), size):
+                part = chats[start : start + size]
                 if digest is None:
                     languages = await self._languages(broadcast, channel, part)
                     entries = [
@@ -137,7 +139,7 @@ class Planner:
                     entries = await self._digest_entries(digest, channel, part)
                 # Until its last slice is queued, planning resumes at this page; the seen set keeps
                 # anyone already queued from this page from being queued twice.
-                if start + PLAN_SLICE < len(chats):
+                if start + size < len(chats):
                     resume_at = str(page)
                 else:
                     resume_at = PLAN_DONE if cursor == 0 else str(cursor)
