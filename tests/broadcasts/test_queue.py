@@ -12,12 +12,17 @@ from broadcasts.queue import DeliveryQueue, Settlement
 from handlers.values import Channel
 
 
+async def queued(redis: aioredis.Redis, keys: Keys, broadcast_id: str, *entries: dict[str, str]) -> None:
+    """A broadcast's stream with its consumer group, holding `entries` as the planner writes them."""
+    stream = keys.broadcast_queue(broadcast_id, Channel.TELEGRAM)
+    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    for fields in entries:
+        await redis.xadd(stream, fields)  # type: ignore[arg-type]
+
+
 async def test_a_repeated_settle_counts_nothing_twice(redis: aioredis.Redis, key_prefix: str) -> None:
     keys = Keys(key_prefix)
-    stream = keys.broadcast_queue("9", Channel.TELEGRAM)
-    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-    for chat in ("1", "2", "3"):
-        await redis.xadd(stream, {"c": chat, "l": ""})
+    await queued(redis, keys, "9", *({"c": chat, "l": ""} for chat in ("1", "2", "3")))
     queue = DeliveryQueue(redis, keys, Channel.TELEGRAM, "worker-a")
     claimed = await queue.claim("9", 10)
     await queue.mark_sending("9", claimed)
@@ -34,10 +39,9 @@ async def test_deliveries_handed_back_keep_a_text_of_their_own(
     redis: aioredis.Redis, key_prefix: str
 ) -> None:
     keys = Keys(key_prefix)
-    stream = keys.broadcast_queue("digest-2026-11-24", Channel.TELEGRAM)
-    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-    await redis.xadd(stream, {"c": "1", "l": "en", "t": "Your daily digest"})
-    await redis.xadd(stream, {"c": "2", "l": ""})
+    await queued(
+        redis, keys, "digest-2026-11-24", {"c": "1", "l": "en", "t": "Your daily digest"}, {"c": "2", "l": ""}
+    )
     stopping = DeliveryQueue(redis, keys, Channel.TELEGRAM, "worker-a")
     await stopping.release("digest-2026-11-24", await stopping.claim("digest-2026-11-24", 10))
     taken = await DeliveryQueue(redis, keys, Channel.TELEGRAM, "worker-b").claim("digest-2026-11-24", 10)
@@ -51,10 +55,7 @@ async def test_a_survey_claims_ahead_and_survives_a_cancelled_stream(
     redis: aioredis.Redis, key_prefix: str
 ) -> None:
     keys = Keys(key_prefix)
-    stream = keys.broadcast_queue("7", Channel.TELEGRAM)
-    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-    for chat in ("1", "2", "3"):
-        await redis.xadd(stream, {"c": chat, "l": "en"})
+    await queued(redis, keys, "7", *({"c": chat, "l": "en"} for chat in ("1", "2", "3")))
     await redis.zadd(keys.active(Channel.TELEGRAM), {"7": 2, "8": 1})
     await redis.hset(keys.broadcast("7"), "state", "sending")
     queue = DeliveryQueue(redis, keys, Channel.TELEGRAM, "worker-a")
@@ -64,5 +65,5 @@ async def test_a_survey_claims_ahead_and_survives_a_cancelled_stream(
     assert survey.states == {"7": State.SENDING, "8": None}, "8 is gone"
     assert [(d.chat_id, d.language) for d in survey.claimed] == [("1", "en"), ("2", "en")]
 
-    await redis.delete(stream)  # as a cancel does
+    await redis.delete(keys.broadcast_queue("7", Channel.TELEGRAM))  # as a cancel does
     assert (await queue.survey([], ("7", 2))).claimed == []
