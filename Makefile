@@ -22,8 +22,8 @@ run: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot handlers broadcasts benchmarks tests
-	$(BIN)/ruff format --check bot handlers broadcasts benchmarks tests
+	$(BIN)/ruff check bot handlers broadcasts city benchmarks tests
+	$(BIN)/ruff format --check bot handlers broadcasts city benchmarks tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

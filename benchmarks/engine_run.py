@@ -25,24 +25,24 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from benchmarks.message import TEXT
-from bot.broadcasting import build_engine, limiter_for
-from bot.city import load_city
-from bot.connection import Storage
-from bot.idhash import IdHasher
-from bot.keys import Keys
-from bot.residents import Residents
+from bot.assembly import build_engine, limiter_for
 from bot.settings import DEFAULT_CITY_FILE
-from bot.telegram_api import TelegramAPI
-from bot.telegram_channel import TelegramChannel
-from bot.whatsapp_api import WhatsAppAPI
-from bot.whatsapp_channel import WhatsAppChannel
-from bot.whatsapp_marks import WhatsAppMarks
+from bot.storage.client import Storage
+from bot.storage.idhash import IdHasher
+from bot.telegram.api import TelegramAPI
+from bot.telegram.channel import TelegramChannel
+from bot.whatsapp.api import WhatsAppAPI
+from bot.whatsapp.channel import WhatsAppChannel
+from bot.whatsapp.marks import WhatsAppMarks
 from broadcasts.channel import ChannelClient
 from broadcasts.engine import Engine
 from broadcasts.model import ALL_TOPICS, Broadcast, Priority, State
 from broadcasts.store import Progress
 from broadcasts.timeline import Timeline
-from handlers.values import Channel, Resident
+from city.config import load_city
+from city.keys import Keys
+from city.residents import Residents
+from city.values import Channel, Resident
 
 PREFIX = "bench"
 UNLIMITED = 1_000_000.0  # messages/s: "no limits" still goes through the limiter, as in production

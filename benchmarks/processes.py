@@ -24,7 +24,7 @@ from typing import Any, Self
 import aiohttp
 import redis.asyncio as aioredis
 
-from bot.embedded_redis import EmbeddedRedis
+from bot.storage.embedded import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parents[1]
 JSON = dict[str, Any]

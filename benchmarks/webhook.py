@@ -34,7 +34,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.web import WhatsAppHook, build_app
-from bot.whatsapp_webhook import Inbox
+from bot.whatsapp.webhook import Inbox
 
 SECRET = "bench-app-secret-0123456789abcdef"  # noqa: S105 (a benchmark's own secret)
 NUMBER_ID = "106540352242922"

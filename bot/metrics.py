@@ -21,12 +21,12 @@ from prometheus_client import (
     generate_latest,
 )
 
-from bot.city import City
-from bot.keys import Keys
 from broadcasts.channel import ChannelClient, Message, Pacing
 from broadcasts.model import Priority
 from broadcasts.outcome import SendError
-from handlers.values import Channel
+from city.config import City
+from city.keys import Keys
+from city.values import Channel
 
 METRICS_PATH = "/metrics"
 # The active list's score is priority * 10**13 + creation time in ms (broadcasts/store.py).

@@ -15,16 +15,17 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from bot.city import City
-from bot.keys import Keys
-from bot.telegram_api import TelegramAPI
+from bot.telegram.api import TelegramAPI
 from broadcasts.model import TERMINAL
 from broadcasts.outcome import Problem, SendError
-from broadcasts.replies import ReplyPacer
+from broadcasts.reply_pacer import ReplyPacer
 from broadcasts.store import BroadcastStore, Progress
+from city.config import City
+from city.keys import Keys
+from city.values import Channel, Resident
 from handlers.staff_common import duration, number
 from handlers.texts import Texts
-from handlers.values import Channel, Reply, Resident
+from handlers.values import Reply
 
 log = logging.getLogger(__name__)
 

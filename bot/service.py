@@ -14,7 +14,7 @@ from aiohttp import web
 from pydantic import SecretStr
 from redis.exceptions import RedisError
 
-from bot.broadcasting import (
+from bot.assembly import (
     SCHEDULE_CHANGED,
     build_editorial,
     build_engine,
@@ -23,37 +23,38 @@ from bot.broadcasting import (
     limiter_for,
     reply_pacer,
 )
-from bot.city import City, CityFileError, load_city
-from bot.connection import Storage, open_storage
-from bot.idhash import IdHasher, load_or_create_secret
 from bot.metrics import METRICS_PATH, Metrics
 from bot.progress_reporter import ProgressReporter
-from bot.residents import Residents
-from bot.sandbox import SandboxAdapter, is_loopback, sandbox_settings
-from bot.sandbox_channel import Outbox, SandboxChannel
+from bot.sandbox.adapter import SandboxAdapter, is_loopback, sandbox_settings
+from bot.sandbox.channel import Outbox, SandboxChannel
 from bot.settings import Settings, TelegramMode
-from bot.statistics import snapshot
-from bot.telegram import Origin, TelegramAdapter, WebhookTarget
-from bot.telegram_api import TelegramAPI
-from bot.telegram_channel import TelegramChannel
+from bot.storage.client import Storage, open_storage
+from bot.storage.idhash import IdHasher, load_or_create_secret
+from bot.telegram.adapter import Origin, TelegramAdapter, WebhookTarget
+from bot.telegram.api import TelegramAPI
+from bot.telegram.channel import TelegramChannel
 from bot.timer import Timer
 from bot.web import build_app
-from bot.whatsapp import WhatsAppAdapter
-from bot.whatsapp_webhook import Inbox
-from bot.whatsapp_wiring import template_counter, whatsapp_adapter, whatsapp_hook, whatsapp_parts
+from bot.whatsapp.adapter import WhatsAppAdapter
+from bot.whatsapp.webhook import Inbox
+from bot.whatsapp.wiring import template_counter, whatsapp_adapter, whatsapp_hook, whatsapp_parts
 from broadcasts.channel import ChannelClient
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
 from broadcasts.model import Broadcast, InvalidTransition
 from broadcasts.outcome import Problem
-from broadcasts.replies import ReplyPacer
+from broadcasts.reply_pacer import ReplyPacer
 from broadcasts.scheduler import Scheduler
+from city.config import City, CityFileError, load_city
+from city.residents import Residents
+from city.statistics import snapshot
+from city.values import Channel, system_clock
 from handlers.conversation import Conversation, build_router
 from handlers.router import Services
 from handlers.staff import notice_replies
 from handlers.staff_common import chats
 from handlers.texts import Texts
-from handlers.values import Channel, Reply, system_clock
+from handlers.values import Reply
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot import whatsapp_webhook
-from bot.telegram import WEBHOOK_PATH
+from bot.telegram.adapter import WEBHOOK_PATH
+from bot.whatsapp import webhook as whatsapp_webhook
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.city import City, Role, StaffMember
+from city.config import City, Role, StaffMember
+
 from broadcasts.model import ALL_TOPICS, Broadcast, Priority
 
 

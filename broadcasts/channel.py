@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from city.values import Channel
+
 from broadcasts.limiter import Rate
-from handlers.values import Channel
 
 
 @dataclass(frozen=True, slots=True)

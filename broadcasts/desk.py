@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import redis.asyncio as aioredis
+from city.config import City, StaffMember
+from city.keys import Keys
+from city.values import Channel
 
-from bot.city import City, StaffMember
-from bot.keys import Keys
 from broadcasts import approval
 from broadcasts.audit import Action, AuditLog, Entry
 from broadcasts.calendar import Recurrence
@@ -22,7 +23,6 @@ from broadcasts.engine import Engine
 from broadcasts.model import TERMINAL, Broadcast, InvalidTransition, Priority, State
 from broadcasts.publisher import Publisher
 from broadcasts.store import BroadcastStore, Progress
-from handlers.values import Channel
 
 # How long a pressed "Ändern" waits for the new text.
 EDIT_WINDOW_S = 30 * 60

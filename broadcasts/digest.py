@@ -7,7 +7,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from bot.city import City
+from city.config import City
+
 from broadcasts.model import Broadcast
 from broadcasts.timeline import Item, Timeline
 

@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 
 import redis.asyncio as aioredis
+from city.keys import Keys
+from city.values import Channel
 
-from bot.keys import Keys
 from broadcasts.model import Broadcast, InvalidTransition, State
 from broadcasts.planner import Planner, PlanningCancelled
 from broadcasts.sender import Sender
 from broadcasts.store import BroadcastStore, Progress
-from handlers.values import Channel
 
 log = logging.getLogger(__name__)
 

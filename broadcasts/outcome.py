@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from handlers.values import Channel
+from city.values import Channel
 
 
 class Problem(StrEnum):

@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import redis.asyncio as aioredis
+from city.config import City
+from city.keys import Keys
+from city.values import Channel, Resident
 from redis.exceptions import ResponseError
 
-from bot.city import City
-from bot.keys import Keys
 from broadcasts.digest import DigestRun
 from broadcasts.model import Broadcast, Priority
-from handlers.values import Channel, Resident
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from dataclasses import replace
 from datetime import datetime
 
 import redis.asyncio as aioredis
+from city.config import City
+from city.keys import Keys
 
-from bot.city import City
-from bot.keys import Keys
 from broadcasts import approval
 from broadcasts.calendar import quiet_until
 from broadcasts.engine import Engine

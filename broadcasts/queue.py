@@ -16,13 +16,13 @@ from datetime import date
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from city.keys import Keys
+from city.values import Channel
 from redis.exceptions import ResponseError
 
-from bot.keys import Keys
 from broadcasts.model import State
 from broadcasts.planner import GROUP
 from broadcasts.store import STATE_FIELD
-from handlers.values import Channel
 
 # Aggregate daily counters are kept a little over a year (as bot/residents.py keeps its own).
 DAILY_STATS_TTL_S = 400 * 24 * 3600

@@ -17,9 +17,9 @@ from datetime import date, datetime, timedelta
 from typing import cast
 
 import redis.asyncio as aioredis
+from city.config import City
+from city.keys import Keys
 
-from bot.city import City
-from bot.keys import Keys
 from broadcasts import approval
 from broadcasts.audit import Action, AuditLog, Entry
 from broadcasts.calendar import Recurrence, local

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from city.keys import Keys
+from city.values import Channel
 
-from bot.keys import Keys
 from broadcasts.model import TRANSITIONS, Broadcast, Hold, InvalidTransition, Priority, State
-from handlers.values import Channel
 
 # The field of a broadcast's hash that holds its state (DeliveryQueue.survey reads it too).
 STATE_FIELD = "state"

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import redis.asyncio as aioredis
+from city.keys import Keys
 
-from bot.keys import Keys
 from broadcasts.model import Broadcast, Priority, State
 from broadcasts.store import BroadcastStore
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from city.values import Channel, Resident, ResidentRecord
 from handlers import delivery, resident, staff, staff_reports
 from handlers.consent import consent_prompt
 from handlers.matching import find_faq, normalize
 from handlers.router import Context, Router, Services
 from handlers.texts import DEFAULT_LANGUAGE, pick_language
-from handlers.values import Channel, Inbound, Reply, Resident, ResidentRecord
+from handlers.values import Inbound, Reply
 
 log = logging.getLogger(__name__)
 

@@ -3,11 +3,12 @@ subscriber sees first (the topic's latest items)."""
 
 from __future__ import annotations
 
-from bot.city import Topic
+from city.config import Topic
+from city.values import ResidentRecord
 from handlers.consent import consent_prompt
 from handlers.matching import normalize
 from handlers.router import Context, Router
-from handlers.values import Button, Reply, ResidentRecord
+from handlers.values import Button, Reply
 
 router = Router()
 

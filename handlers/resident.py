@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+from city.values import Channel
 from handlers.consent import consent_prompt
 from handlers.delivery import delivery_buttons, latest_items, mode_text
 from handlers.matching import find_faq, find_topic, normalize
 from handlers.router import Context, Router
 from handlers.texts import pick_language
-from handlers.values import Attachment, Button, Channel, Reply
+from handlers.values import Attachment, Button, Reply
 
 router = Router()
 

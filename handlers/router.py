@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from bot.city import City
-from bot.residents import Residents
-from bot.statistics import Snapshot
 from broadcasts.desk import Desk
 from broadcasts.model import Broadcast
 from broadcasts.timeline import Item
+from city.config import City
+from city.residents import Residents
+from city.statistics import Snapshot
+from city.values import Channel, Clock, Resident, ResidentRecord
 from handlers.texts import Texts
-from handlers.values import Channel, Clock, Inbound, Reply, Resident, ResidentRecord
+from handlers.values import Inbound, Reply
 
 
 @dataclass(frozen=True, slots=True)

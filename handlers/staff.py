@@ -8,10 +8,10 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from bot.city import StaffMember
 from broadcasts.calendar import Recurrence
 from broadcasts.desk import Notice
 from broadcasts.model import ALL_TOPICS, Broadcast, Priority, State
+from city.config import StaffMember
 from handlers.matching import find_topic, normalize
 from handlers.router import Context, Router, Services
 from handlers.staff_common import (

@@ -12,13 +12,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import wraps
 
-from bot.city import StaffMember
 from broadcasts.approval import Refusal
 from broadcasts.calendar import Recurrence
 from broadcasts.desk import DeskError, Problem
 from broadcasts.model import Broadcast, State
+from city.config import StaffMember
+from city.values import Channel, Resident
 from handlers.router import Context
-from handlers.values import Channel, Reply, Resident
+from handlers.values import Reply
 
 # A number ("12"), a repeat's occurrence ("12-20261130") or a digest ("digest-2026-11-30").
 BROADCAST_ID = re.compile(r"[0-9]+(?:-[0-9]{8})?|digest-[0-9]{4}-[0-9]{2}-[0-9]{2}")

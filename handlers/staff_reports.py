@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from bot.city import StaffMember
 from broadcasts.model import Broadcast
+from city.config import StaffMember
 from handlers.router import Context, Router
 from handlers.staff_common import describe_state, duration, number, staff_name, staff_only
 from handlers.values import Reply

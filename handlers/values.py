@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
+from dataclasses import dataclass
+from datetime import datetime
 
-
-class Channel(StrEnum):
-    TELEGRAM = "tg"
-    WHATSAPP = "wa"
-    SANDBOX = "sb"
+from city.values import Channel, Resident
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,18 +40,6 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
-class Resident:
-    """Who a resident is to stadtfunk: a chat on one messenger."""
-
-    channel: Channel
-    chat_id: str
-
-    @property
-    def ref(self) -> str:
-        return f"{self.channel.value}:{self.chat_id}"
-
-
-@dataclass(frozen=True, slots=True)
 class Reply:
     """Plain text (adapters escape it for their markup), with optional rows of buttons."""
 
@@ -68,29 +50,3 @@ class Reply:
     replace: bool = False
     # Another chat than the one that wrote, e.g. approvers notified of a draft; None answers the writer.
     to: Resident | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ResidentRecord:
-    """Everything stored about a resident who agreed to the privacy notice."""
-
-    resident: Resident
-    language: str
-    consent_at: datetime
-    consent_version: str
-    topics: frozenset[str] = field(default_factory=frozenset)
-    inactive_since: datetime | None = None
-    # One digest a day instead of every item at once; since when (items before were sent at once).
-    daily_since: datetime | None = None
-
-    @property
-    def daily(self) -> bool:
-        return self.daily_since is not None
-
-
-# The core asks for the time instead of reading it, so that tests decide what "now" is.
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from bot.logs import configure_logging
 from tests.bot.conftest import Sleeps
-from tests.bot.sandbox_client import sandbox_service
+from tests.bot.sandbox.client import sandbox_service
 from tests.conftest import ManualClock
 
 SECRET = "987654:very-secret-bot-token"

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.service import Service
 from broadcasts.model import State
 from tests.bot.conftest import Say, Sleeps
-from tests.bot.sandbox_client import sandbox_service
+from tests.bot.sandbox.client import sandbox_service
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
 

@@ -15,7 +15,7 @@ import pytest
 
 from bot.logs import configure_logging
 from bot.service import ConfigurationError, Service
-from bot.telegram import TelegramStartError
+from bot.telegram.adapter import TelegramStartError
 from tests.bot.conftest import bot_calls
 from tests.conftest import TOKEN, ManualClock
 from tests.fakes.telegram_api import FakeTelegram

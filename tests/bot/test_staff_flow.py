@@ -11,8 +11,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.service import Service
+from tests.bot.cli.test_cli import stadtfunk
 from tests.bot.conftest import Say, bot_calls, edit_city
-from tests.bot.test_cli import stadtfunk
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
 

@@ -12,19 +12,19 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from bot.broadcasting import build_engine, limiter_for
-from bot.city import load_city
-from bot.connection import Storage
-from bot.idhash import IdHasher
-from bot.keys import Keys
-from bot.residents import Residents
+from bot.assembly import build_engine, limiter_for
 from bot.settings import DEFAULT_CITY_FILE
-from bot.telegram_api import TelegramAPI
-from bot.telegram_channel import TelegramChannel
+from bot.storage.client import Storage
+from bot.storage.idhash import IdHasher
+from bot.telegram.api import TelegramAPI
+from bot.telegram.channel import TelegramChannel
 from broadcasts.engine import Engine
 from broadcasts.model import Broadcast, State
 from broadcasts.store import BroadcastStore
-from handlers.values import Channel, Resident, ResidentRecord
+from city.config import load_city
+from city.keys import Keys
+from city.residents import Residents
+from city.values import Channel, Resident, ResidentRecord
 from tests.bot.conftest import Sleeps
 from tests.conftest import TOKEN, ManualClock
 from tests.fakes.telegram_api import FakeTelegram

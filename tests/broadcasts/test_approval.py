@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.city import StaffMember
 from broadcasts.approval import Refusal, approvers, may_approve, may_draft, needs_approval
 from broadcasts.model import ALL_TOPICS, Broadcast, Priority
+from city.config import StaffMember
 from tests.broadcasts.conftest import CITY
 
 

@@ -20,16 +20,16 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from bot.broadcasting import build_engine, limiter_for
-from bot.connection import Storage
-from bot.idhash import IdHasher
-from bot.keys import Keys
-from bot.residents import Residents
-from bot.telegram_api import TelegramAPI
-from bot.telegram_channel import TelegramChannel
+from bot.assembly import build_engine, limiter_for
+from bot.storage.client import Storage
+from bot.storage.idhash import IdHasher
+from bot.telegram.api import TelegramAPI
+from bot.telegram.channel import TelegramChannel
 from broadcasts.engine import Engine
 from broadcasts.model import Broadcast, State
-from handlers.values import Channel, Resident
+from city.keys import Keys
+from city.residents import Residents
+from city.values import Channel, Resident
 from tests.broadcasts.conftest import CITY
 from tests.conftest import TOKEN
 from tests.fakes.telegram_api import FakeTelegram, RateRule

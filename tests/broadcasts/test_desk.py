@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.broadcasting import build_editorial
-from bot.city import StaffMember
+from bot.assembly import build_editorial
 from broadcasts.desk import Desk, DeskError
 from broadcasts.model import Broadcast, State
+from city.config import StaffMember
 from tests.broadcasts.conftest import CITY, Rig
 
 

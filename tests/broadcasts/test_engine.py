@@ -8,15 +8,15 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.broadcasting import build_engine, limiter_for
-from bot.connection import Storage
-from bot.idhash import IdHasher
-from bot.telegram_api import TelegramAPI
-from bot.telegram_channel import TelegramChannel
+from bot.assembly import build_engine, limiter_for
+from bot.storage.client import Storage
+from bot.storage.idhash import IdHasher
+from bot.telegram.api import TelegramAPI
+from bot.telegram.channel import TelegramChannel
 from broadcasts.model import ALL_TOPICS, Priority, State
 from broadcasts.store import ChannelProgress
 from broadcasts.timeline import Timeline
-from handlers.values import Channel, Resident
+from city.values import Channel, Resident
 from tests.broadcasts.conftest import CITY, Rig
 from tests.conftest import TOKEN
 from tests.fakes.telegram_api import FakeTelegram

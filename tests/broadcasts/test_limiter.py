@@ -17,9 +17,9 @@ import pytest
 import redis.asyncio as aioredis
 from redis.crc import key_slot
 
-from bot.keys import Keys
 from broadcasts.limiter import Grant, Limiter, Rate, strict_burst
-from handlers.values import Channel
+from city.keys import Keys
+from city.values import Channel
 from tests.conftest import ManualClock
 
 ROOT = Path(__file__).resolve().parents[2]

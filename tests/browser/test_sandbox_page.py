@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.bot.conftest import Sleeps
-from tests.bot.sandbox_client import sandbox_service
+from tests.bot.sandbox.client import sandbox_service
 from tests.conftest import ManualClock
 
 ALERT = "Hochwasser an der Ruhr: Uferwege zwischen Wehr und Brücke gesperrt."

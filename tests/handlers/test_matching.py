@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.city import City, load_city
 from bot.settings import DEFAULT_CITY_FILE
+from city.config import City, load_city
 from handlers.matching import find_faq, find_topic, normalize
 
 

@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.service import Service
-from handlers.values import Channel, Resident
+from city.values import Channel, Resident
 from tests.bot.conftest import Sleeps
 from tests.conftest import TOKEN, ManualClock
 from tests.fakes import whatsapp_webhooks as wh

@@ -11,20 +11,20 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
-from bot.broadcasting import build_engine, limiter_for
-from bot.city import load_city
-from bot.connection import Storage
-from bot.idhash import IdHasher
-from bot.keys import Keys
-from bot.residents import Residents
+from bot.assembly import build_engine, limiter_for
 from bot.service import Service
 from bot.settings import DEFAULT_CITY_FILE
-from bot.whatsapp_api import WhatsAppAPI
-from bot.whatsapp_channel import WhatsAppChannel
-from bot.whatsapp_marks import WhatsAppMarks
+from bot.storage.client import Storage
+from bot.storage.idhash import IdHasher
+from bot.whatsapp.api import WhatsAppAPI
+from bot.whatsapp.channel import WhatsAppChannel
+from bot.whatsapp.marks import WhatsAppMarks
 from broadcasts.model import Broadcast, Priority, State
 from broadcasts.store import ChannelProgress
-from handlers.values import Channel, Resident
+from city.config import load_city
+from city.keys import Keys
+from city.residents import Residents
+from city.values import Channel, Resident
 from tests.bot.conftest import SETTLE_TURNS, Sleeps
 from tests.bot.whatsapp.conftest import ACCESS_TOKEN, NUMBER_ID, Webhook, subscribe
 from tests.conftest import ManualClock

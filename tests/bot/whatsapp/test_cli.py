@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 from bot.service import Service
+from tests.bot.cli.test_cli import stadtfunk
 from tests.bot.conftest import edit_city
-from tests.bot.test_cli import stadtfunk
 from tests.bot.whatsapp.conftest import ACCESS_TOKEN, APP_SECRET, NUMBER_ID, RESIDENT, VERIFY_TOKEN, Write
 from tests.bot.whatsapp.test_conversation import agree
 from tests.fakes.graph_api import FakeGraph

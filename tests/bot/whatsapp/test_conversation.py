@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.service import Service
-from handlers.values import Channel, Resident
+from city.values import Channel, Resident
 from tests.bot.whatsapp.conftest import (
     ACCESS_TOKEN,
     APP_SECRET,

@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from bot.keys import Keys
 from bot.service import Service
-from bot.whatsapp_webhook import Inbox
+from bot.whatsapp.webhook import Inbox
+from city.keys import Keys
 from tests.bot.conftest import Sleeps
 from tests.bot.whatsapp.conftest import RESIDENT, Webhook, whatsapp_settings
 from tests.broadcasts.test_redis_restart import PrivateRedis

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.city import WhatsAppTemplate
-from bot.whatsapp_payloads import addressed, one_line, reply_bodies, template
+from bot.whatsapp.payloads import addressed, one_line, reply_bodies, template
+from city.config import WhatsAppTemplate
 from handlers.values import Button, Reply
 
 

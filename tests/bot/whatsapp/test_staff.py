@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from bot.service import Service
 from broadcasts.audit import AuditLog
 from broadcasts.model import Broadcast, Priority, State
-from handlers.values import Channel
+from city.values import Channel
 from tests.bot.test_staff_flow import until_state
 from tests.bot.whatsapp.conftest import Webhook, subscribe
 from tests.conftest import ManualClock

@@ -7,7 +7,7 @@ import json
 import redis.asyncio as aioredis
 
 from bot.service import Service
-from bot.whatsapp_webhook import MAX_BODY_BYTES
+from bot.whatsapp.webhook import MAX_BODY_BYTES
 from tests.bot.whatsapp.conftest import RESIDENT, VERIFY_TOKEN, Webhook
 from tests.conftest import ManualClock
 from tests.fakes import whatsapp_webhooks as wh

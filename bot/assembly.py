@@ -1,0 +1,214 @@
+"""Wiring of the broadcast engine: one limiter, queue and sender per channel, sharing Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis.asyncio as aioredis
+
+from bot.storage.client import Storage
+from broadcasts.audit import AuditLog
+from broadcasts.channel import ChannelClient, Message
+from broadcasts.desk import Desk
+from broadcasts.digest import DigestLoader
+from broadcasts.engine import Engine
+from broadcasts.limiter import Limiter, strict_burst
+from broadcasts.model import ALL_TOPICS, Broadcast, Priority
+from broadcasts.outcome import SubscriberCare
+from broadcasts.planner import Planner
+from broadcasts.publisher import Publisher
+from broadcasts.queue import DeliveryQueue
+from broadcasts.render import render
+from broadcasts.reply_pacer import REPLY_LANE_S, ReplyPacer
+from broadcasts.scheduler import Scheduler
+from broadcasts.sender import MAX_BATCH, Alarm, Sender
+from broadcasts.store import BroadcastStore
+from broadcasts.timeline import Item, Timeline
+from city.config import City
+from city.keys import Keys
+from city.residents import Residents
+from city.values import ResidentRecord
+
+# Announced on the control channel when the schedule changed, so that every process re-arms its timer.
+SCHEDULE_CHANGED = "schedule"
+
+KINDS = {Priority.ALERT: "alert", Priority.NEWS: "news", Priority.DIGEST: "digest"}
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+# Senders reserve this far ahead and wait for each token's time, so that their own round trips never
+# cost a sending slot; an alert waits at most this long behind a batch already reserved.
+RESERVE_AHEAD_S = 0.25
+
+
+def limiter_for(storage: Storage, client: ChannelClient, account: str, margin: float) -> Limiter:
+    rate = client.pacing.overall
+    return Limiter(
+        storage.redis,
+        storage.keys.limiter(client.channel, account),
+        rate,
+        margin=margin,
+        burst=strict_burst(rate, margin),
+        horizon=RESERVE_AHEAD_S,
+    )
+
+
+def topic_namer(city: Callable[[], City]) -> Callable[[str, str], str]:
+    def topic_name(topic_id: str, language: str) -> str:
+        if topic_id == ALL_TOPICS:
+            return "Alle Themen" if language != "en" else "All topics"
+        topic = city().topic(topic_id)
+        return topic.name.get(language) if topic else topic_id
+
+    return topic_name
+
+
+def composer(city: Callable[[], City]) -> Callable[[Broadcast, str], Message]:
+    topic_name = topic_namer(city)
+
+    def compose(broadcast: Broadcast, language: str) -> Message:
+        language = language or "de"
+        text = render(broadcast, language, topic_name)
+        return Message(
+            text,
+            image_path=broadcast.image,
+            kind=KINDS[broadcast.priority],
+            tag=broadcast.id,
+            language=language,
+        )
+
+    return compose
+
+
+def build_engine(
+    *,
+    storage: Storage,
+    city: Callable[[], City],
+    channels: Sequence[tuple[ChannelClient, Limiter]],
+    care: SubscriberCare,
+    hasher: Callable[[str], str],
+    worker: str,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    alarm: Alarm | None = None,
+) -> Engine:
+    store = BroadcastStore(storage.redis, storage.keys)
+    compose = composer(city)
+    senders = [
+        Sender(
+            queue=DeliveryQueue(storage.redis, storage.keys, client.channel, worker),
+            client=client,
+            store=store,
+            limiter=limiter,
+            care=care,
+            hasher=hasher,
+            compose=compose,
+            clock=clock,
+            sleep=sleep,
+            batch=max(1, min(MAX_BATCH, limiter.burst_tokens)),
+            tz=city().tz,
+            alarm=alarm,
+        )
+        for client, limiter in channels
+    ]
+    planner = Planner(
+        storage.redis,
+        storage.keys,
+        hasher,
+        city,
+        [client.channel for client, _ in channels],
+        digests=DigestLoader(Timeline(storage.redis, storage.keys, store), city, topic_namer(city)),
+    )
+    return Engine(
+        redis=storage.redis,
+        keys=storage.keys,
+        store=store,
+        planner=planner,
+        senders=senders,
+        worker=worker,
+        clock=clock,
+        sleep=sleep,
+        tz=city().tz,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Editorial:
+    """The desk staff work at and the scheduler that sends what is due, sharing one publisher; and what
+    residents may look up of what was published."""
+
+    desk: Desk
+    scheduler: Scheduler
+    publisher: Publisher
+    digests: DigestLoader
+    clock: Callable[[], datetime]
+
+    async def recent_items(self, topic_id: str, count: int) -> list[Item]:
+        return await self.publisher.timeline.latest(topic_id, count)
+
+    async def pending_digest(self, record: ResidentRecord) -> list[str]:
+        """What a resident who reads digests would get in their next one, as of now."""
+        now = self.clock()
+        run = await self.digests.between(await self.scheduler.cutoff(now), now)
+        return run.parts(record.topics, record.language, record.daily_since)
+
+
+def build_editorial(
+    *,
+    redis: aioredis.Redis,
+    keys: Keys,
+    engine: Engine,
+    city: Callable[[], City],
+    residents: Residents,
+    clock: Callable[[], datetime],
+    on_schedule: Callable[[], Awaitable[object]] | None = None,
+) -> Editorial:
+    audit = AuditLog(redis, keys.audit())
+    timeline = Timeline(redis, keys, engine.store)
+    publisher = Publisher(
+        redis=redis, keys=keys, engine=engine, timeline=timeline, city=city, on_schedule=on_schedule
+    )
+    desk = Desk(
+        store=engine.store,
+        engine=engine,
+        audit=audit,
+        city=city,
+        audience=residents.audience_size,
+        digest_audience=residents.digest_audience_size,
+        publisher=publisher,
+        clock=clock,
+        redis=redis,
+        keys=keys,
+    )
+    scheduler = Scheduler(
+        redis=redis, keys=keys, store=engine.store, publisher=publisher, audit=audit, city=city
+    )
+    return Editorial(desk, scheduler, publisher, DigestLoader(timeline, city, topic_namer(city)), clock)
+
+
+def reply_pacer(
+    client: ChannelClient,
+    limiter: Limiter,
+    hasher: Callable[[str], str],
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    *,
+    lane_s: float = REPLY_LANE_S,
+) -> ReplyPacer:
+    return ReplyPacer(
+        channel=client.channel,
+        limiter=limiter,
+        pacing=client.pacing,
+        hasher=hasher,
+        clock=clock,
+        sleep=sleep,
+        lane_s=lane_s,
+    )

@@ -1,0 +1,162 @@
+"""`stadtfunk broadcast --as <staff> --topic ... --text ...`: the desk's four-eyes rules from a terminal.
+
+The command acts as the named staff member: it drafts and submits, so a topic that needs approval
+waits for a second person in the chat (/offen, /freigeben), and one that needs none goes out at once
+through the running service's senders (this process only plans the audience into the queue).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aiohttp
+
+from bot.assembly import SCHEDULE_CHANGED, build_editorial, build_engine, default_worker_name, limiter_for
+from bot.cli.common import CommandError, connected
+from bot.sandbox.channel import Outbox, SandboxChannel
+from bot.settings import Settings
+from bot.storage.client import Storage
+from bot.storage.idhash import IdHasher, load_or_create_secret
+from bot.telegram.api import TelegramAPI
+from bot.telegram.channel import TelegramChannel
+from bot.whatsapp.wiring import whatsapp_parts
+from broadcasts.approval import Refusal
+from broadcasts.channel import ChannelClient
+from broadcasts.desk import DeskError
+from broadcasts.limiter import Limiter
+from broadcasts.model import ALL_TOPICS, Priority
+from city.config import City, load_city
+from city.residents import Residents
+from city.values import system_clock
+
+REFUSALS = {
+    Refusal.NOT_EDITOR: "is not an editor for",
+    Refusal.NOT_ALERT: "may not send alerts for",
+    Refusal.NOT_APPROVER: "is not an approver for",
+    Refusal.OWN_BROADCAST: "may not approve their own broadcast",
+}
+
+
+async def broadcast(
+    settings: Settings,
+    *,
+    sandbox: bool,
+    staff_id: str,
+    topic: str,
+    text: str,
+    text_en: str | None,
+    alert: bool,
+) -> int:
+    city = load_city(settings.city_config)
+    member = city.staff_member(staff_id)
+    if member is None:
+        known = ", ".join(m.id for m in city.staff)
+        raise CommandError(f"--as {staff_id!r}: no such staff member in {settings.city_config} ({known})")
+    topics = _topics(city, topic, alert)
+    if not text.strip():
+        raise CommandError("--text is empty")
+    async with aiohttp.ClientSession() as session, connected(settings) as storage:
+        residents = Residents(storage.redis, storage.keys, city.tz)
+        secret = settings.id_hash_secret.get_secret_value() if settings.id_hash_secret else None
+        hasher = IdHasher(load_or_create_secret(secret, settings.data_dir))
+        channels = _channels(
+            settings, session, storage, sandbox=sandbox, hasher=hasher, residents=residents, city=city
+        )
+        engine = build_engine(
+            storage=storage,
+            city=lambda: city,
+            channels=channels,
+            care=residents,
+            hasher=hasher,
+            worker=f"cli-{default_worker_name()}",
+            clock=system_clock,
+        )
+        desk = build_editorial(
+            redis=storage.redis,
+            keys=storage.keys,
+            engine=engine,
+            city=lambda: city,
+            residents=residents,
+            clock=system_clock,
+            # The running services' timers re-arm when this schedules anything (quiet hours).
+            on_schedule=lambda: storage.redis.publish(storage.keys.control(), SCHEDULE_CHANGED),
+        ).desk
+        try:
+            draft = await desk.draft(
+                member,
+                topics=topics,
+                text_de=text.strip(),
+                text_en=(text_en or "").strip() or None,
+                priority=Priority.ALERT if alert else Priority.NEWS,
+            )
+            submitted = await desk.submit(member, draft.id)
+        except DeskError as error:
+            raise CommandError(_refusal(member.id, error)) from None
+        # Plan the audience before exiting; the running service's senders deliver.
+        await engine.settle_planning()
+    sent = submitted.broadcast
+    if submitted.approvers and not sent.needs_review:
+        names = ", ".join(m.name for m in submitted.approvers)
+        print(f"broadcast {sent.id}: waiting for approval by one of: {names} (they see it under /offen)")
+    else:
+        print(f"broadcast {sent.id}: {sent.state.value}; follow it with `stadtfunk status {sent.id}`")
+    return 0
+
+
+def _refusal(staff_id: str, error: DeskError) -> str:
+    if error.refusal is None:
+        return f"{staff_id}: the desk refused ({error.problem.value})"
+    scope = ", ".join(error.topics) if error.refusal is not Refusal.OWN_BROADCAST else ""
+    return f"{staff_id} {REFUSALS[error.refusal]} {scope}".rstrip()
+
+
+def _topics(city: City, topic: str, alert: bool) -> tuple[str, ...]:
+    wanted = topic.strip().lower()
+    if wanted == ALL_TOPICS and alert:
+        return (ALL_TOPICS,)
+    if city.topic(wanted) is None:
+        known = ", ".join(t.id for t in city.topics)
+        raise CommandError(f"--topic {topic!r}: no such topic in the city file ({known})")
+    return (wanted,)
+
+
+def _channels(
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    storage: Storage,
+    *,
+    sandbox: bool,
+    hasher: IdHasher,
+    residents: Residents,
+    city: City,
+) -> Sequence[tuple[ChannelClient, Limiter]]:
+    """The channels the running service sends on; only their names and limits are used here."""
+    margin = settings.rate_limit_margin
+    channels: list[tuple[ChannelClient, Limiter]] = []
+    if sandbox:
+        client: ChannelClient = SandboxChannel(Outbox())
+        channels.append((client, limiter_for(storage, client, "sandbox", margin)))
+        return channels
+    if settings.telegram_bot_token is not None and settings.telegram_enabled:
+        token = settings.telegram_bot_token.get_secret_value()
+        api = TelegramAPI(session, settings.telegram_api_url, token)
+        client = TelegramChannel(api, settings.telegram_rate_limit)
+        # The same budget name the service uses: the bot id, the token's public half.
+        channels.append((client, limiter_for(storage, client, token.partition(":")[0], margin)))
+    whatsapp = whatsapp_parts(
+        settings,
+        session=session,
+        storage=storage,
+        hasher=hasher,
+        residents=residents,
+        city=lambda: city,
+        clock=system_clock,
+    )
+    if whatsapp is not None:
+        channels.append((whatsapp.channel, whatsapp.limiter))
+    if not channels:
+        raise CommandError(
+            "no messenger is configured: set TELEGRAM_BOT_TOKEN or the WHATSAPP_* variables as the service "
+            "has them, or add --sandbox to broadcast in the sandbox"
+        )
+    return channels

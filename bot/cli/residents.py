@@ -1,0 +1,48 @@
+"""`stadtfunk export-resident` and `erase-resident`: data-protection requests that arrive by letter."""
+
+from __future__ import annotations
+
+import json
+
+from bot.cli.common import CommandError, connected
+from bot.settings import Settings
+from city.config import load_city
+from city.residents import Residents
+from city.values import Channel, Resident
+
+EXIT_NOTHING_STORED = 1
+
+
+async def export_resident(settings: Settings, channel: Channel, chat_id: str) -> int:
+    """Everything stored about one resident, as the JSON file /meinedaten sends them."""
+    city = load_city(settings.city_config)
+    resident = _resident(channel, chat_id)
+    async with connected(settings) as storage:
+        exported = await Residents(storage.redis, storage.keys, city.tz).export(resident)
+    if exported is None:
+        print(f"stadtfunk: nothing is stored about {channel.name.lower()} id {chat_id}")
+        return EXIT_NOTHING_STORED
+    print(json.dumps(exported, ensure_ascii=False, indent=2))
+    return 0
+
+
+async def erase_resident(settings: Settings, channel: Channel, chat_id: str) -> int:
+    """What /loeschen does: the record, the topics, every audience and queued deliveries."""
+    city = load_city(settings.city_config)
+    resident = _resident(channel, chat_id)
+    async with connected(settings) as storage:
+        residents = Residents(storage.redis, storage.keys, city.tz)
+        stored = await residents.get(resident) is not None
+        await residents.erase(resident, (topic.id for topic in city.topics))
+    what = "erased" if stored else "nothing was stored; made sure nothing is left"
+    print(f"{channel.name.lower()} id {chat_id}: {what} (record, topics, audiences, queued deliveries)")
+    return 0
+
+
+def _resident(channel: Channel, chat_id: str) -> Resident:
+    chat_id = chat_id.strip()
+    if not chat_id or len(chat_id) > 64 or any(c.isspace() for c in chat_id):
+        raise CommandError(f"--id must be the messenger's chat id or number, got {chat_id!r}")
+    if channel is Channel.WHATSAPP:
+        chat_id = chat_id.removeprefix("+").replace(" ", "")
+    return Resident(channel, chat_id)

@@ -1,0 +1,124 @@
+"""The sandbox's messenger side: an in-memory outbox the test page reads, and the sandbox as a broadcast
+channel that writes into it.
+
+The outbox stands in for the people's phones, so it holds message texts; it lives only in the process
+memory of a sandbox (loopback only, no messenger credentials) and is gone when the service stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from broadcasts.channel import Message, Pacing
+from broadcasts.limiter import Rate
+from broadcasts.outcome import Problem, SendError
+from city.values import Channel
+from handlers.values import Attachment, Button
+
+# Enough for a long rehearsal; the page asks only for what it has not seen.
+MAX_EVENTS = 5000
+# Generous, so that a rehearsal broadcast is over in moments, but real: the shared limiter paces it.
+SANDBOX_PACING = Pacing(overall=Rate(500), private_chat=Rate(20), group_chat=Rate(20))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A message shown in a chat, or a new version of one (an edited menu)."""
+
+    seq: int
+    chat: str
+    message: int
+    text: str
+    kind: str  # reply, news, alert or digest
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    attachment: Attachment | None = None
+    edit: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "seq": self.seq,
+            "chat": self.chat,
+            "message": self.message,
+            "text": self.text,
+            "kind": self.kind,
+            "edit": self.edit,
+            "buttons": [[{"label": b.label, "command": b.command} for b in row] for row in self.buttons],
+        }
+        if self.attachment is not None:
+            data["attachment"] = {
+                "filename": self.attachment.filename,
+                "mime_type": self.attachment.mime_type,
+                "base64": base64.b64encode(self.attachment.content).decode(),
+            }
+        return data
+
+
+@dataclass(slots=True)
+class Outbox:
+    events: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_EVENTS))
+    closed: set[str] = field(default_factory=set)  # chats whose person "blocked the bot"
+    _seq: int = 0
+    _messages: dict[int, str] = field(default_factory=dict)  # message -> chat
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def post(
+        self,
+        chat: str,
+        text: str,
+        *,
+        kind: str = "reply",
+        buttons: tuple[tuple[Button, ...], ...] = (),
+        attachment: Attachment | None = None,
+    ) -> int:
+        self._seq += 1
+        self._messages[self._seq] = chat
+        self._add(Event(self._seq, chat, self._seq, text, kind, buttons, attachment))
+        return self._seq
+
+    def edit(self, chat: str, message: int, text: str, buttons: tuple[tuple[Button, ...], ...]) -> bool:
+        """Replace a message shown in `chat`; False if there is no such message there."""
+        if self._messages.get(message) != chat:
+            return False
+        self._seq += 1
+        self._add(Event(self._seq, chat, message, text, "reply", buttons, edit=True))
+        return True
+
+    def since(self, seq: int) -> list[Event]:
+        return [event for event in self.events if event.seq > seq]
+
+    def in_chat(self, chat: str) -> list[Event]:
+        return [event for event in self.events if event.chat == chat]
+
+    async def wait(self, seq: int) -> None:
+        """Return when there is anything after `seq`; callers bound it with a timeout (a long poll)."""
+        while self._seq <= seq:
+            self._changed.clear()
+            await self._changed.wait()
+
+    def _add(self, event: Event) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+
+class SandboxChannel:
+    """The sandbox as a broadcast channel: same queue, limiter and counters as Telegram's."""
+
+    channel = Channel.SANDBOX
+    pacing = SANDBOX_PACING
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    def is_group(self, chat_id: str) -> bool:
+        return False
+
+    async def send(self, chat_id: str, message: Message) -> str | None:
+        if chat_id in self.outbox.closed:
+            raise SendError(Problem.BLOCKED, "the person closed this sandbox chat")
+        text = f"[Bild: {message.image_path}]\n{message.text}" if message.image_path else message.text
+        self.outbox.post(chat_id, text, kind=message.kind)
+        return None

@@ -1,0 +1,65 @@
+"""The Redis connection: the server named by REDIS_URL, or the embedded one under DATA_DIR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bot.settings import Settings
+from bot.storage.embedded import EmbeddedRedis
+from city.keys import SCHEMA_VERSION, Keys
+
+# How long a starting service waits for a CLI command that briefly owns the embedded server.
+SERVICE_OWNER_WAIT_S = 30.0
+
+
+class StorageError(RuntimeError):
+    """Redis is unreachable or holds data this release cannot read; the message says which."""
+
+
+@dataclass(slots=True)
+class Storage:
+    redis: aioredis.Redis
+    keys: Keys
+    embedded: EmbeddedRedis | None
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        if self.embedded is not None:
+            await self.embedded.close()
+
+
+async def open_storage(settings: Settings, *, service: bool) -> Storage:
+    """Connect (starting the embedded server if REDIS_URL is unset) and migrate the schema."""
+    embedded: EmbeddedRedis | None = None
+    if settings.redis_url is not None:
+        url = settings.redis_url.get_secret_value()
+    else:
+        embedded = EmbeddedRedis(settings.data_dir)
+        await embedded.open(wait_for_owner_s=SERVICE_OWNER_WAIT_S if service else 0.0)
+        url = embedded.url
+    client: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    storage = Storage(client, Keys(settings.redis_key_prefix), embedded)
+    try:
+        await migrate(storage)
+    except BaseException:
+        await storage.close()
+        raise
+    return storage
+
+
+async def migrate(storage: Storage) -> None:
+    """Stamp a new database with the schema version and refuse data written by a newer release."""
+    try:
+        await storage.redis.set(storage.keys.schema(), SCHEMA_VERSION, nx=True)
+        stored = int(await storage.redis.get(storage.keys.schema()) or SCHEMA_VERSION)
+    except RedisError as exc:
+        # The exception text can carry the URL with its password; name only the kind of failure.
+        raise StorageError(f"Redis is not reachable ({type(exc).__name__}); check REDIS_URL") from None
+    if stored > SCHEMA_VERSION:
+        raise StorageError(
+            f"the data in Redis has schema version {stored}, but this release knows only up to "
+            f"{SCHEMA_VERSION}; upgrade stadtfunk instead of downgrading it"
+        )

@@ -1,0 +1,96 @@
+"""WhatsApp as a broadcast channel: free-form inside the resident's 24-hour window, the city's approved
+template outside it, an image uploaded once and sent by its media id."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mimetypes
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from bot.telegram.api import split_text
+from bot.whatsapp.api import OutsideWindow, WhatsAppAPI
+from bot.whatsapp.marks import WhatsAppMarks
+from bot.whatsapp.payloads import MAX_CAPTION, MAX_TEXT, Body, addressed, image, template, text
+from broadcasts.channel import Message, Pacing
+from broadcasts.limiter import Rate
+from broadcasts.outcome import Problem, SendError
+from city.config import City
+from city.values import Channel
+
+# Meta's pair rate limit: about one message every 6 s to the same person (error 131056).
+PAIR_RATE = Rate(1, 6.0)
+# Conversation replies: a short burst of answers is fine (Meta allows bursts), a second each keeps it calm.
+REPLY_PAIR_RATE = Rate(1, 1.0)
+
+
+class WhatsAppChannel:
+    channel = Channel.WHATSAPP
+
+    def __init__(
+        self,
+        api: WhatsAppAPI,
+        rate_per_s: float,
+        marks: WhatsAppMarks,
+        city: Callable[[], City],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._api = api
+        self._marks = marks
+        self._city = city
+        self._clock = clock
+        self.pacing = Pacing(overall=Rate(rate_per_s), private_chat=PAIR_RATE, group_chat=PAIR_RATE)
+        self.reply_pacing = Pacing(
+            overall=self.pacing.overall, private_chat=REPLY_PAIR_RATE, group_chat=REPLY_PAIR_RATE
+        )
+
+    def is_group(self, chat_id: str) -> bool:
+        return False  # stadtfunk writes to people only on WhatsApp
+
+    async def send(self, chat_id: str, message: Message) -> str | None:
+        if await self._marks.window_open(chat_id, self._clock()):
+            try:
+                return await self._free_form(chat_id, message)
+            except OutsideWindow:
+                pass  # the window closed meanwhile (or was never open here): the template goes instead
+        await self.send_template(chat_id, message.kind, message.text, message.language, tag=message.tag)
+        return None
+
+    async def send_template(
+        self, chat_id: str, kind: str, content: str, language: str, *, tag: str | None = None
+    ) -> None:
+        city = self._city()
+        spec = city.whatsapp_templates.for_kind(kind)
+        if spec is None:
+            raise SendError(Problem.REJECTED, f"outside the 24-hour window and no {kind} template")
+        body = template(spec, language, {"text": content, "city": city.name})
+        await self._send(chat_id, body, tag)
+
+    async def _free_form(self, chat_id: str, message: Message) -> str | None:
+        uploaded = None
+        parts = split_text(message.text, MAX_TEXT)
+        tag = message.tag
+        if message.image_path:
+            media_id = message.image_ref
+            if media_id is None:
+                media_id = uploaded = await self._upload(message.image_path)
+            caption = message.text if len(message.text) <= MAX_CAPTION else None
+            await self._send(chat_id, image(media_id, caption), tag)
+            tag = None
+            if caption is not None:
+                return uploaded
+        for part in parts:
+            await self._send(chat_id, text(part), tag)
+            tag = None  # delivered and read count once per resident, on the first part
+        return uploaded
+
+    async def _upload(self, image_path: str) -> str:
+        path = Path(image_path)
+        content = await asyncio.to_thread(path.read_bytes)
+        mime = mimetypes.guess_type(path.name)[0] or "image/jpeg"
+        return await self._api.upload(content, path.name, mime)
+
+    async def _send(self, chat_id: str, content: Body, tag: str | None) -> None:
+        await self._api.send(json.dumps(addressed(chat_id, content, tag)).encode())

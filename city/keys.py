@@ -1,0 +1,158 @@
+"""Every Redis key stadtfunk uses is spelled here and nowhere else.
+
+Keys carry a `{hash tag}` per resident, audience or broadcast, so that a Redis Cluster keeps each
+group of keys that one command or transaction touches in one slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from city.values import Channel, Resident
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str
+
+    def pattern(self) -> str:
+        """Everything stadtfunk owns, for scans in tests and tooling."""
+        return f"{self.prefix}:*"
+
+    def schema(self) -> str:
+        return f"{self.prefix}:meta:schema"
+
+    def resident(self, resident: Resident) -> str:
+        return f"{self.prefix}:res:{{{resident.ref}}}"
+
+    def resident_topics(self, resident: Resident) -> str:
+        return f"{self.prefix}:res:{{{resident.ref}}}:topics"
+
+    def resident_pending(self, resident: Resident) -> str:
+        """A short-lived mark that a destructive confirmation (erase, unsubscribe all) is awaited."""
+        return f"{self.prefix}:res:{{{resident.ref}}}:pending"
+
+    def resident_misses(self, resident: Resident) -> str:
+        """When sends last answered "chat not found"; two within 24 h retire the resident."""
+        return f"{self.prefix}:res:{{{resident.ref}}}:misses"
+
+    def audience(self, topic_id: str, channel: Channel) -> str:
+        return f"{self.prefix}:aud:{{{topic_id}:{channel.value}}}"
+
+    def audience_daily(self, topic_id: str, channel: Channel) -> str:
+        """Subscribers who chose one digest a day; the same hash tag as `audience`, so SMOVE switches."""
+        return f"{self.prefix}:aud:{{{topic_id}:{channel.value}}}:daily"
+
+    def daily_stats(self, day: date) -> str:
+        return f"{self.prefix}:stats:{day.isoformat()}"
+
+    def limiter(self, channel: Channel, account: str | int) -> str:
+        """The shared send budget of one bot token or WhatsApp number, used by every process.
+
+        The limiter keeps each recipient's own pacing under it, at `<this key>:r:<keyed hash>`, so that
+        one script call touches a single Cluster slot; those keys hold only a time and expire when idle.
+        """
+        return f"{self.prefix}:lim:{{{channel.value}:{account}}}"
+
+    # --- broadcasts: every key of one broadcast shares the {bc:<id>} hash tag (one Cluster slot).
+
+    def broadcast_sequence(self) -> str:
+        return f"{self.prefix}:bc-seq"
+
+    def broadcast_index(self) -> str:
+        """All broadcasts by creation time, for listings."""
+        return f"{self.prefix}:bc-index"
+
+    def broadcast(self, broadcast_id: str) -> str:
+        return f"{self.prefix}:{{bc:{broadcast_id}}}"
+
+    def broadcast_progress(self, broadcast_id: str) -> str:
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:progress"
+
+    def broadcast_plan(self, broadcast_id: str) -> str:
+        """SSCAN cursors per topic and channel, saved with each planned batch so planning resumes."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:plan"
+
+    def broadcast_planner(self, broadcast_id: str) -> str:
+        """A lease: which process plans the audience right now."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:planner"
+
+    def broadcast_seen(self, broadcast_id: str) -> str:
+        """Keyed hashes of recipients already queued, so a resident in two topics gets one message."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:seen"
+
+    def broadcast_queue(self, broadcast_id: str, channel: Channel) -> str:
+        """The delivery stream of one broadcast on one channel."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:q:{channel.value}"
+
+    def broadcast_sending(self, broadcast_id: str, channel: Channel) -> str:
+        """Stream entry ids whose send has started but not settled: the "maybe sent" after a crash."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:sending:{channel.value}"
+
+    def broadcast_media(self, broadcast_id: str) -> str:
+        """Per channel, the platform's id of the broadcast's uploaded image, reused for every send."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:media"
+
+    def active(self, channel: Channel) -> str:
+        """Broadcasts with deliveries for this channel, scored so that the most urgent sorts first."""
+        return f"{self.prefix}:active:{channel.value}"
+
+    def workers(self, channel: Channel) -> str:
+        """When each sender process was last seen, so that the pending work of dead ones is reclaimed."""
+        return f"{self.prefix}:workers:{channel.value}"
+
+    def schedule(self) -> str:
+        """Broadcasts that wait for a time (scheduled, repeating, held for quiet hours), by due time.
+
+        Only an index: the broadcast's state decides, so a stale member is harmless and tidied away.
+        """
+        return f"{self.prefix}:schedule"
+
+    def topic_items(self, topic_id: str) -> str:
+        """What was published in a topic, by time: for digests and for new subscribers' last three."""
+        return f"{self.prefix}:items:{{{topic_id}}}"
+
+    def digests(self) -> str:
+        """The digest runs: the last local day handled and the end of the last digest's window."""
+        return f"{self.prefix}:digests"
+
+    def audit(self) -> str:
+        """The append-only log of staff actions."""
+        return f"{self.prefix}:audit"
+
+    def control(self) -> str:
+        """A pub/sub channel on which `stadtfunk reload` reaches every service process."""
+        return f"{self.prefix}:control"
+
+    def broadcast_report(self, broadcast_id: str) -> str:
+        """The author's live progress message: its message id, last text and when it was last edited."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:report"
+
+    def broadcast_reporter(self, broadcast_id: str) -> str:
+        """A lease: which process edits the progress message, so that only one does."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:reporter"
+
+    def reports(self) -> str:
+        """Broadcasts whose author has a live progress message, until its summary is shown."""
+        return f"{self.prefix}:reports"
+
+    def staff_edit(self, staff_id: str) -> str:
+        """Which draft a staff member's next plain message replaces (after pressing "Ändern")."""
+        return f"{self.prefix}:staff-edit:{staff_id}"
+
+    # --- WhatsApp: `hashed` is the keyed hash (bot/idhash.py) of the resident, never the number itself.
+
+    def whatsapp_window(self, hashed: str) -> str:
+        """When the resident last wrote: their 24-hour customer-service window; expires with it."""
+        return f"{self.prefix}:wa:{{{hashed}}}:window"
+
+    def whatsapp_seen(self, hashed: str) -> str:
+        """Keyed hashes of the resident's message ids already taken up (≥7 days), so replays count once."""
+        return f"{self.prefix}:wa:{{{hashed}}}:seen"
+
+    def whatsapp_inbox(self) -> str:
+        """Verified webhook bodies, stored before the 200 and processed after it (consumer group)."""
+        return f"{self.prefix}:wa-inbox"

@@ -1,0 +1,263 @@
+"""Residents in Redis: consent, language, subscriptions, and the audience sets broadcasts read.
+
+Nothing is written for a person before they agree to the privacy notice. Writes that touch a
+resident's own keys and a topic's audience set are ordered so that a crash between them never
+leaves someone in an audience without a record that erasure would find.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+from datetime import datetime, tzinfo
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from city.keys import Keys
+from city.values import Channel, Resident, ResidentRecord
+
+# "Chat not found" twice within this window retires a subscriber.
+MISSING_WINDOW_S = 24 * 3600
+# Aggregate counters are kept a little over a year for the 7- and 30-day and yearly comparisons.
+STATS_TTL_S = 400 * 24 * 3600
+
+
+# Identifiers a messenger adds beside the chat id (WhatsApp's business-scoped user id), kept in the record.
+IDENTITY_FIELDS = frozenset({"whatsapp_user_id"})
+
+# Erasure also asks each adapter to forget what it keeps outside the record (WhatsApp's window marks).
+Forget = Callable[[Resident], Awaitable[None]]
+
+
+class Residents:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, tz: tzinfo) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._tz = tz
+        self.forgetters: list[Forget] = []
+
+    async def get(self, resident: Resident) -> ResidentRecord | None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._keys.resident(resident))
+            pipe.smembers(self._keys.resident_topics(resident))
+            fields, topics = await pipe.execute()
+        if not fields or "consent_at" not in fields:
+            return None
+        inactive, daily = fields.get("inactive_since"), fields.get("daily_since")
+        return ResidentRecord(
+            resident=resident,
+            language=fields.get("language", "de"),
+            consent_at=datetime.fromisoformat(fields["consent_at"]),
+            consent_version=fields.get("consent_version", ""),
+            topics=frozenset(topics),
+            inactive_since=datetime.fromisoformat(inactive) if inactive else None,
+            daily_since=datetime.fromisoformat(daily) if daily else None,
+        )
+
+    async def consent(self, resident: Resident, *, language: str, version: str, at: datetime) -> None:
+        await self._redis.hset(
+            self._keys.resident(resident),
+            mapping={"language": language, "consent_at": at.isoformat(), "consent_version": version},
+        )
+
+    async def remember(self, resident: Resident, field: str, value: str) -> None:
+        """Keep another identifier of a resident who agreed; nothing is written for anyone else."""
+        if field not in IDENTITY_FIELDS:
+            raise ValueError(f"not an identity field: {field}")
+        key = self._keys.resident(resident)
+        if await self._redis.hget(key, "consent_at") is not None:
+            await self._redis.hset(key, field, value)
+
+    async def set_language(self, resident: Resident, language: str) -> None:
+        await self._redis.hset(self._keys.resident(resident), "language", language)
+
+    async def subscribe(self, record: ResidentRecord, topic_id: str, at: datetime) -> bool:
+        """Add a topic; False when the resident already had it."""
+        resident = record.resident
+        added = await self._redis.sadd(self._keys.resident_topics(resident), topic_id)
+        if not added:
+            return False
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if record.inactive_since is None:
+                pipe.sadd(self._audience(record, topic_id), resident.chat_id)
+            self._count(pipe, "subscribe", topic_id, resident, at)
+            await pipe.execute()
+        return True
+
+    async def unsubscribe(self, record: ResidentRecord, topic_ids: Iterable[str], at: datetime) -> list[str]:
+        """Remove topics; returns those the resident actually had."""
+        resident = record.resident
+        removed = sorted(set(topic_ids) & record.topics)
+        if not removed:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for topic_id in removed:
+                self._leave(pipe, resident, topic_id)
+                self._count(pipe, "unsubscribe", topic_id, resident, at)
+            pipe.srem(self._keys.resident_topics(resident), *removed)
+            await pipe.execute()
+        return removed
+
+    async def mark_inactive(self, resident: Resident, at: datetime) -> None:
+        """The messenger refuses delivery (blocked bot): stop sending, keep the choices for a return."""
+        record = await self.get(resident)
+        if record is None or record.inactive_since is not None:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for topic_id in record.topics:
+                self._leave(pipe, resident, topic_id)
+            pipe.hset(self._keys.resident(resident), "inactive_since", at.isoformat())
+            await pipe.execute()
+
+    async def reactivate(self, record: ResidentRecord) -> ResidentRecord:
+        """A resident who blocked the bot wrote again: deliver to them again."""
+        if record.inactive_since is None:
+            return record
+        resident = record.resident
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hdel(self._keys.resident(resident), "inactive_since")
+            for topic_id in record.topics:
+                pipe.sadd(self._audience(record, topic_id), resident.chat_id)
+            await pipe.execute()
+        return replace(record, inactive_since=None)
+
+    async def set_daily(self, record: ResidentRecord, daily: bool, at: datetime) -> ResidentRecord:
+        """Switch between every item at once and one digest a day; the audiences follow atomically."""
+        if record.daily == daily:
+            return record
+        resident = record.resident
+        switched = replace(record, daily_since=at if daily else None)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if daily:
+                pipe.hset(self._keys.resident(resident), "daily_since", at.isoformat())
+            else:
+                pipe.hdel(self._keys.resident(resident), "daily_since")
+            if record.inactive_since is None:
+                for topic_id in record.topics:
+                    pipe.smove(
+                        self._audience(record, topic_id), self._audience(switched, topic_id), resident.chat_id
+                    )
+            await pipe.execute()
+        return switched
+
+    async def erase(self, resident: Resident, known_topics: Iterable[str]) -> None:
+        """Remove every trace of the resident, including from audiences of topics since removed and
+        from the delivery queues of broadcasts still sending."""
+        await self._drop_deliveries(resident)
+        for forget in self.forgetters:
+            await forget(resident)
+        stored = cast(set[str], await self._redis.smembers(self._keys.resident_topics(resident)))
+        topics = set(known_topics) | stored
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for topic_id in topics:
+                self._leave(pipe, resident, topic_id)
+            pipe.delete(
+                self._keys.resident_topics(resident),
+                self._keys.resident_pending(resident),
+                self._keys.resident_misses(resident),
+                self._keys.resident(resident),
+            )
+            await pipe.execute()
+
+    async def _drop_deliveries(self, resident: Resident) -> None:
+        """Queued deliveries name the chat; an erasure request outranks the last message of a broadcast.
+
+        This reads each running broadcast's stream once; erasures are rare, broadcasts few at a time.
+        """
+        for broadcast_id in await self._redis.zrange(self._keys.active(resident.channel), 0, -1):
+            stream = self._keys.broadcast_queue(str(broadcast_id), resident.channel)
+            start = "-"
+            while entries := cast(
+                list[tuple[str, dict[str, str]]], await self._redis.xrange(stream, min=start, count=1000)
+            ):
+                mine = [entry_id for entry_id, fields in entries if fields.get("c") == resident.chat_id]
+                if mine:
+                    await self._redis.xdel(stream, *mine)
+                start = "(" + str(entries[-1][0])
+
+    # --- what the broadcast engine reports (broadcasts.outcome.SubscriberCare)
+
+    async def deactivate(self, channel: Channel, chat_id: str, at: datetime) -> None:
+        await self.mark_inactive(Resident(channel, chat_id), at)
+
+    async def migrate(self, channel: Channel, chat_id: str, new_chat_id: str) -> None:
+        """A group chat became a supergroup: carry its record and subscriptions over to the new id."""
+        old, new = Resident(channel, chat_id), Resident(channel, new_chat_id)
+        record = await self.get(old)
+        if record is None:
+            return
+        fields = await self._redis.hgetall(self._keys.resident(old))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self._keys.resident(new), mapping=cast(dict[Any, Any], fields))
+            if record.topics:
+                pipe.sadd(self._keys.resident_topics(new), *record.topics)
+            for topic_id in record.topics:
+                if record.inactive_since is None:
+                    pipe.sadd(self._audience(replace(record, resident=new), topic_id), new_chat_id)
+                self._leave(pipe, old, topic_id)
+            pipe.delete(
+                self._keys.resident_topics(old), self._keys.resident_misses(old), self._keys.resident(old)
+            )
+            await pipe.execute()
+
+    async def record_missing(self, channel: Channel, chat_id: str, at: datetime) -> bool:
+        """The messenger says the chat does not exist. The second time within 24 h the resident is retired:
+        a chat that is gone will not come back, so nothing about it is kept."""
+        resident = Resident(channel, chat_id)
+        misses = self._keys.resident_misses(resident)
+        previous = await self._redis.get(misses)
+        if previous is not None and at.timestamp() - float(previous) < MISSING_WINDOW_S:
+            await self.erase(resident, ())
+            return True
+        # The expiry only tidies up; whether a miss counts is decided by `at`, so tests control time.
+        await self._redis.set(misses, repr(at.timestamp()), ex=MISSING_WINDOW_S)
+        return False
+
+    async def audience_size(self, topic_id: str, channel: Channel) -> int:
+        """Who gets each item at once."""
+        return int(await self._redis.scard(self._keys.audience(topic_id, channel)))
+
+    async def digest_audience_size(self, topic_id: str, channel: Channel) -> int:
+        """Who reads the topic's items in the next daily digest."""
+        return int(await self._redis.scard(self._keys.audience_daily(topic_id, channel)))
+
+    def _audience(self, record: ResidentRecord, topic_id: str) -> str:
+        """The set that delivers to the resident in their delivery mode."""
+        channel = record.resident.channel
+        return (self._keys.audience_daily if record.daily else self._keys.audience)(topic_id, channel)
+
+    def _leave(self, pipe: Any, resident: Resident, topic_id: str) -> None:
+        """Out of the topic's audience, whichever delivery mode: a crash mid-switch leaves no trace."""
+        pipe.srem(self._keys.audience(topic_id, resident.channel), resident.chat_id)
+        pipe.srem(self._keys.audience_daily(topic_id, resident.channel), resident.chat_id)
+
+    async def export(self, resident: Resident) -> dict[str, Any] | None:
+        record = await self.get(resident)
+        if record is None:
+            return None
+        return {
+            "messenger": resident.channel.name.lower(),
+            "chat_id": resident.chat_id,
+            "language": record.language,
+            "consent": {
+                "at": record.consent_at.isoformat(),
+                "privacy_notice_version": record.consent_version,
+            },
+            "topics": sorted(record.topics),
+            "delivery": "daily digest" if record.daily else "every item at once",
+            "daily_digest_since": record.daily_since.isoformat() if record.daily_since else None,
+            "inactive_since": record.inactive_since.isoformat() if record.inactive_since else None,
+            **{name: value for name, value in (await self._identities(resident)).items() if value},
+        }
+
+    async def _identities(self, resident: Resident) -> dict[str, str]:
+        values = await self._redis.hmget(self._keys.resident(resident), sorted(IDENTITY_FIELDS))
+        return {
+            name: str(value) for name, value in zip(sorted(IDENTITY_FIELDS), values, strict=True) if value
+        }
+
+    def _count(self, pipe: Any, event: str, topic_id: str, resident: Resident, at: datetime) -> None:
+        key = self._keys.daily_stats(at.astimezone(self._tz).date())
+        pipe.hincrby(key, f"{event}:{topic_id}:{resident.channel.value}", 1)
+        pipe.expire(key, STATS_TTL_S)

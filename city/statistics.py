@@ -1,0 +1,65 @@
+"""Aggregate figures for staff (/statistik) and operators: counts only, never a person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import redis.asyncio as aioredis
+
+from city.config import City
+from city.keys import Keys
+from city.values import Channel
+
+DAYS = 30
+OUTCOMES = ("sent", "failed", "blocked", "retired")
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    day: date
+    broadcasts: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)  # sent, failed, blocked, retired: all channels
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    subscribers: dict[tuple[str, Channel], int]  # (topic, channel) -> now
+    change_7: dict[tuple[str, Channel], int]  # subscribed minus unsubscribed in the last 7 days
+    change_30: dict[tuple[str, Channel], int]
+    days: list[Day]  # the last 7 days, newest first
+
+
+async def snapshot(
+    redis: aioredis.Redis, keys: Keys, city: City, today: date, channels: tuple[Channel, ...]
+) -> Snapshot:
+    pairs = [(topic.id, channel) for topic in city.topics for channel in channels]
+    days = [today - timedelta(days=n) for n in range(DAYS)]
+    async with redis.pipeline(transaction=False) as pipe:
+        for topic_id, channel in pairs:
+            pipe.scard(keys.audience(topic_id, channel))
+        for day in days:
+            pipe.hgetall(keys.daily_stats(day))
+        answers = await pipe.execute()
+    counts, daily = answers[: len(pairs)], answers[len(pairs) :]
+    change_7: dict[tuple[str, Channel], int] = {}
+    change_30: dict[tuple[str, Channel], int] = {}
+    for age, fields in enumerate(daily):
+        for topic_id, channel in pairs:
+            suffix = f"{topic_id}:{channel.value}"
+            delta = int(fields.get(f"subscribe:{suffix}", 0)) - int(fields.get(f"unsubscribe:{suffix}", 0))
+            change_30[(topic_id, channel)] = change_30.get((topic_id, channel), 0) + delta
+            if age < 7:
+                change_7[(topic_id, channel)] = change_7.get((topic_id, channel), 0) + delta
+    recent = [
+        Day(
+            day=day,
+            broadcasts=int(fields.get("broadcasts", 0)),
+            outcomes={
+                outcome: sum(int(fields.get(f"{outcome}:{channel.value}", 0)) for channel in channels)
+                for outcome in OUTCOMES
+            },
+        )
+        for day, fields in zip(days[:7], daily[:7], strict=True)
+    ]
+    return Snapshot(dict(zip(pairs, map(int, counts), strict=True)), change_7, change_30, recent)
