@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from bot.telegram.api import TelegramAPI
 from broadcasts.model import TERMINAL
-from broadcasts.outcome import Problem, SendError
+from broadcasts.outcome import SendError, SendProblem
 from broadcasts.reply_pacer import ReplyPacer
 from broadcasts.store import BroadcastStore, Progress
 from city.config import City
@@ -132,7 +132,7 @@ class ProgressReporter:
             try:
                 await api.edit_text(chat, int(report["message"]), text)
             except SendError as error:
-                if error.problem is not Problem.UNCHANGED:
+                if error.problem is not SendProblem.UNCHANGED:
                     raise
             await self._redis.hset(report_key, mapping={"text": text, "at": now.timestamp()})
         if finished:

@@ -42,7 +42,7 @@ from broadcasts.channel import ChannelClient
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
 from broadcasts.model import Broadcast, InvalidTransition
-from broadcasts.outcome import Problem
+from broadcasts.outcome import SendProblem
 from broadcasts.reply_pacer import ReplyPacer
 from broadcasts.scheduler import Scheduler
 from city.config import City, CityFileError, load_city
@@ -275,7 +275,7 @@ class Service:
         if whatsapp and self.whatsapp is not None:
             await self.whatsapp.deliver("", whatsapp)
 
-    async def _alarm(self, broadcast_id: str, problem: Problem) -> None:
+    async def _alarm(self, broadcast_id: str, problem: SendProblem) -> None:
         """The platform throttles the number as spam: stop the broadcast and tell its author once."""
         if self.engine is None or self.services is None:
             return

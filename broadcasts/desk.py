@@ -30,7 +30,7 @@ EDIT_WINDOW_S = 30 * 60
 OPEN_STATES = (State.DRAFT, State.PENDING_APPROVAL, State.APPROVED, State.SCHEDULED, State.HELD)
 
 
-class Problem(StrEnum):
+class DeskProblem(StrEnum):
     UNKNOWN = "unknown"  # no such broadcast
     REFUSED = "refused"  # the rules say no; see `refusal`
     WRONG_STATE = "wrong_state"  # e.g. approving what was already sent
@@ -40,7 +40,7 @@ class Problem(StrEnum):
 class DeskError(Exception):
     def __init__(
         self,
-        problem: Problem,
+        problem: DeskProblem,
         *,
         state: State | None = None,
         refusal: approval.Refusal | None = None,
@@ -107,7 +107,7 @@ class Desk:
     ) -> Broadcast:
         verdict = approval.may_draft(self._city(), member, topics, priority)
         if not verdict.allowed:
-            raise DeskError(Problem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
+            raise DeskError(DeskProblem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
         draft = Broadcast(
             id="",
             topics=topics,
@@ -160,7 +160,7 @@ class Desk:
             return await self._send_held(member, broadcast)
         verdict = approval.may_approve(self._city(), member, broadcast)
         if not verdict.allowed:
-            raise DeskError(Problem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
+            raise DeskError(DeskProblem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
         await self._move(broadcast, State.APPROVED)
         await self._log(member.id, Action.APPROVE, broadcast_id)
         return await self._release(member, broadcast)
@@ -169,7 +169,7 @@ class Desk:
         broadcast = await self._get(broadcast_id)
         verdict = approval.may_approve(self._city(), member, broadcast)
         if not verdict.allowed:
-            raise DeskError(Problem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
+            raise DeskError(DeskProblem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
         await self._move(broadcast, State.REJECTED)
         await self._log(member.id, Action.REJECT, broadcast_id, reason)
         return replace(broadcast, state=State.REJECTED)
@@ -178,11 +178,11 @@ class Desk:
         """Stops a broadcast for good; one person may (see `_stoppable`)."""
         broadcast = await self._stoppable(member, broadcast_id)
         if broadcast.state in TERMINAL:
-            raise DeskError(Problem.WRONG_STATE, state=broadcast.state)
+            raise DeskError(DeskProblem.WRONG_STATE, state=broadcast.state)
         try:
             await self._engine.cancel(broadcast_id)
         except InvalidTransition as exc:
-            raise DeskError(Problem.WRONG_STATE, state=exc.current) from None
+            raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
         await self._log(member.id, Action.CANCEL, broadcast_id)
         return replace(broadcast, state=State.CANCELLED)
 
@@ -201,7 +201,7 @@ class Desk:
         try:
             await (self._engine.pause if state is State.PAUSED else self._engine.resume)(broadcast_id)
         except InvalidTransition as exc:
-            raise DeskError(Problem.WRONG_STATE, state=exc.current) from None
+            raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
         await self._log(member.id, action, broadcast_id)
         return replace(broadcast, state=state)
 
@@ -214,7 +214,7 @@ class Desk:
             approval.holds(member, role, topics) for role in ("editor", "approver", "alert")
         ):
             raise DeskError(
-                Problem.REFUSED, refusal=approval.Refusal.NOT_EDITOR, topics=tuple(sorted(topics))
+                DeskProblem.REFUSED, refusal=approval.Refusal.NOT_EDITOR, topics=tuple(sorted(topics))
             )
         return broadcast
 
@@ -224,9 +224,9 @@ class Desk:
         if broadcast.author == member.id or approval.holds(
             member, "approver", approval.topics_of(self._city(), broadcast.topics)
         ):
-            raise DeskError(Problem.REFUSED, refusal=approval.Refusal.NOT_APPROVER)
+            raise DeskError(DeskProblem.REFUSED, refusal=approval.Refusal.NOT_APPROVER)
         if not broadcast.needs_review:
-            raise DeskError(Problem.WRONG_STATE, state=broadcast.state)
+            raise DeskError(DeskProblem.WRONG_STATE, state=broadcast.state)
         reviewed = replace(broadcast, needs_review=False)
         await self._store.save(reviewed)
         await self._log(member.id, Action.REVIEW, broadcast_id)
@@ -326,7 +326,7 @@ class Desk:
                 return await self._publisher.plan(broadcast, due, expect=State.APPROVED)
             released = await self._publisher.publish(broadcast, now, expect=State.APPROVED)
         except InvalidTransition as exc:  # cancelled between the approval and now
-            raise DeskError(Problem.WRONG_STATE, state=exc.current) from None
+            raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
         await self._log(member.id, Action.SEND, broadcast.id)
         return released
 
@@ -337,12 +337,12 @@ class Desk:
         topics = approval.topics_of(city, broadcast.topics)
         if broadcast.author != member.id and approval.holds(member, "approver", topics):
             raise DeskError(
-                Problem.REFUSED, refusal=approval.Refusal.NOT_APPROVER, topics=tuple(sorted(topics))
+                DeskProblem.REFUSED, refusal=approval.Refusal.NOT_APPROVER, topics=tuple(sorted(topics))
             )
         try:
             released = await self._publisher.release(broadcast, self._clock())
         except InvalidTransition as exc:
-            raise DeskError(Problem.WRONG_STATE, state=exc.current) from None
+            raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
         await self._log(member.id, Action.RELEASE, broadcast.id)
         return released
 
@@ -358,20 +358,20 @@ class Desk:
     async def _get(self, broadcast_id: str) -> Broadcast:
         broadcast = await self._store.get(broadcast_id.strip().lstrip("#"))
         if broadcast is None:
-            raise DeskError(Problem.UNKNOWN)
+            raise DeskError(DeskProblem.UNKNOWN)
         return broadcast
 
     async def _own(self, member: StaffMember, broadcast_id: str) -> Broadcast:
         broadcast = await self._get(broadcast_id)
         if broadcast.author != member.id:
-            raise DeskError(Problem.NOT_AUTHOR)
+            raise DeskError(DeskProblem.NOT_AUTHOR)
         return broadcast
 
     async def _move(self, broadcast: Broadcast, to: State) -> None:
         try:
             await self._store.transition(broadcast.id, to)
         except InvalidTransition as exc:
-            raise DeskError(Problem.WRONG_STATE, state=exc.current) from None
+            raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
 
     async def _log(self, who: str, action: Action, broadcast_id: str, detail: str = "") -> None:
         await self._audit.record(Entry(self._clock(), who, action, broadcast_id, detail))

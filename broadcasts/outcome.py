@@ -9,7 +9,7 @@ from typing import Protocol
 from city.values import Channel
 
 
-class Problem(StrEnum):
+class SendProblem(StrEnum):
     RATE_LIMITED = "rate_limited"  # wait retry_after, then try again
     UNAVAILABLE = "unavailable"  # 5xx or timeout: retry with backoff
     BLOCKED = "blocked"  # the person blocked the bot or deleted their account: deactivate
@@ -26,7 +26,7 @@ class SendError(Exception):
 
     def __init__(
         self,
-        problem: Problem,
+        problem: SendProblem,
         detail: str,
         *,
         retry_after: float | None = None,

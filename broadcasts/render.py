@@ -21,3 +21,17 @@ def render(broadcast: Broadcast, language: str, topic_name: Callable[[str, str],
     if broadcast.links:
         parts.append("\n".join(f"🔗 {link}" for link in broadcast.links))
     return "\n\n".join(parts)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split at paragraph, then line, then word boundaries so that no part exceeds the messenger's limit."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        cut = cut if cut > limit // 2 else limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    parts.append(rest)
+    return parts

@@ -14,7 +14,7 @@ from city.values import Channel
 
 from broadcasts.channel import Pacing
 from broadcasts.limiter import Limiter
-from broadcasts.outcome import Problem, SendError
+from broadcasts.outcome import SendError, SendProblem
 
 REPLY_LANE_S = 1.0
 
@@ -54,7 +54,7 @@ class ReplyPacer:
         try:
             await send()
         except SendError as error:
-            if error.problem not in (Problem.RATE_LIMITED, Problem.UNAVAILABLE):
+            if error.problem not in (SendProblem.RATE_LIMITED, SendProblem.UNAVAILABLE):
                 raise
             await self._sleep(error.retry_after or 1.0)
             await send()

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from broadcasts.channel import ChannelClient, Message
 from broadcasts.limiter import Limiter, Rate
 from broadcasts.model import Broadcast, State
-from broadcasts.outcome import MAX_ATTEMPTS, Problem, SendError, SubscriberCare, backoff
+from broadcasts.outcome import MAX_ATTEMPTS, SendError, SendProblem, SubscriberCare, backoff
 from broadcasts.queue import Delivery, DeliveryQueue, Settlement, Survey
 from broadcasts.store import BroadcastStore
 
@@ -48,7 +48,7 @@ SPAM_RETRY_S = 60.0
 DAILY_FLUSH_S = 1.0
 
 # Told when the platform asks for the whole broadcast to stop (broadcast id, problem).
-Alarm = Callable[[str, Problem], Awaitable[None]]
+Alarm = Callable[[str, SendProblem], Awaitable[None]]
 
 
 @dataclass(order=True, slots=True)
@@ -371,26 +371,26 @@ class Sender:
         attempt = delivery.attempt + 1
         retry = replace(delivery, attempt=attempt)
         match error.problem:
-            case Problem.RATE_LIMITED:
+            case SendProblem.RATE_LIMITED:
                 # Only this chat waits what the platform asks; the rest of the batch carries on.
                 self._retry_at(retry, now.timestamp() + (error.retry_after or 1.0))
                 return None
-            case Problem.UNAVAILABLE if attempt < MAX_ATTEMPTS:
+            case SendProblem.UNAVAILABLE if attempt < MAX_ATTEMPTS:
                 self._retry_at(retry, now.timestamp() + backoff(attempt, self._random.random()))
                 return None
-            case Problem.BLOCKED:
+            case SendProblem.BLOCKED:
                 await self._care.deactivate(self.queue.channel, delivery.chat_id, now)
                 return Settlement(delivery, "blocked")
-            case Problem.MIGRATED if error.migrate_to:
+            case SendProblem.MIGRATED if error.migrate_to:
                 await self._care.migrate(self.queue.channel, delivery.chat_id, error.migrate_to)
                 self._retry_at(replace(retry, chat_id=error.migrate_to), 0.0)
                 return None
-            case Problem.CHAT_NOT_FOUND:
+            case SendProblem.CHAT_NOT_FOUND:
                 retired = await self._care.record_missing(self.queue.channel, delivery.chat_id, now)
                 return Settlement(delivery, "retired" if retired else "failed")
-            case Problem.SUPPRESSED:
+            case SendProblem.SUPPRESSED:
                 return Settlement(delivery, "suppressed")
-            case Problem.SPAM_LIMITED:
+            case SendProblem.SPAM_LIMITED:
                 self._retry_at(retry, now.timestamp() + SPAM_RETRY_S)
                 if self._alarm is not None:
                     await self._alarm(delivery.broadcast_id, error.problem)

@@ -29,7 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from city.config_errors import (
     REFERENCE_ERROR_TYPE,
-    Problem,
+    CityFileProblem,
     closest,
     duplicate_key_problems,
     problems_from_validation,
@@ -54,7 +54,7 @@ Role = Literal["editor", "approver", "alert", "admin"]
 class CityFileError(Exception):
     """A city file that cannot be used; `str()` is the whole explanation, meant for whoever edits the file."""
 
-    def __init__(self, path: Path, problems: Sequence[Problem]) -> None:
+    def __init__(self, path: Path, problems: Sequence[CityFileProblem]) -> None:
         self.path = path
         self.problems = tuple(problems)
         super().__init__(render(path.name, self.problems))
@@ -345,14 +345,14 @@ def load_city(path: Path) -> City:
         message = (
             f"file not found (looked for {path.absolute()})" if missing else f"cannot read it: {exc.strerror}"
         )
-        raise CityFileError(path, [Problem(None, "", message)]) from None
+        raise CityFileError(path, [CityFileProblem(None, "", message)]) from None
     try:
         # utf-8-sig: Windows editors like to start UTF-8 files with a byte order mark.
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         message = f'the file is not saved as UTF-8 (byte {raw[exc.start]:#04x}); save it again as "UTF-8"'
-        raise CityFileError(path, [Problem(line, "", message)]) from None
+        raise CityFileError(path, [CityFileProblem(line, "", message)]) from None
 
     try:
         # The loader checks for unprintable characters as soon as it is created.
@@ -367,7 +367,7 @@ def load_city(path: Path) -> City:
     if not isinstance(data, dict):
         found = "empty" if data is None else "a list" if isinstance(data, list) else "a single value"
         message = f'the file is {found}; it must consist of "key: value" lines such as "name:" and "topics:"'
-        raise CityFileError(path, [Problem(None, "", message)])
+        raise CityFileError(path, [CityFileProblem(None, "", message)])
 
     problems = duplicate_key_problems(root)
     try:

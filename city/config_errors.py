@@ -65,7 +65,7 @@ _YAML_HINTS = (
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class CityFileProblem:
     line: int | None
     path: str  # e.g. "topics[3].id"; empty when the problem concerns the whole file
     message: str
@@ -75,7 +75,7 @@ class Problem:
         return f"{where}: {self.message}" if where else self.message
 
 
-def render(filename: str, problems: Sequence[Problem]) -> str:
+def render(filename: str, problems: Sequence[CityFileProblem]) -> str:
     if len(problems) == 1:
         separator = ", " if problems[0].line or problems[0].path else ": "
         return f"{filename}{separator}{problems[0].describe()}"
@@ -100,24 +100,25 @@ def format_path(loc: Sequence[int | str]) -> str:
     return path
 
 
-def yaml_problem(exc: yaml.YAMLError, text: str) -> Problem:
+def yaml_problem(exc: yaml.YAMLError, text: str) -> CityFileProblem:
     if isinstance(exc, yaml.MarkedYAMLError):
         problem = exc.problem or exc.context or "unreadable"
         # An unclosed quote is noticed at the end of the file; where it was opened is the useful line.
         mark = exc.context_mark if "end of stream" in problem and exc.context_mark else exc.problem_mark
         explained = f"{exc.context or ''} {problem}"
         hint = next((hint for needle, hint in _YAML_HINTS if needle in explained), problem)
-        return Problem(mark.line + 1 if mark else None, "", f"the file is not valid YAML: {hint}")
+        return CityFileProblem(mark.line + 1 if mark else None, "", f"the file is not valid YAML: {hint}")
     if isinstance(exc, yaml.reader.ReaderError):
         char = exc.character if isinstance(exc.character, int) else ord(exc.character)
         line = text.count("\n", 0, exc.position) + 1
-        return Problem(line, "", f"the file contains an invisible control character ({char:#04x}); delete it")
-    return Problem(None, "", f"the file is not valid YAML: {exc}")
+        message = f"the file contains an invisible control character ({char:#04x}); delete it"
+        return CityFileProblem(line, "", message)
+    return CityFileProblem(None, "", f"the file is not valid YAML: {exc}")
 
 
-def duplicate_key_problems(root: yaml.Node | None) -> list[Problem]:
+def duplicate_key_problems(root: yaml.Node | None) -> list[CityFileProblem]:
     """PyYAML silently keeps the last of two equal keys, so a pasted second `en:` would vanish unnoticed."""
-    problems: list[Problem] = []
+    problems: list[CityFileProblem] = []
     pending: list[tuple[yaml.Node, tuple[int | str, ...]]] = [(root, ())] if root else []
     visited: set[int] = set()
     while pending:
@@ -134,7 +135,7 @@ def duplicate_key_problems(root: yaml.Node | None) -> list[Problem]:
                         message = (
                             f"appears twice (first on line {first_lines[key.value]}); remove one of them"
                         )
-                        problems.append(Problem(line, format_path((*loc, key.value)), message))
+                        problems.append(CityFileProblem(line, format_path((*loc, key.value)), message))
                     first_lines.setdefault(key.value, line)
                     pending.append((value, (*loc, key.value)))
         elif isinstance(node, yaml.SequenceNode):
@@ -177,7 +178,7 @@ def reference_errors(city: City) -> list[ErrorDetails]:
 
 def problems_from_validation(
     exc: ValidationError, root: yaml.Node | None, model: type[BaseModel]
-) -> list[Problem]:
+) -> list[CityFileProblem]:
     errors: list[ErrorDetails] = []
     for error in exc.errors(include_url=False):
         if error["type"] == REFERENCE_ERROR_TYPE:
@@ -185,10 +186,10 @@ def problems_from_validation(
             errors += [{**inner, "loc": (*error["loc"], *inner["loc"])} for inner in nested]
         else:
             errors.append(error)
-    problems: list[Problem] = []
+    problems: list[CityFileProblem] = []
     for error in errors:
         line, path = _locate(root, error["loc"])
-        problem = Problem(line, path, _describe(error, model))
+        problem = CityFileProblem(line, path, _describe(error, model))
         if problem not in problems:
             problems.append(problem)
     return problems

@@ -14,7 +14,7 @@ from functools import wraps
 
 from broadcasts.approval import Refusal
 from broadcasts.calendar import Recurrence
-from broadcasts.desk import DeskError, Problem
+from broadcasts.desk import DeskError, DeskProblem
 from broadcasts.model import Broadcast, State
 from city.config import StaffMember
 from city.values import Channel, Resident
@@ -74,11 +74,11 @@ def staff_member(ctx: Context) -> StaffMember | None:
 
 def explain(ctx: Context, error: DeskError) -> str:
     broadcast_id = ctx.args.partition(" ")[0].lstrip("#")[:12]
-    if error.problem is Problem.UNKNOWN:
+    if error.problem is DeskProblem.UNKNOWN:
         return ctx.t("staff_unknown_broadcast", id=broadcast_id)
-    if error.problem is Problem.NOT_AUTHOR:
+    if error.problem is DeskProblem.NOT_AUTHOR:
         return ctx.t("staff_not_author", id=broadcast_id)
-    if error.problem is Problem.WRONG_STATE and error.state is not None:
+    if error.problem is DeskProblem.WRONG_STATE and error.state is not None:
         return ctx.t("staff_wrong_state", id=broadcast_id, state=ctx.t(f"state_{error.state.value}"))
     topics = ", ".join(error.topics) or "–"
     match error.refusal:

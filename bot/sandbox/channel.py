@@ -15,7 +15,7 @@ from typing import Any
 
 from broadcasts.channel import Message, Pacing
 from broadcasts.limiter import Rate
-from broadcasts.outcome import Problem, SendError
+from broadcasts.outcome import SendError, SendProblem
 from city.values import Channel
 from handlers.values import Attachment, Button
 
@@ -118,7 +118,7 @@ class SandboxChannel:
 
     async def send(self, chat_id: str, message: Message) -> str | None:
         if chat_id in self.outbox.closed:
-            raise SendError(Problem.BLOCKED, "the person closed this sandbox chat")
+            raise SendError(SendProblem.BLOCKED, "the person closed this sandbox chat")
         text = f"[Bild: {message.image_path}]\n{message.text}" if message.image_path else message.text
         self.outbox.post(chat_id, text, kind=message.kind)
         return None

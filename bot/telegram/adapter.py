@@ -12,8 +12,9 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.telegram.api import TelegramAPI, split_text
-from broadcasts.outcome import Problem, SendError
+from bot.telegram.api import MAX_TEXT, TelegramAPI
+from broadcasts.outcome import SendError, SendProblem
+from broadcasts.render import split_text
 from broadcasts.reply_pacer import ReplyPacer
 from city.residents import Residents
 from city.values import Channel, Resident
@@ -216,20 +217,20 @@ class TelegramAdapter:
             try:
                 await self._deliver_one(target, reply, reply_origin)
             except SendError as error:
-                if error.problem is Problem.BLOCKED:
+                if error.problem is SendProblem.BLOCKED:
                     await self._residents.mark_inactive(Resident(Channel.TELEGRAM, target), self._clock())
                 log.warning("telegram reply not delivered: %s", error.problem.value)
                 if target == chat_id:
                     return
 
     async def _deliver_one(self, chat_id: str, reply: Reply, origin: Origin) -> None:
-        parts = split_text(reply.text)
+        parts = split_text(reply.text, MAX_TEXT)
         if reply.replace and origin.message_id is not None and len(parts) == 1:
             await self._pacer.wait_turn(chat_id, group=chat_id.startswith("-"))
             try:
                 await self._api.edit_text(chat_id, origin.message_id, reply.text, reply.buttons)
             except SendError as error:
-                if error.problem is not Problem.UNCHANGED:
+                if error.problem is not SendProblem.UNCHANGED:
                     raise
             return
         for index, part in enumerate(parts):

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from broadcasts.outcome import Problem, SendError
+from broadcasts.outcome import SendError, SendProblem
 from handlers.values import Attachment, Button
 
 JSON_TYPE = "application/json"
@@ -51,7 +51,7 @@ class TelegramAPI:
                     return None
                 payload = await _json(response)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SendError(Problem.UNAVAILABLE, type(exc).__name__) from None
+            raise SendError(SendProblem.UNAVAILABLE, type(exc).__name__) from None
         return _result(response.status, payload)
 
     async def send_text(self, chat_id: str, text: str, buttons: Sequence[Sequence[Button]] = ()) -> int:
@@ -100,20 +100,6 @@ def keyboard(rows: Sequence[Sequence[Button]]) -> dict[str, Any]:
     return {"inline_keyboard": inline}
 
 
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split at paragraph, then line, then word boundaries so that no part exceeds the limit."""
-    parts: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        window = rest[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
-        cut = cut if cut > limit // 2 else limit
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    parts.append(rest)
-    return parts
-
-
 async def _json(response: aiohttp.ClientResponse) -> dict[str, Any]:
     try:
         payload = json.loads(await response.read())
@@ -129,22 +115,22 @@ def _result(status: int, payload: dict[str, Any]) -> Any:
 
 
 def classify(status: int, payload: dict[str, Any]) -> SendError:
-    """Map a Bot API error (https://core.telegram.org/bots/api#making-requests) to a Problem."""
+    """Map a Bot API error (https://core.telegram.org/bots/api#making-requests) to a SendProblem."""
     description = str(payload.get("description", ""))
     parameters = payload.get("parameters") or {}
     lowered = description.lower()
     if status == 429:
         return SendError(
-            Problem.RATE_LIMITED, description, retry_after=float(parameters.get("retry_after", 1))
+            SendProblem.RATE_LIMITED, description, retry_after=float(parameters.get("retry_after", 1))
         )
     if "migrate_to_chat_id" in parameters:
-        return SendError(Problem.MIGRATED, description, migrate_to=str(parameters["migrate_to_chat_id"]))
+        return SendError(SendProblem.MIGRATED, description, migrate_to=str(parameters["migrate_to_chat_id"]))
     if status >= 500 or status in (408, 502, 503, 504):
-        return SendError(Problem.UNAVAILABLE, description or f"HTTP {status}")
+        return SendError(SendProblem.UNAVAILABLE, description or f"HTTP {status}")
     if status == 403:
-        return SendError(Problem.BLOCKED, description)
+        return SendError(SendProblem.BLOCKED, description)
     if "chat not found" in lowered:
-        return SendError(Problem.CHAT_NOT_FOUND, description)
+        return SendError(SendProblem.CHAT_NOT_FOUND, description)
     if "message is not modified" in lowered:
-        return SendError(Problem.UNCHANGED, description)
-    return SendError(Problem.REJECTED, description or f"HTTP {status}")
+        return SendError(SendProblem.UNCHANGED, description)
+    return SendError(SendProblem.REJECTED, description or f"HTTP {status}")

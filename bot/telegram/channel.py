@@ -9,9 +9,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.telegram.api import JSON_TYPE, TelegramAPI, escape, split_text
+from bot.telegram.api import JSON_TYPE, MAX_TEXT, TelegramAPI, escape
 from broadcasts.channel import Message, Pacing
 from broadcasts.limiter import Rate
+from broadcasts.render import split_text
 from city.values import Channel
 
 # https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
@@ -48,7 +49,7 @@ class TelegramChannel:
             if len(self._bodies) > 64:
                 self._bodies.clear()
             self._bodies[text] = tuple(
-                b"," + json.dumps(self._params(part))[1:].encode() for part in split_text(text)
+                b"," + json.dumps(self._params(part))[1:].encode() for part in split_text(text, MAX_TEXT)
             )
         return self._bodies[text]
 

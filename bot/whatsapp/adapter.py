@@ -20,7 +20,7 @@ from bot.whatsapp.api import WhatsAppAPI, classify_code
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.marks import WhatsAppMarks
 from bot.whatsapp.payloads import Body, addressed, document, reply_bodies
-from broadcasts.outcome import Problem, SendError
+from broadcasts.outcome import SendError, SendProblem
 from broadcasts.reply_pacer import ReplyPacer
 from broadcasts.store import BroadcastStore
 from city.keys import Keys
@@ -41,7 +41,7 @@ BROADCAST_TAG = re.compile(r"^[0-9]{1,18}$")
 LATER_COUNTERS = {"delivered": "delivered", "read": "read", "failed": "undelivered"}
 
 Elsewhere = Callable[[list[Reply]], Awaitable[None]]
-Alarm = Callable[[str, Problem], Awaitable[None]]
+Alarm = Callable[[str, SendProblem], Awaitable[None]]
 
 
 class WhatsAppAdapter:
@@ -156,9 +156,13 @@ class WhatsAppAdapter:
             log.info("whatsapp message failed later: codes %s", codes)
             for code in codes:
                 problem = classify_code(code, f"code {code}").problem
-                if problem is Problem.BLOCKED:
+                if problem is SendProblem.BLOCKED:
                     await self._residents.mark_inactive(Resident(Channel.WHATSAPP, recipient), self._clock())
-                elif problem is Problem.SPAM_LIMITED and self._alarm is not None and BROADCAST_TAG.match(tag):
+                elif (
+                    problem is SendProblem.SPAM_LIMITED
+                    and self._alarm is not None
+                    and BROADCAST_TAG.match(tag)
+                ):
                     await self._alarm(tag, problem)
 
     async def deliver(self, chat_id: str, replies: list[Reply]) -> None:
@@ -176,7 +180,7 @@ class WhatsAppAdapter:
                 else:
                     await self._send_reply(target, reply)
             except SendError as error:
-                if error.problem is Problem.BLOCKED:
+                if error.problem is SendProblem.BLOCKED:
                     await self._residents.mark_inactive(Resident(Channel.WHATSAPP, target), self._clock())
                 log.warning("whatsapp reply not delivered: %s", error.problem.value)
                 if target == chat_id:

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from broadcasts.outcome import Problem, SendError
+from broadcasts.outcome import SendError, SendProblem
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -58,7 +58,7 @@ class WhatsAppAPI:
         payload = await self._post("media", form, self._auth)
         media_id = payload.get("id")
         if not isinstance(media_id, str | int):
-            raise SendError(Problem.REJECTED, "media upload answered without an id")
+            raise SendError(SendProblem.REJECTED, "media upload answered without an id")
         return str(media_id)
 
     async def _post(
@@ -69,7 +69,7 @@ class WhatsAppAPI:
                 raw = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SendError(Problem.UNAVAILABLE, type(exc).__name__) from None
+            raise SendError(SendProblem.UNAVAILABLE, type(exc).__name__) from None
         try:
             payload = json.loads(raw) if raw else {}
         except ValueError:
@@ -90,7 +90,7 @@ def error_code(payload: dict[str, Any]) -> int | None:
 
 
 def classify(status: int, payload: dict[str, Any]) -> SendError:
-    """Map a Graph API error answer ({"error": {"code", "message", ...}}) to a Problem."""
+    """Map a Graph API error answer ({"error": {"code", "message", ...}}) to a SendProblem."""
     code = error_code(payload)
     detail = f"HTTP {status}" + (f" code {code}" if code is not None else "")
     return classify_code(code, detail, status=status)
@@ -99,22 +99,22 @@ def classify(status: int, payload: dict[str, Any]) -> SendError:
 def classify_code(code: int | None, detail: str, *, status: int = 400) -> SendError:
     """Also used for the `errors[]` of a failed status in the webhook, which carry the same codes."""
     if code in RATE_LIMIT_CODES or status == 429:
-        return SendError(Problem.RATE_LIMITED, detail, retry_after=RATE_LIMIT_WAIT_S)
+        return SendError(SendProblem.RATE_LIMITED, detail, retry_after=RATE_LIMIT_WAIT_S)
     if code == OUTSIDE_WINDOW:
         return OutsideWindow(detail)
     if code == UNDELIVERABLE:
-        return SendError(Problem.BLOCKED, detail)
+        return SendError(SendProblem.BLOCKED, detail)
     if code in SUPPRESS_CODES:
-        return SendError(Problem.SUPPRESSED, detail)
+        return SendError(SendProblem.SUPPRESSED, detail)
     if code == SPAM_LIMITED:
-        return SendError(Problem.SPAM_LIMITED, detail)
+        return SendError(SendProblem.SPAM_LIMITED, detail)
     if code in TRANSIENT_CODES or status >= 500 or status == 408:
-        return SendError(Problem.UNAVAILABLE, detail)
-    return SendError(Problem.REJECTED, detail)
+        return SendError(SendProblem.UNAVAILABLE, detail)
+    return SendError(SendProblem.REJECTED, detail)
 
 
 class OutsideWindow(SendError):
     """131047: free-form text outside the 24-hour window. The channel resends it as a template."""
 
     def __init__(self, detail: str) -> None:
-        super().__init__(Problem.REJECTED, detail)
+        super().__init__(SendProblem.REJECTED, detail)

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from bot.telegram.api import split_text
 from bot.whatsapp.api import OutsideWindow, WhatsAppAPI
 from bot.whatsapp.marks import WhatsAppMarks
 from bot.whatsapp.payloads import MAX_CAPTION, MAX_TEXT, Body, addressed, image, template, text
 from broadcasts.channel import Message, Pacing
 from broadcasts.limiter import Rate
-from broadcasts.outcome import Problem, SendError
+from broadcasts.outcome import SendError, SendProblem
+from broadcasts.render import split_text
 from city.config import City
 from city.values import Channel
 
@@ -64,7 +64,7 @@ class WhatsAppChannel:
         city = self._city()
         spec = city.whatsapp_templates.for_kind(kind)
         if spec is None:
-            raise SendError(Problem.REJECTED, f"outside the 24-hour window and no {kind} template")
+            raise SendError(SendProblem.REJECTED, f"outside the 24-hour window and no {kind} template")
         body = template(spec, language, {"text": content, "city": city.name})
         await self._send(chat_id, body, tag)
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.telegram.api import split_text
+from broadcasts.render import split_text
 from city.config import WhatsAppTemplate
 from handlers.values import Button, Reply
 
