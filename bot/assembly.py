@@ -34,9 +34,6 @@ from city.keys import Keys
 from city.residents import Residents
 from city.values import ResidentRecord
 
-# Announced on the control channel when the schedule changed, so that every process re-arms its timer.
-SCHEDULE_CHANGED = "schedule"
-
 KINDS = {Priority.ALERT: "alert", Priority.NEWS: "news", Priority.DIGEST: "digest"}
 
 

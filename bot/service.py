@@ -1,59 +1,48 @@
-"""The composition root: builds settings, storage, the core and the adapters, and runs them."""
+"""The composition root: builds settings, storage, the core and the adapters, and starts and stops them."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import aiohttp
-from aiohttp import web
 from pydantic import SecretStr
 from redis.exceptions import RedisError
 
-from bot.assembly import (
-    SCHEDULE_CHANGED,
-    build_editorial,
-    build_engine,
-    composer,
-    default_worker_name,
-    limiter_for,
-    reply_pacer,
-)
-from bot.metrics import METRICS_PATH, Metrics
+from bot.assembly import build_engine, default_worker_name, reply_pacer
+from bot.channels import Channels, build_channels
+from bot.control import Announcement, ControlChannel
+from bot.http_server import HttpServer
+from bot.loops import every
+from bot.metrics import Metrics
+from bot.outbound import Outbound
 from bot.progress_reporter import ProgressReporter
 from bot.sandbox.adapter import SandboxAdapter, is_loopback, sandbox_settings
-from bot.sandbox.channel import Outbox, SandboxChannel
-from bot.settings import Settings, TelegramMode
+from bot.services import build_services
+from bot.settings import ConfigurationError, Settings, TelegramMode
 from bot.storage.client import Storage, open_storage
 from bot.storage.idhash import IdHasher, load_or_create_secret
-from bot.telegram.adapter import Origin, TelegramAdapter, WebhookTarget
-from bot.telegram.api import TelegramAPI
-from bot.telegram.channel import TelegramChannel
+from bot.telegram.adapter import TelegramAdapter, WebhookTarget
 from bot.timer import Timer
 from bot.web import build_app
 from bot.whatsapp.adapter import WhatsAppAdapter
 from bot.whatsapp.webhook import Inbox
-from bot.whatsapp.wiring import template_counter, whatsapp_adapter, whatsapp_hook, whatsapp_parts
-from broadcasts.channel import ChannelClient
+from bot.whatsapp.wiring import template_counter, whatsapp_adapter, whatsapp_hook
 from broadcasts.engine import Engine
-from broadcasts.limiter import Limiter
-from broadcasts.model import Broadcast, InvalidTransition
+from broadcasts.model import InvalidTransition
 from broadcasts.outcome import SendProblem
-from broadcasts.reply_pacer import ReplyPacer
 from broadcasts.scheduler import Scheduler
+from broadcasts.store import BroadcastStore
 from city.config import City, CityFileError, load_city
 from city.residents import Residents
-from city.statistics import snapshot
 from city.values import Channel, system_clock
 from handlers.conversation import Conversation, build_router
 from handlers.router import Services
 from handlers.staff import notice_replies
 from handlers.staff_common import chats
-from handlers.texts import Texts
 from handlers.values import Reply
 
 log = logging.getLogger(__name__)
@@ -63,15 +52,9 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 SEND_CONCURRENCY = 64
 # Drafts expire after hours and alerts escalate after minutes: a look every half minute is plenty.
 UPKEEP_EVERY_S = 30.0
-RELOAD = "reload"
-CONTROL_POLL_S = 0.2
 # The progress message is edited at most every 3 s (bot/progress_reporter.py); looking each second
 # keeps it close to that.
 REPORT_EVERY_S = 1.0
-
-
-class ConfigurationError(RuntimeError):
-    """The environment does not describe a service that can run; the message names what to set."""
 
 
 class Service:
@@ -98,13 +81,19 @@ class Service:
         self.scheduler: Scheduler | None = None
         self.timer: Timer | None = None
         self.sandbox: SandboxAdapter | None = None
+        self.outbound = Outbound()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
-        self._runner: web.AppRunner | None = None
-        self._metrics_runner: web.AppRunner | None = None
-        self.metrics_port: int | None = None
-        self.port: int | None = None
+        self._http = HttpServer(settings.http_host, settings.http_port, settings.metrics_port)
+
+    @property
+    def port(self) -> int | None:
+        return self._http.port
+
+    @property
+    def metrics_port(self) -> int | None:
+        return self._http.metrics_port
 
     async def start(self) -> None:
         if self.settings.sandbox_mode and not is_loopback(self.settings.http_host):
@@ -123,113 +112,94 @@ class Service:
 
     async def _start(self) -> None:
         settings = self.settings
-        self.storage = await open_storage(
-            sandbox_settings(settings) if settings.sandbox_mode else settings, service=True
+        sandbox = settings.sandbox_mode
+        self.storage = storage = await open_storage(
+            sandbox_settings(settings) if sandbox else settings, service=True
         )
-        storage = self.storage
         residents = Residents(storage.redis, storage.keys, self.city.tz)
         # Enough connections for the senders' in-flight sends plus replies.
         self._session = aiohttp.ClientSession(
             timeout=HTTP_TIMEOUT, connector=aiohttp.TCPConnector(limit=SEND_CONCURRENCY + 16)
         )
         hasher = IdHasher(load_or_create_secret(_secret(settings.id_hash_secret), settings.data_dir))
-        telegram: tuple[str, TelegramAPI, TelegramChannel, Limiter] | None = None
-        channels: list[tuple[ChannelClient, Limiter]] = []
-        if settings.telegram_bot_token is not None:
-            token = settings.telegram_bot_token.get_secret_value()
-            api = TelegramAPI(self._session, settings.telegram_api_url, token)
-            client = TelegramChannel(
-                api, settings.telegram_rate_limit, paid_broadcast=settings.telegram_paid_broadcast
-            )
-            # The bot id (the token's public half) names the budget that every process shares.
-            limiter = limiter_for(storage, client, token.partition(":")[0], settings.rate_limit_margin)
-            telegram = (token, api, client, limiter)
-            channels.append((self.metrics.metered(client), limiter))
-        whatsapp = whatsapp_parts(
+        city = self._current_city
+        channels = build_channels(
             settings, session=self._session, storage=storage, hasher=hasher, residents=residents,
-            city=lambda: self.city, clock=self.clock,
+            city=city, clock=self.clock, sandbox=sandbox,
         )  # fmt: skip
-        if whatsapp is not None:
-            channels.append((self.metrics.metered(whatsapp.channel), whatsapp.limiter))
-        sandbox: tuple[SandboxChannel, Limiter] | None = None
-        if settings.sandbox_mode:
-            sandbox_client = SandboxChannel(Outbox())
-            margin = settings.rate_limit_margin
-            sandbox = (sandbox_client, limiter_for(storage, sandbox_client, "sandbox", margin))
-            channels.append((self.metrics.metered(sandbox_client), sandbox[1]))
+        metered = [(self.metrics.metered(client), limiter) for client, limiter in channels.pairs()]
         worker = settings.worker_name or default_worker_name()
-        self.engine = build_engine(
-            storage=storage,
-            city=lambda: self.city,
-            channels=channels,
-            care=residents,
-            hasher=hasher,
-            worker=worker,
-            clock=self.clock,
-            sleep=self._sleep,
-            alarm=self._alarm,
-        )
-        counter = template_counter(whatsapp, storage, lambda: self.city, self.clock) if whatsapp else None
-        self.services = self._services(storage, residents, self.engine, channels, templates_needed=counter)
+        self.engine = engine = build_engine(
+            storage=storage, city=city, channels=metered, care=residents, hasher=hasher,
+            worker=worker, clock=self.clock, sleep=self._sleep, alarm=self._alarm,
+        )  # fmt: skip
+        whatsapp = channels.whatsapp
+        self.services, self.scheduler = build_services(
+            storage=storage, residents=residents, engine=engine, channels=metered, city=city,
+            clock=self.clock, rate_limit_margin=settings.rate_limit_margin,
+            templates_needed=template_counter(whatsapp, storage, city, self.clock) if whatsapp else None,
+        )  # fmt: skip
         conversation = Conversation(build_router(), self.services)
-        editing: tuple[TelegramAPI, ReplyPacer] | None = None
-        if telegram is not None:
-            token, api, client, limiter = telegram
-            self.telegram = TelegramAdapter(
-                token=token,
-                api_url=settings.telegram_api_url,
-                webhook=self._webhook_target(),
-                api=api,
-                conversation=conversation,
-                residents=residents,
-                pacer=reply_pacer(client, limiter, hasher, self.clock, self._sleep),
-                clock=self.clock,
-                elsewhere=self._dispatch,
-            )
-            await self.telegram.start()
-            # Progress can wait its turn: it borrows no budget ahead, unlike answers to people.
-            editing = (api, reply_pacer(client, limiter, hasher, self.clock, self._sleep, lane_s=0.0))
-        if whatsapp is not None:
-            self.whatsapp, self.inbox = whatsapp_adapter(
-                whatsapp, settings=settings, storage=storage, store=self.engine.store,
-                conversation=conversation, residents=residents, hasher=hasher, worker=worker,
-                clock=self.clock, sleep=self._sleep, elsewhere=self._dispatch, alarm=self._alarm,
-            )  # fmt: skip
-            await self.inbox.prepare()
-        if telegram is not None or whatsapp is not None:
-            self.reporter = ProgressReporter(
-                redis=storage.redis,
-                keys=storage.keys,
-                store=self.engine.store,
-                telegram=editing,
-                notify=self._dispatch,
-                texts=self.services.texts,
-                city=lambda: self.city,
-                limits=self.services.limits,
-                worker=worker,
-                clock=self.clock,
-            )
-        if sandbox is not None:
-            sandbox_client, limiter = sandbox
-            services = self.services
-            self.sandbox = SandboxAdapter(
-                outbox=sandbox_client.outbox,
-                conversation=conversation,
-                residents=residents,
-                pacer=reply_pacer(sandbox_client, limiter, hasher, self.clock, self._sleep),
-                store=self.engine.store,
-                statistics=services.statistics,
-                city=lambda: self.city,
-                texts=services.texts,
-                limits=services.limits,
-                clock=self.clock,
-            )
-        self.engine.start()
-        await self._run_loops(storage)
+        await self._start_adapters(
+            channels, conversation, residents, hasher, worker,
+            storage=storage, store=engine.store, services=self.services,
+        )  # fmt: skip
+        engine.start()
+        await self._start_loops(storage)
         await self._serve_http()
         log.info("stadtfunk is running for %s", self.city.name)
 
-    async def _run_loops(self, storage: Storage) -> None:
+    async def _start_adapters(
+        self,
+        channels: Channels,
+        conversation: Conversation,
+        residents: Residents,
+        hasher: IdHasher,
+        worker: str,
+        *,
+        storage: Storage,
+        store: BroadcastStore,
+        services: Services,
+    ) -> None:
+        """Each messenger's adapter, registered with the outbound router; then who reports progress."""
+        outbound, clock, sleep = self.outbound, self.clock, self._sleep
+        editing = None
+        if (telegram := channels.telegram) is not None:
+            self.telegram = TelegramAdapter(
+                token=telegram.token, api_url=self.settings.telegram_api_url,
+                webhook=self._webhook_target(), api=telegram.api, conversation=conversation,
+                residents=residents, clock=clock, outbound=outbound,
+                pacer=reply_pacer(telegram.client, telegram.limiter, hasher, clock, sleep),
+            )  # fmt: skip
+            await self.telegram.start()
+            outbound.register(Channel.TELEGRAM, self.telegram.notify)
+            # Progress can wait its turn: it borrows no budget ahead, unlike answers to people.
+            pacer = reply_pacer(telegram.client, telegram.limiter, hasher, clock, sleep, lane_s=0.0)
+            editing = (telegram.api, pacer)
+        if (whatsapp := channels.whatsapp) is not None:
+            self.whatsapp, self.inbox = whatsapp_adapter(
+                whatsapp, settings=self.settings, storage=storage, store=store,
+                conversation=conversation, residents=residents, hasher=hasher, worker=worker,
+                clock=clock, sleep=sleep, outbound=outbound, alarm=self._alarm,
+            )  # fmt: skip
+            await self.inbox.prepare()
+            outbound.register(Channel.WHATSAPP, self.whatsapp.notify)
+        if self.telegram is not None or self.whatsapp is not None:
+            self.reporter = ProgressReporter(
+                redis=storage.redis, keys=storage.keys, store=store, telegram=editing,
+                notify=outbound.send, texts=services.texts, city=self._current_city,
+                limits=services.limits, worker=worker, clock=clock,
+            )  # fmt: skip
+        if (sandbox := channels.sandbox) is not None:
+            self.sandbox = SandboxAdapter(
+                outbox=sandbox.client.outbox, conversation=conversation, residents=residents,
+                pacer=reply_pacer(sandbox.client, sandbox.limiter, hasher, clock, sleep),
+                store=store, statistics=services.statistics, city=self._current_city,
+                texts=services.texts, limits=services.limits, clock=clock,
+            )  # fmt: skip
+            outbound.show_everything_in(self.sandbox.notify)
+
+    async def _start_loops(self, storage: Storage) -> None:
         """The timer, upkeep, control channel, progress reports and the WhatsApp inbox."""
         self.timer = Timer(self.city.tz, clock=self.clock, wake=self.upkeep_once, next_due=self._next_due)
         # What fell due while the service was down goes out now (within the grace) or is held.
@@ -237,43 +207,15 @@ class Service:
         self.timer.start()
         await self.timer.rearm()
         self._stopping.clear()
+        control = ControlChannel(storage.redis, storage.keys)
+        actions = {Announcement.RELOAD: self.reload_city, Announcement.SCHEDULE_CHANGED: self._rearm}
         self._tasks = [
-            asyncio.create_task(self._upkeep_loop()),
-            asyncio.create_task(self._listen_for_reload(storage)),
-            asyncio.create_task(self._report_loop()),
+            asyncio.create_task(every(UPKEEP_EVERY_S, self.upkeep_once, self._stopping, "desk upkeep")),
+            asyncio.create_task(control.listen(self._stopping, actions)),
+            asyncio.create_task(every(REPORT_EVERY_S, self._report, self._stopping, "progress report")),
         ]
         if self.inbox is not None:
             self._tasks.append(asyncio.create_task(self.inbox.run(self._stopping)))
-
-    async def upkeep_once(self) -> None:
-        """Send what is due, expire old drafts and escalate overdue alerts, telling the staff concerned."""
-        if self.services is None or self.scheduler is None:
-            return
-        now = self.clock()
-        notices = await self.scheduler.run_due(now)
-        notices += await self.services.desk.upkeep(now)
-        replies = [reply for notice in notices for reply in notice_replies(self.services, notice, now)]
-        await self._dispatch(replies)
-
-    async def _next_due(self) -> datetime:
-        if self.scheduler is None:  # stopping: look again in a while
-            return self.clock() + timedelta(seconds=UPKEEP_EVERY_S)
-        return await self.scheduler.next_due(self.clock())
-
-    async def _dispatch(self, replies: list[Reply]) -> None:
-        """Notifications addressed to people (reply.to), each through the adapter of its messenger; the
-        sandbox shows them all, in the chats of the staff they are addressed to."""
-        if not replies:
-            return
-        if self.sandbox is not None:
-            await self.sandbox.deliver("", replies)
-            return
-        telegram = [r for r in replies if r.to is not None and r.to.channel is Channel.TELEGRAM]
-        whatsapp = [r for r in replies if r.to is not None and r.to.channel is Channel.WHATSAPP]
-        if telegram and self.telegram is not None:
-            await self.telegram.deliver("", telegram, Origin(None, None))
-        if whatsapp and self.whatsapp is not None:
-            await self.whatsapp.deliver("", whatsapp)
 
     async def _alarm(self, broadcast_id: str, problem: SendProblem) -> None:
         """The platform throttles the number as spam: stop the broadcast and tell its author once."""
@@ -288,7 +230,37 @@ class Service:
         author = self.city.staff_member(broadcast.author) if broadcast is not None else None
         if author is not None:
             text = self.services.texts("de", "staff_whatsapp_paused", id=broadcast_id)
-            await self._dispatch([Reply(text, to=chat) for chat in chats(author)])
+            await self.outbound.send([Reply(text, to=chat) for chat in chats(author)])
+
+    def _current_city(self) -> City:
+        """The city as of now: a reload swaps it while everything runs."""
+        return self.city
+
+    async def upkeep_once(self) -> None:
+        """Send what is due, expire old drafts and escalate overdue alerts, telling the staff concerned."""
+        if self.services is None or self.scheduler is None:
+            return
+        now = self.clock()
+        notices = await self.scheduler.run_due(now)
+        notices += await self.services.desk.upkeep(now)
+        await self.outbound.send(
+            [r for notice in notices for r in notice_replies(self.services, notice, now)]
+        )
+
+    async def _next_due(self) -> datetime:
+        if self.scheduler is None:  # stopping: look again in a while
+            return self.clock() + timedelta(seconds=UPKEEP_EVERY_S)
+        return await self.scheduler.next_due(self.clock())
+
+    async def _rearm(self) -> None:
+        if self.timer is not None:
+            await self.timer.rearm()
+
+    async def _report(self) -> None:
+        if self.reporter is not None:
+            await self.reporter.tick()
+        if self.sandbox is not None:
+            await self.sandbox.report()
 
     async def reload_city(self) -> bool:
         """Read the city file again (staff, topics, texts) without a restart; a broken file is refused."""
@@ -302,92 +274,6 @@ class Service:
             await self.services.desk.record_reload(self.clock())
         log.info("city file reloaded: %d topics, %d staff", len(city.topics), len(city.staff))
         return True
-
-    async def _upkeep_loop(self) -> None:
-        # Loops end on the stop event rather than by cancellation, which can strand a Redis connection.
-        while not self._stopping.is_set():
-            try:
-                await self.upkeep_once()
-            except Exception as exc:
-                log.error("desk upkeep failed: %s", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=UPKEEP_EVERY_S)
-
-    async def _report_loop(self) -> None:
-        while not self._stopping.is_set():
-            for reporter in (self.reporter, self.sandbox):
-                if reporter is None:
-                    continue
-                try:
-                    await (reporter.tick() if isinstance(reporter, ProgressReporter) else reporter.report())
-                except Exception as exc:
-                    log.error("progress report failed: %s", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=REPORT_EVERY_S)
-
-    async def _listen_for_reload(self, storage: Storage) -> None:
-        """`stadtfunk reload` publishes on the control channel, reaching every service process."""
-        pubsub = storage.redis.pubsub()
-        await pubsub.subscribe(storage.keys.control())
-        try:
-            while not self._stopping.is_set():
-                try:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=CONTROL_POLL_S)
-                except RedisError as exc:
-                    log.error("control channel failed: %s", type(exc).__name__)
-                    await asyncio.sleep(CONTROL_POLL_S)
-                    continue
-                if message is None:
-                    continue
-                if message.get("data") == RELOAD:
-                    await self.reload_city()
-                elif message.get("data") == SCHEDULE_CHANGED and self.timer is not None:
-                    await self.timer.rearm()
-        finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
-
-    def _services(
-        self,
-        storage: Storage,
-        residents: Residents,
-        engine: Engine,
-        channels: Sequence[tuple[ChannelClient, Limiter]],
-        *,
-        templates_needed: Callable[[Broadcast], Awaitable[int]] | None = None,
-    ) -> Services:
-        compose = composer(lambda: self.city)
-        editorial = build_editorial(
-            redis=storage.redis,
-            keys=storage.keys,
-            engine=engine,
-            city=lambda: self.city,
-            residents=residents,
-            clock=self.clock,
-            # Every process re-arms its timer, so the one that is free wakes on time.
-            on_schedule=lambda: storage.redis.publish(storage.keys.control(), SCHEDULE_CHANGED),
-        )
-        self.scheduler = editorial.scheduler
-        desk = editorial.desk
-        margin = 1 - self.settings.rate_limit_margin
-        return Services(
-            residents=residents,
-            city=lambda: self.city,
-            texts=Texts.load(),
-            clock=self.clock,
-            desk=desk,
-            render=lambda broadcast, language: compose(broadcast, language).text,
-            limits={client.channel: margin / client.pacing.overall.interval for client, _ in channels},
-            recent_items=editorial.recent_items,
-            pending_digest=editorial.pending_digest,
-            statistics=lambda: snapshot(
-                storage.redis,
-                storage.keys,
-                self.city,
-                self.clock().astimezone(self.city.tz).date(),
-                tuple(client.channel for client, _ in channels),
-            ),
-            templates_needed=templates_needed,
-        )
 
     def _webhook_target(self) -> WebhookTarget | None:
         settings = self.settings
@@ -413,24 +299,7 @@ class Service:
         if self.sandbox is not None:
             self.sandbox.install(app)
         app.middlewares.append(self.metrics.middleware)
-        metrics = self.metrics.handler(self._refresh_metrics)
-        if self.settings.metrics_port is None:
-            app.router.add_get(METRICS_PATH, metrics)
-        else:
-            # On a port of its own, on loopback only: the figures are for the operator's scraper.
-            metrics_app = web.Application()
-            metrics_app.router.add_get(METRICS_PATH, metrics)
-            self._metrics_runner = web.AppRunner(metrics_app, access_log=None)
-            await self._metrics_runner.setup()
-            metrics_site = web.TCPSite(self._metrics_runner, "127.0.0.1", self.settings.metrics_port)
-            await self._listen(metrics_site, "METRICS_PORT", self.settings.metrics_port)
-            self.metrics_port = _bound_port(metrics_site, self.settings.metrics_port)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
-        await self._listen(site, f"HTTP_HOST={self.settings.http_host} HTTP_PORT", self.settings.http_port)
-        self.port = _bound_port(site, self.settings.http_port)
-        log.info("HTTP server listening on http://%s:%s", self.settings.http_host, self.port)
+        await self._http.start(app, self.metrics.handler(self._refresh_metrics))
         if self.sandbox is not None:
             # Printed, not only logged: it is the one thing a newcomer running `make run` needs.
             print(
@@ -438,15 +307,6 @@ class Service:
                 f"{self.port}/ to chat as residents and staff",
                 flush=True,
             )
-
-    async def _listen(self, site: web.TCPSite, variable: str, port: int) -> None:
-        try:
-            await site.start()
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot listen on {variable}={port}: {exc.strerror}; "
-                "is another stadtfunk running? Choose another port"
-            ) from None
 
     async def _refresh_metrics(self) -> None:
         if self.storage is not None and self.engine is not None:
@@ -474,16 +334,15 @@ class Service:
             self.timer = None
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        for runner in (self._runner, self._metrics_runner):
-            if runner is not None:
-                await runner.cleanup()
-        self._runner = self._metrics_runner = None
+        await self._http.stop()
         if self.engine is not None:
             await self.engine.stop()
             self.engine = None
         if self.telegram is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await self.telegram.stop()
+            except Exception as exc:
+                log.warning("telegram adapter did not stop cleanly: %s", type(exc).__name__)
             self.telegram = None
         self.sandbox = None
         self.whatsapp = None
@@ -515,12 +374,6 @@ class Service:
             log.info("shutting down")
         finally:
             await self.stop()
-
-
-def _bound_port(site: web.TCPSite, configured: int) -> int:
-    """The port actually bound (0 in the settings picks a free one)."""
-    sockets = getattr(site._server, "sockets", None) or []
-    return int(sockets[0].getsockname()[1]) if sockets else configured
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -22,6 +22,10 @@ class TelegramMode(StrEnum):
     WEBHOOK = "webhook"
 
 
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a service that can run; the message names what to set."""
+
+
 class Settings(BaseSettings):
     """Every variable is documented in `.env.example`; keep the two in step."""
 

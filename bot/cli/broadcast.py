@@ -7,23 +7,16 @@ through the running service's senders (this process only plans the audience into
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import aiohttp
 
-from bot.assembly import SCHEDULE_CHANGED, build_editorial, build_engine, default_worker_name, limiter_for
+from bot.assembly import build_editorial, build_engine, default_worker_name
+from bot.channels import build_channels
 from bot.cli.common import CommandError, connected
-from bot.sandbox.channel import Outbox, SandboxChannel
+from bot.control import Announcement, ControlChannel
 from bot.settings import Settings
-from bot.storage.client import Storage
 from bot.storage.idhash import IdHasher, load_or_create_secret
-from bot.telegram.api import TelegramAPI
-from bot.telegram.channel import TelegramChannel
-from bot.whatsapp.wiring import whatsapp_parts
 from broadcasts.approval import Refusal
-from broadcasts.channel import ChannelClient
 from broadcasts.desk import DeskError
-from broadcasts.limiter import Limiter
 from broadcasts.model import ALL_TOPICS, Priority
 from city.config import City, load_city
 from city.residents import Residents
@@ -59,9 +52,16 @@ async def broadcast(
         residents = Residents(storage.redis, storage.keys, city.tz)
         secret = settings.id_hash_secret.get_secret_value() if settings.id_hash_secret else None
         hasher = IdHasher(load_or_create_secret(secret, settings.data_dir))
-        channels = _channels(
-            settings, session, storage, sandbox=sandbox, hasher=hasher, residents=residents, city=city
-        )
+        # The channels the running service sends on; only their names and limits are used here.
+        channels = build_channels(
+            settings, session=session, storage=storage, hasher=hasher, residents=residents,
+            city=lambda: city, clock=system_clock, sandbox=sandbox,
+        ).pairs()  # fmt: skip
+        if not channels:
+            raise CommandError(
+                "no messenger is configured: set TELEGRAM_BOT_TOKEN or the WHATSAPP_* variables as the "
+                "service has them, or add --sandbox to broadcast in the sandbox"
+            )
         engine = build_engine(
             storage=storage,
             city=lambda: city,
@@ -79,7 +79,9 @@ async def broadcast(
             residents=residents,
             clock=system_clock,
             # The running services' timers re-arm when this schedules anything (quiet hours).
-            on_schedule=lambda: storage.redis.publish(storage.keys.control(), SCHEDULE_CHANGED),
+            on_schedule=lambda: ControlChannel(storage.redis, storage.keys).announce(
+                Announcement.SCHEDULE_CHANGED
+            ),
         ).desk
         try:
             draft = await desk.draft(
@@ -118,45 +120,3 @@ def _topics(city: City, topic: str, alert: bool) -> tuple[str, ...]:
         known = ", ".join(t.id for t in city.topics)
         raise CommandError(f"--topic {topic!r}: no such topic in the city file ({known})")
     return (wanted,)
-
-
-def _channels(
-    settings: Settings,
-    session: aiohttp.ClientSession,
-    storage: Storage,
-    *,
-    sandbox: bool,
-    hasher: IdHasher,
-    residents: Residents,
-    city: City,
-) -> Sequence[tuple[ChannelClient, Limiter]]:
-    """The channels the running service sends on; only their names and limits are used here."""
-    margin = settings.rate_limit_margin
-    channels: list[tuple[ChannelClient, Limiter]] = []
-    if sandbox:
-        client: ChannelClient = SandboxChannel(Outbox())
-        channels.append((client, limiter_for(storage, client, "sandbox", margin)))
-        return channels
-    if settings.telegram_bot_token is not None and settings.telegram_enabled:
-        token = settings.telegram_bot_token.get_secret_value()
-        api = TelegramAPI(session, settings.telegram_api_url, token)
-        client = TelegramChannel(api, settings.telegram_rate_limit)
-        # The same budget name the service uses: the bot id, the token's public half.
-        channels.append((client, limiter_for(storage, client, token.partition(":")[0], margin)))
-    whatsapp = whatsapp_parts(
-        settings,
-        session=session,
-        storage=storage,
-        hasher=hasher,
-        residents=residents,
-        city=lambda: city,
-        clock=system_clock,
-    )
-    if whatsapp is not None:
-        channels.append((whatsapp.channel, whatsapp.limiter))
-    if not channels:
-        raise CommandError(
-            "no messenger is configured: set TELEGRAM_BOT_TOKEN or the WHATSAPP_* variables as the service "
-            "has them, or add --sandbox to broadcast in the sandbox"
-        )
-    return channels

@@ -15,10 +15,11 @@ from bot.cli.broadcast import broadcast
 from bot.cli.common import CommandError, messenger
 from bot.cli.figures import export_subscribers, show_stats
 from bot.cli.residents import erase_resident, export_resident
+from bot.control import Announcement, ControlChannel
 from bot.logs import configure_logging
 from bot.sandbox.adapter import sandbox_settings
-from bot.service import ConfigurationError, Service
-from bot.settings import Settings
+from bot.service import Service
+from bot.settings import ConfigurationError, Settings
 from bot.storage.client import StorageError, open_storage
 from bot.storage.embedded import EmbeddedRedisError
 from bot.telegram.adapter import TelegramStartError
@@ -187,7 +188,7 @@ async def reload_services(settings: Settings) -> int:
     city = load_city(settings.city_config)  # refuse a broken file here, with its explanation
     storage = await open_storage(settings, service=False)
     try:
-        receivers = int(await storage.redis.publish(storage.keys.control(), "reload"))
+        receivers = await ControlChannel(storage.redis, storage.keys).announce(Announcement.RELOAD)
     finally:
         await storage.close()
     if receivers == 0:

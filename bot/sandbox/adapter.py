@@ -92,6 +92,10 @@ class SandboxAdapter:
         replies = await self._conversation.handle(inbound)
         await self.deliver(chat, replies, message)
 
+    async def notify(self, replies: list[Reply]) -> None:
+        """Every notice, from the outbound router: each in its addressee's sandbox chat."""
+        await self.deliver("", replies)
+
     async def deliver(self, chat: str, replies: list[Reply], origin: int | None = None) -> None:
         shown: set[tuple[str, Reply]] = set()
         for reply in replies:

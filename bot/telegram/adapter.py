@@ -12,6 +12,7 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.outbound import Outbound
 from bot.telegram.api import MAX_TEXT, TelegramAPI
 from broadcasts.outcome import SendError, SendProblem
 from broadcasts.render import split_text
@@ -123,10 +124,10 @@ class TelegramAdapter:
         residents: Residents,
         pacer: ReplyPacer,
         clock: Callable[[], datetime],
-        elsewhere: Callable[[list[Reply]], Awaitable[None]] | None = None,
+        outbound: Outbound,
     ) -> None:
         self._api = api
-        self._elsewhere = elsewhere
+        self._outbound = outbound
         self._pacer = pacer
         self._conversation = conversation
         self._residents = residents
@@ -199,15 +200,16 @@ class TelegramAdapter:
             await self._quietly(self._api.answer_callback(origin.callback_id))
         await self.deliver(inbound.chat_id, replies, origin)
 
+    async def notify(self, replies: list[Reply]) -> None:
+        """Notifications addressed to Telegram chats (reply.to), from the outbound router."""
+        await self.deliver("", replies, Origin(None, None))
+
     async def deliver(self, chat_id: str, replies: list[Reply], origin: Origin) -> None:
         """Answer the chat that wrote, and deliver notifications addressed to other Telegram chats;
-        those for other messengers go to their adapter."""
+        those for other messengers go to the outbound router."""
         other = [r for r in replies if r.to is not None and r.to.channel is not Channel.TELEGRAM]
         if other:
-            if self._elsewhere is not None:
-                await self._elsewhere(other)
-            else:
-                log.info("notifications for other messengers not delivered: no adapter")
+            await self._outbound.send(other)
         for reply in replies:
             target, reply_origin = chat_id, origin
             if reply.to is not None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from bot.outbound import Outbound
 from bot.whatsapp.api import WhatsAppAPI, classify_code
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.marks import WhatsAppMarks
@@ -40,7 +41,6 @@ IGNORED = frozenset({"reaction", "system", "ephemeral", "request_welcome"})
 BROADCAST_TAG = re.compile(r"^[0-9]{1,18}$")
 LATER_COUNTERS = {"delivered": "delivered", "read": "read", "failed": "undelivered"}
 
-Elsewhere = Callable[[list[Reply]], Awaitable[None]]
 Alarm = Callable[[str, SendProblem], Awaitable[None]]
 
 
@@ -59,7 +59,7 @@ class WhatsAppAdapter:
         keys: Keys,
         pacer: ReplyPacer,
         clock: Callable[[], datetime],
-        elsewhere: Elsewhere | None = None,
+        outbound: Outbound,
         alarm: Alarm | None = None,
     ) -> None:
         self._api = api
@@ -73,7 +73,7 @@ class WhatsAppAdapter:
         self._keys = keys
         self._pacer = pacer
         self._clock = clock
-        self._elsewhere = elsewhere
+        self._outbound = outbound
         self._alarm = alarm
 
     async def process(self, entry_id: str, body: str) -> None:
@@ -165,8 +165,12 @@ class WhatsAppAdapter:
                 ):
                     await self._alarm(tag, problem)
 
+    async def notify(self, replies: list[Reply]) -> None:
+        """Notifications addressed to WhatsApp chats (reply.to), from the outbound router."""
+        await self.deliver("", replies)
+
     async def deliver(self, chat_id: str, replies: list[Reply]) -> None:
-        """Answer the person who wrote; notifications for other people go to their messenger."""
+        """Answer the person who wrote; notifications for other messengers go to the outbound router."""
         other: list[Reply] = []
         for reply in replies:
             if reply.to is not None and reply.to.channel is not Channel.WHATSAPP:
@@ -185,8 +189,8 @@ class WhatsAppAdapter:
                 log.warning("whatsapp reply not delivered: %s", error.problem.value)
                 if target == chat_id:
                     break
-        if other and self._elsewhere is not None:
-            await self._elsewhere(other)
+        if other:
+            await self._outbound.send(other)
 
     async def _send_reply(self, chat_id: str, reply: Reply) -> None:
         for content in reply_bodies(reply):

@@ -11,10 +11,11 @@ from datetime import datetime
 import aiohttp
 
 from bot.assembly import limiter_for
+from bot.outbound import Outbound
 from bot.settings import Settings
 from bot.storage.client import Storage
 from bot.web import WhatsAppHook
-from bot.whatsapp.adapter import Alarm, Elsewhere, WhatsAppAdapter
+from bot.whatsapp.adapter import Alarm, WhatsAppAdapter
 from bot.whatsapp.api import WhatsAppAPI
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.marks import WhatsAppMarks
@@ -83,7 +84,7 @@ def whatsapp_adapter(
     worker: str,
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    elsewhere: Elsewhere | None = None,
+    outbound: Outbound,
     alarm: Alarm | None = None,
 ) -> tuple[WhatsAppAdapter, Inbox]:
     adapter = WhatsAppAdapter(
@@ -105,7 +106,7 @@ def whatsapp_adapter(
             sleep=sleep,
         ),
         clock=clock,
-        elsewhere=elsewhere,
+        outbound=outbound,
         alarm=alarm,
     )
     return adapter, Inbox(storage.redis, storage.keys.whatsapp_inbox(), worker, adapter.process)

@@ -14,7 +14,8 @@ import aiohttp
 import pytest
 
 from bot.logs import configure_logging
-from bot.service import ConfigurationError, Service
+from bot.service import Service
+from bot.settings import ConfigurationError
 from bot.telegram.adapter import TelegramStartError
 from tests.bot.conftest import bot_calls
 from tests.conftest import TOKEN, ManualClock

@@ -16,7 +16,8 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from bot.service import ConfigurationError, Service
+from bot.service import Service
+from bot.settings import ConfigurationError
 from city.values import Channel
 from tests.bot.conftest import Sleeps
 from tests.bot.sandbox.client import SandboxClient, sandbox_service

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from pydantic import ValidationError
 
-from bot.service import ConfigurationError, Service
-from bot.settings import Settings
+from bot.service import Service
+from bot.settings import ConfigurationError, Settings
 from tests.bot.whatsapp.conftest import VERIFY_TOKEN
 
 
