@@ -1,8 +1,5 @@
-"""The WhatsApp adapter: webhook notifications in (messages and statuses), the core's replies out.
-
-Notification shapes: https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components.
-Every field is read defensively: a body is verified as Meta's, but its content may still surprise.
-"""
+"""The WhatsApp adapter: acts on webhook notifications (read into values by bot/whatsapp/inbound.py)
+and sends the core's replies out."""
 
 from __future__ import annotations
 
@@ -10,15 +7,15 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
-from typing import Any
 
 import redis.asyncio as aioredis
 
 from bot.outbound import Outbound
 from bot.whatsapp.api import WhatsAppAPI, classify_code
 from bot.whatsapp.channel import WhatsAppChannel
+from bot.whatsapp.inbound import IncomingMessage, StatusUpdate, parse
 from bot.whatsapp.marks import WhatsAppMarks
 from bot.whatsapp.payloads import Body, addressed, document, reply_bodies
 from broadcasts.outcome import SendError, SendProblem
@@ -32,12 +29,6 @@ from handlers.values import Inbound, Reply
 
 log = logging.getLogger(__name__)
 
-# Kinds that carry no text for the core; with a caption, the caption is what the person said.
-CAPTIONED = frozenset({"image", "video", "document"})
-# Answered with the same hint as unknown text ("schreiben Sie HILFE"): the person wrote to us.
-WORDLESS = frozenset({"audio", "sticker", "location", "contacts", "unsupported", "unknown", "order"})
-# Not addressed to anyone: a reaction to an earlier message, a number change notice.
-IGNORED = frozenset({"reaction", "system", "ephemeral", "request_welcome"})
 BROADCAST_TAG = re.compile(r"^[0-9]{1,18}$")
 LATER_COUNTERS = {"delivered": "delivered", "read": "read", "failed": "undelivered"}
 
@@ -78,59 +69,41 @@ class WhatsAppAdapter:
 
     async def process(self, entry_id: str, body: str) -> None:
         """Handle one stored notification. Raises only when storage fails, so that it is retried."""
-        try:
-            payload = json.loads(body)
-        except ValueError:
+        notification = parse(body, self._number)
+        if notification is None:
             log.warning("whatsapp notification is not JSON")
             return
-        # One body may carry the same message twice; the marks let a retried entry through, this not.
-        handled: set[str] = set()
-        for value in _values(payload):
-            metadata = value.get("metadata")
-            if isinstance(metadata, dict) and str(metadata.get("phone_number_id", "")) != self._number:
-                continue  # for another number of the same app
-            user_ids = {
-                str(c["wa_id"]): str(c["user_id"])
-                for c in _dicts(value, "contacts")
-                if isinstance(c.get("wa_id"), str) and isinstance(c.get("user_id"), str)
-            }
-            for message in _dicts(value, "messages"):
-                if _once(handled, message.get("id")):
-                    await self._message(entry_id, message, user_ids)
-            for status in _dicts(value, "statuses"):
-                if _once(handled, (status.get("id"), status.get("status"))):
-                    await self._status(entry_id, status)
-            for error in _dicts(value, "errors"):
-                log.warning("whatsapp reports an error: code %s", _code(error))
+        for message in notification.messages:
+            await self._message(entry_id, message)
+        for status in notification.statuses:
+            await self._status(entry_id, status)
+        for code in notification.error_codes:
+            log.warning("whatsapp reports an error: code %s", code)
 
-    async def _message(self, entry_id: str, message: dict[str, Any], user_ids: dict[str, str]) -> None:
-        chat_id = _text(message.get("from")) or _text(message.get("from_user_id"))
-        wamid = _text(message.get("id"))
-        kind = _text(message.get("type"))
-        if not chat_id or not wamid or len(chat_id) > 64 or len(wamid) > 256:
-            return
-        if not await self._marks.first_time(chat_id, wamid, entry_id):
+    async def _message(self, entry_id: str, message: IncomingMessage) -> None:
+        chat_id = message.chat_id
+        if not await self._marks.first_time(chat_id, message.message_id, entry_id):
             return  # Meta delivered it before
-        at = _time(message.get("timestamp"), self._clock())
+        now = self._clock()
+        # A retried notification may be days old; a clock on Meta's side never makes it later than now.
+        at = min(message.at, now) if message.at is not None else now
         await self._marks.note_inbound(chat_id, at)
-        if kind in IGNORED:
+        if message.ignored:
             return
-        await self._quietly(self._api.mark_read(wamid))
-        text, is_button = _what_was_said(kind, message)
+        await self._quietly(self._api.mark_read(message.message_id))
         inbound = Inbound(
             channel=Channel.WHATSAPP,
             chat_id=chat_id,
             sender_id=chat_id,
-            text=text,
-            message_id=wamid,
+            text=message.text,
+            message_id=message.message_id,
             at=at,
-            is_button=is_button,
+            is_button=message.is_button,
         )
-        user_id = user_ids.get(chat_id) or _text(message.get("from_user_id"))
-        await self._remember(chat_id, user_id)
+        await self._remember(chat_id, message.user_id)
         replies = await self._conversation.handle(inbound)
         # Again afterwards: this very message may have been the consent that makes keeping it lawful.
-        await self._remember(chat_id, user_id)
+        await self._remember(chat_id, message.user_id)
         await self.deliver(chat_id, replies)
 
     async def _remember(self, chat_id: str, user_id: str) -> None:
@@ -138,23 +111,19 @@ class WhatsAppAdapter:
         if user_id and user_id != chat_id and len(user_id) <= 128:
             await self._residents.remember(Resident(Channel.WHATSAPP, chat_id), "whatsapp_user_id", user_id)
 
-    async def _status(self, entry_id: str, status: dict[str, Any]) -> None:
-        state = _text(status.get("status"))
-        recipient = _text(status.get("recipient_id")) or _text(status.get("recipient_user_id"))
-        wamid = _text(status.get("id"))
-        if state not in LATER_COUNTERS or not recipient or not wamid:
+    async def _status(self, entry_id: str, status: StatusUpdate) -> None:
+        state, recipient, tag = status.state, status.recipient, status.tag
+        if state not in LATER_COUNTERS:
             return  # "sent" was counted when the API accepted the message
-        if not await self._marks.first_time(recipient, f"{wamid}:{state}", entry_id):
+        if not await self._marks.first_time(recipient, f"{status.message_id}:{state}", entry_id):
             return
-        tag = _text(status.get("biz_opaque_callback_data"))
         if BROADCAST_TAG.match(tag) and await self._store.state(tag) is not None:
             # Aggregate only: which resident read what is not kept.
             field = f"{LATER_COUNTERS[state]}:{Channel.WHATSAPP.value}"
             await self._redis.hincrby(self._keys.broadcast_progress(tag), field, 1)
         if state == "failed":
-            codes = [_code(error) for error in _dicts(status, "errors")]
-            log.info("whatsapp message failed later: codes %s", codes)
-            for code in codes:
+            log.info("whatsapp message failed later: codes %s", list(status.error_codes))
+            for code in status.error_codes:
                 problem = classify_code(code, f"code {code}").problem
                 if problem is SendProblem.BLOCKED:
                     await self._residents.mark_inactive(Resident(Channel.WHATSAPP, recipient), self._clock())
@@ -214,69 +183,3 @@ class WhatsAppAdapter:
             await call
         except SendError as error:
             log.info("whatsapp mark-as-read failed: %s", error.problem.value)
-
-
-def _what_was_said(kind: str, message: dict[str, Any]) -> tuple[str, bool]:
-    """The text the core reads, and whether it came from one of our buttons (its id is the command)."""
-    if kind == "text":
-        return _text(_dict(message, "text").get("body")), False
-    if kind == "interactive":
-        interactive = _dict(message, "interactive")
-        for reply_kind in ("button_reply", "list_reply"):
-            chosen = _dict(interactive, reply_kind)
-            if chosen:
-                return _text(chosen.get("id")) or _text(chosen.get("title")), True
-        return "", False
-    if kind == "button":
-        # A template's quick-reply button: its payload is what the city set in Meta's manager.
-        button = _dict(message, "button")
-        return _text(button.get("payload")) or _text(button.get("text")), False
-    if kind in CAPTIONED:
-        return _text(_dict(message, kind).get("caption")), False
-    return "", False
-
-
-def _once(handled: set[str], identity: Any) -> bool:
-    key = repr(identity)
-    if key in handled:
-        return False
-    handled.add(key)
-    return True
-
-
-def _values(payload: Any) -> list[dict[str, Any]]:
-    values = []
-    for entry in _dicts(payload, "entry"):
-        for change in _dicts(entry, "changes"):
-            value = change.get("value")
-            if change.get("field") == "messages" and isinstance(value, dict):
-                values.append(value)
-    return values
-
-
-def _dicts(container: Any, key: str) -> list[dict[str, Any]]:
-    items = container.get(key) if isinstance(container, dict) else None
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-
-def _dict(container: dict[str, Any], key: str) -> dict[str, Any]:
-    value = container.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _code(error: dict[str, Any]) -> int | None:
-    code = error.get("code")
-    return code if isinstance(code, int) and not isinstance(code, bool) else None
-
-
-def _time(value: Any, now: datetime) -> datetime:
-    """When the person wrote; a retried notification may be days old. Never later than now."""
-    try:
-        at = datetime.fromtimestamp(int(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return now
-    return min(at, now)
