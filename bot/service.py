@@ -51,8 +51,8 @@ from city.statistics import snapshot
 from city.values import Channel, system_clock
 from handlers.conversation import Conversation, build_router
 from handlers.router import Services
-from handlers.staff import notice_replies
 from handlers.staff_common import chats
+from handlers.staff_notices import notice_replies
 from handlers.texts import Texts
 from handlers.values import Reply
 

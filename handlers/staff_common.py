@@ -108,6 +108,11 @@ def chats(member: StaffMember) -> list[Resident]:
     return chats
 
 
+def notice(ctx: Context, to: StaffMember | None, key: str, **values: object) -> str:
+    """A message to another staff member, in the language the city file gives them (German by default)."""
+    return ctx.services.texts(to.language if to else "de", key, **values)
+
+
 def staff_name(ctx: Context, staff_id: str) -> str:
     member = ctx.city.staff_member(staff_id)
     return member.name if member else staff_id
@@ -126,6 +131,19 @@ def duration(seconds: float) -> str:
 
 def local_time(ctx: Context, moment: datetime) -> str:
     return moment.astimezone(ctx.city.tz).strftime("%d.%m.%Y %H:%M")
+
+
+def released(ctx: Context, broadcast: Broadcast, language: str | None = None) -> str:
+    """What happens now to an approved broadcast: out at once, after the quiet hours, or at its time."""
+
+    def t(key: str, **values: object) -> str:
+        return ctx.services.texts(language or ctx.language, key, **values)
+
+    if broadcast.state is State.HELD and broadcast.scheduled_for is not None:
+        return t("staff_held_quiet", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for))
+    if broadcast.state is State.SCHEDULED and broadcast.scheduled_for is not None:
+        return t("staff_goes_out_at", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for))
+    return t("staff_approved", id=broadcast.id)
 
 
 def rule_text(ctx: Context, rule: Recurrence) -> str:
