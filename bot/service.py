@@ -18,7 +18,6 @@ from bot.assembly import (
     SCHEDULE_CHANGED,
     build_editorial,
     build_engine,
-    composer,
     default_worker_name,
     limiter_for,
     reply_pacer,
@@ -50,6 +49,7 @@ from city.residents import Residents
 from city.statistics import snapshot
 from city.values import Channel, system_clock
 from handlers.conversation import Conversation, build_router
+from handlers.rendering import composer
 from handlers.router import Services
 from handlers.staff_common import chats
 from handlers.staff_notices import notice_replies
@@ -355,7 +355,7 @@ class Service:
         *,
         templates_needed: Callable[[Broadcast], Awaitable[int]] | None = None,
     ) -> Services:
-        compose = composer(lambda: self.city)
+        compose = composer(lambda: self.city, Texts.load())
         editorial = build_editorial(
             redis=storage.redis,
             keys=storage.keys,
