@@ -23,8 +23,8 @@ from handlers.values import Reply
 
 # A number ("12"), a repeat's occurrence ("12-20261130") or a digest ("digest-2026-11-30").
 BROADCAST_ID = re.compile(r"[0-9]+(?:-[0-9]{8})?|digest-[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# The sandbox web chat (bot/sandbox.py) names a staff member's chat by their id in the city file; it runs
-# only on loopback and only without messenger credentials, where acting as staff is its purpose.
+# The sandbox web chat (bot/sandbox/adapter.py) names a staff member's chat by their id in the city file;
+# it runs only on loopback and only without messenger credentials, where acting as staff is its purpose.
 SANDBOX_STAFF = "staff:"
 
 StaffHandler = Callable[[Context, StaffMember], Awaitable[list[Reply]]]
