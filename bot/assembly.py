@@ -13,17 +13,15 @@ import redis.asyncio as aioredis
 
 from bot.storage.client import Storage
 from broadcasts.audit import AuditLog
-from broadcasts.channel import ChannelClient, Message
+from broadcasts.channel import ChannelClient
 from broadcasts.desk import Desk
 from broadcasts.digest import DigestLoader
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter, strict_burst
-from broadcasts.model import ALL_TOPICS, Broadcast, Priority
 from broadcasts.outcome import SubscriberCare
 from broadcasts.planner import Planner
 from broadcasts.publisher import Publisher
 from broadcasts.queue import DeliveryQueue
-from broadcasts.render import render
 from broadcasts.reply_pacer import REPLY_LANE_S, ReplyPacer
 from broadcasts.scheduler import Scheduler
 from broadcasts.sender import MAX_BATCH, Alarm, Sender
@@ -33,8 +31,8 @@ from city.config import City
 from city.keys import Keys
 from city.residents import Residents
 from city.values import ResidentRecord
-
-KINDS = {Priority.ALERT: "alert", Priority.NEWS: "news", Priority.DIGEST: "digest"}
+from handlers.rendering import composer, topic_namer
+from handlers.texts import Texts
 
 
 def default_worker_name() -> str:
@@ -58,33 +56,6 @@ def limiter_for(storage: Storage, client: ChannelClient, account: str, margin: f
     )
 
 
-def topic_namer(city: Callable[[], City]) -> Callable[[str, str], str]:
-    def topic_name(topic_id: str, language: str) -> str:
-        if topic_id == ALL_TOPICS:
-            return "Alle Themen" if language != "en" else "All topics"
-        topic = city().topic(topic_id)
-        return topic.name.get(language) if topic else topic_id
-
-    return topic_name
-
-
-def composer(city: Callable[[], City]) -> Callable[[Broadcast, str], Message]:
-    topic_name = topic_namer(city)
-
-    def compose(broadcast: Broadcast, language: str) -> Message:
-        language = language or "de"
-        text = render(broadcast, language, topic_name)
-        return Message(
-            text,
-            image_path=broadcast.image,
-            kind=KINDS[broadcast.priority],
-            tag=broadcast.id,
-            language=language,
-        )
-
-    return compose
-
-
 def build_engine(
     *,
     storage: Storage,
@@ -96,9 +67,12 @@ def build_engine(
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     alarm: Alarm | None = None,
+    # The catalogs a broadcast's words come from: the packaged ones unless the caller shares its own.
+    texts: Texts | None = None,
 ) -> Engine:
+    texts = texts or Texts.load()
     store = BroadcastStore(storage.redis, storage.keys)
-    compose = composer(city)
+    compose = composer(city, texts)
     senders = [
         Sender(
             queue=DeliveryQueue(storage.redis, storage.keys, client.channel, worker),
@@ -122,7 +96,7 @@ def build_engine(
         hasher,
         city,
         [client.channel for client, _ in channels],
-        digests=DigestLoader(Timeline(storage.redis, storage.keys, store), city, topic_namer(city)),
+        digests=DigestLoader(Timeline(storage.redis, storage.keys, store), city, topic_namer(city, texts)),
     )
     return Engine(
         redis=storage.redis,
@@ -167,6 +141,7 @@ def build_editorial(
     residents: Residents,
     clock: Callable[[], datetime],
     on_schedule: Callable[[], Awaitable[object]] | None = None,
+    texts: Texts | None = None,
 ) -> Editorial:
     audit = AuditLog(redis, keys.audit())
     timeline = Timeline(redis, keys, engine.store)
@@ -188,7 +163,8 @@ def build_editorial(
     scheduler = Scheduler(
         redis=redis, keys=keys, store=engine.store, publisher=publisher, audit=audit, city=city
     )
-    return Editorial(desk, scheduler, publisher, DigestLoader(timeline, city, topic_namer(city)), clock)
+    digests = DigestLoader(timeline, city, topic_namer(city, texts or Texts.load()))
+    return Editorial(desk, scheduler, publisher, digests, clock)
 
 
 def reply_pacer(

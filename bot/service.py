@@ -41,8 +41,9 @@ from city.residents import Residents
 from city.values import Channel, system_clock
 from handlers.conversation import Conversation, build_router
 from handlers.router import Services
-from handlers.staff import notice_replies
 from handlers.staff_common import chats
+from handlers.staff_notices import notice_replies
+from handlers.texts import Texts
 from handlers.values import Reply
 
 log = logging.getLogger(__name__)
@@ -129,14 +130,15 @@ class Service:
         )  # fmt: skip
         metered = [(self.metrics.metered(client), limiter) for client, limiter in channels.pairs()]
         worker = settings.worker_name or default_worker_name()
+        texts = Texts.load()
         self.engine = engine = build_engine(
             storage=storage, city=city, channels=metered, care=residents, hasher=hasher,
-            worker=worker, clock=self.clock, sleep=self._sleep, alarm=self._alarm,
+            worker=worker, clock=self.clock, sleep=self._sleep, alarm=self._alarm, texts=texts,
         )  # fmt: skip
         whatsapp = channels.whatsapp
         self.services, self.scheduler = build_services(
             storage=storage, residents=residents, engine=engine, channels=metered, city=city,
-            clock=self.clock, rate_limit_margin=settings.rate_limit_margin,
+            clock=self.clock, texts=texts, rate_limit_margin=settings.rate_limit_margin,
             templates_needed=template_counter(whatsapp, storage, city, self.clock) if whatsapp else None,
         )  # fmt: skip
         conversation = Conversation(build_router(), self.services)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from bot.assembly import build_editorial, composer
+from bot.assembly import build_editorial
 from bot.control import Announcement, ControlChannel
 from bot.storage.client import Storage
 from broadcasts.channel import ChannelClient
@@ -16,6 +16,7 @@ from city.config import City
 from city.residents import Residents
 from city.statistics import snapshot
 from city.values import Clock
+from handlers.rendering import composer
 from handlers.router import Services
 from handlers.texts import Texts
 
@@ -28,11 +29,12 @@ def build_services(
     channels: Sequence[tuple[ChannelClient, Limiter]],
     city: Callable[[], City],
     clock: Clock,
+    texts: Texts,
     rate_limit_margin: float,
     templates_needed: Callable[[Broadcast], Awaitable[int]] | None = None,
 ) -> tuple[Services, Scheduler]:
     """The conversation's services, and the scheduler that shares their publisher."""
-    compose = composer(city)
+    compose = composer(city, texts)
     control = ControlChannel(storage.redis, storage.keys)
     editorial = build_editorial(
         redis=storage.redis,
@@ -41,6 +43,7 @@ def build_services(
         city=city,
         residents=residents,
         clock=clock,
+        texts=texts,
         # Every process re-arms its timer, so the one that is free wakes on time.
         on_schedule=lambda: control.announce(Announcement.SCHEDULE_CHANGED),
     )
@@ -48,7 +51,7 @@ def build_services(
     services = Services(
         residents=residents,
         city=city,
-        texts=Texts.load(),
+        texts=texts,
         clock=clock,
         desk=editorial.desk,
         render=lambda broadcast, language: compose(broadcast, language).text,

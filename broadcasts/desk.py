@@ -55,7 +55,7 @@ class DeskError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """Something a staff member must be told without having asked: rendered by handlers/staff.py."""
+    """Something a staff member must be told without having asked: rendered by handlers/staff_notices.py."""
 
     to: StaffMember
     key: str  # a text id of handlers/locale

@@ -24,7 +24,7 @@ from broadcasts.model import State
 from broadcasts.planner import GROUP
 from broadcasts.store import STATE_FIELD
 
-# Aggregate daily counters are kept a little over a year (as bot/residents.py keeps its own).
+# Aggregate daily counters are kept a little over a year (as city/residents.py keeps its own).
 DAILY_STATS_TTL_S = 400 * 24 * 3600
 # How many of the broadcasts with work a sender looks at, most urgent first.
 ACTIVE_LIMIT = 32

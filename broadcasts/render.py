@@ -1,22 +1,21 @@
-"""How a broadcast reads in a resident's messenger, in their language."""
+"""How a broadcast reads in a resident's messenger, in their language: the layout only.
+
+The words (the header's label, the topics' names) come from the caller, since the catalogs they live in
+belong to the conversation above this package (handlers/rendering.py fills them in).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from broadcasts.model import Broadcast, Priority
-
-HEADERS = {
-    Priority.ALERT: {"de": "⚠️ Eilmeldung", "en": "⚠️ Urgent alert"},
-    Priority.NEWS: {"de": "📣", "en": "📣"},
-    Priority.DIGEST: {"de": "🗞️", "en": "🗞️"},
-}
+from broadcasts.model import Broadcast
 
 
-def render(broadcast: Broadcast, language: str, topic_name: Callable[[str, str], str]) -> str:
-    """Header (alert mark and topic), the text in the resident's language, then the links."""
+def render(broadcast: Broadcast, language: str, label: str, topic_name: Callable[[str, str], str]) -> str:
+    """Header (the label, such as the alert mark, and the topics), the text in the resident's language, then
+    the links."""
     names = ", ".join(topic_name(topic_id, language) for topic_id in broadcast.topics)
-    header = f"{HEADERS[broadcast.priority][language if language == 'en' else 'de']} {names}".strip()
+    header = f"{label} {names}".strip()
     parts = [header, broadcast.text(language)]
     if broadcast.links:
         parts.append("\n".join(f"🔗 {link}" for link in broadcast.links))

@@ -143,7 +143,7 @@ class Keys:
         """Which draft a staff member's next plain message replaces (after pressing "Ändern")."""
         return f"{self.prefix}:staff-edit:{staff_id}"
 
-    # --- WhatsApp: `hashed` is the keyed hash (bot/idhash.py) of the resident, never the number itself.
+    # --- WhatsApp: `hashed` is the resident's keyed hash (bot/storage/idhash.py), never the number itself.
 
     def whatsapp_window(self, hashed: str) -> str:
         """When the resident last wrote: their 24-hour customer-service window; expires with it."""

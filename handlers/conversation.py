@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from city.values import Channel, Resident, ResidentRecord
-from handlers import delivery, resident, staff, staff_reports
+from handlers import delivery, resident, staff_decisions, staff_drafting, staff_reports
 from handlers.consent import consent_prompt
 from handlers.matching import find_faq, normalize
 from handlers.router import Context, Router, Services
@@ -24,7 +24,8 @@ def build_router() -> Router:
     router = Router()
     router.include(resident.router)
     router.include(delivery.router)
-    router.include(staff.router)
+    router.include(staff_drafting.router)
+    router.include(staff_decisions.router)
     router.include(staff_reports.router)
     return router
 
@@ -65,7 +66,7 @@ class Conversation:
                 return consent_prompt(ctx, intro=ctx.t("consent_changed", version=version))
             return await handler(ctx)
         if name is None and text and not inbound.is_button:
-            edited = await staff.pending_edit(ctx)
+            edited = await staff_drafting.pending_edit(ctx)
             if edited is not None:
                 return edited
             entry = find_faq(self._services.city(), text)

@@ -23,8 +23,8 @@ from handlers.values import Reply
 
 # A number ("12"), a repeat's occurrence ("12-20261130") or a digest ("digest-2026-11-30").
 BROADCAST_ID = re.compile(r"[0-9]+(?:-[0-9]{8})?|digest-[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# The sandbox web chat (bot/sandbox.py) names a staff member's chat by their id in the city file; it runs
-# only on loopback and only without messenger credentials, where acting as staff is its purpose.
+# The sandbox web chat (bot/sandbox/adapter.py) names a staff member's chat by their id in the city file;
+# it runs only on loopback and only without messenger credentials, where acting as staff is its purpose.
 SANDBOX_STAFF = "staff:"
 
 StaffHandler = Callable[[Context, StaffMember], Awaitable[list[Reply]]]
@@ -108,6 +108,11 @@ def chats(member: StaffMember) -> list[Resident]:
     return chats
 
 
+def notice(ctx: Context, to: StaffMember | None, key: str, **values: object) -> str:
+    """A message to another staff member, in the language the city file gives them (German by default)."""
+    return ctx.services.texts(to.language if to else "de", key, **values)
+
+
 def staff_name(ctx: Context, staff_id: str) -> str:
     member = ctx.city.staff_member(staff_id)
     return member.name if member else staff_id
@@ -126,6 +131,19 @@ def duration(seconds: float) -> str:
 
 def local_time(ctx: Context, moment: datetime) -> str:
     return moment.astimezone(ctx.city.tz).strftime("%d.%m.%Y %H:%M")
+
+
+def released(ctx: Context, broadcast: Broadcast, language: str | None = None) -> str:
+    """What happens now to an approved broadcast: out at once, after the quiet hours, or at its time."""
+
+    def t(key: str, **values: object) -> str:
+        return ctx.services.texts(language or ctx.language, key, **values)
+
+    if broadcast.state is State.HELD and broadcast.scheduled_for is not None:
+        return t("staff_held_quiet", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for))
+    if broadcast.state is State.SCHEDULED and broadcast.scheduled_for is not None:
+        return t("staff_goes_out_at", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for))
+    return t("staff_approved", id=broadcast.id)
 
 
 def rule_text(ctx: Context, rule: Recurrence) -> str:
