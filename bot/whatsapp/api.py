@@ -2,7 +2,7 @@
 
 Requests go to `{WHATSAPP_API_URL}/{version}/{phone_number_id}/messages` with a Bearer token
 (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages). Bodies are built by the
-pure functions in bot/whatsapp_payloads.py.
+pure functions in bot/whatsapp/payloads.py.
 """
 
 from __future__ import annotations
