@@ -1,6 +1,6 @@
 """The engine side of `make bench`: one scenario per call, one JSON line on stdout.
 
-The engine runs exactly as `stadtfunk run` wires it (bot.broadcasting.build_engine, the Telegram
+The engine runs exactly as `stadtfunk run` wires it (bot.assembly.build_engine, the Telegram
 channel client, the shared limiter), against the stand-in of benchmarks/standin.py and a Redis of its
 own. Subscribers are written in the layout bot/residents.py keeps, so Redis memory figures are real.
 """
