@@ -2,7 +2,7 @@
 
 The engine runs exactly as `stadtfunk run` wires it (bot.assembly.build_engine, the Telegram
 channel client, the shared limiter), against the stand-in of benchmarks/standin.py and a Redis of its
-own. Subscribers are written in the layout bot/residents.py keeps, so Redis memory figures are real.
+own. Subscribers are written in the layout city/residents.py keeps, so Redis memory figures are real.
 """
 
 from __future__ import annotations
