@@ -21,8 +21,15 @@ from city.values import Channel
 from redis.exceptions import ResponseError
 
 from broadcasts.model import State
-from broadcasts.planner import GROUP
 from broadcasts.store import STATE_FIELD
+
+# The consumer group every sender of a channel reads a delivery stream in.
+GROUP = "senders"
+# The fields of a delivery stream's entry, written by the planner's script (broadcasts/planner.py) and by
+# `release`, read only here. One letter each: a large audience is millions of entries.
+CHAT_FIELD = "c"
+LANGUAGE_FIELD = "l"  # "" for German, "en" for English
+TEXT_FIELD = "t"  # a text of the recipient's own (a digest); absent when the broadcast's text is sent
 
 # Aggregate daily counters are kept a little over a year (as bot/residents.py keeps its own).
 DAILY_STATS_TTL_S = 400 * 24 * 3600
@@ -164,7 +171,7 @@ class DeliveryQueue:
         if isinstance(answer, ResponseError):  # cancelled meanwhile
             return []
         return [
-            Delivery(broadcast_id, entry_id, f["c"], f.get("l", ""), text=f.get("t"))
+            Delivery(broadcast_id, entry_id, f[CHAT_FIELD], f.get(LANGUAGE_FIELD, ""), text=f.get(TEXT_FIELD))
             for entry_id, f in _entries(answer)
             if f
         ]
@@ -181,10 +188,10 @@ class DeliveryQueue:
             Delivery(
                 broadcast_id,
                 entry_id,
-                fields["c"],
-                fields.get("l", ""),
+                fields[CHAT_FIELD],
+                fields.get(LANGUAGE_FIELD, ""),
                 maybe_sent=bool(mark),
-                text=fields.get("t"),
+                text=fields.get(TEXT_FIELD),
             )
             for (entry_id, fields), mark in zip(live, marks, strict=True)
         ]
@@ -259,9 +266,9 @@ class DeliveryQueue:
         stream = self._keys.broadcast_queue(broadcast_id, self.channel)
         async with self._redis.pipeline(transaction=True) as pipe:
             for delivery in deliveries:
-                fields: dict[Any, Any] = {"c": delivery.chat_id, "l": delivery.language}
+                fields: dict[Any, Any] = {CHAT_FIELD: delivery.chat_id, LANGUAGE_FIELD: delivery.language}
                 if delivery.text is not None:
-                    fields["t"] = delivery.text
+                    fields[TEXT_FIELD] = delivery.text
                 pipe.xadd(stream, fields)
             ids = [d.entry_id for d in deliveries]
             pipe.xack(stream, GROUP, *ids)
@@ -310,6 +317,16 @@ class DeliveryQueue:
         """Forget the heartbeats of dead senders once their work has been reclaimed everywhere."""
         if dead:
             await self._redis.hdel(self._keys.workers(self.channel), *dead)
+
+
+async def open_stream(redis: aioredis.Redis, keys: Keys, broadcast_id: str, channel: Channel) -> None:
+    """Create a broadcast's delivery stream on one channel with its consumer group, before anything is
+    queued; a second call (another process, or a restart) finds them and leaves them be."""
+    try:
+        await redis.xgroup_create(keys.broadcast_queue(broadcast_id, channel), GROUP, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
 
 
 def _entries(answer: Any) -> list[tuple[str, dict[str, str] | None]]:
