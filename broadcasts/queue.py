@@ -20,7 +20,8 @@ from city.keys import Keys
 from city.values import Channel
 from redis.exceptions import ResponseError
 
-from broadcasts.model import State
+from broadcasts.active import ActiveLists
+from broadcasts.model import Priority, State
 from broadcasts.store import STATE_FIELD
 
 # The consumer group every sender of a channel reads a delivery stream in.
@@ -111,6 +112,7 @@ class DeliveryQueue:
         self._settle = redis.register_script(_SETTLE)
         self._mark = redis.register_script(_MARK)
         self._keys = keys
+        self._active = ActiveLists(redis, keys)
         self.channel = channel
         self.worker = worker
         # The city's daily figures counted by settled batches and not yet written: see flush_daily.
@@ -118,7 +120,7 @@ class DeliveryQueue:
 
     async def active(self, limit: int = ACTIVE_LIMIT) -> list[str]:
         """Broadcast ids with deliveries on this channel, most urgent first."""
-        return [str(m) for m in await self._redis.zrange(self._keys.active(self.channel), 0, limit - 1)]
+        return await self._active.ids(self.channel, limit)
 
     async def survey(self, states_of: Sequence[str], claim: tuple[str, int] | None = None) -> Survey:
         """The active list, the states of `states_of`, and `claim` = (broadcast id, count) new
@@ -126,7 +128,7 @@ class DeliveryQueue:
         broadcast it served last is still the one to serve. Claimed deliveries it does not send at
         once are pending for this worker like any other, so a wrong guess costs nothing but order."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrange(self._keys.active(self.channel), 0, ACTIVE_LIMIT - 1)
+            self._active.read_in(pipe, self.channel, ACTIVE_LIMIT)
             for broadcast_id in states_of:
                 pipe.hget(self._keys.broadcast(broadcast_id), STATE_FIELD)
             if claim is not None:
@@ -137,7 +139,7 @@ class DeliveryQueue:
             if isinstance(answer, Exception) and not _cancelled(answer):
                 raise answer
         return Survey(
-            active=[str(m) for m in answers[0]],
+            active=self._active.ids_from(answers[0]),
             states={
                 broadcast_id: State(value) if value else None
                 for broadcast_id, value in zip(states_of, answers[1 : 1 + len(states_of)], strict=True)
@@ -317,6 +319,14 @@ class DeliveryQueue:
         """Forget the heartbeats of dead senders once their work has been reclaimed everywhere."""
         if dead:
             await self._redis.hdel(self._keys.workers(self.channel), *dead)
+
+
+async def depth(redis: aioredis.Redis, keys: Keys, channel: Channel) -> dict[Priority, int]:
+    """Deliveries waiting on a channel (queued or claimed, not yet settled), by priority: for metrics."""
+    waiting = dict.fromkeys(Priority, 0)
+    for listed in await ActiveLists(redis, keys).listed(channel):
+        waiting[listed.priority] += int(await redis.xlen(keys.broadcast_queue(listed.broadcast_id, channel)))
+    return waiting
 
 
 async def open_stream(redis: aioredis.Redis, keys: Keys, broadcast_id: str, channel: Channel) -> None:

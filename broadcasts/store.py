@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from city.keys import Keys
 from city.values import Channel
 
+from broadcasts.active import ActiveLists
 from broadcasts.model import TRANSITIONS, Broadcast, Hold, InvalidTransition, Priority, State
 
 # The field of a broadcast's hash that holds its state (DeliveryQueue.survey reads it too).
@@ -124,6 +125,7 @@ class BroadcastStore:
         self._transition = redis.register_script(_TRANSITION)
         self._create_named = redis.register_script(_CREATE_NAMED)
         self._reschedule = redis.register_script(_RESCHEDULE)
+        self.active = ActiveLists(redis, keys)
 
     async def create(self, draft: Broadcast) -> Broadcast:
         """Store a new broadcast under the next short id (staff type it: /freigeben 42)."""
@@ -216,30 +218,20 @@ class BroadcastStore:
 
     async def activate(self, broadcast: Broadcast, channels: Sequence[Channel], now: datetime) -> None:
         """Offer the broadcast to the senders of each channel, alerts first, then oldest first."""
-        score = int(broadcast.priority) * 10**13 + int(broadcast.created_at.timestamp() * 1000)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hsetnx(self._keys.broadcast_progress(broadcast.id), "started_at", now.isoformat())
-            for channel in channels:
-                pipe.zadd(self._keys.active(channel), {broadcast.id: score})
-            await pipe.execute()
+        await self._redis.hsetnx(self._keys.broadcast_progress(broadcast.id), "started_at", now.isoformat())
+        await self.active.add(broadcast, channels)
 
     async def deactivate(self, broadcast_id: str, channels: Sequence[Channel]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for channel in channels:
-                pipe.zrem(self._keys.active(channel), broadcast_id)
-            await pipe.execute()
+        await self.active.remove(broadcast_id, channels)
 
     async def finish_channel(self, broadcast_id: str, channel: Channel, now: datetime) -> bool:
         """A channel's queue ran dry: once planning is complete, retire it, and finish the broadcast with
         its last channel. True when this channel is no longer active for the broadcast."""
         if await self._redis.hget(self._keys.broadcast_progress(broadcast_id), "planned") != "1":
             return False
-        await self._redis.zrem(self._keys.active(channel), broadcast_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for other in Channel:
-                pipe.zscore(self._keys.active(other), broadcast_id)
-            if any(score is not None for score in await pipe.execute()):
-                return True
+        await self.active.remove(broadcast_id, [channel])
+        if await self.active.anywhere(broadcast_id):
+            return True
         try:
             await self.transition(broadcast_id, State.DONE)
         except InvalidTransition:
