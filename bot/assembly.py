@@ -7,7 +7,8 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
+from functools import partial
 
 import redis.asyncio as aioredis
 
@@ -22,7 +23,7 @@ from broadcasts.model import ALL_TOPICS, Broadcast, Priority
 from broadcasts.outcome import SubscriberCare
 from broadcasts.planner import Planner
 from broadcasts.publisher import Publisher
-from broadcasts.queue import DeliveryQueue
+from broadcasts.queue import DeliveryQueue, drop_resident
 from broadcasts.render import render
 from broadcasts.reply_pacer import REPLY_LANE_S, ReplyPacer
 from broadcasts.scheduler import Scheduler
@@ -59,6 +60,15 @@ def limiter_for(storage: Storage, client: ChannelClient, account: str, margin: f
         burst=strict_burst(rate, margin),
         horizon=RESERVE_AHEAD_S,
     )
+
+
+def residents_for(storage: Storage, tz: tzinfo) -> Residents:
+    """The residents' store, wired so that an erasure also drops the resident's queued deliveries: every
+    process that may erase someone (the service, the senders' "chat not found", the command line) builds
+    it here."""
+    residents = Residents(storage.redis, storage.keys, tz)
+    residents.forgetters.append(partial(drop_resident, storage.redis, storage.keys))
+    return residents
 
 
 def topic_namer(city: Callable[[], City]) -> Callable[[str, str], str]:

@@ -22,6 +22,7 @@ from bot.assembly import (
     default_worker_name,
     limiter_for,
     reply_pacer,
+    residents_for,
 )
 from bot.metrics import METRICS_PATH, Metrics
 from bot.progress_reporter import ProgressReporter
@@ -127,7 +128,7 @@ class Service:
             sandbox_settings(settings) if settings.sandbox_mode else settings, service=True
         )
         storage = self.storage
-        residents = Residents(storage.redis, storage.keys, self.city.tz)
+        residents = residents_for(storage, self.city.tz)
         # Enough connections for the senders' in-flight sends plus replies.
         self._session = aiohttp.ClientSession(
             timeout=HTTP_TIMEOUT, connector=aiohttp.TCPConnector(limit=SEND_CONCURRENCY + 16)

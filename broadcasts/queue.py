@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from city.keys import Keys
-from city.values import Channel
+from city.values import Channel, Resident
 from redis.exceptions import ResponseError
 
 from broadcasts.active import ActiveLists
@@ -32,7 +32,7 @@ CHAT_FIELD = "c"
 LANGUAGE_FIELD = "l"  # "" for German, "en" for English
 TEXT_FIELD = "t"  # a text of the recipient's own (a digest); absent when the broadcast's text is sent
 
-# Aggregate daily counters are kept a little over a year (as bot/residents.py keeps its own).
+# Aggregate daily counters are kept a little over a year (as city/residents.py keeps its own).
 DAILY_STATS_TTL_S = 400 * 24 * 3600
 # How many of the broadcasts with work a sender looks at, most urgent first.
 ACTIVE_LIMIT = 32
@@ -327,6 +327,25 @@ async def depth(redis: aioredis.Redis, keys: Keys, channel: Channel) -> dict[Pri
     for listed in await ActiveLists(redis, keys).listed(channel):
         waiting[listed.priority] += int(await redis.xlen(keys.broadcast_queue(listed.broadcast_id, channel)))
     return waiting
+
+
+async def drop_resident(redis: aioredis.Redis, keys: Keys, resident: Resident) -> None:
+    """Delete the resident's queued deliveries from every broadcast still sending (or paused) on their
+    channel: an erasure request outranks the last message of a broadcast. Residents.erase calls this
+    through its forgetters, once the resident has left every audience.
+
+    This reads each running broadcast's stream once; erasures are rare, broadcasts few at a time.
+    """
+    for broadcast_id in await ActiveLists(redis, keys).ids(resident.channel):
+        stream = keys.broadcast_queue(broadcast_id, resident.channel)
+        start = "-"
+        while entries := cast(
+            list[tuple[str, dict[str, str]]], await redis.xrange(stream, min=start, count=1000)
+        ):
+            mine = [entry_id for entry_id, fields in entries if fields.get(CHAT_FIELD) == resident.chat_id]
+            if mine:
+                await redis.xdel(stream, *mine)
+            start = "(" + str(entries[-1][0])
 
 
 async def open_stream(redis: aioredis.Redis, keys: Keys, broadcast_id: str, channel: Channel) -> None:

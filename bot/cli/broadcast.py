@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from bot.assembly import SCHEDULE_CHANGED, build_editorial, build_engine, default_worker_name, limiter_for
+from bot.assembly import (
+    SCHEDULE_CHANGED,
+    build_editorial,
+    build_engine,
+    default_worker_name,
+    limiter_for,
+    residents_for,
+)
 from bot.cli.common import CommandError, connected
 from bot.sandbox.channel import Outbox, SandboxChannel
 from bot.settings import Settings
@@ -56,7 +63,7 @@ async def broadcast(
     if not text.strip():
         raise CommandError("--text is empty")
     async with aiohttp.ClientSession() as session, connected(settings) as storage:
-        residents = Residents(storage.redis, storage.keys, city.tz)
+        residents = residents_for(storage, city.tz)
         secret = settings.id_hash_secret.get_secret_value() if settings.id_hash_secret else None
         hasher = IdHasher(load_or_create_secret(secret, settings.data_dir))
         channels = _channels(
