@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -47,6 +48,15 @@ redis.call('HSET', KEYS[1], 'scheduled_for', ARGV[2])
 return 1
 """
 
+
+class Reported(StrEnum):
+    """What a platform reports about a send later (WhatsApp statuses): counted in aggregate only."""
+
+    DELIVERED = "delivered"
+    READ = "read"
+    UNDELIVERED = "undelivered"
+
+
 COUNTERS = (
     "total",
     "sent",
@@ -55,10 +65,7 @@ COUNTERS = (
     "retired",
     "maybe_duplicate",
     "suppressed",
-    # Reported later by the platform (WhatsApp statuses), in aggregate only.
-    "delivered",
-    "read",
-    "undelivered",
+    *Reported,
 )
 
 
@@ -237,6 +244,16 @@ class BroadcastStore:
         except InvalidTransition:
             return True  # another sender finished it first, or it was cancelled
         await self._redis.hset(self._keys.broadcast_progress(broadcast_id), "finished_at", now.isoformat())
+        return True
+
+    async def count_reported(self, broadcast_id: str, channel: Channel, reported: Reported) -> bool:
+        """Count one status the platform reported later about a send of the broadcast; False, and nothing
+        counted, when there is no such broadcast (a status may name any tag, or come after a purge)."""
+        if await self.state(broadcast_id) is None:
+            return False
+        await self._redis.hincrby(
+            self._keys.broadcast_progress(broadcast_id), f"{reported}:{channel.value}", 1
+        )
         return True
 
     async def progress(self, broadcast_id: str) -> Progress:

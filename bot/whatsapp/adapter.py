@@ -14,16 +14,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from bot.whatsapp.api import WhatsAppAPI, classify_code
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.marks import WhatsAppMarks
 from bot.whatsapp.payloads import Body, addressed, document, reply_bodies
 from broadcasts.outcome import SendError, SendProblem
 from broadcasts.reply_pacer import ReplyPacer
-from broadcasts.store import BroadcastStore
-from city.keys import Keys
+from broadcasts.store import BroadcastStore, Reported
 from city.residents import Residents
 from city.values import Channel, Resident
 from handlers.conversation import Conversation
@@ -38,7 +35,7 @@ WORDLESS = frozenset({"audio", "sticker", "location", "contacts", "unsupported",
 # Not addressed to anyone: a reaction to an earlier message, a number change notice.
 IGNORED = frozenset({"reaction", "system", "ephemeral", "request_welcome"})
 BROADCAST_TAG = re.compile(r"^[0-9]{1,18}$")
-LATER_COUNTERS = {"delivered": "delivered", "read": "read", "failed": "undelivered"}
+LATER_COUNTERS = {"delivered": Reported.DELIVERED, "read": Reported.READ, "failed": Reported.UNDELIVERED}
 
 Elsewhere = Callable[[list[Reply]], Awaitable[None]]
 Alarm = Callable[[str, SendProblem], Awaitable[None]]
@@ -55,8 +52,6 @@ class WhatsAppAdapter:
         residents: Residents,
         marks: WhatsAppMarks,
         store: BroadcastStore,
-        redis: aioredis.Redis,
-        keys: Keys,
         pacer: ReplyPacer,
         clock: Callable[[], datetime],
         elsewhere: Elsewhere | None = None,
@@ -69,8 +64,6 @@ class WhatsAppAdapter:
         self._residents = residents
         self._marks = marks
         self._store = store
-        self._redis = redis
-        self._keys = keys
         self._pacer = pacer
         self._clock = clock
         self._elsewhere = elsewhere
@@ -147,10 +140,9 @@ class WhatsAppAdapter:
         if not await self._marks.first_time(recipient, f"{wamid}:{state}", entry_id):
             return
         tag = _text(status.get("biz_opaque_callback_data"))
-        if BROADCAST_TAG.match(tag) and await self._store.state(tag) is not None:
+        if BROADCAST_TAG.match(tag):
             # Aggregate only: which resident read what is not kept.
-            field = f"{LATER_COUNTERS[state]}:{Channel.WHATSAPP.value}"
-            await self._redis.hincrby(self._keys.broadcast_progress(tag), field, 1)
+            await self._store.count_reported(tag, Channel.WHATSAPP, LATER_COUNTERS[state])
         if state == "failed":
             codes = [_code(error) for error in _dicts(status, "errors")]
             log.info("whatsapp message failed later: codes %s", codes)

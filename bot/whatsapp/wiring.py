@@ -94,8 +94,6 @@ def whatsapp_adapter(
         residents=residents,
         marks=parts.marks,
         store=store,
-        redis=storage.redis,
-        keys=storage.keys,
         pacer=ReplyPacer(
             channel=Channel.WHATSAPP,
             limiter=parts.limiter,
