@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from bot.storage.client import Storage
 from broadcasts.audit import AuditLog
 from broadcasts.channel import ChannelClient, Message
+from broadcasts.courier import Alarm
 from broadcasts.desk import Desk
 from broadcasts.digest import DigestLoader
 from broadcasts.engine import Engine
@@ -27,7 +28,7 @@ from broadcasts.queue import DeliveryQueue, drop_resident
 from broadcasts.render import render
 from broadcasts.reply_pacer import REPLY_LANE_S, ReplyPacer
 from broadcasts.scheduler import Scheduler
-from broadcasts.sender import MAX_BATCH, Alarm, Sender
+from broadcasts.sender import MAX_BATCH, Sender
 from broadcasts.store import BroadcastStore
 from broadcasts.timeline import Item, Timeline
 from city.config import City
