@@ -15,7 +15,6 @@ import redis.asyncio as aioredis
 from bot.storage.client import Storage
 from broadcasts.audit import AuditLog
 from broadcasts.channel import ChannelClient, Message
-from broadcasts.courier import Alarm
 from broadcasts.desk import Desk
 from broadcasts.digest import DigestLoader
 from broadcasts.engine import Engine
@@ -29,6 +28,7 @@ from broadcasts.render import render
 from broadcasts.reply_pacer import REPLY_LANE_S, ReplyPacer
 from broadcasts.scheduler import Scheduler
 from broadcasts.sender import MAX_BATCH, Sender
+from broadcasts.spam_limit import SpamLimit
 from broadcasts.store import BroadcastStore
 from broadcasts.timeline import Item, Timeline
 from city.config import City
@@ -109,10 +109,10 @@ def build_engine(
     worker: str,
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    alarm: Alarm | None = None,
 ) -> Engine:
     store = BroadcastStore(storage.redis, storage.keys)
     compose = composer(city)
+    spam = SpamLimit(store, city)
     senders = [
         Sender(
             queue=DeliveryQueue(storage.redis, storage.keys, client.channel, worker),
@@ -123,10 +123,10 @@ def build_engine(
             hasher=hasher,
             compose=compose,
             clock=clock,
+            spam=spam,
             sleep=sleep,
             batch=max(1, min(MAX_BATCH, limiter.burst_tokens)),
             tz=city().tz,
-            alarm=alarm,
         )
         for client, limiter in channels
     ]
@@ -144,6 +144,7 @@ def build_engine(
         store=store,
         planner=planner,
         senders=senders,
+        spam=spam,
         worker=worker,
         clock=clock,
         sleep=sleep,

@@ -42,8 +42,7 @@ from bot.whatsapp.wiring import template_counter, whatsapp_adapter, whatsapp_hoo
 from broadcasts.channel import ChannelClient
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
-from broadcasts.model import Broadcast, InvalidTransition
-from broadcasts.outcome import SendProblem
+from broadcasts.model import Broadcast
 from broadcasts.reply_pacer import ReplyPacer
 from broadcasts.scheduler import Scheduler
 from city.config import City, CityFileError, load_city
@@ -53,7 +52,6 @@ from city.values import Channel, system_clock
 from handlers.conversation import Conversation, build_router
 from handlers.router import Services
 from handlers.staff import notice_replies
-from handlers.staff_common import chats
 from handlers.texts import Texts
 from handlers.values import Reply
 
@@ -168,7 +166,6 @@ class Service:
             worker=worker,
             clock=self.clock,
             sleep=self._sleep,
-            alarm=self._alarm,
         )
         counter = template_counter(whatsapp, storage, lambda: self.city, self.clock) if whatsapp else None
         self.services = self._services(storage, residents, self.engine, channels, templates_needed=counter)
@@ -192,9 +189,9 @@ class Service:
             editing = (api, reply_pacer(client, limiter, hasher, self.clock, self._sleep, lane_s=0.0))
         if whatsapp is not None:
             self.whatsapp, self.inbox = whatsapp_adapter(
-                whatsapp, settings=settings, storage=storage, store=self.engine.store,
+                whatsapp, settings=settings, storage=storage, engine=self.engine,
                 conversation=conversation, residents=residents, hasher=hasher, worker=worker,
-                clock=self.clock, sleep=self._sleep, elsewhere=self._dispatch, alarm=self._alarm,
+                clock=self.clock, sleep=self._sleep, elsewhere=self._dispatch,
             )  # fmt: skip
             await self.inbox.prepare()
         if telegram is not None or whatsapp is not None:
@@ -242,6 +239,7 @@ class Service:
             asyncio.create_task(self._upkeep_loop()),
             asyncio.create_task(self._listen_for_reload(storage)),
             asyncio.create_task(self._report_loop()),
+            asyncio.create_task(self._notice_loop()),
         ]
         if self.inbox is not None:
             self._tasks.append(asyncio.create_task(self.inbox.run(self._stopping)))
@@ -276,21 +274,6 @@ class Service:
         if whatsapp and self.whatsapp is not None:
             await self.whatsapp.deliver("", whatsapp)
 
-    async def _alarm(self, broadcast_id: str, problem: SendProblem) -> None:
-        """The platform throttles the number as spam: stop the broadcast and tell its author once."""
-        if self.engine is None or self.services is None:
-            return
-        try:
-            await self.engine.pause(broadcast_id)
-        except InvalidTransition:
-            return  # paused (and its author told) already, or ended meanwhile
-        log.warning("broadcast %s paused: %s", broadcast_id, problem.value)
-        broadcast = await self.engine.store.get(broadcast_id)
-        author = self.city.staff_member(broadcast.author) if broadcast is not None else None
-        if author is not None:
-            text = self.services.texts("de", "staff_whatsapp_paused", id=broadcast_id)
-            await self._dispatch([Reply(text, to=chat) for chat in chats(author)])
-
     async def reload_city(self) -> bool:
         """Read the city file again (staff, topics, texts) without a restart; a broken file is refused."""
         try:
@@ -313,6 +296,18 @@ class Service:
                 log.error("desk upkeep failed: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=UPKEEP_EVERY_S)
+
+    async def _notice_loop(self) -> None:
+        """Tell staff what the engine decided on its own: a broadcast paused for WhatsApp's spam limit."""
+        while not self._stopping.is_set() and self.engine is not None and self.services is not None:
+            try:
+                notice = await asyncio.wait_for(self.engine.notices.get(), timeout=CONTROL_POLL_S)
+            except TimeoutError:
+                continue
+            try:
+                await self._dispatch(notice_replies(self.services, notice, self.clock()))
+            except Exception as exc:
+                log.error("notice not delivered: %s", type(exc).__name__)
 
     async def _report_loop(self) -> None:
         while not self._stopping.is_set():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 
@@ -22,6 +22,7 @@ from broadcasts.model import Broadcast
 from broadcasts.outcome import MAX_ATTEMPTS, SendError, SendProblem, SubscriberCare, backoff
 from broadcasts.queue import Delivery, DeliveryQueue, Settlement
 from broadcasts.retries import Retries
+from broadcasts.spam_limit import SpamLimit
 from broadcasts.store import BroadcastStore
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,6 @@ SPAM_RETRY_S = 60.0
 # The daily figures are written at most this often while sending (and whenever a sender goes idle, a
 # broadcast finishes, or the sender stops): a kill loses at most this much of them.
 DAILY_FLUSH_S = 1.0
-
-# Told when the platform asks for the whole broadcast to stop (broadcast id, problem).
-Alarm = Callable[[str, SendProblem], Awaitable[None]]
 
 
 class Courier:
@@ -48,9 +46,9 @@ class Courier:
         compose: Callable[[Broadcast, str], Message],
         clock: Callable[[], datetime],
         retries: Retries,
+        spam: SpamLimit,
         concurrency: int,
         tz: tzinfo = UTC,
-        alarm: Alarm | None = None,
     ) -> None:
         self.queue = queue
         self._client = client
@@ -60,7 +58,7 @@ class Courier:
         self._clock = clock
         self._retries = retries
         self._tz = tz  # the city's: daily figures count the city's days
-        self._alarm = alarm
+        self._spam = spam
         self._slots = asyncio.Semaphore(concurrency)
         # Entry ids marked and on their way in this process: still pending in Redis, so re-reading the
         # pending list (after a failure) must not take them up a second time.
@@ -186,9 +184,9 @@ class Courier:
             case SendProblem.SUPPRESSED:
                 return Settlement(delivery, "suppressed")
             case SendProblem.SPAM_LIMITED:
+                # The whole broadcast stops, not only this chat: the limit is on our number.
                 self._retries.add(retry, now.timestamp() + SPAM_RETRY_S)
-                if self._alarm is not None:
-                    await self._alarm(delivery.broadcast_id, error.problem)
+                await self._spam.reached(delivery.broadcast_id)
                 return None
         log.warning("delivery on %s failed: %s", self.channel, error.problem.value)
         return Settlement(delivery, "failed")

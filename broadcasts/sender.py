@@ -15,12 +15,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, tzinfo
 
 from broadcasts.channel import ChannelClient, Message
-from broadcasts.courier import Alarm, Courier
+from broadcasts.courier import Courier
 from broadcasts.limiter import Limiter, Rate
 from broadcasts.model import Broadcast, State
 from broadcasts.outcome import SubscriberCare
 from broadcasts.queue import Delivery, DeliveryQueue, Survey
 from broadcasts.retries import Retries
+from broadcasts.spam_limit import SpamLimit
 from broadcasts.store import BroadcastStore
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,11 @@ class Sender:
         hasher: Callable[[str], str],
         compose: Callable[[Broadcast, str], Message],
         clock: Callable[[], datetime],
+        spam: SpamLimit,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         concurrency: int = CONCURRENCY,
         batch: int = MAX_BATCH,
         tz: tzinfo = UTC,
-        alarm: Alarm | None = None,
     ) -> None:
         self.queue = queue
         self._client = client
@@ -73,9 +74,9 @@ class Sender:
             compose=compose,
             clock=clock,
             retries=self._retries,
+            spam=spam,
             concurrency=concurrency,
             tz=tz,
-            alarm=alarm,
         )
         # Half the slots per batch, so that the next batch goes out while this one awaits answers.
         self._batch = max(1, min(batch, concurrency // 2))

@@ -18,9 +18,10 @@ from bot.whatsapp.api import WhatsAppAPI, classify_code
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.marks import WhatsAppMarks
 from bot.whatsapp.payloads import Body, addressed, document, reply_bodies
+from broadcasts.engine import Engine
 from broadcasts.outcome import SendError, SendProblem
 from broadcasts.reply_pacer import ReplyPacer
-from broadcasts.store import BroadcastStore, Reported
+from broadcasts.store import Reported
 from city.residents import Residents
 from city.values import Channel, Resident
 from handlers.conversation import Conversation
@@ -38,7 +39,6 @@ BROADCAST_TAG = re.compile(r"^[0-9]{1,18}$")
 LATER_COUNTERS = {"delivered": Reported.DELIVERED, "read": Reported.READ, "failed": Reported.UNDELIVERED}
 
 Elsewhere = Callable[[list[Reply]], Awaitable[None]]
-Alarm = Callable[[str, SendProblem], Awaitable[None]]
 
 
 class WhatsAppAdapter:
@@ -51,11 +51,10 @@ class WhatsAppAdapter:
         conversation: Conversation,
         residents: Residents,
         marks: WhatsAppMarks,
-        store: BroadcastStore,
+        engine: Engine,
         pacer: ReplyPacer,
         clock: Callable[[], datetime],
         elsewhere: Elsewhere | None = None,
-        alarm: Alarm | None = None,
     ) -> None:
         self._api = api
         self._channel = channel
@@ -63,11 +62,10 @@ class WhatsAppAdapter:
         self._conversation = conversation
         self._residents = residents
         self._marks = marks
-        self._store = store
+        self._engine = engine
         self._pacer = pacer
         self._clock = clock
         self._elsewhere = elsewhere
-        self._alarm = alarm
 
     async def process(self, entry_id: str, body: str) -> None:
         """Handle one stored notification. Raises only when storage fails, so that it is retried."""
@@ -142,7 +140,7 @@ class WhatsAppAdapter:
         tag = _text(status.get("biz_opaque_callback_data"))
         if BROADCAST_TAG.match(tag):
             # Aggregate only: which resident read what is not kept.
-            await self._store.count_reported(tag, Channel.WHATSAPP, LATER_COUNTERS[state])
+            await self._engine.store.count_reported(tag, Channel.WHATSAPP, LATER_COUNTERS[state])
         if state == "failed":
             codes = [_code(error) for error in _dicts(status, "errors")]
             log.info("whatsapp message failed later: codes %s", codes)
@@ -150,12 +148,13 @@ class WhatsAppAdapter:
                 problem = classify_code(code, f"code {code}").problem
                 if problem is SendProblem.BLOCKED:
                     await self._residents.mark_inactive(Resident(Channel.WHATSAPP, recipient), self._clock())
-                elif (
-                    problem is SendProblem.SPAM_LIMITED
-                    and self._alarm is not None
-                    and BROADCAST_TAG.match(tag)
-                ):
-                    await self._alarm(tag, problem)
+                elif problem is SendProblem.SPAM_LIMITED and BROADCAST_TAG.match(tag):
+                    await self._spam_limited(tag)
+
+    async def _spam_limited(self, broadcast_id: str) -> None:
+        """Meta throttles our number as spam: the engine decides the pause, the service tells the author."""
+        if (notice := await self._engine.spam_limited(broadcast_id)) is not None:
+            self._engine.notices.put_nowait(notice)
 
     async def deliver(self, chat_id: str, replies: list[Reply]) -> None:
         """Answer the person who wrote; notifications for other people go to their messenger."""

@@ -14,16 +14,16 @@ from bot.assembly import limiter_for
 from bot.settings import Settings
 from bot.storage.client import Storage
 from bot.web import WhatsAppHook
-from bot.whatsapp.adapter import Alarm, Elsewhere, WhatsAppAdapter
+from bot.whatsapp.adapter import Elsewhere, WhatsAppAdapter
 from bot.whatsapp.api import WhatsAppAPI
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.marks import WhatsAppMarks
 from bot.whatsapp.webhook import Inbox
 from broadcasts.approval import topics_of
+from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
 from broadcasts.model import Broadcast
 from broadcasts.reply_pacer import ReplyPacer
-from broadcasts.store import BroadcastStore
 from city.config import City
 from city.residents import Residents
 from city.values import Channel, Resident
@@ -76,7 +76,7 @@ def whatsapp_adapter(
     *,
     settings: Settings,
     storage: Storage,
-    store: BroadcastStore,
+    engine: Engine,
     conversation: Conversation,
     residents: Residents,
     hasher: Callable[[str], str],
@@ -84,7 +84,6 @@ def whatsapp_adapter(
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     elsewhere: Elsewhere | None = None,
-    alarm: Alarm | None = None,
 ) -> tuple[WhatsAppAdapter, Inbox]:
     adapter = WhatsAppAdapter(
         api=parts.api,
@@ -93,7 +92,7 @@ def whatsapp_adapter(
         conversation=conversation,
         residents=residents,
         marks=parts.marks,
-        store=store,
+        engine=engine,
         pacer=ReplyPacer(
             channel=Channel.WHATSAPP,
             limiter=parts.limiter,
@@ -104,7 +103,6 @@ def whatsapp_adapter(
         ),
         clock=clock,
         elsewhere=elsewhere,
-        alarm=alarm,
     )
     return adapter, Inbox(storage.redis, storage.keys.whatsapp_inbox(), worker, adapter.process)
 
