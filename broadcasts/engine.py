@@ -1,4 +1,4 @@
-"""The engine's small API (enqueue, pause, resume, cancel, progress) and the loops that run it.
+"""The engine's small API (enqueue, pause, resume, spam_limited, cancel, progress) and the loops that run it.
 
 Every service process runs the same engine against the same Redis: senders share the queues, the
 planner of a broadcast holds a lease, and a supervisor beats each sender's heartbeat, reclaims the

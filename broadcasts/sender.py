@@ -264,9 +264,8 @@ class Sender:
         after = "0"
         while page := await self.queue.resume(broadcast_id, after, 1000):
             for delivery in page:
-                if delivery.entry_id not in self._retries and not self._courier.on_the_wire(
-                    delivery.entry_id
-                ):
+                taken = delivery.entry_id in self._retries or self._courier.on_the_wire(delivery.entry_id)
+                if not taken:
                     self._retries.add(delivery, 0.0)
             after = page[-1].entry_id
         self._resumed.add(broadcast_id)
