@@ -7,7 +7,8 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
+from functools import partial
 
 import redis.asyncio as aioredis
 
@@ -21,10 +22,11 @@ from broadcasts.limiter import Limiter, strict_burst
 from broadcasts.outcome import SubscriberCare
 from broadcasts.planner import Planner
 from broadcasts.publisher import Publisher
-from broadcasts.queue import DeliveryQueue
+from broadcasts.queue import DeliveryQueue, drop_resident
 from broadcasts.reply_pacer import REPLY_LANE_S, ReplyPacer
 from broadcasts.scheduler import Scheduler
-from broadcasts.sender import MAX_BATCH, Alarm, Sender
+from broadcasts.sender import MAX_BATCH, Sender
+from broadcasts.spam_limit import SpamLimit
 from broadcasts.store import BroadcastStore
 from broadcasts.timeline import Item, Timeline
 from city.config import City
@@ -56,6 +58,15 @@ def limiter_for(storage: Storage, client: ChannelClient, account: str, margin: f
     )
 
 
+def residents_for(storage: Storage, tz: tzinfo) -> Residents:
+    """The residents' store, wired so that an erasure also drops the resident's queued deliveries: every
+    process that may erase someone (the service, the senders' "chat not found", the command line) builds
+    it here."""
+    residents = Residents(storage.redis, storage.keys, tz)
+    residents.forgetters.append(partial(drop_resident, storage.redis, storage.keys))
+    return residents
+
+
 def build_engine(
     *,
     storage: Storage,
@@ -66,13 +77,13 @@ def build_engine(
     worker: str,
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    alarm: Alarm | None = None,
     # The catalogs a broadcast's words come from: the packaged ones unless the caller shares its own.
     texts: Texts | None = None,
 ) -> Engine:
     texts = texts or Texts.load()
     store = BroadcastStore(storage.redis, storage.keys)
     compose = composer(city, texts)
+    spam = SpamLimit(store, city)
     senders = [
         Sender(
             queue=DeliveryQueue(storage.redis, storage.keys, client.channel, worker),
@@ -83,10 +94,10 @@ def build_engine(
             hasher=hasher,
             compose=compose,
             clock=clock,
+            spam=spam,
             sleep=sleep,
             batch=max(1, min(MAX_BATCH, limiter.burst_tokens)),
             tz=city().tz,
-            alarm=alarm,
         )
         for client, limiter in channels
     ]
@@ -104,6 +115,7 @@ def build_engine(
         store=store,
         planner=planner,
         senders=senders,
+        spam=spam,
         worker=worker,
         clock=clock,
         sleep=sleep,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import cast
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -22,15 +21,13 @@ from prometheus_client import (
 )
 
 from broadcasts.channel import ChannelClient, Message, Pacing
-from broadcasts.model import Priority
 from broadcasts.outcome import SendError
+from broadcasts.queue import depth
 from city.config import City
 from city.keys import Keys
 from city.values import Channel
 
 METRICS_PATH = "/metrics"
-# The active list's score is priority * 10**13 + creation time in ms (broadcasts/store.py).
-PRIORITY_SCALE = 10**13
 # Where people's messages arrive: the Telegram (and later WhatsApp) webhooks and the sandbox page.
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 INBOUND_PATHS = {"/webhooks/telegram": "tg", "/webhooks/whatsapp": "wa", "/sandbox/send": "sb"}
@@ -87,14 +84,7 @@ class Metrics:
     ) -> None:
         """Read the gauges from Redis, the truth every process shares."""
         for channel in channels:
-            depth = dict.fromkeys(Priority, 0)
-            active = cast(
-                list[tuple[str, float]], await redis.zrange(keys.active(channel), 0, -1, withscores=True)
-            )
-            for broadcast_id, score in active:
-                priority = Priority(min(int(score // PRIORITY_SCALE), Priority.DIGEST))
-                depth[priority] += int(await redis.xlen(keys.broadcast_queue(str(broadcast_id), channel)))
-            for priority, count in depth.items():
+            for priority, count in (await depth(redis, keys, channel)).items():
                 self.queue_depth.labels(channel.value, priority.name.lower()).set(count)
             async with redis.pipeline(transaction=False) as pipe:
                 for topic in city.topics:

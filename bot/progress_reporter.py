@@ -73,12 +73,11 @@ class ProgressReporter:
                 log.info("progress message not updated: %s", error.problem.value)
 
     async def _reported(self) -> list[str]:
-        ids = {
-            str(m) for channel in Channel for m in await self._redis.zrange(self._keys.active(channel), 0, -1)
-        }
-        # Finished ones stay reported until their summary is shown.
-        ids |= {str(m) for m in await self._redis.smembers(self._keys.reports())}
-        return sorted(ids, key=int)
+        # Most urgent first (an alert's author hears first); finished ones stay reported until their
+        # summary is shown. Ids are not all numbers: a digest's or a repeat's names its day.
+        sending = await self._store.active.everywhere()
+        finished = {str(m) for m in await self._redis.smembers(self._keys.reports())} - set(sending)
+        return sending + sorted(finished)
 
     async def _report(self, broadcast_id: str) -> None:
         lease = self._keys.broadcast_reporter(broadcast_id)

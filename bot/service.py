@@ -12,7 +12,7 @@ import aiohttp
 from pydantic import SecretStr
 from redis.exceptions import RedisError
 
-from bot.assembly import build_engine, default_worker_name, reply_pacer
+from bot.assembly import build_engine, default_worker_name, reply_pacer, residents_for
 from bot.channels import Channels, build_channels
 from bot.control import Announcement, ControlChannel
 from bot.http_server import HttpServer
@@ -32,19 +32,14 @@ from bot.whatsapp.adapter import WhatsAppAdapter
 from bot.whatsapp.webhook import Inbox
 from bot.whatsapp.wiring import template_counter, whatsapp_adapter, whatsapp_hook
 from broadcasts.engine import Engine
-from broadcasts.model import InvalidTransition
-from broadcasts.outcome import SendProblem
 from broadcasts.scheduler import Scheduler
-from broadcasts.store import BroadcastStore
 from city.config import City, CityFileError, load_city
 from city.residents import Residents
 from city.values import Channel, system_clock
 from handlers.conversation import Conversation, build_router
 from handlers.router import Services
-from handlers.staff_common import chats
 from handlers.staff_notices import notice_replies
 from handlers.texts import Texts
-from handlers.values import Reply
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +51,8 @@ UPKEEP_EVERY_S = 30.0
 # The progress message is edited at most every 3 s (bot/progress_reporter.py); looking each second
 # keeps it close to that.
 REPORT_EVERY_S = 1.0
+# How long the notice loop waits for the engine's next notice before it looks at the stop event again.
+NOTICE_POLL_S = 0.2
 
 
 class Service:
@@ -117,7 +114,7 @@ class Service:
         self.storage = storage = await open_storage(
             sandbox_settings(settings) if sandbox else settings, service=True
         )
-        residents = Residents(storage.redis, storage.keys, self.city.tz)
+        residents = residents_for(storage, self.city.tz)
         # Enough connections for the senders' in-flight sends plus replies.
         self._session = aiohttp.ClientSession(
             timeout=HTTP_TIMEOUT, connector=aiohttp.TCPConnector(limit=SEND_CONCURRENCY + 16)
@@ -133,7 +130,7 @@ class Service:
         texts = Texts.load()
         self.engine = engine = build_engine(
             storage=storage, city=city, channels=metered, care=residents, hasher=hasher,
-            worker=worker, clock=self.clock, sleep=self._sleep, alarm=self._alarm, texts=texts,
+            worker=worker, clock=self.clock, sleep=self._sleep, texts=texts,
         )  # fmt: skip
         whatsapp = channels.whatsapp
         self.services, self.scheduler = build_services(
@@ -144,7 +141,7 @@ class Service:
         conversation = Conversation(build_router(), self.services)
         await self._start_adapters(
             channels, conversation, residents, hasher, worker,
-            storage=storage, store=engine.store, services=self.services,
+            storage=storage, engine=engine, services=self.services,
         )  # fmt: skip
         engine.start()
         await self._start_loops(storage)
@@ -160,10 +157,11 @@ class Service:
         worker: str,
         *,
         storage: Storage,
-        store: BroadcastStore,
+        engine: Engine,
         services: Services,
     ) -> None:
         """Each messenger's adapter, registered with the outbound router; then who reports progress."""
+        store = engine.store
         outbound, clock, sleep = self.outbound, self.clock, self._sleep
         editing = None
         if (telegram := channels.telegram) is not None:
@@ -180,9 +178,9 @@ class Service:
             editing = (telegram.api, pacer)
         if (whatsapp := channels.whatsapp) is not None:
             self.whatsapp, self.inbox = whatsapp_adapter(
-                whatsapp, settings=self.settings, storage=storage, store=store,
+                whatsapp, settings=self.settings, storage=storage, engine=engine,
                 conversation=conversation, residents=residents, hasher=hasher, worker=worker,
-                clock=clock, sleep=sleep, outbound=outbound, alarm=self._alarm,
+                clock=clock, sleep=sleep, outbound=outbound,
             )  # fmt: skip
             await self.inbox.prepare()
             outbound.register(Channel.WHATSAPP, self.whatsapp.notify)
@@ -215,24 +213,10 @@ class Service:
             asyncio.create_task(every(UPKEEP_EVERY_S, self.upkeep_once, self._stopping, "desk upkeep")),
             asyncio.create_task(control.listen(self._stopping, actions)),
             asyncio.create_task(every(REPORT_EVERY_S, self._report, self._stopping, "progress report")),
+            asyncio.create_task(self._notice_loop()),
         ]
         if self.inbox is not None:
             self._tasks.append(asyncio.create_task(self.inbox.run(self._stopping)))
-
-    async def _alarm(self, broadcast_id: str, problem: SendProblem) -> None:
-        """The platform throttles the number as spam: stop the broadcast and tell its author once."""
-        if self.engine is None or self.services is None:
-            return
-        try:
-            await self.engine.pause(broadcast_id)
-        except InvalidTransition:
-            return  # paused (and its author told) already, or ended meanwhile
-        log.warning("broadcast %s paused: %s", broadcast_id, problem.value)
-        broadcast = await self.engine.store.get(broadcast_id)
-        author = self.city.staff_member(broadcast.author) if broadcast is not None else None
-        if author is not None:
-            text = self.services.texts("de", "staff_whatsapp_paused", id=broadcast_id)
-            await self.outbound.send([Reply(text, to=chat) for chat in chats(author)])
 
     def _current_city(self) -> City:
         """The city as of now: a reload swaps it while everything runs."""
@@ -276,6 +260,18 @@ class Service:
             await self.services.desk.record_reload(self.clock())
         log.info("city file reloaded: %d topics, %d staff", len(city.topics), len(city.staff))
         return True
+
+    async def _notice_loop(self) -> None:
+        """Tell staff what the engine decided on its own: a broadcast paused for WhatsApp's spam limit."""
+        while not self._stopping.is_set() and self.engine is not None and self.services is not None:
+            try:
+                notice = await asyncio.wait_for(self.engine.notices.get(), timeout=NOTICE_POLL_S)
+            except TimeoutError:
+                continue
+            try:
+                await self.outbound.send(notice_replies(self.services, notice, self.clock()))
+            except Exception as exc:
+                log.error("notice not delivered: %s", type(exc).__name__)
 
     def _webhook_target(self) -> WebhookTarget | None:
         settings = self.settings

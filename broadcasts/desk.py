@@ -21,6 +21,7 @@ from broadcasts.audit import Action, AuditLog, Entry
 from broadcasts.calendar import Recurrence
 from broadcasts.engine import Engine
 from broadcasts.model import TERMINAL, Broadcast, InvalidTransition, Priority, State
+from broadcasts.notice import Notice
 from broadcasts.publisher import Publisher
 from broadcasts.store import BroadcastStore, Progress
 
@@ -51,15 +52,6 @@ class DeskError(Exception):
         self.state = state
         self.refusal = refusal
         self.topics = topics
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Something a staff member must be told without having asked: rendered by handlers/staff_notices.py."""
-
-    to: StaffMember
-    key: str  # a text id of handlers/locale
-    broadcast: Broadcast
 
 
 @dataclass(frozen=True, slots=True)

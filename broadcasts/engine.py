@@ -1,4 +1,4 @@
-"""The engine's small API (enqueue, pause, resume, cancel, progress) and the loops that run it.
+"""The engine's small API (enqueue, pause, resume, spam_limited, cancel, progress) and the loops that run it.
 
 Every service process runs the same engine against the same Redis: senders share the queues, the
 planner of a broadcast holds a lease, and a supervisor beats each sender's heartbeat, reclaims the
@@ -18,8 +18,10 @@ from city.keys import Keys
 from city.values import Channel
 
 from broadcasts.model import Broadcast, InvalidTransition, State
+from broadcasts.notice import Notice
 from broadcasts.planner import Planner, PlanningCancelled
 from broadcasts.sender import Sender
+from broadcasts.spam_limit import SpamLimit
 from broadcasts.store import BroadcastStore, Progress
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class Engine:
         store: BroadcastStore,
         planner: Planner,
         senders: Sequence[Sender],
+        spam: SpamLimit,
         worker: str,
         clock: Callable[[], datetime],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -50,6 +53,10 @@ class Engine:
         self._planner = planner
         self.senders = tuple(senders)
         self.channels = tuple(Channel(s.channel) for s in senders)
+        self._spam = spam
+        # What the engine decided to tell staff on its own (a broadcast paused for a spam limit, by a
+        # sender or by spam_limited's caller): the service delivers them.
+        self.notices: asyncio.Queue[Notice] = spam.notices
         self._worker = worker
         self._clock = clock
         self._sleep = sleep
@@ -88,6 +95,12 @@ class Engine:
 
     async def resume(self, broadcast_id: str) -> None:
         await self.store.transition(broadcast_id, State.SENDING)
+
+    async def spam_limited(self, broadcast_id: str) -> Notice | None:
+        """The platform throttles our number as spam: pause the broadcast. Returns the notice for its
+        author only if this call paused it (None when paused already, ended, or the author is no longer
+        in the city file); the caller puts it on `notices`."""
+        return await self._spam.pause(broadcast_id)
 
     async def cancel(self, broadcast_id: str) -> State:
         """Stop a broadcast; whatever is not yet sent is dropped. Returns the state it was in."""

@@ -18,14 +18,13 @@ import redis.asyncio as aioredis
 from city.config import City
 from city.keys import Keys
 from city.values import Channel, Resident
-from redis.exceptions import ResponseError
 
 from broadcasts.digest import DigestRun
 from broadcasts.model import Broadcast, Priority
+from broadcasts.queue import CHAT_FIELD, LANGUAGE_FIELD, TEXT_FIELD, open_stream
 
 log = logging.getLogger(__name__)
 
-GROUP = "senders"
 SCAN_BATCH = 1000
 # A digest composes a text per reader, so a page of its audience is queued in slices of this many: each
 # stays within a few milliseconds, and the senders sharing the event loop keep their reserved times. A
@@ -38,16 +37,17 @@ Entry = tuple[str, str, str, str]
 
 # KEYS: seen, queue, plan, progress, broadcast. ARGV: plan field, next cursor, total field, then
 # (hash, chat, language, own text or "")*. Answers -1 for a cancelled broadcast, whose keys must not
-# come back.
-_QUEUE_BATCH = """
+# come back. The entry's field names are the delivery queue's (broadcasts/queue.py), formatted in.
+_QUEUE_BATCH = f"""
 if redis.call('HGET', KEYS[5], 'state') == 'cancelled' then return -1 end
 local added = 0
 for i = 4, #ARGV, 4 do
   if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
     if ARGV[i + 3] == '' then
-      redis.call('XADD', KEYS[2], '*', 'c', ARGV[i + 1], 'l', ARGV[i + 2])
+      redis.call('XADD', KEYS[2], '*', '{CHAT_FIELD}', ARGV[i + 1], '{LANGUAGE_FIELD}', ARGV[i + 2])
     else
-      redis.call('XADD', KEYS[2], '*', 'c', ARGV[i + 1], 'l', ARGV[i + 2], 't', ARGV[i + 3])
+      redis.call('XADD', KEYS[2], '*', '{CHAT_FIELD}', ARGV[i + 1], '{LANGUAGE_FIELD}', ARGV[i + 2],
+                 '{TEXT_FIELD}', ARGV[i + 3])
     end
     added = added + 1
   end
@@ -84,13 +84,7 @@ class Planner:
     async def prepare(self, broadcast_id: str) -> None:
         """Create each channel's delivery stream and its consumer group before anything is queued."""
         for channel in self._channels:
-            try:
-                await self._redis.xgroup_create(
-                    self._keys.broadcast_queue(broadcast_id, channel), GROUP, id="0", mkstream=True
-                )
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+            await open_stream(self._redis, self._keys, broadcast_id, channel)
 
     async def plan(self, broadcast: Broadcast) -> int:
         """Queue every recipient not yet queued; returns how many this call added."""

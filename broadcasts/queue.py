@@ -17,12 +17,20 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from city.keys import Keys
-from city.values import Channel
+from city.values import Channel, Resident
 from redis.exceptions import ResponseError
 
-from broadcasts.model import State
-from broadcasts.planner import GROUP
+from broadcasts.active import ActiveLists
+from broadcasts.model import Priority, State
 from broadcasts.store import STATE_FIELD
+
+# The consumer group every sender of a channel reads a delivery stream in.
+GROUP = "senders"
+# The fields of a delivery stream's entry, written by the planner's script (broadcasts/planner.py) and by
+# `release`, read only here. One letter each: a large audience is millions of entries.
+CHAT_FIELD = "c"
+LANGUAGE_FIELD = "l"  # "" for German, "en" for English
+TEXT_FIELD = "t"  # a text of the recipient's own (a digest); absent when the broadcast's text is sent
 
 # Aggregate daily counters are kept a little over a year (as city/residents.py keeps its own).
 DAILY_STATS_TTL_S = 400 * 24 * 3600
@@ -104,6 +112,7 @@ class DeliveryQueue:
         self._settle = redis.register_script(_SETTLE)
         self._mark = redis.register_script(_MARK)
         self._keys = keys
+        self._active = ActiveLists(redis, keys)
         self.channel = channel
         self.worker = worker
         # The city's daily figures counted by settled batches and not yet written: see flush_daily.
@@ -111,7 +120,7 @@ class DeliveryQueue:
 
     async def active(self, limit: int = ACTIVE_LIMIT) -> list[str]:
         """Broadcast ids with deliveries on this channel, most urgent first."""
-        return [str(m) for m in await self._redis.zrange(self._keys.active(self.channel), 0, limit - 1)]
+        return await self._active.ids(self.channel, limit)
 
     async def survey(self, states_of: Sequence[str], claim: tuple[str, int] | None = None) -> Survey:
         """The active list, the states of `states_of`, and `claim` = (broadcast id, count) new
@@ -119,7 +128,7 @@ class DeliveryQueue:
         broadcast it served last is still the one to serve. Claimed deliveries it does not send at
         once are pending for this worker like any other, so a wrong guess costs nothing but order."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrange(self._keys.active(self.channel), 0, ACTIVE_LIMIT - 1)
+            self._active.read_in(pipe, self.channel, ACTIVE_LIMIT)
             for broadcast_id in states_of:
                 pipe.hget(self._keys.broadcast(broadcast_id), STATE_FIELD)
             if claim is not None:
@@ -130,7 +139,7 @@ class DeliveryQueue:
             if isinstance(answer, Exception) and not _cancelled(answer):
                 raise answer
         return Survey(
-            active=[str(m) for m in answers[0]],
+            active=self._active.ids_from(answers[0]),
             states={
                 broadcast_id: State(value) if value else None
                 for broadcast_id, value in zip(states_of, answers[1 : 1 + len(states_of)], strict=True)
@@ -164,7 +173,7 @@ class DeliveryQueue:
         if isinstance(answer, ResponseError):  # cancelled meanwhile
             return []
         return [
-            Delivery(broadcast_id, entry_id, f["c"], f.get("l", ""), text=f.get("t"))
+            Delivery(broadcast_id, entry_id, f[CHAT_FIELD], f.get(LANGUAGE_FIELD, ""), text=f.get(TEXT_FIELD))
             for entry_id, f in _entries(answer)
             if f
         ]
@@ -181,10 +190,10 @@ class DeliveryQueue:
             Delivery(
                 broadcast_id,
                 entry_id,
-                fields["c"],
-                fields.get("l", ""),
+                fields[CHAT_FIELD],
+                fields.get(LANGUAGE_FIELD, ""),
                 maybe_sent=bool(mark),
-                text=fields.get("t"),
+                text=fields.get(TEXT_FIELD),
             )
             for (entry_id, fields), mark in zip(live, marks, strict=True)
         ]
@@ -259,9 +268,9 @@ class DeliveryQueue:
         stream = self._keys.broadcast_queue(broadcast_id, self.channel)
         async with self._redis.pipeline(transaction=True) as pipe:
             for delivery in deliveries:
-                fields: dict[Any, Any] = {"c": delivery.chat_id, "l": delivery.language}
+                fields: dict[Any, Any] = {CHAT_FIELD: delivery.chat_id, LANGUAGE_FIELD: delivery.language}
                 if delivery.text is not None:
-                    fields["t"] = delivery.text
+                    fields[TEXT_FIELD] = delivery.text
                 pipe.xadd(stream, fields)
             ids = [d.entry_id for d in deliveries]
             pipe.xack(stream, GROUP, *ids)
@@ -310,6 +319,43 @@ class DeliveryQueue:
         """Forget the heartbeats of dead senders once their work has been reclaimed everywhere."""
         if dead:
             await self._redis.hdel(self._keys.workers(self.channel), *dead)
+
+
+async def depth(redis: aioredis.Redis, keys: Keys, channel: Channel) -> dict[Priority, int]:
+    """Deliveries waiting on a channel (queued or claimed, not yet settled), by priority: for metrics."""
+    waiting = dict.fromkeys(Priority, 0)
+    for listed in await ActiveLists(redis, keys).listed(channel):
+        waiting[listed.priority] += int(await redis.xlen(keys.broadcast_queue(listed.broadcast_id, channel)))
+    return waiting
+
+
+async def drop_resident(redis: aioredis.Redis, keys: Keys, resident: Resident) -> None:
+    """Delete the resident's queued deliveries from every broadcast still sending (or paused) on their
+    channel: an erasure request outranks the last message of a broadcast. Residents.erase calls this
+    through its forgetters, once the resident has left every audience.
+
+    This reads each running broadcast's stream once; erasures are rare, broadcasts few at a time.
+    """
+    for broadcast_id in await ActiveLists(redis, keys).ids(resident.channel):
+        stream = keys.broadcast_queue(broadcast_id, resident.channel)
+        start = "-"
+        while entries := cast(
+            list[tuple[str, dict[str, str]]], await redis.xrange(stream, min=start, count=1000)
+        ):
+            mine = [entry_id for entry_id, fields in entries if fields.get(CHAT_FIELD) == resident.chat_id]
+            if mine:
+                await redis.xdel(stream, *mine)
+            start = "(" + str(entries[-1][0])
+
+
+async def open_stream(redis: aioredis.Redis, keys: Keys, broadcast_id: str, channel: Channel) -> None:
+    """Create a broadcast's delivery stream on one channel with its consumer group, before anything is
+    queued; a second call (another process, or a restart) finds them and leaves them be."""
+    try:
+        await redis.xgroup_create(keys.broadcast_queue(broadcast_id, channel), GROUP, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
 
 
 def _entries(answer: Any) -> list[tuple[str, dict[str, str] | None]]:

@@ -23,8 +23,8 @@ from city.keys import Keys
 from broadcasts import approval
 from broadcasts.audit import Action, AuditLog, Entry
 from broadcasts.calendar import Recurrence, local
-from broadcasts.desk import Notice
 from broadcasts.model import ALL_TOPICS, Broadcast, Hold, InvalidTransition, Priority, State
+from broadcasts.notice import Notice
 from broadcasts.publisher import Publisher
 from broadcasts.store import BroadcastStore
 

@@ -1,29 +1,27 @@
-"""The sender loop of one channel: claim a batch, take one limiter grant, send, settle.
+"""The sender loop of one channel: claim a batch, take one limiter grant, hand it to the courier.
 
 Each step serves the most urgent broadcast that has work, so an alert overtakes news and digests
 within one step. A batch is what one limiter grant can hold, which keeps steps short at 30/s and
-Redis round trips few at 1,000/s.
+Redis round trips few at 1,000/s. What each send comes to, and settling the batch, is the courier's
+(broadcasts/courier.py); what waits for another try is held in Retries (broadcasts/retries.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import logging
-import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 
-from redis.exceptions import RedisError
-
 from broadcasts.channel import ChannelClient, Message
+from broadcasts.courier import Courier
 from broadcasts.limiter import Limiter, Rate
 from broadcasts.model import Broadcast, State
-from broadcasts.outcome import MAX_ATTEMPTS, SendError, SendProblem, SubscriberCare, backoff
-from broadcasts.queue import Delivery, DeliveryQueue, Settlement, Survey
+from broadcasts.outcome import SubscriberCare
+from broadcasts.queue import Delivery, DeliveryQueue, Survey
+from broadcasts.retries import Retries
+from broadcasts.spam_limit import SpamLimit
 from broadcasts.store import BroadcastStore
 
 log = logging.getLogger(__name__)
@@ -40,22 +38,6 @@ LATE_S = 0.05
 # rest of its batch, and the next grant, that much later: under a sliding window, sends that bunch up
 # behind a late one would exceed the limit a second later. Less than this is within the margin's slack.
 SHIFT_AFTER_S = 0.003
-# A delivery refused because the platform throttles the sender as spam waits at least this long; the
-# broadcast is paused meanwhile, and goes on when its author resumes it.
-SPAM_RETRY_S = 60.0
-# The daily figures are written at most this often while sending (and whenever a sender goes idle, a
-# broadcast finishes, or the sender stops): a kill loses at most this much of them.
-DAILY_FLUSH_S = 1.0
-
-# Told when the platform asks for the whole broadcast to stop (broadcast id, problem).
-Alarm = Callable[[str, SendProblem], Awaitable[None]]
-
-
-@dataclass(order=True, slots=True)
-class _Retry:
-    due: float
-    seq: int
-    delivery: Delivery = field(compare=False)
 
 
 class Sender:
@@ -70,41 +52,40 @@ class Sender:
         hasher: Callable[[str], str],
         compose: Callable[[Broadcast, str], Message],
         clock: Callable[[], datetime],
+        spam: SpamLimit,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         concurrency: int = CONCURRENCY,
         batch: int = MAX_BATCH,
         tz: tzinfo = UTC,
-        alarm: Alarm | None = None,
     ) -> None:
         self.queue = queue
-        self._alarm = alarm
         self._client = client
         self._store = store
         self._limiter = limiter
-        self._care = care
         self._hash = hasher
-        self._compose = compose
         self._clock = clock
         self._sleep = sleep
-        self._tz = tz  # the city's: daily figures count the city's days
-        self._slots = asyncio.Semaphore(concurrency)
+        self._retries = Retries()
+        self._courier = Courier(
+            queue=queue,
+            client=client,
+            store=store,
+            care=care,
+            compose=compose,
+            clock=clock,
+            retries=self._retries,
+            spam=spam,
+            concurrency=concurrency,
+            tz=tz,
+        )
         # Half the slots per batch, so that the next batch goes out while this one awaits answers.
         self._batch = max(1, min(batch, concurrency // 2))
         self._inflight: set[asyncio.Task[None]] = set()
-        self._retries: dict[str, list[_Retry]] = {}
-        self._waiting: set[str] = set()  # entry ids in _retries
-        # Entry ids marked and on their way in this process: still pending in Redis, so re-reading the
-        # pending list (after a failure) must not take them up a second time.
-        self._on_the_wire: set[str] = set()
-        self._seq = itertools.count()
         self._resumed: set[str] = set()
         self._broadcasts: dict[str, Broadcast] = {}
         self._active: list[str] = []  # the active list as the last step saw it
         # The broadcast whose last claim came back full: the next step claims from it ahead.
         self._flowing: str | None = None
-        self._messages: dict[tuple[str, str], Message] = {}
-        self._random = random.Random()  # noqa: S311 (jitter, not secrecy)
-        self._daily_flushed = 0.0  # the clock's epoch seconds at the last flush of the daily figures
         self._late = 0.0  # seconds the last batch's sends went out late, for the next grant to keep
 
     @property
@@ -163,21 +144,20 @@ class Sender:
             # meanwhile (ended, or to be read again) leaves them pending in Redis, the truth.
             if ahead is not None and ahead[0] in self._resumed:
                 for delivery in unused:
-                    self._retry_at(delivery, 0.0)
+                    self._retries.add(delivery, 0.0)
         if self._inflight:  # outcomes still to come may schedule retries
             await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
             return 0.0
-        await self._flush_daily(now.timestamp())
+        await self._courier.flush_daily(now.timestamp())
         return self._next_due([b.id for b in sending], now.timestamp())
 
     def _claim_ahead(self, now: float) -> tuple[str, int] | None:
         """What to claim in the step's first round trip: more of the broadcast that was flowing, unless
         retries of it are due first or too many wait already."""
         broadcast_id = self._flowing
-        if broadcast_id is None or broadcast_id not in self._resumed or len(self._waiting) >= MAX_WAITING:
+        if broadcast_id is None or broadcast_id not in self._resumed or len(self._retries) >= MAX_WAITING:
             return None
-        retries = self._retries.get(broadcast_id)
-        if retries and retries[0].due <= now + 1e-6:
+        if self._retries.is_due(broadcast_id, now):
             return None
         return broadcast_id, self._batch
 
@@ -192,26 +172,25 @@ class Sender:
             if ok:
                 granted.append((delivery, delay))
             else:
-                self._retry_at(delivery, now + max(grant.wait, 0.001))
+                self._retries.add(delivery, now + max(grant.wait, 0.001))
         if not granted:
             return grant.wait
-        message = await self._message(broadcast, granted[0][0].language)
+        message = await self._courier.message(broadcast, granted[0][0].language)
         if message.image_path and not message.image_ref:
             # Upload the image once, and wait for its id: everyone else gets the platform's id for it.
             for delivery, _ in granted[1:]:
-                self._retry_at(delivery, 0.0)
+                self._retries.add(delivery, 0.0)
             first = [granted[0][0]]
-            await self._take_slots(1)
+            await self._courier.take_slots(1)
             await self.queue.mark_sending(broadcast.id, first)
             await self._send_batch(broadcast, first)
             return 0.0
-        await self._take_slots(len(granted))
+        await self._courier.take_slots(len(granted))
         # Marked before the wait, so that a send leaves on its reserved time without a round trip first.
         try:
             await self.queue.mark_sending(broadcast.id, [d for d, _ in granted])
         except BaseException:
-            for _ in granted:
-                self._slots.release()
+            self._courier.release_slots(len(granted))
             raise
         waited, due = 0.0, list[Delivery]()
         for index, (delivery, delay) in enumerate(granted):
@@ -233,9 +212,9 @@ class Sender:
     async def _give_back(self, broadcast_id: str, deliveries: list[Delivery]) -> None:
         """This process woke too late for its reserved times (the machine stalled it): sending now would
         bunch up with what the other processes send on time, so these wait for a new grant instead."""
+        self._courier.release_slots(len(deliveries))
         for delivery in deliveries:
-            self._slots.release()
-            self._retry_at(delivery, 0.0)
+            self._retries.add(delivery, 0.0)
         await self.queue.settle(broadcast_id, [], unmark=deliveries)
         log.info("sender %s stalled; %d reserved sends wait for a new grant", self.channel, len(deliveries))
 
@@ -267,16 +246,10 @@ class Sender:
     async def _ready(self, broadcast_id: str, now: float) -> list[Delivery]:
         if broadcast_id not in self._resumed:
             await self._resume(broadcast_id)
-        ready: list[Delivery] = []
-        retries = self._retries.get(broadcast_id, [])
-        # Clocks tick in microseconds; a due time a hair ahead is due.
-        while retries and retries[0].due <= now + 1e-6 and len(ready) < self._batch:
-            delivery = heapq.heappop(retries).delivery
-            self._waiting.discard(delivery.entry_id)
-            ready.append(delivery)
+        ready = self._retries.take_due(broadcast_id, now, self._batch)
         # New claims only while few wait for a retry: when every recipient is refused for now (a second
         # broadcast right after the first meets each chat's own limit), memory stays flat all the same.
-        if len(ready) < self._batch and len(self._waiting) < MAX_WAITING:
+        if len(ready) < self._batch and len(self._retries) < MAX_WAITING:
             wanted = self._batch - len(ready)
             ready += self._took(broadcast_id, await self.queue.claim(broadcast_id, wanted), wanted)
         return ready
@@ -291,8 +264,9 @@ class Sender:
         after = "0"
         while page := await self.queue.resume(broadcast_id, after, 1000):
             for delivery in page:
-                if delivery.entry_id not in self._waiting and delivery.entry_id not in self._on_the_wire:
-                    self._retry_at(delivery, 0.0)
+                taken = delivery.entry_id in self._retries or self._courier.on_the_wire(delivery.entry_id)
+                if not taken:
+                    self._retries.add(delivery, 0.0)
             after = page[-1].entry_id
         self._resumed.add(broadcast_id)
 
@@ -301,154 +275,50 @@ class Sender:
         rate = pacing.group_chat if self._client.is_group(delivery.chat_id) else pacing.private_chat
         return self._hash(f"{self.channel}:{delivery.chat_id}"), rate
 
-    async def _take_slots(self, count: int) -> None:
-        """One slot per send, all taken before the batch is marked "sending": so after a crash only
-        sends that were on their way count as maybe duplicated. Only the step takes slots, one batch
-        at a time, so two batches never hold part of the slots each and wait for the rest."""
-        for _ in range(count):
-            await self._slots.acquire()
-
     def _spawn(self, broadcast: Broadcast, deliveries: list[Delivery]) -> None:
         """Send in the background, so that the next grant does not wait for the platform's answers."""
         if deliveries:
-            # Before the task runs, so that no step in between takes these up again from Redis.
-            self._on_the_wire.update(d.entry_id for d in deliveries)
+            self._courier.board(deliveries)
             task = asyncio.create_task(self._send_batch(broadcast, deliveries))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
 
     async def _send_batch(self, broadcast: Broadcast, deliveries: list[Delivery]) -> None:
-        ids = [d.entry_id for d in deliveries]
-        self._on_the_wire.update(ids)  # already there when spawned; the upload path comes straight here
-        try:
-            outcomes = await asyncio.gather(*(self._send_one(broadcast, d) for d in deliveries))
-            settlements = [s for s in outcomes if isinstance(s, Settlement)]
-            retried = [d for d, s in zip(deliveries, outcomes, strict=True) if s is None]
-            now = self._clock()
-            await self.queue.settle(
-                broadcast.id, settlements, unmark=retried, day=now.astimezone(self._tz).date()
-            )
-        except RedisError as exc:
+        if not await self._courier.send_batch(broadcast, deliveries):
             # Sent but not acknowledged: still pending and marked, so they go again and are counted.
-            log.error("sender %s could not settle a batch: %s", self.channel, type(exc).__name__)
             self.resume_later(broadcast.id)
-            return
-        finally:
-            self._on_the_wire.difference_update(ids)
-        if now.timestamp() - self._daily_flushed >= DAILY_FLUSH_S:
-            await self._flush_daily(now.timestamp())
-
-    async def _flush_daily(self, now: float) -> None:
-        self._daily_flushed = now
-        try:
-            await self.queue.flush_daily()
-        except RedisError as exc:  # kept, and written with the next flush
-            log.error("sender %s could not write the daily figures: %s", self.channel, type(exc).__name__)
-
-    async def _send_one(self, broadcast: Broadcast, delivery: Delivery) -> Settlement | None:
-        """Send and decide: a Settlement when done with this delivery, None when it will be retried."""
-        if delivery.text is not None:
-            message = Message(delivery.text, kind="digest")
-        else:
-            message = self._messages.get((broadcast.id, delivery.language)) or await self._message(
-                broadcast, delivery.language
-            )
-        try:
-            image_ref = await self._client.send(delivery.chat_id, message)
-        except SendError as error:
-            return await self._after_refusal(delivery, error)
-        finally:
-            self._slots.release()
-        if image_ref and message.image_path and not message.image_ref:
-            for key, cached in list(self._messages.items()):
-                if key[0] == broadcast.id:
-                    self._messages[key] = replace(cached, image_ref=image_ref)
-            await self._store.set_media(broadcast.id, self.queue.channel, image_ref)
-        return Settlement(delivery, "sent")
-
-    async def _after_refusal(self, delivery: Delivery, error: SendError) -> Settlement | None:
-        now = self._clock()
-        attempt = delivery.attempt + 1
-        retry = replace(delivery, attempt=attempt)
-        match error.problem:
-            case SendProblem.RATE_LIMITED:
-                # Only this chat waits what the platform asks; the rest of the batch carries on.
-                self._retry_at(retry, now.timestamp() + (error.retry_after or 1.0))
-                return None
-            case SendProblem.UNAVAILABLE if attempt < MAX_ATTEMPTS:
-                self._retry_at(retry, now.timestamp() + backoff(attempt, self._random.random()))
-                return None
-            case SendProblem.BLOCKED:
-                await self._care.deactivate(self.queue.channel, delivery.chat_id, now)
-                return Settlement(delivery, "blocked")
-            case SendProblem.MIGRATED if error.migrate_to:
-                await self._care.migrate(self.queue.channel, delivery.chat_id, error.migrate_to)
-                self._retry_at(replace(retry, chat_id=error.migrate_to), 0.0)
-                return None
-            case SendProblem.CHAT_NOT_FOUND:
-                retired = await self._care.record_missing(self.queue.channel, delivery.chat_id, now)
-                return Settlement(delivery, "retired" if retired else "failed")
-            case SendProblem.SUPPRESSED:
-                return Settlement(delivery, "suppressed")
-            case SendProblem.SPAM_LIMITED:
-                self._retry_at(retry, now.timestamp() + SPAM_RETRY_S)
-                if self._alarm is not None:
-                    await self._alarm(delivery.broadcast_id, error.problem)
-                return None
-        log.warning("delivery on %s failed: %s", self.channel, error.problem.value)
-        return Settlement(delivery, "failed")
-
-    def _retry_at(self, delivery: Delivery, due: float) -> None:
-        self._waiting.add(delivery.entry_id)
-        heap = self._retries.setdefault(delivery.broadcast_id, [])
-        heapq.heappush(heap, _Retry(due, next(self._seq), delivery))
-
-    async def _message(self, broadcast: Broadcast, language: str) -> Message:
-        key = (broadcast.id, language)
-        if key not in self._messages:
-            message = self._compose(broadcast, language)
-            if message.image_path:
-                message = replace(
-                    message, image_ref=await self._store.media(broadcast.id, self.queue.channel)
-                )
-            self._messages[key] = message
-        return self._messages[key]
 
     def _next_due(self, serving: list[str], now: float) -> float | None:
         """The wait until the first retry of a broadcast being served; a paused one's wait longer."""
-        dues = [heap[0].due for broadcast_id in serving if (heap := self._retries.get(broadcast_id))]
+        dues = [due for broadcast_id in serving if (due := self._retries.next_due(broadcast_id)) is not None]
         return max(0.001, min(dues) - now) if dues else None
 
     async def _finish_if_drained(self, broadcast_id: str, now: datetime) -> None:
-        if self._retries.get(broadcast_id):
+        if self._retries.next_due(broadcast_id) is not None:
             return
         if await self.queue.remaining(broadcast_id) != 0:
             return
         # Written before the broadcast is done, so that whoever sees it done sees this process's share in
         # the figures (another process's share follows within DAILY_FLUSH_S).
-        await self._flush_daily(now.timestamp())
+        await self._courier.flush_daily(now.timestamp())
         if await self._store.finish_channel(broadcast_id, self.queue.channel, now):
             self._forget(broadcast_id)
 
     def _forget(self, broadcast_id: str) -> None:
-        for waiting in self._retries.pop(broadcast_id, []):
-            self._waiting.discard(waiting.delivery.entry_id)
+        self._retries.forget(broadcast_id)
         self._broadcasts.pop(broadcast_id, None)
         self._resumed.discard(broadcast_id)
         if self._flowing == broadcast_id:
             self._flowing = None
-        for key in [k for k in self._messages if k[0] == broadcast_id]:
-            del self._messages[key]
+        self._courier.forget(broadcast_id)
 
     async def hand_back(self) -> None:
         """On shutdown: in-flight sends settle, deliveries waiting for a retry go back to the queue."""
         if self._inflight:
             await asyncio.wait(self._inflight)
-        await self._flush_daily(self._clock().timestamp())
-        for broadcast_id, heap in list(self._retries.items()):
-            await self.queue.release(broadcast_id, [r.delivery for r in heap])
-        self._retries.clear()
-        self._waiting.clear()
+        await self._courier.flush_daily(self._clock().timestamp())
+        for broadcast_id, deliveries in self._retries.take_all().items():
+            await self.queue.release(broadcast_id, deliveries)
 
 
 async def _until_either(sleep: Awaitable[None], stop: asyncio.Event) -> None:

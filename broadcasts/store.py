@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 from city.keys import Keys
 from city.values import Channel
 
+from broadcasts.active import ActiveLists
 from broadcasts.model import TRANSITIONS, Broadcast, Hold, InvalidTransition, Priority, State
 
 # The field of a broadcast's hash that holds its state (DeliveryQueue.survey reads it too).
@@ -46,6 +48,15 @@ redis.call('HSET', KEYS[1], 'scheduled_for', ARGV[2])
 return 1
 """
 
+
+class Reported(StrEnum):
+    """What a platform reports about a send later (WhatsApp statuses): counted in aggregate only."""
+
+    DELIVERED = "delivered"
+    READ = "read"
+    UNDELIVERED = "undelivered"
+
+
 COUNTERS = (
     "total",
     "sent",
@@ -54,10 +65,7 @@ COUNTERS = (
     "retired",
     "maybe_duplicate",
     "suppressed",
-    # Reported later by the platform (WhatsApp statuses), in aggregate only.
-    "delivered",
-    "read",
-    "undelivered",
+    *Reported,
 )
 
 
@@ -124,6 +132,7 @@ class BroadcastStore:
         self._transition = redis.register_script(_TRANSITION)
         self._create_named = redis.register_script(_CREATE_NAMED)
         self._reschedule = redis.register_script(_RESCHEDULE)
+        self.active = ActiveLists(redis, keys)
 
     async def create(self, draft: Broadcast) -> Broadcast:
         """Store a new broadcast under the next short id (staff type it: /freigeben 42)."""
@@ -216,35 +225,35 @@ class BroadcastStore:
 
     async def activate(self, broadcast: Broadcast, channels: Sequence[Channel], now: datetime) -> None:
         """Offer the broadcast to the senders of each channel, alerts first, then oldest first."""
-        score = int(broadcast.priority) * 10**13 + int(broadcast.created_at.timestamp() * 1000)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hsetnx(self._keys.broadcast_progress(broadcast.id), "started_at", now.isoformat())
-            for channel in channels:
-                pipe.zadd(self._keys.active(channel), {broadcast.id: score})
-            await pipe.execute()
+        await self._redis.hsetnx(self._keys.broadcast_progress(broadcast.id), "started_at", now.isoformat())
+        await self.active.add(broadcast, channels)
 
     async def deactivate(self, broadcast_id: str, channels: Sequence[Channel]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for channel in channels:
-                pipe.zrem(self._keys.active(channel), broadcast_id)
-            await pipe.execute()
+        await self.active.remove(broadcast_id, channels)
 
     async def finish_channel(self, broadcast_id: str, channel: Channel, now: datetime) -> bool:
         """A channel's queue ran dry: once planning is complete, retire it, and finish the broadcast with
         its last channel. True when this channel is no longer active for the broadcast."""
         if await self._redis.hget(self._keys.broadcast_progress(broadcast_id), "planned") != "1":
             return False
-        await self._redis.zrem(self._keys.active(channel), broadcast_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for other in Channel:
-                pipe.zscore(self._keys.active(other), broadcast_id)
-            if any(score is not None for score in await pipe.execute()):
-                return True
+        await self.active.remove(broadcast_id, [channel])
+        if await self.active.anywhere(broadcast_id):
+            return True
         try:
             await self.transition(broadcast_id, State.DONE)
         except InvalidTransition:
             return True  # another sender finished it first, or it was cancelled
         await self._redis.hset(self._keys.broadcast_progress(broadcast_id), "finished_at", now.isoformat())
+        return True
+
+    async def count_reported(self, broadcast_id: str, channel: Channel, reported: Reported) -> bool:
+        """Count one status the platform reported later about a send of the broadcast; False, and nothing
+        counted, when there is no such broadcast (a status may name any tag, or come after a purge)."""
+        if await self.state(broadcast_id) is None:
+            return False
+        await self._redis.hincrby(
+            self._keys.broadcast_progress(broadcast_id), f"{reported}:{channel.value}", 1
+        )
         return True
 
     async def progress(self, broadcast_id: str) -> Progress:

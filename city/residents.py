@@ -26,7 +26,8 @@ STATS_TTL_S = 400 * 24 * 3600
 # Identifiers a messenger adds beside the chat id (WhatsApp's business-scoped user id), kept in the record.
 IDENTITY_FIELDS = frozenset({"whatsapp_user_id"})
 
-# Erasure also asks each adapter to forget what it keeps outside the record (WhatsApp's window marks).
+# Erasure also asks each part that keeps something about a resident outside the record to forget it
+# (WhatsApp's window marks, the engine's queued deliveries); the wiring in bot/ registers them.
 Forget = Callable[[Resident], Awaitable[None]]
 
 
@@ -142,39 +143,25 @@ class Residents:
         return switched
 
     async def erase(self, resident: Resident, known_topics: Iterable[str]) -> None:
-        """Remove every trace of the resident, including from audiences of topics since removed and
-        from the delivery queues of broadcasts still sending."""
-        await self._drop_deliveries(resident)
-        for forget in self.forgetters:
-            await forget(resident)
+        """Remove every trace of the resident, including from audiences of topics since removed and,
+        through the forgetters, from the delivery queues of broadcasts still sending."""
         stored = cast(set[str], await self._redis.smembers(self._keys.resident_topics(resident)))
         topics = set(known_topics) | stored
+        # Out of every audience before the forgetters drop the queued deliveries: a planner running in
+        # between would otherwise queue the resident again, after the drop. The record goes last, so
+        # that a crash half-way leaves something a repeated erasure finds.
         async with self._redis.pipeline(transaction=False) as pipe:
             for topic_id in topics:
                 self._leave(pipe, resident, topic_id)
-            pipe.delete(
-                self._keys.resident_topics(resident),
-                self._keys.resident_pending(resident),
-                self._keys.resident_misses(resident),
-                self._keys.resident(resident),
-            )
             await pipe.execute()
-
-    async def _drop_deliveries(self, resident: Resident) -> None:
-        """Queued deliveries name the chat; an erasure request outranks the last message of a broadcast.
-
-        This reads each running broadcast's stream once; erasures are rare, broadcasts few at a time.
-        """
-        for broadcast_id in await self._redis.zrange(self._keys.active(resident.channel), 0, -1):
-            stream = self._keys.broadcast_queue(str(broadcast_id), resident.channel)
-            start = "-"
-            while entries := cast(
-                list[tuple[str, dict[str, str]]], await self._redis.xrange(stream, min=start, count=1000)
-            ):
-                mine = [entry_id for entry_id, fields in entries if fields.get("c") == resident.chat_id]
-                if mine:
-                    await self._redis.xdel(stream, *mine)
-                start = "(" + str(entries[-1][0])
+        for forget in self.forgetters:
+            await forget(resident)
+        await self._redis.delete(
+            self._keys.resident_topics(resident),
+            self._keys.resident_pending(resident),
+            self._keys.resident_misses(resident),
+            self._keys.resident(resident),
+        )
 
     # --- what the broadcast engine reports (broadcasts.outcome.SubscriberCare)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from broadcasts.desk import Notice
+from broadcasts.notice import Notice
 from handlers.router import Services
 from handlers.staff_common import chats
 from handlers.values import Button, Reply

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot.assembly import build_editorial, build_engine, default_worker_name
+from bot.assembly import build_editorial, build_engine, default_worker_name, residents_for
 from bot.channels import build_channels
 from bot.cli.common import CommandError, connected
 from bot.control import Announcement, ControlChannel
@@ -19,7 +19,6 @@ from broadcasts.approval import Refusal
 from broadcasts.desk import DeskError
 from broadcasts.model import ALL_TOPICS, Priority
 from city.config import City, load_city
-from city.residents import Residents
 from city.values import system_clock
 
 REFUSALS = {
@@ -49,7 +48,7 @@ async def broadcast(
     if not text.strip():
         raise CommandError("--text is empty")
     async with aiohttp.ClientSession() as session, connected(settings) as storage:
-        residents = Residents(storage.redis, storage.keys, city.tz)
+        residents = residents_for(storage, city.tz)
         secret = settings.id_hash_secret.get_secret_value() if settings.id_hash_secret else None
         hasher = IdHasher(load_or_create_secret(secret, settings.data_dir))
         # The channels the running service sends on; only their names and limits are used here.

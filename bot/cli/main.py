@@ -139,14 +139,7 @@ async def show_status(settings: Settings, broadcast_id: str | None) -> int:
     try:
         store = BroadcastStore(storage.redis, storage.keys)
         if broadcast_id is None:
-            ids = sorted(
-                {
-                    str(m)
-                    for channel in Channel
-                    for m in await storage.redis.zrange(storage.keys.active(channel), 0, -1)
-                },
-                key=int,
-            )
+            ids = await store.active.everywhere()
             if not ids:
                 print("no broadcast is sending")
             for running in ids:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bot.assembly import residents_for
 from bot.cli.common import CommandError, connected
 from bot.settings import Settings
 from city.config import load_city
@@ -31,7 +32,7 @@ async def erase_resident(settings: Settings, channel: Channel, chat_id: str) -> 
     city = load_city(settings.city_config)
     resident = _resident(channel, chat_id)
     async with connected(settings) as storage:
-        residents = Residents(storage.redis, storage.keys, city.tz)
+        residents = residents_for(storage, city.tz)
         stored = await residents.get(resident) is not None
         await residents.erase(resident, (topic.id for topic in city.topics))
     what = "erased" if stored else "nothing was stored; made sure nothing is left"

@@ -10,18 +10,16 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 
-import redis.asyncio as aioredis
-
 from bot.outbound import Outbound
 from bot.whatsapp.api import WhatsAppAPI, classify_code
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.inbound import IncomingMessage, StatusUpdate, parse
 from bot.whatsapp.marks import WhatsAppMarks
 from bot.whatsapp.payloads import Body, addressed, document, reply_bodies
+from broadcasts.engine import Engine
 from broadcasts.outcome import SendError, SendProblem
 from broadcasts.reply_pacer import ReplyPacer
-from broadcasts.store import BroadcastStore
-from city.keys import Keys
+from broadcasts.store import Reported
 from city.residents import Residents
 from city.values import Channel, Resident
 from handlers.conversation import Conversation
@@ -29,10 +27,9 @@ from handlers.values import Inbound, Reply
 
 log = logging.getLogger(__name__)
 
-BROADCAST_TAG = re.compile(r"^[0-9]{1,18}$")
-LATER_COUNTERS = {"delivered": "delivered", "read": "read", "failed": "undelivered"}
-
-Alarm = Callable[[str, SendProblem], Awaitable[None]]
+# What we echo in biz_opaque_callback_data: a broadcast id ("42", "digest-2026-11-24", "12-20261130").
+BROADCAST_TAG = re.compile(r"^[a-z0-9-]{1,40}$")
+LATER_COUNTERS = {"delivered": Reported.DELIVERED, "read": Reported.READ, "failed": Reported.UNDELIVERED}
 
 
 class WhatsAppAdapter:
@@ -45,13 +42,10 @@ class WhatsAppAdapter:
         conversation: Conversation,
         residents: Residents,
         marks: WhatsAppMarks,
-        store: BroadcastStore,
-        redis: aioredis.Redis,
-        keys: Keys,
+        engine: Engine,
         pacer: ReplyPacer,
         clock: Callable[[], datetime],
         outbound: Outbound,
-        alarm: Alarm | None = None,
     ) -> None:
         self._api = api
         self._channel = channel
@@ -59,13 +53,10 @@ class WhatsAppAdapter:
         self._conversation = conversation
         self._residents = residents
         self._marks = marks
-        self._store = store
-        self._redis = redis
-        self._keys = keys
+        self._engine = engine
         self._pacer = pacer
         self._clock = clock
         self._outbound = outbound
-        self._alarm = alarm
 
     async def process(self, entry_id: str, body: str) -> None:
         """Handle one stored notification. Raises only when storage fails, so that it is retried."""
@@ -117,22 +108,22 @@ class WhatsAppAdapter:
             return  # "sent" was counted when the API accepted the message
         if not await self._marks.first_time(recipient, f"{status.message_id}:{state}", entry_id):
             return
-        if BROADCAST_TAG.match(tag) and await self._store.state(tag) is not None:
+        if BROADCAST_TAG.match(tag):
             # Aggregate only: which resident read what is not kept.
-            field = f"{LATER_COUNTERS[state]}:{Channel.WHATSAPP.value}"
-            await self._redis.hincrby(self._keys.broadcast_progress(tag), field, 1)
+            await self._engine.store.count_reported(tag, Channel.WHATSAPP, LATER_COUNTERS[state])
         if state == "failed":
             log.info("whatsapp message failed later: codes %s", list(status.error_codes))
             for code in status.error_codes:
                 problem = classify_code(code, f"code {code}").problem
                 if problem is SendProblem.BLOCKED:
                     await self._residents.mark_inactive(Resident(Channel.WHATSAPP, recipient), self._clock())
-                elif (
-                    problem is SendProblem.SPAM_LIMITED
-                    and self._alarm is not None
-                    and BROADCAST_TAG.match(tag)
-                ):
-                    await self._alarm(tag, problem)
+                elif problem is SendProblem.SPAM_LIMITED and BROADCAST_TAG.match(tag):
+                    await self._spam_limited(tag)
+
+    async def _spam_limited(self, broadcast_id: str) -> None:
+        """Meta throttles our number as spam: the engine decides the pause, the service tells the author."""
+        if (notice := await self._engine.spam_limited(broadcast_id)) is not None:
+            self._engine.notices.put_nowait(notice)
 
     async def notify(self, replies: list[Reply]) -> None:
         """Notifications addressed to WhatsApp chats (reply.to), from the outbound router."""

@@ -15,16 +15,16 @@ from bot.outbound import Outbound
 from bot.settings import Settings
 from bot.storage.client import Storage
 from bot.web import WhatsAppHook
-from bot.whatsapp.adapter import Alarm, WhatsAppAdapter
+from bot.whatsapp.adapter import WhatsAppAdapter
 from bot.whatsapp.api import WhatsAppAPI
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.marks import WhatsAppMarks
 from bot.whatsapp.webhook import Inbox
 from broadcasts.approval import topics_of
+from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
 from broadcasts.model import Broadcast
 from broadcasts.reply_pacer import ReplyPacer
-from broadcasts.store import BroadcastStore
 from city.config import City
 from city.residents import Residents
 from city.values import Channel, Resident
@@ -77,7 +77,7 @@ def whatsapp_adapter(
     *,
     settings: Settings,
     storage: Storage,
-    store: BroadcastStore,
+    engine: Engine,
     conversation: Conversation,
     residents: Residents,
     hasher: Callable[[str], str],
@@ -85,7 +85,6 @@ def whatsapp_adapter(
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     outbound: Outbound,
-    alarm: Alarm | None = None,
 ) -> tuple[WhatsAppAdapter, Inbox]:
     adapter = WhatsAppAdapter(
         api=parts.api,
@@ -94,9 +93,7 @@ def whatsapp_adapter(
         conversation=conversation,
         residents=residents,
         marks=parts.marks,
-        store=store,
-        redis=storage.redis,
-        keys=storage.keys,
+        engine=engine,
         pacer=ReplyPacer(
             channel=Channel.WHATSAPP,
             limiter=parts.limiter,
@@ -107,7 +104,6 @@ def whatsapp_adapter(
         ),
         clock=clock,
         outbound=outbound,
-        alarm=alarm,
     )
     return adapter, Inbox(storage.redis, storage.keys.whatsapp_inbox(), worker, adapter.process)
 

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from bot.assembly import build_engine, limiter_for
+from bot.assembly import build_engine, limiter_for, residents_for
 from bot.settings import DEFAULT_CITY_FILE
 from bot.storage.client import Storage
 from bot.storage.idhash import IdHasher
@@ -121,7 +121,7 @@ async def build_rig(redis: aioredis.Redis, key_prefix: str, clock: ManualClock) 
     sleeps = Sleeps(clock)
     keys = Keys(key_prefix)
     storage = Storage(redis, keys, None)
-    residents = Residents(redis, keys, CITY.tz)
+    residents = residents_for(storage, CITY.tz)
     hasher = IdHasher(b"test-secret-of-sixteen-bytes")
     async with (
         FakeTelegram(token=TOKEN, clock=lambda: clock().timestamp()) as tg,

@@ -6,23 +6,23 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from broadcasts.model import State
-from broadcasts.planner import GROUP
-from broadcasts.queue import DeliveryQueue, Settlement
+from broadcasts.queue import CHAT_FIELD, LANGUAGE_FIELD, TEXT_FIELD, DeliveryQueue, Settlement, open_stream
 from city.keys import Keys
 from city.values import Channel
 
 
-async def queued(redis: aioredis.Redis, keys: Keys, broadcast_id: str, *entries: dict[str, str]) -> None:
-    """A broadcast's stream with its consumer group, holding `entries` as the planner writes them."""
-    stream = keys.broadcast_queue(broadcast_id, Channel.TELEGRAM)
-    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-    for fields in entries:
-        await redis.xadd(stream, fields)  # type: ignore[arg-type]
+async def queued(redis: aioredis.Redis, keys: Keys, broadcast_id: str, *entries: tuple[str, ...]) -> None:
+    """A broadcast's stream with its consumer group, holding (chat, language[, own text]) entries as the
+    planner writes them."""
+    await open_stream(redis, keys, broadcast_id, Channel.TELEGRAM)
+    for chat, language, *text in entries:
+        fields = {CHAT_FIELD: chat, LANGUAGE_FIELD: language} | ({TEXT_FIELD: text[0]} if text else {})
+        await redis.xadd(keys.broadcast_queue(broadcast_id, Channel.TELEGRAM), fields)  # type: ignore[arg-type]
 
 
 async def test_a_repeated_settle_counts_nothing_twice(redis: aioredis.Redis, key_prefix: str) -> None:
     keys = Keys(key_prefix)
-    await queued(redis, keys, "9", *({"c": chat, "l": ""} for chat in ("1", "2", "3")))
+    await queued(redis, keys, "9", *((chat, "") for chat in ("1", "2", "3")))
     queue = DeliveryQueue(redis, keys, Channel.TELEGRAM, "worker-a")
     claimed = await queue.claim("9", 10)
     await queue.mark_sending("9", claimed)
@@ -39,9 +39,7 @@ async def test_deliveries_handed_back_keep_a_text_of_their_own(
     redis: aioredis.Redis, key_prefix: str
 ) -> None:
     keys = Keys(key_prefix)
-    await queued(
-        redis, keys, "digest-2026-11-24", {"c": "1", "l": "en", "t": "Your daily digest"}, {"c": "2", "l": ""}
-    )
+    await queued(redis, keys, "digest-2026-11-24", ("1", "en", "Your daily digest"), ("2", ""))
     stopping = DeliveryQueue(redis, keys, Channel.TELEGRAM, "worker-a")
     await stopping.release("digest-2026-11-24", await stopping.claim("digest-2026-11-24", 10))
     taken = await DeliveryQueue(redis, keys, Channel.TELEGRAM, "worker-b").claim("digest-2026-11-24", 10)
@@ -55,7 +53,7 @@ async def test_a_survey_claims_ahead_and_survives_a_cancelled_stream(
     redis: aioredis.Redis, key_prefix: str
 ) -> None:
     keys = Keys(key_prefix)
-    await queued(redis, keys, "7", *({"c": chat, "l": "en"} for chat in ("1", "2", "3")))
+    await queued(redis, keys, "7", *((chat, "en") for chat in ("1", "2", "3")))
     await redis.zadd(keys.active(Channel.TELEGRAM), {"7": 2, "8": 1})
     await redis.hset(keys.broadcast("7"), "state", "sending")
     queue = DeliveryQueue(redis, keys, Channel.TELEGRAM, "worker-a")

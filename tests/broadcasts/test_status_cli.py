@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from broadcasts.model import Broadcast, Priority, State
 from tests.bot.cli.test_cli import stadtfunk
 from tests.broadcasts.conftest import Rig
 
@@ -28,3 +29,25 @@ async def test_status_of_a_finished_and_an_unknown_broadcast(
     assert "there is no broadcast 999" in missing.stderr
     idle = stadtfunk("status", cwd=tmp_path, **env)
     assert idle.stdout.strip() == "no broadcast is sending"
+
+
+async def test_status_lists_what_is_sending_most_urgent_first_whatever_its_id(
+    rig: Rig, redis_url: str, key_prefix: str, tmp_path: Path
+) -> None:
+    await rig.subscribe(range(1, 4), daily=True)
+    await rig.subscribe(range(4, 7))
+    digest = Broadcast(
+        id="digest-2026-11-24", topics=("verkehr",), text_de="Tagesüberblick", author="stadtfunk",
+        created_at=rig.clock(), priority=Priority.DIGEST, state=State.APPROVED,
+    )  # fmt: skip
+    assert await rig.store.create_named(digest)
+    await rig.send(digest.id)
+    news = await rig.broadcast()
+    await rig.send(news.id)
+    await rig.engine.pause(digest.id)
+    await rig.engine.pause(news.id)
+    env = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix}
+    result = stadtfunk("status", cwd=tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("broadcast ")]
+    assert lines == [f"broadcast {news.id}: paused", "broadcast digest-2026-11-24: paused"]

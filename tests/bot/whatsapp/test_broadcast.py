@@ -170,6 +170,32 @@ async def test_131048_pauses_the_broadcast_and_tells_its_author(
     assert f"#{broadcast.id}" in notices[0]
 
 
+async def test_131048_in_a_later_status_pauses_the_broadcast_and_tells_its_author_once(
+    both: Service, tg: FakeTelegram, clock: ManualClock, redis: aioredis.Redis
+) -> None:
+    """Meta may also report the spam limit later, as a failed status of a message it had accepted."""
+    assert both.engine is not None
+    store = both.engine.store
+    draft = Broadcast(id="", topics=("verkehr",), text_de="B7", author="presse-redaktion", created_at=clock())
+    broadcast = await store.create(draft)
+    for state in (State.APPROVED, State.QUEUED, State.SENDING):
+        await store.transition(broadcast.id, state)
+    at = clock().timestamp()
+    failed = [
+        wh.status(wh.wamid(), "failed", chat, at=at, tag=broadcast.id, errors=[wh.error(131048)])
+        for chat in (INSIDE, OUTSIDE)
+    ]
+    async with aiohttp.ClientSession() as session:
+        hook = Webhook(session, both, redis)
+        assert await hook.post(statuses=failed) == 200
+        await hook.settled()
+    await tg.wait_for(lambda t: any("131048" in text for text in t.texts("100002")))
+    assert (await both.engine.progress(broadcast.id)).state is State.PAUSED
+    notices = [text for text in tg.texts("100002") if "131048" in text]
+    assert len(notices) == 1
+    assert f"#{broadcast.id}" in notices[0]
+
+
 async def test_statuses_count_delivered_read_and_failed_once_in_aggregate(
     both: Service, graph: FakeGraph, clock: ManualClock, redis: aioredis.Redis
 ) -> None:
