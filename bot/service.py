@@ -111,6 +111,8 @@ class Service:
     async def _start(self) -> None:
         settings = self.settings
         sandbox = settings.sandbox_mode
+        # Fresh for every start, so that no adapter of an earlier run is ever handed a reply.
+        self.outbound = Outbound()
         self.storage = storage = await open_storage(
             sandbox_settings(settings) if sandbox else settings, service=True
         )
