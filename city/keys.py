@@ -143,6 +143,20 @@ class Keys:
         """Which draft a staff member's next plain message replaces (after pressing "Ändern")."""
         return f"{self.prefix}:staff-edit:{staff_id}"
 
+    # --- outside sources polled for items (official warnings, press feeds): one {src:<id>} tag each.
+
+    def source(self, source_id: str) -> str:
+        """A polled source's state: its HTTP validators, its health and the times of its last polls."""
+        return f"{self.prefix}:{{src:{source_id}}}"
+
+    def source_seen(self, source_id: str) -> str:
+        """The identities of the source's items already taken up, scored by when: each is taken once."""
+        return f"{self.prefix}:{{src:{source_id}}}:seen"
+
+    def source_lease(self, source_id: str) -> str:
+        """A lease: which process polls this source now, so that only one does."""
+        return f"{self.prefix}:{{src:{source_id}}}:lease"
+
     # --- WhatsApp: `hashed` is the resident's keyed hash (bot/storage/idhash.py), never the number itself.
 
     def whatsapp_window(self, hashed: str) -> str:
