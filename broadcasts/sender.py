@@ -260,15 +260,29 @@ class Sender:
         return claimed
 
     async def _resume(self, broadcast_id: str) -> None:
-        """Take up what this worker had claimed before: after a restart, or after reclaiming."""
-        after = "0"
-        while page := await self.queue.resume(broadcast_id, after, 1000):
-            for delivery in page:
-                taken = delivery.entry_id in self._retries or self._courier.on_the_wire(delivery.entry_id)
-                if not taken:
-                    self._retries.add(delivery, 0.0)
-            after = page[-1].entry_id
+        """Take up what this worker had claimed before: after a restart, after reclaiming, or after a
+        batch could not be settled."""
+        # Read from now on: a reclaim or a failed settle while the list is read asks for another
+        # reading, which the end of this one must not undo (what lands behind the cursor would wait
+        # for ever).
         self._resumed.add(broadcast_id)
+        try:
+            after = "0"
+            while True:
+                # What is on its way as the page is read. The page still lists a delivery whose batch
+                # settles before the page comes back: taken up, it would go out a second time, counted
+                # nowhere. One whose settle fails instead asks for another reading.
+                on_the_wire = self._courier.on_the_wire()
+                page = await self.queue.resume(broadcast_id, after, 1000)
+                if not page:
+                    break
+                for delivery in page:
+                    if delivery.entry_id not in on_the_wire and delivery.entry_id not in self._retries:
+                        self._retries.add(delivery, 0.0)
+                after = page[-1].entry_id
+        except BaseException:
+            self._resumed.discard(broadcast_id)
+            raise
 
     def _recipient(self, delivery: Delivery) -> tuple[str, Rate]:
         pacing = self._client.pacing
