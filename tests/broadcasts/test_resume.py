@@ -1,8 +1,10 @@
-"""A sender reads its pending list again (after a reclaim, or a batch it could not settle) while batches of
-its own are on their way: nothing is sent twice without being counted, and nothing is left behind.
+"""A sender takes up claims again (after a reclaim, a batch it could not settle, or a step that failed
+half-way) while batches of its own are on their way: nothing is sent twice without being counted, nothing
+is counted that was not maybe sent twice, and nothing is left behind.
 
 The engine talks to the suite's Redis through a stand-in (tests/fakes/redis_proxy.py) that holds the
-one command that reads the "sending" marks, so that the other batches settle at exactly that moment.
+one command that reads the "sending" marks, so that other batches settle at exactly that moment, or
+cuts off the answer to the command that sets them.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from broadcasts.queue import DEAD_AFTER_S
 from broadcasts.store import ChannelProgress
 from city.values import Channel
 from tests.broadcasts.conftest import Rig, build_rig
 from tests.conftest import ManualClock
-from tests.fakes.redis_proxy import RedisProxy
+from tests.fakes.redis_proxy import RETRIES, RedisProxy
 
 RESIDENTS = 12
 # Read only when a sender takes up its pending list again, right after reading the list.
@@ -124,6 +127,55 @@ async def test_claims_reclaimed_while_the_pending_list_is_read_are_taken_up(
     assert per_chat == Counter({str(n): 1 for n in range(1, RESIDENTS + 1)}), "sent once each"
     progress = (await rig.engine.progress(broadcast.id)).channels[Channel.TELEGRAM]
     assert progress == ChannelProgress(total=RESIDENTS, sent=RESIDENTS, maybe_duplicate=0)
+
+
+async def test_marks_whose_answer_was_lost_do_not_count_a_batch_as_sent_twice(
+    proxied: Rig, proxy: RedisProxy
+) -> None:
+    rig = proxied
+    await rig.subscribe(range(1, RESIDENTS + 1))
+    broadcast = await rig.broadcast()
+    await rig.send(broadcast.id)
+    sender = rig.engine.senders[0]
+    # The batch is marked "sending", but Redis goes away before it answers (and stays away while the
+    # client retries): the step fails and nothing goes out.
+    proxy.cut("EVALSHA", "SADD")
+    with pytest.raises(RedisError):
+        await sender.step()
+    assert proxy.cut_off == ["EVALSHA"] * (RETRIES + 1)
+    assert await on_the_wire_count(rig, broadcast.id) > 0
+    assert rig.tg.sent(None, "sendMessage") == []
+
+    proxy.mend()
+    sender.recover()  # what the sender's loop does after a failed step
+    await rig.drain()
+
+    per_chat = Counter(c.chat_id for c in rig.tg.sent(None, "sendMessage"))
+    assert per_chat == Counter({str(n): 1 for n in range(1, RESIDENTS + 1)}), "sent once each"
+    progress = (await rig.engine.progress(broadcast.id)).channels[Channel.TELEGRAM]
+    assert progress == ChannelProgress(total=RESIDENTS, sent=RESIDENTS, maybe_duplicate=0)
+
+
+async def test_a_delivery_maybe_sent_before_but_refused_now_is_not_counted_as_sent_twice(rig: Rig) -> None:
+    await rig.subscribe(range(1, RESIDENTS + 1))
+    broadcast = await rig.broadcast()
+    await rig.send(broadcast.id)
+    # Another sender dies with three sends on their way: maybe they reached the residents.
+    dead = rig.make_engine("worker-b")
+    await dead.supervise_once()
+    on_their_way = await dead.senders[0].queue.claim(broadcast.id, 3)
+    await dead.senders[0].queue.mark_sending(broadcast.id, on_their_way)
+    # One of them has blocked the bot since: sent again, the send is refused.
+    rig.tg.block(on_their_way[0].chat_id)
+
+    rig.clock.advance(seconds=DEAD_AFTER_S + 1)
+    await rig.engine.supervise_once()
+    await rig.drain()
+
+    per_chat = Counter(c.chat_id for c in rig.tg.sent(None, "sendMessage"))
+    assert per_chat == Counter({str(n): 1 for n in range(2, RESIDENTS + 1)})
+    progress = (await rig.engine.progress(broadcast.id)).channels[Channel.TELEGRAM]
+    assert progress == ChannelProgress(total=RESIDENTS, sent=RESIDENTS - 1, blocked=1, maybe_duplicate=2)
 
 
 async def on_the_wire_count(rig: Rig, broadcast_id: str) -> int:

@@ -1,9 +1,11 @@
 """A stand-in in front of the suite's real Redis, on loopback: it forwards every command and every answer
-unchanged, and holds the commands a test names until the test lets them go.
+unchanged, except for the commands a test names. Those it holds until the test lets them go, or lets
+reach the server and then cuts the connection before the answer comes back.
 
-With it a test stops a client between two of its own round trips, at the moment it chooses, and lets
-other clients (the same process's other connections) go on meanwhile: races that real Redis traffic
-only sometimes shows happen every time. The server itself is the real one; nothing is patched.
+With it a test stops a client between two of its own round trips, at the moment it chooses, while other
+clients (the same process's other connections) go on; or makes a command run whose answer is lost, as a
+server restart or a network failure does. Races that real Redis traffic only sometimes shows happen
+every time. The server itself is the real one; nothing is patched.
 """
 
 from __future__ import annotations
@@ -11,12 +13,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 _CHUNK = 65_536
+RETRIES = 10  # what redis-py's clients retry after a connection error, by default
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """A command by its name, and words that must be among its arguments (a script's, say)."""
+
+    name: bytes
+    words: frozenset[bytes]
+
+    def matches(self, command: list[bytes]) -> bool:
+        return command[0].upper() == self.name and self.words.issubset(command[1:])
 
 
 class RedisProxy:
@@ -25,8 +42,10 @@ class RedisProxy:
         self._upstream: dict[str, Any] = aioredis.ConnectionPool.from_url(upstream_url).connection_kwargs
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self._hold: set[str] = set()
+        self._holds: list[_Rule] = []
+        self._cuts: list[_Rule] = []
         self._held: list[tuple[str, asyncio.Future[None]]] = []
+        self.cut_off: list[str] = []  # the names of the commands whose answers were cut off, oldest first
         self._changed = asyncio.Condition()
         self.port = 0
 
@@ -47,14 +66,23 @@ class RedisProxy:
             await self._server.wait_closed()
 
     def client(self) -> aioredis.Redis:
-        """A client that reaches the real server (its database and credentials) through this proxy."""
+        """A client that reaches the real server (its database and credentials) through this proxy, set up
+        as the service's (bot/storage/client.py) but for the waits between its retries: a test's time
+        is virtual."""
         kept = {k: v for k, v in self._upstream.items() if k in ("db", "username", "password")}
-        return aioredis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, **kept)
+        return aioredis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            decode_responses=True,
+            health_check_interval=30,
+            retry=Retry(NoBackoff(), RETRIES),
+            **kept,
+        )
 
-    def hold(self, command: str) -> None:
-        """From now on, a command of this name (and every later one on its connection) waits at the proxy,
-        unanswered, until `release`."""
-        self._hold.add(command.upper())
+    def hold(self, command: str, *words: str) -> None:
+        """From now on, a command of this name with these words among its arguments (and every later one on
+        its connection) waits at the proxy, unanswered, until `release`."""
+        self._holds.append(_rule(command, words))
 
     @property
     def held(self) -> list[str]:
@@ -67,14 +95,28 @@ class RedisProxy:
 
     def release(self) -> None:
         """Let every held command go on, and hold nothing more."""
-        self._hold.clear()
+        self._holds.clear()
         held, self._held = self._held, []
         for _, gate in held:
             gate.set_result(None)
 
+    def cut(self, command: str, *words: str) -> None:
+        """From now on, a command of this name with these words among its arguments reaches the server and
+        runs; then its connection is closed before the answer reaches the client, as when the server goes
+        away right after running it (every retry of the client's meets the same fate)."""
+        self._cuts.append(_rule(command, words))
+
+    def mend(self) -> None:
+        """Cut off no more answers."""
+        self._cuts.clear()
+
     async def _until(self, predicate: Callable[[], bool], timeout: float) -> None:  # noqa: ASYNC109
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(predicate)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
@@ -85,14 +127,31 @@ class RedisProxy:
             while data := await reader.read(_CHUNK):
                 buffer += data
                 while (found := _next_command(buffer)) is not None:
-                    name, end = found
-                    if name in self._hold:
+                    command, end = found
+                    name = command[0].decode().upper()
+                    if any(rule.matches(command) for rule in self._holds):
                         await up_writer.drain()
                         gate = asyncio.get_running_loop().create_future()
                         self._held.append((name, gate))
-                        async with self._changed:
-                            self._changed.notify_all()
+                        await self._notify()
                         await gate
+                    if any(rule.matches(command) for rule in self._cuts):
+                        # A client waits for each answer before its next command: nothing else is
+                        # on its way back on this connection.
+                        answers.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await answers
+                        up_writer.write(buffer[:end])
+                        buffer = buffer[end:]
+                        await up_writer.drain()
+                        answer = await up_reader.read(_CHUNK)
+                        if not answer.startswith(b"-"):  # it ran (an error, NOSCRIPT say, did not)
+                            self.cut_off.append(name)
+                            await self._notify()
+                            return
+                        writer.write(answer)
+                        answers = asyncio.create_task(_pipe(up_reader, writer))
+                        continue
                     up_writer.write(buffer[:end])
                     buffer = buffer[end:]
                 await up_writer.drain()
@@ -107,9 +166,11 @@ class RedisProxy:
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if path := self._upstream.get("path"):
             return await asyncio.open_unix_connection(path)
-        return await asyncio.open_connection(
-            self._upstream.get("host", "localhost"), self._upstream.get("port", 6379)
-        )
+        return await asyncio.open_connection(self._upstream["host"], self._upstream["port"])
+
+
+def _rule(command: str, words: tuple[str, ...]) -> _Rule:
+    return _Rule(command.upper().encode(), frozenset(word.encode() for word in words))
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -120,8 +181,8 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     writer.close()
 
 
-def _next_command(buffer: bytes) -> tuple[str, int] | None:
-    """The name of the first complete command in `buffer` and where it ends; None while incomplete.
+def _next_command(buffer: bytes) -> tuple[list[bytes], int] | None:
+    """The words of the first complete command in `buffer` and where it ends; None while incomplete.
 
     Clients send a command as an array of bulk strings (`*2\\r\\n$3\\r\\nGET\\r\\n$1\\r\\nk\\r\\n`); an
     inline command is one line."""
@@ -129,9 +190,9 @@ def _next_command(buffer: bytes) -> tuple[str, int] | None:
     if line_end < 0:
         return None
     if not buffer.startswith(b"*"):
-        return buffer[:line_end].split(b" ", 1)[0].decode().upper(), line_end + 2
-    position, name = line_end + 2, ""
-    for index in range(int(buffer[1:line_end])):
+        return buffer[:line_end].split() or [b""], line_end + 2
+    position, words = line_end + 2, []
+    for _ in range(int(buffer[1:line_end])):
         header_end = buffer.find(b"\r\n", position)
         if header_end < 0:
             return None
@@ -139,7 +200,6 @@ def _next_command(buffer: bytes) -> tuple[str, int] | None:
         end = start + int(buffer[position + 1 : header_end])
         if len(buffer) < end + 2:
             return None
-        if index == 0:
-            name = buffer[start:end].decode().upper()
+        words.append(buffer[start:end])
         position = end + 2
-    return name, position
+    return words, position
