@@ -71,8 +71,9 @@ class Courier:
     def channel(self) -> str:
         return self.queue.channel.value
 
-    def on_the_wire(self, entry_id: str) -> bool:
-        return entry_id in self._on_the_wire
+    def on_the_wire(self) -> frozenset[str]:
+        """The entry ids on their way now: a copy, for batches settle while the caller reads Redis."""
+        return frozenset(self._on_the_wire)
 
     def board(self, deliveries: Sequence[Delivery]) -> None:
         """These are on their way from now on, before their task runs: no step in between takes them up

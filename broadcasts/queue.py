@@ -42,10 +42,11 @@ DEAD_AFTER_S = 15.0
 
 # Acknowledge, delete and unmark entries and count their outcomes, atomically and only once: an entry
 # counts only if this call acknowledged it, so a call the client retried (the answer was lost with the
-# connection) counts nothing twice. KEYS: stream, sending set, progress. ARGV: group, channel suffix,
-# then "id outcome maybe-sent(0/1)" for every entry in one space-separated string (one argument, not
-# three per entry: encoding arguments is most of what a call costs the client). Answers the counts it
-# added, as field, count pairs.
+# connection) counts nothing twice. One that may have gone out before counts as maybe sent twice only if
+# it went out this time too: refused now (blocked, gone), the resident has it once at most.
+# KEYS: stream, sending set, progress. ARGV: group, channel suffix, then "id outcome maybe-sent(0/1)"
+# for every entry in one space-separated string (one argument, not three per entry: encoding arguments
+# is most of what a call costs the client). Answers the counts it added, as field, count pairs.
 _SETTLE = """
 local counts, order = {}, {}
 local function count(field)
@@ -57,7 +58,7 @@ for id, outcome, maybe in string.gmatch(ARGV[3], '(%S+) (%S+) ([01])') do
     redis.call('XDEL', KEYS[1], id)
     redis.call('SREM', KEYS[2], id)
     count(outcome .. ':' .. ARGV[2])
-    if maybe == '1' then count('maybe_duplicate:' .. ARGV[2]) end
+    if maybe == '1' and outcome == 'sent' then count('maybe_duplicate:' .. ARGV[2]) end
   end
 end
 local added = {}

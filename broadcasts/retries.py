@@ -1,8 +1,9 @@
 """Deliveries a sender holds in memory for a later try, per broadcast, soonest first.
 
 A delivery waits here when the platform asked it to (a 429's retry_after, a spam limit), after a server
-error (with backoff), or when its grant came too late to use. It stays claimed in Redis meanwhile, so a
-crash loses nothing: a restart takes it up again from the pending list.
+error (with backoff), when its grant came too late to use, or when a step failed before it went out. It
+stays claimed in Redis meanwhile, so a crash loses nothing: a restart takes it up again from the pending
+list.
 """
 
 from __future__ import annotations

@@ -94,7 +94,8 @@ class Sender:
 
     def recover(self) -> None:
         """After a failure half-way through a step, read every pending list again: what was claimed
-        but not yet in a retry or on the wire is picked up from Redis, the truth."""
+        but is neither waiting here nor on the wire (a claim whose answer was lost) is picked up from
+        Redis, the truth."""
         self._resumed.clear()
 
     def resume_later(self, broadcast_id: str) -> None:
@@ -165,33 +166,30 @@ class Sender:
         """Take one grant for the batch and send what it holds, each reserved delivery on its time."""
         # Read now, not at the step's start: the reserved times count from here.
         now = self._clock().timestamp()
-        grant = await self._limiter.acquire(now, [self._recipient(d) for d in deliveries], push=self._late)
-        self._late = 0.0
-        granted: list[tuple[Delivery, float]] = []
-        for delivery, ok, delay in zip(deliveries, grant.granted, grant.delays, strict=True):
-            if ok:
-                granted.append((delivery, delay))
-            else:
-                self._retries.add(delivery, now + max(grant.wait, 0.001))
-        if not granted:
-            return grant.wait
-        message = await self._courier.message(broadcast, granted[0][0].language)
-        if message.image_path and not message.image_ref:
-            # Upload the image once, and wait for its id: everyone else gets the platform's id for it.
-            for delivery, _ in granted[1:]:
-                self._retries.add(delivery, 0.0)
-            first = [granted[0][0]]
-            await self._courier.take_slots(1)
-            await self.queue.mark_sending(broadcast.id, first)
-            await self._send_batch(broadcast, first)
-            return 0.0
-        await self._courier.take_slots(len(granted))
-        # Marked before the wait, so that a send leaves on its reserved time without a round trip first.
         try:
-            await self.queue.mark_sending(broadcast.id, [d for d, _ in granted])
+            granted, wait = await self._grant(now, deliveries)
+            if not granted:
+                return wait
+            message = await self._courier.message(broadcast, granted[0][0].language)
+            upload = bool(message.image_path and not message.image_ref)
+            if upload:
+                # Upload the image once, and wait for its id: everyone else gets the platform's id for it.
+                for delivery, _ in granted[1:]:
+                    self._retries.add(delivery, 0.0)
+                granted = granted[:1]
+            await self._courier.take_slots(len(granted))
+            # Marked before the wait, so that a send leaves on its reserved time without a round trip first.
+            try:
+                await self.queue.mark_sending(broadcast.id, [d for d, _ in granted])
+            except BaseException:
+                self._courier.release_slots(len(granted))
+                raise
         except BaseException:
-            self._courier.release_slots(len(granted))
+            self._keep(deliveries)
             raise
+        if upload:
+            await self._send_batch(broadcast, [granted[0][0]])
+            return 0.0
         waited, due = 0.0, list[Delivery]()
         for index, (delivery, delay) in enumerate(granted):
             if delay > waited + 0.001:
@@ -208,6 +206,29 @@ class Sender:
             due.append(delivery)
         self._spawn(broadcast, due)
         return 0.0
+
+    async def _grant(
+        self, now: float, deliveries: list[Delivery]
+    ) -> tuple[list[tuple[Delivery, float]], float]:
+        """The deliveries one limiter grant holds, each with its delay, and the wait the limiter asks for;
+        the rest wait for a retry."""
+        grant = await self._limiter.acquire(now, [self._recipient(d) for d in deliveries], push=self._late)
+        self._late = 0.0
+        granted: list[tuple[Delivery, float]] = []
+        for delivery, ok, delay in zip(deliveries, grant.granted, grant.delays, strict=True):
+            if ok:
+                granted.append((delivery, delay))
+            else:
+                self._retries.add(delivery, now + max(grant.wait, 0.001))
+        return granted, grant.wait
+
+    def _keep(self, deliveries: list[Delivery]) -> None:
+        """A step failed before these went out: they wait here for their next turn, as this process knows
+        them. Read again from Redis instead, they could come back marked "sending" (by a command that ran
+        though its answer was lost) and be counted as maybe sent twice."""
+        for delivery in deliveries:
+            if delivery.entry_id not in self._retries:
+                self._retries.add(delivery, 0.0)
 
     async def _give_back(self, broadcast_id: str, deliveries: list[Delivery]) -> None:
         """This process woke too late for its reserved times (the machine stalled it): sending now would
@@ -251,7 +272,12 @@ class Sender:
         # broadcast right after the first meets each chat's own limit), memory stays flat all the same.
         if len(ready) < self._batch and len(self._retries) < MAX_WAITING:
             wanted = self._batch - len(ready)
-            ready += self._took(broadcast_id, await self.queue.claim(broadcast_id, wanted), wanted)
+            try:
+                claimed = await self.queue.claim(broadcast_id, wanted)
+            except BaseException:
+                self._keep(ready)
+                raise
+            ready += self._took(broadcast_id, claimed, wanted)
         return ready
 
     def _took(self, broadcast_id: str, claimed: list[Delivery], wanted: int) -> list[Delivery]:
@@ -260,15 +286,29 @@ class Sender:
         return claimed
 
     async def _resume(self, broadcast_id: str) -> None:
-        """Take up what this worker had claimed before: after a restart, or after reclaiming."""
-        after = "0"
-        while page := await self.queue.resume(broadcast_id, after, 1000):
-            for delivery in page:
-                taken = delivery.entry_id in self._retries or self._courier.on_the_wire(delivery.entry_id)
-                if not taken:
-                    self._retries.add(delivery, 0.0)
-            after = page[-1].entry_id
+        """Take up what this worker had claimed before: after a restart, after reclaiming, or after a
+        batch could not be settled."""
+        # Read from now on: a reclaim or a failed settle while the list is read asks for another
+        # reading, which the end of this one must not undo (what lands behind the cursor would wait
+        # for ever).
         self._resumed.add(broadcast_id)
+        try:
+            after = "0"
+            while True:
+                # What is on its way as the page is read. The page still lists a delivery whose batch
+                # settles before the page comes back: taken up, it would go out a second time, counted
+                # nowhere. One whose settle fails instead asks for another reading.
+                on_the_wire = self._courier.on_the_wire()
+                page = await self.queue.resume(broadcast_id, after, 1000)
+                if not page:
+                    break
+                for delivery in page:
+                    if delivery.entry_id not in on_the_wire and delivery.entry_id not in self._retries:
+                        self._retries.add(delivery, 0.0)
+                after = page[-1].entry_id
+        except BaseException:
+            self._resumed.discard(broadcast_id)
+            raise
 
     def _recipient(self, delivery: Delivery) -> tuple[str, Rate]:
         pacing = self._client.pacing
