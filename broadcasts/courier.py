@@ -99,7 +99,14 @@ class Courier:
         ids = [d.entry_id for d in deliveries]
         self._on_the_wire.update(ids)  # already there when boarded; the upload path comes straight here
         try:
-            outcomes = await asyncio.gather(*(self._send_one(broadcast, d) for d in deliveries))
+            # Every send ends before the batch counts as off the wire, even when one outcome fails:
+            # otherwise its siblings, still on their way, could be taken up and sent again uncounted.
+            results = await asyncio.gather(
+                *(self._send_one(broadcast, d) for d in deliveries), return_exceptions=True
+            )
+            if failed := next((r for r in results if isinstance(r, BaseException)), None):
+                raise failed
+            outcomes = [r for r in results if not isinstance(r, BaseException)]
             settlements = [s for s in outcomes if isinstance(s, Settlement)]
             retried = [d for d, s in zip(deliveries, outcomes, strict=True) if s is None]
             now = self._clock()
