@@ -99,3 +99,28 @@ def say(tg: FakeTelegram, service: Service) -> Say:
         return [html.unescape(str(c.params.get("text", ""))) for c in bot_calls(tg, chat_id)[before:]]
 
     return send
+
+
+def button_command(tg: FakeTelegram, chat_id: int, prefix: str) -> str:
+    """The command of the newest button in a chat that starts with `prefix`: what the person taps."""
+    for call in reversed(tg.sent(chat_id)):
+        markup = call.params.get("reply_markup") or {}
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                if str(button["callback_data"]).startswith(prefix):
+                    return str(button["callback_data"])
+    raise AssertionError(f"no button {prefix!r} in chat {chat_id}")
+
+
+async def approve(
+    say: Say, tg: FakeTelegram, chat_id: int, broadcast_id: int | str, **options: Any
+) -> list[str]:
+    """An approver taps "Freigeben" on the request for a broadcast; one who never got a request types
+    /freigeben first and is shown the version to approve."""
+    prefix = f"/freigeben {broadcast_id} "
+    try:
+        command = button_command(tg, chat_id, prefix)
+    except AssertionError:
+        await say(chat_id, prefix.strip())
+        command = button_command(tg, chat_id, prefix)
+    return await say(chat_id, command, button=True, **options)

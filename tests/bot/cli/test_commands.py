@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from bot.cli.main import build_parser
 from bot.service import Service
 from tests.bot.cli.test_cli import stadtfunk
-from tests.bot.conftest import Say, edit_city
+from tests.bot.conftest import Say, approve, edit_city
 from tests.conftest import TOKEN
 from tests.fakes.telegram_api import FakeTelegram
 from tests.traces import traces
@@ -84,7 +84,9 @@ async def test_broadcast_follows_the_four_eyes_rules(
     assert "broadcast 1: waiting for approval by one of:" in drafted.stdout
     assert "Sabine Wagner" in drafted.stdout
     assert not any("B7 gesperrt" in str(c.params.get("text")) for c in tg.sent(RESIDENT))
-    await say(APPROVER, "/freigeben 1")
+    [shown] = await say(APPROVER, "/freigeben 1")
+    assert shown.startswith("Bitte prüfen Sie Fassung "), "a typed approval first shows what it approves"
+    await approve(say, tg, APPROVER, 1)
     await tg.wait_for(lambda t: any("B7 gesperrt" in str(c.params.get("text")) for c in t.sent(RESIDENT)))
     # The observatory's topic needs no approval: out at once, through the running service's senders.
     direct = await cli("broadcast", "--as", "sternwarte", "--topic", "sternwarte", "--text", "Heute Saturn!")

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import aiohttp
 import redis.asyncio as aioredis
 
+from bot.assembly import audit_log
 from bot.service import Service
-from broadcasts.audit import AuditLog
 from broadcasts.model import Broadcast, Priority, State
 from city.values import Channel
 from tests.bot.test_staff_flow import until_state
@@ -92,7 +92,7 @@ async def approved_kultur_news(service: Service, clock: ManualClock) -> str:
         created_at=clock(), priority=Priority.NEWS,
     )  # fmt: skip
     created = await store.create(draft)
-    await store.transition(created.id, State.APPROVED)
+    await store.approve(created.id, created.version, "presse-freigabe")
     return created.id
 
 
@@ -170,9 +170,9 @@ async def test_staff_pause_and_resume_a_sending_broadcast_from_the_chat(
     for chat in readers:  # each once: the messages on the wire when paused were not sent again
         assert len([text for text in tg.texts(chat) if "Lesung" in text]) == 1
     assert both.storage is not None
-    audit = AuditLog(redis, both.storage.keys.audit())
+    audit = audit_log(both.storage, both.settings)
     actions = [
-        (entry.who, entry.action.value)
+        (entry.who, entry.action)
         async for entry in audit.since(datetime(2000, 1, 1, tzinfo=UTC))  # stream ids are wall-clock
         if entry.broadcast_id == broadcast_id
     ]
