@@ -103,13 +103,26 @@ def say(tg: FakeTelegram, service: Service) -> Say:
 
 def button_command(tg: FakeTelegram, chat_id: int, prefix: str) -> str:
     """The command of the newest button in a chat that starts with `prefix`: what the person taps."""
-    for call in reversed(tg.sent(chat_id)):
-        markup = call.params.get("reply_markup") or {}
-        for row in markup.get("inline_keyboard", []):
-            for button in row:
-                if str(button["callback_data"]).startswith(prefix):
-                    return str(button["callback_data"])
+    for message in reversed(tg.messages(chat_id)):
+        for command in message_buttons(message):
+            if command.startswith(prefix):
+                return command
     raise AssertionError(f"no button {prefix!r} in chat {chat_id}")
+
+
+def message_buttons(message: dict[str, Any]) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [str(b["callback_data"]) for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def press(tg: FakeTelegram, chat_id: int, command: str, *, replies: int = 1) -> list[str]:
+    """Tap the button `command` on the message that carries it (not just the newest one); returns the
+    texts of the bot's next `replies` answers in that chat."""
+    message = next(m for m in reversed(tg.messages(chat_id)) if command in message_buttons(m))
+    before = len(bot_calls(tg, chat_id))
+    tg.push_callback(chat_id, command, message_id=int(message["message_id"]))
+    await tg.wait_for(lambda t: len(bot_calls(t, chat_id)) >= before + replies)
+    return [html.unescape(str(c.params.get("text", ""))) for c in bot_calls(tg, chat_id)[before:]]
 
 
 async def approve(
@@ -123,4 +136,4 @@ async def approve(
     except AssertionError:
         await say(chat_id, prefix.strip())
         command = button_command(tg, chat_id, prefix)
-    return await say(chat_id, command, button=True, **options)
+    return await press(tg, chat_id, command, **options)
