@@ -78,6 +78,7 @@ class SyslogSender:
         self._target = target
         self._datagrams: asyncio.DatagramTransport | None = None
         self._stream: asyncio.StreamWriter | None = None
+        self._incoming: asyncio.StreamReader | None = None
 
     async def send(self, messages: list[bytes]) -> None:
         try:
@@ -101,8 +102,10 @@ class SyslogSender:
             self._datagrams.sendto(message)
 
     async def _send_stream(self, messages: list[bytes]) -> None:
+        if self._incoming is not None and self._incoming.at_eof():
+            await self.close()  # the server closed the connection: writing would only fill a buffer
         if self._stream is None:
-            _, self._stream = await asyncio.open_connection(self._target.host, self._target.port)
+            self._incoming, self._stream = await asyncio.open_connection(self._target.host, self._target.port)
         self._stream.write(b"".join(f"{len(m)} ".encode() + m for m in messages))
         await self._stream.drain()
 
@@ -115,6 +118,7 @@ class SyslogSender:
             with contextlib.suppress(OSError):
                 await self._stream.wait_closed()
             self._stream = None
+            self._incoming = None
 
 
 class AuditShipper:

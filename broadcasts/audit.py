@@ -231,14 +231,15 @@ class AuditLog:
         return str(info["last-generated-id"])
 
     async def _deleted_after(self, last_id: str | None) -> Break | None:
-        """Entries deleted after the last one that remains (Redis 7 reports the newest deleted id)."""
+        """Entries deleted after the last one that remains: the stream still knows the highest id it
+        gave. (Whoever can also reset that, or rebuild the stream, is caught by the syslog copy.)"""
         try:
             info = await self._redis.xinfo_stream(self._key)
-        except ResponseError:
+        except ResponseError:  # no stream: nothing was ever recorded
             return None
-        deleted = str(info.get("max-deleted-entry-id", "0-0"))
-        if deleted != "0-0" and (last_id is None or _id_key(deleted) > _id_key(last_id)):
-            return Break(deleted, None, "the newest entries were deleted: this was the newest of them")
+        top = str(info["last-generated-id"])
+        if last_id is None or _id_key(top) > _id_key(last_id):
+            return Break(top, None, "the newest entries were deleted: this was the newest of them")
         return None
 
 
