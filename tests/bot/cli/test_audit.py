@@ -59,7 +59,7 @@ async def test_a_back_dated_entry_cannot_be_slipped_in(
     await four_entries(say, tg)
     key = f"{key_prefix}:audit"
     entries = await stream(redis, key_prefix)
-    forged = {
+    forged: dict[Any, Any] = {
         "who": "presse-freigabe",
         "action": "approve",
         "broadcast": "1",
