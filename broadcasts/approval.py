@@ -125,8 +125,9 @@ def may_resume(city: City, member: StaffMember, broadcast: Broadcast) -> Verdict
     paused by its author, an editor or the platform's spam limit with whoever may stop it."""
     if not broadcast.approver_paused:
         return Verdict.yes()
-    verdict = may_approve(city, member, broadcast)
-    return verdict if verdict.allowed else Verdict(False, Refusal.APPROVER_PAUSED, verdict.topics)
+    if may_approve(city, member, broadcast).allowed:
+        return Verdict.yes()
+    return Verdict(False, Refusal.APPROVER_PAUSED, tuple(sorted(topics_of(city, broadcast.topics))))
 
 
 def pauses_as_approver(city: City, member: StaffMember, broadcast: Broadcast) -> bool:
