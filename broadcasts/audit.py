@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, cast
@@ -62,6 +62,7 @@ class Action(StrEnum):
     WITHDRAWN = "withdrawn"  # not sent when due: a role was gone, or it was not the approved version
     ERASURE = "erasure"  # a resident's data erased (never who)
     EXPORT = "export"  # a resident's data handed out (never whose)
+    TRIM = "trim"  # entries older than a retention limit dropped; the detail names where the log starts
 
 
 class Via(str):
@@ -162,15 +163,41 @@ class AuditLog:
             yield _entry(entry_id, fields)
 
     async def verify(self) -> ChainReport:
-        """Walk the whole chain and name the first entry where it breaks."""
+        """Walk the whole chain and name the first entry where it breaks. A log trimmed by `trim` starts
+        at the entry its trim entry names; that entry, later in the chain, vouches for the start."""
+        anchors = {
+            fields.get("detail", "")
+            async for _, fields in self._walk("-")
+            if fields.get("action") == Action.TRIM
+        }
         link, count, first, last_id = Link(), 0, None, None
         async for entry_id, fields in self._walk("-"):
+            if first is None and _anchor(entry_id, fields) in anchors:
+                link = Link(int(fields["n"]), fields["mac"])
+                count, first, last_id = 1, entry_id, entry_id
+                continue
             checked = check(self._secret, link, entry_id, fields)
             if isinstance(checked, Break):
                 return ChainReport(count, first, last_id, checked)
             link, count, first, last_id = checked, count + 1, first or entry_id, entry_id
         deleted = await self._deleted_after(last_id)
         return ChainReport(count, first, last_id, deleted)
+
+    async def trim(self, before: datetime, entry: Entry) -> int:
+        """Drop the entries older than `before` (a retention limit), recording first, in the chain, where
+        the log now starts; `verify` accepts that start and nothing else. Returns how many were dropped."""
+        cursor = f"{int(before.timestamp() * 1000)}-0"
+        kept = cast(
+            list[tuple[str, dict[str, str]]], await self._redis.xrange(self._key, min=cursor, count=1)
+        )
+        oldest = cast(list[tuple[str, dict[str, str]]], await self._redis.xrange(self._key, count=1))
+        if not kept or not oldest or kept[0][0] == oldest[0][0]:
+            return 0
+        first_id, first = kept[0]
+        await self.record(replace(entry, action=Action.TRIM, detail=_anchor(first_id, first)))
+        dropped = int(first.get("n", 0)) - int(oldest[0][1].get("n", 0))
+        await self._redis.xtrim(self._key, minid=first_id, approximate=False)
+        return dropped
 
     async def unshipped(self, limit: int) -> list[tuple[Entry, str]]:
         """Entries not yet copied to syslog, oldest first, each with its keyed hash."""
@@ -256,6 +283,11 @@ def _entry(entry_id: str, fields: dict[str, str]) -> Entry:
         entry_id=entry_id,
         n=int(fields["n"]) if fields.get("n", "").isdecimal() else 0,
     )
+
+
+def _anchor(entry_id: str, fields: dict[str, str]) -> str:
+    """How a trim entry names the entry the log starts at: its id, number and keyed hash."""
+    return f"starts at {entry_id} #{fields.get('n', '')} {fields.get('mac', '')}"
 
 
 def _id_key(entry_id: str) -> tuple[int, int]:

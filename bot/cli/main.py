@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from bot.assembly import audit_log
 from bot.cli.broadcast import broadcast
-from bot.cli.common import CommandError, messenger
+from bot.cli.common import CommandError, messenger, os_user
 from bot.cli.figures import export_subscribers, show_stats
 from bot.cli.residents import erase_resident, export_resident
 from bot.control import Announcement, ControlChannel
@@ -25,6 +25,7 @@ from bot.settings import ConfigurationError, Settings
 from bot.storage.client import StorageError, open_storage
 from bot.storage.embedded import EmbeddedRedisError
 from bot.telegram.adapter import TelegramStartError
+from broadcasts.audit import OPERATOR, Action, Entry, Via
 from broadcasts.store import BroadcastStore, Progress
 from city.config import CityFileError, load_city
 from city.values import Channel
@@ -60,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--verify",
         action="store_true",
         help="check the whole chain of keyed hashes; exit 1 naming the first broken entry",
+    )
+    audit.add_argument(
+        "--trim-before",
+        type=_moment,
+        default=None,
+        metavar="DATE",
+        help="drop entries older than DATE (a retention limit), recorded in the chain so that --verify holds",
     )
     commands.add_parser("stats", help="subscribers per topic and channel, broadcasts and deliveries per day")
     export = commands.add_parser("export-subscribers", help="subscriber counts per topic and channel as CSV")
@@ -116,6 +124,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(reload_services(settings))
         case "audit" if args.verify:
             return asyncio.run(verify_audit(settings))
+        case "audit" if args.trim_before:
+            return asyncio.run(trim_audit(settings, args.trim_before))
         case "audit":
             since = args.since or datetime.now(UTC) - timedelta(days=30)
             return asyncio.run(export_audit(settings, since, args.format))
@@ -241,6 +251,17 @@ async def verify_audit(settings: Settings) -> int:
         print("the audit log is empty")
     else:
         print(f"the audit log is intact: {report.entries} entries, {report.first} to {report.last}")
+    return 0
+
+
+async def trim_audit(settings: Settings, before: datetime) -> int:
+    storage = await open_storage(settings, service=False)
+    try:
+        entry = Entry(datetime.now(UTC), OPERATOR, Action.TRIM, via=Via.CLI, os_user=os_user())
+        dropped = await audit_log(storage, settings).trim(before, entry)
+    finally:
+        await storage.close()
+    print(f"{dropped} audit entries before {before.isoformat()} dropped; the log records where it now starts")
     return 0
 
 

@@ -16,6 +16,7 @@ from redis.exceptions import ResponseError
 
 from tests.bot.conftest import Say, approve
 from tests.bot.test_staff_flow import APPROVER, EDITOR, RESIDENT, notified, subscribe
+from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
 
 
@@ -149,3 +150,23 @@ async def test_export_and_erasure_by_letter_are_audited_without_the_resident(
     assert str(RESIDENT) not in exported.stdout
     raw = await stream(redis, key_prefix)
     assert not any(str(RESIDENT) in value for _, fields in raw for value in fields.values())
+
+
+async def test_a_retention_trim_keeps_the_chain_verifiable(
+    say: Say, tg: FakeTelegram, cli: Any, clock: ManualClock, redis: aioredis.Redis, key_prefix: str
+) -> None:
+    await four_entries(say, tg)
+    clock.advance(days=400)
+    await say(EDITOR, "/meldung verkehr Ein Jahr später")
+    trimmed = await cli("audit", "--trim-before", "2027-01-01")
+    assert trimmed.returncode == 0, trimmed.stderr
+    assert trimmed.stdout.startswith("4 audit entries before 2027-01-01T00:00:00+00:00 dropped")
+    entries = await stream(redis, key_prefix)
+    assert [fields["action"] for _, fields in entries] == ["draft", "trim"]
+    assert (entries[1][1]["via"], entries[1][1]["os_user"]) == ("cli", getpass.getuser())
+    intact = await cli("audit", "--verify")
+    assert intact.returncode == 0, intact.stderr
+    assert intact.stdout.startswith("the audit log is intact: 2 entries")
+    # Without the trim entry that vouches for it, the start of the log is a gap like any other.
+    await redis.xdel(f"{key_prefix}:audit", entries[1][0])
+    assert (await cli("audit", "--verify")).returncode == 1
