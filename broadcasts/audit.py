@@ -226,7 +226,7 @@ class AuditLog:
         legacy = [(i, f) async for i, f in self._walk("-")]
         if not legacy or all("mac" in fields for _, fields in legacy):
             return 0
-        staging = f"{self._key}:rechain"
+        staging = self._keys.audit_rechain()
         await self._redis.delete(staging)
         link = Link()
         for entry_id, fields in legacy:

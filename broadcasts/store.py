@@ -15,7 +15,7 @@ from city.values import Channel
 from broadcasts.active import ActiveLists
 from broadcasts.codec import content, decode, encode, fields_of, mapping, time_of
 from broadcasts.model import OPEN, TRANSITIONS, Broadcast, InvalidTransition, NotApproved, State
-from broadcasts.version import content_hash, new_salt
+from broadcasts.version import versioned
 
 # The field of a broadcast's hash that holds its state (DeliveryQueue.survey reads it too).
 STATE_FIELD = "state"
@@ -181,14 +181,13 @@ class BroadcastStore:
         stored = versioned(broadcast)
         if stored.state is State.APPROVED:
             stored = replace(stored, approved=stored.version)
-        fields = encode(stored)
-        await self._redis.zadd(self._keys.broadcast_open(), {stored.id: stored.created_at.timestamp()})
-        created = await self._create_named(
-            keys=[self._keys.broadcast(stored.id)], args=[x for pair in fields.items() for x in pair]
-        )
-        if created:
-            await self._redis.zadd(self._keys.broadcast_index(), {stored.id: stored.created_at.timestamp()})
-        return bool(created)
+        pairs = [x for pair in encode(stored).items() for x in pair]
+        score = {stored.id: stored.created_at.timestamp()}
+        await self._redis.zadd(self._keys.broadcast_open(), score)
+        if not await self._create_named(keys=[self._keys.broadcast(stored.id)], args=pairs):
+            return False
+        await self._redis.zadd(self._keys.broadcast_index(), score)
+        return True
 
     async def get(self, broadcast_id: str) -> Broadcast | None:
         fields = await self._redis.hgetall(self._keys.broadcast(broadcast_id))
@@ -212,15 +211,10 @@ class BroadcastStore:
         state contradicts (a crash between its move and the index) are tidied away here."""
         key = self._keys.broadcast_open()
         ids = [str(i) for i in await self._redis.zrevrange(key, 0, -1)]
-        found, stale = [], []
-        for broadcast_id, broadcast in zip(ids, await self.many(ids), strict=True):
-            if broadcast is not None and (broadcast.state in OPEN or broadcast.needs_review):
-                found.append(broadcast)
-            elif broadcast is not None:
-                stale.append(broadcast_id)
-        if stale:
+        found = [b for b in await self.many(ids) if b is not None]
+        if stale := [b.id for b in found if b.state not in OPEN and not b.needs_review]:
             await self._redis.zrem(key, *stale)
-        return found
+        return [b for b in found if b.id not in stale]
 
     async def save(self, broadcast: Broadcast) -> Broadcast:
         """New content for a draft, with a new version (and no approval). Raises InvalidTransition when it
@@ -399,9 +393,3 @@ class BroadcastStore:
             started_at=time_of(counters.get("started_at")),
             finished_at=time_of(counters.get("finished_at")),
         )
-
-
-def versioned(broadcast: Broadcast) -> Broadcast:
-    """The broadcast with a fresh salt and the version of its content."""
-    salt = new_salt()
-    return replace(broadcast, salt=salt, version=content_hash(broadcast, salt))

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import secrets
+from dataclasses import replace
 
 from broadcasts.model import Broadcast
 
@@ -22,8 +23,10 @@ SHORT_LENGTH = 12
 SHORT_HASH = re.compile(rf"[0-9a-f]{{{SHORT_LENGTH}}}")
 
 
-def new_salt() -> str:
-    return secrets.token_hex(8)
+def versioned(broadcast: Broadcast) -> Broadcast:
+    """The broadcast with a fresh salt and the version of its content."""
+    salt = secrets.token_hex(8)
+    return replace(broadcast, salt=salt, version=content_hash(broadcast, salt))
 
 
 def content_hash(broadcast: Broadcast, salt: str) -> str:

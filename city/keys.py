@@ -129,6 +129,10 @@ class Keys:
         """The append-only log of staff actions, each entry chained to the one before by a keyed hash."""
         return f"{self.prefix}:audit"
 
+    def audit_rechain(self) -> str:
+        """Where the upgrade to a chained audit log builds it, before it replaces the old one."""
+        return f"{self.prefix}:audit-rechain"
+
     def audit_shipped(self) -> str:
         """The id of the last audit entry copied to syslog (AUDIT_SYSLOG)."""
         return f"{self.prefix}:audit-shipped"
