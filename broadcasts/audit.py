@@ -8,6 +8,8 @@ thousand actions a year, so checking the chain walks the whole stream.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -26,8 +28,10 @@ PAGE = 500
 # the command line (the OS user is recorded with it).
 RESIDENT = "resident"
 OPERATOR = "operator"
-# Appends that lose a race against another process try again with the new end of the chain.
-ATTEMPTS = 20
+# Appends that lose a race against another process try again with the new end of the chain, after a
+# short random wait, so that processes appending at once do not keep colliding.
+ATTEMPTS = 50
+BACKOFF_S = 0.002
 SHIP_LEASE_MS = 30_000
 
 # Appends only if the stream still ends where the caller read it. KEYS: the stream. ARGV: the id of the
@@ -141,21 +145,32 @@ class AuditLog:
         self._key = keys.audit()
         self._secret = secret
         self._append = redis.register_script(_APPEND)
+        self._lock = asyncio.Lock()
+        self._jitter = random.Random()  # noqa: S311 (spreading retries, not secrecy)
 
     async def record(self, entry: Entry) -> str:
-        """Append an entry chained to the last one; its id is its time (never before the last entry's)."""
-        for _ in range(ATTEMPTS):
-            last = cast(list[tuple[str, dict[str, str]]], await self._redis.xrevrange(self._key, count=1))
-            link = Link(int(last[0][1].get("n", 0)), last[0][1].get("mac", "")) if last else Link()
-            entry_id = _next_id(entry.at, await self._top_id())
-            fields = seal(self._secret, link, entry_id, entry.fields())
-            pairs = [x for pair in fields.items() for x in pair]
-            try:
-                if await self._append(keys=[self._key], args=[last[0][0] if last else "", entry_id, *pairs]):
-                    return entry_id
-            except ResponseError:  # another process's entry took that id first
-                continue
+        """Append an entry chained to the last one; its id is its time (never before the last entry's).
+        The keyed hash needs the end of the chain, so appends are a compare-and-set: one at a time in this
+        process, and another process's append in between means reading the end again."""
+        async with self._lock:
+            for attempt in range(ATTEMPTS):
+                if (appended := await self._append_after_last(entry)) is not None:
+                    return appended
+                await asyncio.sleep(self._jitter.uniform(0, BACKOFF_S * (attempt + 1)))
         raise RuntimeError("the audit log stayed contended; the entry was not recorded")
+
+    async def _append_after_last(self, entry: Entry) -> str | None:
+        last = cast(list[tuple[str, dict[str, str]]], await self._redis.xrevrange(self._key, count=1))
+        link = Link(int(last[0][1].get("n", 0)), last[0][1].get("mac", "")) if last else Link()
+        entry_id = _next_id(entry.at, await self._top_id())
+        fields = seal(self._secret, link, entry_id, entry.fields())
+        pairs = [x for pair in fields.items() for x in pair]
+        try:
+            if await self._append(keys=[self._key], args=[last[0][0] if last else "", entry_id, *pairs]):
+                return entry_id
+        except ResponseError:  # another process's entry took that id first
+            pass
+        return None
 
     async def since(self, start: datetime) -> AsyncIterator[Entry]:
         """Entries recorded at or after `start`, oldest first."""
