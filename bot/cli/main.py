@@ -278,7 +278,9 @@ def _moment(text: str) -> datetime:
 
 def run(settings: Settings) -> int:
     secrets = [
-        s.get_secret_value() for s in (settings.telegram_bot_token, settings.telegram_webhook_secret) if s
+        s.get_secret_value()
+        for s in (settings.telegram_bot_token, settings.telegram_webhook_secret, settings.audit_hmac_secret)
+        if s
     ]
     if settings.redis_url is not None:
         secrets.append(settings.redis_url.get_secret_value())
