@@ -172,6 +172,8 @@ async def test_a_break_glass_alert_is_reviewed_as_the_version_that_went_out(
     assert forged.startswith("Bitte prüfen Sie die gesendete Fassung "), "a wrong version confirms nothing"
     assert "ungeprüfte Eilmeldung" in (await say(APPROVER, "/offen"))[0]
 
+    [own] = await say(FIRE, f"/geprueft 1 {review.split()[-1]}")
+    assert own.startswith("Freigeben dürfen Sie #1 nicht"), "the author cannot check their own"
     [checked] = await press(tg, APPROVER, review)
     assert checked == "Eilmeldung #1 ist geprüft."
     reviewed = [e for e in await entries(service) if e.action == Action.REVIEW]
