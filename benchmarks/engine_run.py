@@ -148,7 +148,7 @@ async def start_broadcast(engine: Engine, topic: str, text: str, priority: Prior
     draft = Broadcast(id="", topics=(topic,), text_de=text, author="benchmark", created_at=datetime.now(UTC),
                       priority=priority)  # fmt: skip
     created = await engine.store.create(draft)
-    await engine.store.transition(created.id, State.APPROVED)
+    await engine.store.approve(created.id, created.version, "benchmark")
     await engine.enqueue(created.id)
     return created.id
 

@@ -12,7 +12,9 @@ from functools import partial
 
 import redis.asyncio as aioredis
 
+from bot.settings import Settings
 from bot.storage.client import Storage
+from bot.storage.idhash import audit_secret
 from broadcasts.audit import AuditLog
 from broadcasts.channel import ChannelClient
 from broadcasts.desk import Desk
@@ -132,6 +134,7 @@ class Editorial:
     scheduler: Scheduler
     publisher: Publisher
     digests: DigestLoader
+    audit: AuditLog
     clock: Callable[[], datetime]
 
     async def recent_items(self, topic_id: str, count: int) -> list[Item]:
@@ -152,10 +155,10 @@ def build_editorial(
     city: Callable[[], City],
     residents: Residents,
     clock: Callable[[], datetime],
+    audit: AuditLog,
     on_schedule: Callable[[], Awaitable[object]] | None = None,
     texts: Texts | None = None,
 ) -> Editorial:
-    audit = AuditLog(redis, keys.audit())
     timeline = Timeline(redis, keys, engine.store)
     publisher = Publisher(
         redis=redis, keys=keys, engine=engine, timeline=timeline, city=city, on_schedule=on_schedule
@@ -176,7 +179,12 @@ def build_editorial(
         redis=redis, keys=keys, store=engine.store, publisher=publisher, audit=audit, city=city
     )
     digests = DigestLoader(timeline, city, topic_namer(city, texts or Texts.load()))
-    return Editorial(desk, scheduler, publisher, digests, clock)
+    return Editorial(desk, scheduler, publisher, digests, audit, clock)
+
+
+def audit_log(storage: Storage, settings: Settings) -> AuditLog:
+    """The audit log, keyed with AUDIT_HMAC_SECRET or the secret generated in DATA_DIR."""
+    return AuditLog(storage.redis, storage.keys, audit_secret(settings))
 
 
 def reply_pacer(

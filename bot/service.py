@@ -12,7 +12,7 @@ import aiohttp
 from pydantic import SecretStr
 from redis.exceptions import RedisError
 
-from bot.assembly import build_engine, default_worker_name, reply_pacer, residents_for
+from bot.assembly import audit_log, build_engine, default_worker_name, reply_pacer, residents_for
 from bot.channels import Channels, build_channels
 from bot.control import Announcement, ControlChannel
 from bot.http_server import HttpServer
@@ -25,6 +25,7 @@ from bot.services import build_services
 from bot.settings import ConfigurationError, Settings, TelegramMode
 from bot.storage.client import Storage, open_storage
 from bot.storage.idhash import IdHasher, load_or_create_secret
+from bot.syslog import AuditShipper, SyslogSender, SyslogTarget
 from bot.telegram.adapter import TelegramAdapter, WebhookTarget
 from bot.timer import Timer
 from bot.web import build_app
@@ -53,6 +54,8 @@ UPKEEP_EVERY_S = 30.0
 REPORT_EVERY_S = 1.0
 # How long the notice loop waits for the engine's next notice before it looks at the stop event again.
 NOTICE_POLL_S = 0.2
+# The audit log's copy on a syslog server lags at most this much behind (plus a failed try's wait).
+AUDIT_COPY_EVERY_S = 2.0
 
 
 class Service:
@@ -79,6 +82,7 @@ class Service:
         self.scheduler: Scheduler | None = None
         self.timer: Timer | None = None
         self.sandbox: SandboxAdapter | None = None
+        self.audit_shipper: AuditShipper | None = None
         self.outbound = Outbound()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -135,11 +139,15 @@ class Service:
             worker=worker, clock=self.clock, sleep=self._sleep, texts=texts,
         )  # fmt: skip
         whatsapp = channels.whatsapp
+        audit = audit_log(storage, settings)
         self.services, self.scheduler = build_services(
             storage=storage, residents=residents, engine=engine, channels=metered, city=city,
-            clock=self.clock, texts=texts, rate_limit_margin=settings.rate_limit_margin,
+            clock=self.clock, texts=texts, rate_limit_margin=settings.rate_limit_margin, audit=audit,
             templates_needed=template_counter(whatsapp, storage, city, self.clock) if whatsapp else None,
         )  # fmt: skip
+        if settings.audit_syslog is not None:
+            target = SyslogTarget.parse(settings.audit_syslog)
+            self.audit_shipper = AuditShipper(audit, SyslogSender(target), worker)
         conversation = Conversation(build_router(), self.services)
         await self._start_adapters(
             channels, conversation, residents, hasher, worker,
@@ -219,6 +227,9 @@ class Service:
         ]
         if self.inbox is not None:
             self._tasks.append(asyncio.create_task(self.inbox.run(self._stopping)))
+        if self.audit_shipper is not None:
+            copy = every(AUDIT_COPY_EVERY_S, self.audit_shipper.ship, self._stopping, "audit copy to syslog")
+            self._tasks.append(asyncio.create_task(copy))
 
     def _current_city(self) -> City:
         """The city as of now: a reload swaps it while everything runs."""
@@ -335,6 +346,10 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self._http.stop()
+        if self.audit_shipper is not None:
+            await self.audit_shipper.ship()  # what the last moments recorded
+            await self.audit_shipper.close()
+            self.audit_shipper = None
         if self.engine is not None:
             await self.engine.stop()
             self.engine = None

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from bot.assembly import build_editorial
 from bot.control import Announcement, ControlChannel
 from bot.storage.client import Storage
+from broadcasts.audit import AuditLog
 from broadcasts.channel import ChannelClient
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
@@ -31,6 +32,7 @@ def build_services(
     clock: Clock,
     texts: Texts,
     rate_limit_margin: float,
+    audit: AuditLog,
     templates_needed: Callable[[Broadcast], Awaitable[int]] | None = None,
 ) -> tuple[Services, Scheduler]:
     """The conversation's services, and the scheduler that shares their publisher."""
@@ -44,6 +46,7 @@ def build_services(
         residents=residents,
         clock=clock,
         texts=texts,
+        audit=audit,
         # Every process re-arms its timer, so the one that is free wakes on time.
         on_schedule=lambda: control.announce(Announcement.SCHEDULE_CHANGED),
     )
@@ -66,5 +69,6 @@ def build_services(
             tuple(client.channel for client, _ in channels),
         ),
         templates_needed=templates_needed,
+        audit=audit,
     )
     return services, editorial.scheduler

@@ -6,8 +6,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.syslog import SyslogTarget
 
 DEFAULT_CITY_FILE = Path(__file__).parent / "cities" / "beispielstadt.yaml"
 
@@ -59,6 +61,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     city_config: Path = DEFAULT_CITY_FILE
     id_hash_secret: SecretStr | None = Field(default=None, min_length=16)
+    # The key of the audit log's hash chain; unset: generated in DATA_DIR (set it where several machines
+    # share one Redis, or `stadtfunk audit --verify` elsewhere must check the chain).
+    audit_hmac_secret: SecretStr | None = Field(default=None, min_length=16)
+    # A copy of every audit entry for a syslog server out of Redis's reach: udp://host:514 or
+    # tcp://host:port (RFC 5424; over TCP framed by octet counting, RFC 6587).
+    audit_syslog: str | None = None
     worker_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
 
     http_host: str = "127.0.0.1"
@@ -67,6 +75,13 @@ class Settings(BaseSettings):
     log_format: LogFormat = LogFormat.TEXT
     # Unset: /metrics is served on HTTP_PORT; set: on a port of its own, on loopback only.
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+
+    @field_validator("audit_syslog")
+    @classmethod
+    def _syslog_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            SyslogTarget.parse(value)
+        return value
 
     @model_validator(mode="after")
     def _webhook_needs_url_and_secret(self) -> Self:

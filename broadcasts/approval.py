@@ -12,7 +12,11 @@ from enum import StrEnum
 
 from city.config import City, Role, StaffMember
 
-from broadcasts.model import ALL_TOPICS, Broadcast, Priority
+from broadcasts.model import ALL_TOPICS, SYSTEM, Broadcast, Priority
+
+# Every role that concerns a topic's broadcasts; holding any of them for all its topics lets one see a
+# broadcast before it is out (its preview, /probe, /offen) and stop it.
+TOPIC_ROLES: tuple[Role, ...] = ("editor", "approver", "alert")
 
 
 class Refusal(StrEnum):
@@ -22,6 +26,11 @@ class Refusal(StrEnum):
     NOT_ALERT = "not_alert"
     NOT_APPROVER = "not_approver"
     OWN_BROADCAST = "own_broadcast"
+    AUTHOR_LACKS_ROLE = "author_lacks_role"  # its author no longer holds the role (a reload took it)
+    APPROVER_LACKS_ROLE = "approver_lacks_role"  # at sending: whoever approved it no longer may
+    NEEDS_APPROVAL = "needs_approval"  # at sending: it went without approval, but now needs one
+    APPROVER_PAUSED = "approver_paused"  # an approver paused it: only an approver lets it go on
+    NOT_APPROVED = "not_approved"  # at sending: what is stored is not the version that was approved
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +67,72 @@ def may_draft(city: City, member: StaffMember, topics: Iterable[str], priority: 
     return Verdict.yes()
 
 
+def may_see(city: City, member: StaffMember, broadcast: Broadcast) -> Verdict:
+    """Its author, and staff with a role on every topic it reaches (a fire brigade's draft is the fire
+    brigade's and the press office's, not the culture office's)."""
+    if broadcast.author == member.id:
+        return Verdict.yes()
+    topics = topics_of(city, broadcast.topics)
+    if any(not holds(member, role, topics) for role in TOPIC_ROLES):
+        return Verdict.yes()
+    return Verdict(False, Refusal.NOT_EDITOR, holds(member, "editor", topics))
+
+
 def may_approve(city: City, member: StaffMember, broadcast: Broadcast) -> Verdict:
-    """A different staff member with the approver role (or admin) for all the broadcast's topics."""
+    """A different staff member with the approver role (or admin) for all the broadcast's topics, for an
+    author who still holds the role to write it (the city file may have changed since it was written)."""
     if broadcast.author == member.id:
         return Verdict(False, Refusal.OWN_BROADCAST)
     missing = holds(member, "approver", topics_of(city, broadcast.topics))
     if missing:
         return Verdict(False, Refusal.NOT_APPROVER, missing)
-    return Verdict.yes()
+    return author_may_write(city, broadcast)
+
+
+def author_may_write(city: City, broadcast: Broadcast) -> Verdict:
+    """Whether the broadcast's author, as the city file stands now, may still write it."""
+    author = city.staff_member(broadcast.author)
+    if author is None:
+        return Verdict(False, Refusal.AUTHOR_LACKS_ROLE, tuple(sorted(topics_of(city, broadcast.topics))))
+    verdict = may_draft(city, author, broadcast.topics, broadcast.priority)
+    return verdict if verdict.allowed else Verdict(False, Refusal.AUTHOR_LACKS_ROLE, verdict.topics)
+
+
+def may_send(city: City, broadcast: Broadcast) -> Verdict:
+    """At the moment it goes out, with the city file as it stands now: the content is the approved
+    version, its author may still write it, and whoever approved it may still approve it (or, where it
+    went without approval, it still needs none). Digests are the service's own."""
+    if not broadcast.bound:
+        return Verdict(False, Refusal.NOT_APPROVED)
+    if broadcast.author == SYSTEM:
+        return Verdict.yes()
+    if broadcast.approved_by == broadcast.author:
+        written = author_may_write(city, broadcast)
+        if written.allowed and needs_approval(city, broadcast) and broadcast.priority is not Priority.ALERT:
+            return Verdict(False, Refusal.NEEDS_APPROVAL)
+        return written
+    approver = city.staff_member(broadcast.approved_by)
+    if approver is None:
+        return Verdict(False, Refusal.APPROVER_LACKS_ROLE, tuple(sorted(topics_of(city, broadcast.topics))))
+    verdict = may_approve(city, approver, broadcast)
+    if not verdict.allowed and verdict.refusal is Refusal.NOT_APPROVER:
+        return Verdict(False, Refusal.APPROVER_LACKS_ROLE, verdict.topics)
+    return verdict
+
+
+def may_resume(city: City, member: StaffMember, broadcast: Broadcast) -> Verdict:
+    """A broadcast an approver paused goes on only with an approver of its topics (not its author); one
+    paused by its author, an editor or the platform's spam limit with whoever may stop it."""
+    if not broadcast.approver_paused:
+        return Verdict.yes()
+    if may_approve(city, member, broadcast).allowed:
+        return Verdict.yes()
+    return Verdict(False, Refusal.APPROVER_PAUSED, tuple(sorted(topics_of(city, broadcast.topics))))
+
+
+def pauses_as_approver(city: City, member: StaffMember, broadcast: Broadcast) -> bool:
+    """A pause by someone else than the author who may approve the broadcast holds it for approvers."""
+    return broadcast.author != member.id and not holds(member, "approver", topics_of(city, broadcast.topics))
 
 
 def needs_approval(city: City, broadcast: Broadcast) -> bool:

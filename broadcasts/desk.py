@@ -1,15 +1,17 @@
 """The editorial desk: staff actions on broadcasts under the four-eyes rules, each one audited.
 
-Handlers call the desk with the acting staff entry; the desk checks the rules (broadcasts/approval.py),
-moves the broadcast through its states, hands approved ones to the engine and records who did what.
+Handlers call the desk with the acting staff member and where they act from; the desk checks the rules
+(broadcasts/approval.py), moves the broadcast through its states, hands approved ones to the engine and
+records who did what to which version. An approval or review names the version the person saw (its
+short hash): a broadcast changed since is refused, so what goes out is what was approved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from enum import StrEnum
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
 
 import redis.asyncio as aioredis
 from city.config import City, StaffMember
@@ -19,45 +21,17 @@ from city.values import Channel
 from broadcasts import approval
 from broadcasts.audit import Action, AuditLog, Entry
 from broadcasts.calendar import Recurrence
+from broadcasts.desk_values import Actor, DeskError, DeskProblem, Edited, Submitted
 from broadcasts.engine import Engine
-from broadcasts.model import TERMINAL, Broadcast, InvalidTransition, Priority, State
+from broadcasts.expiry import Expiry
+from broadcasts.model import SYSTEM, TERMINAL, Broadcast, InvalidTransition, NotApproved, Priority, State
 from broadcasts.notice import Notice
-from broadcasts.publisher import Publisher
-from broadcasts.store import BroadcastStore, Progress
+from broadcasts.publisher import Publisher, Refused
+from broadcasts.store import BroadcastStore, Flag, Progress
+from broadcasts.version import matches, short
 
 # How long a pressed "Ändern" waits for the new text.
 EDIT_WINDOW_S = 30 * 60
-# Reviews of break-glass alerts that are still open are listed with the drafts.
-OPEN_STATES = (State.DRAFT, State.PENDING_APPROVAL, State.APPROVED, State.SCHEDULED, State.HELD)
-
-
-class DeskProblem(StrEnum):
-    UNKNOWN = "unknown"  # no such broadcast
-    REFUSED = "refused"  # the rules say no; see `refusal`
-    WRONG_STATE = "wrong_state"  # e.g. approving what was already sent
-    NOT_AUTHOR = "not_author"
-
-
-class DeskError(Exception):
-    def __init__(
-        self,
-        problem: DeskProblem,
-        *,
-        state: State | None = None,
-        refusal: approval.Refusal | None = None,
-        topics: tuple[str, ...] = (),
-    ) -> None:
-        super().__init__(problem.value)
-        self.problem = problem
-        self.state = state
-        self.refusal = refusal
-        self.topics = topics
-
-
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    broadcast: Broadcast
-    approvers: list[StaffMember]  # to notify; empty when no approval was needed and it went out
 
 
 class Desk:
@@ -85,10 +59,11 @@ class Desk:
         self._city = city
         self._audience = audience
         self._clock = clock
+        self._expiry = Expiry(store=store, audit=audit, city=city, clock=clock)
 
     async def draft(
         self,
-        member: StaffMember,
+        actor: Actor,
         *,
         topics: tuple[str, ...],
         text_de: str,
@@ -97,7 +72,7 @@ class Desk:
         scheduled_for: datetime | None = None,
         recurrence: Recurrence | None = None,
     ) -> Broadcast:
-        verdict = approval.may_draft(self._city(), member, topics, priority)
+        verdict = approval.may_draft(self._city(), actor.member, topics, priority)
         if not verdict.allowed:
             raise DeskError(DeskProblem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
         draft = Broadcast(
@@ -105,174 +80,153 @@ class Desk:
             topics=topics,
             text_de=text_de,
             text_en=text_en,
-            author=member.id,
+            author=actor.member.id,
             created_at=self._clock(),
             priority=priority,
             scheduled_for=scheduled_for,
             recurrence=recurrence.encode() if recurrence else None,
         )
         created = await self._store.create(draft)
-        await self._log(member.id, Action.DRAFT, created.id)
+        await self._log(actor, Action.DRAFT, created)
         return created
 
-    async def edit(
-        self, member: StaffMember, broadcast_id: str, text_de: str, text_en: str | None
-    ) -> Broadcast:
-        """A new text; a change to a submitted or approved but unsent broadcast needs approval again."""
-        broadcast = await self._own(member, broadcast_id)
+    async def edit(self, actor: Actor, broadcast_id: str, text_de: str, text_en: str | None) -> Edited:
+        """A new text, and with it a new version; a change to a submitted or approved but unsent broadcast
+        voids its request or approval, so it needs approval again."""
+        broadcast = await self._own(actor, broadcast_id)
         if broadcast.state is not State.DRAFT:
             await self._move(broadcast, State.DRAFT)
-        edited = replace(broadcast, text_de=text_de, text_en=text_en, state=State.DRAFT)
-        await self._store.save(edited)
-        await self._log(member.id, Action.EDIT, broadcast_id)
-        return edited
+        try:
+            edited = await self._store.save(replace(broadcast, text_de=text_de, text_en=text_en))
+        except InvalidTransition as exc:  # submitted again meanwhile, from another chat
+            raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
+        await self._log(actor, Action.EDIT, edited, f"replaces {short(broadcast.version)}")
+        return Edited(edited, broadcast.state, broadcast.version)
 
-    async def submit(self, member: StaffMember, broadcast_id: str) -> Submitted:
-        """Ask for approval, or send at once where the city switched approval off for the topics."""
-        broadcast = await self._own(member, broadcast_id)
+    async def submit(self, actor: Actor, broadcast_id: str) -> Submitted:
+        """Ask for approval of the current version, or send it at once where the city switched approval
+        off for the topics (and for alerts: break-glass, checked by an approver afterwards)."""
+        broadcast = await self._own(actor, broadcast_id)
         city = self._city()
         if approval.needs_approval(city, broadcast):
-            await self._move(broadcast, State.PENDING_APPROVAL)
-            await self._log(member.id, Action.SUBMIT, broadcast_id)
+            try:
+                await self._store.transition(
+                    broadcast.id, State.PENDING_APPROVAL, require={"version": broadcast.version}
+                )
+            except InvalidTransition as exc:
+                raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
+            except NotApproved:  # edited in the same moment from another chat
+                raise DeskError(DeskProblem.STALE, broadcast=await self._get(broadcast_id)) from None
+            await self._log(actor, Action.SUBMIT, broadcast)
             pending = replace(broadcast, state=State.PENDING_APPROVAL)
             return Submitted(pending, approval.approvers(city, pending))
-        await self._move(broadcast, State.APPROVED)
-        sent = await self._release(member, broadcast)
-        if broadcast.priority is Priority.ALERT:
-            # Break-glass: out without a second person, but every approver looks at it afterwards.
+        break_glass = broadcast.priority is Priority.ALERT
+        await self._approve(broadcast, actor.member.id, State.DRAFT)
+        if break_glass:  # flagged before it moves on, so that it stays listed until it is checked
+            await self._store.flag(broadcast.id, Flag.NEEDS_REVIEW, True)
+        approved = replace(broadcast, approved=broadcast.version, approved_by=actor.member.id)
+        try:
+            sent = await self._release(actor, approved)
+        except DeskError:
+            if break_glass:
+                await self._store.flag(broadcast.id, Flag.NEEDS_REVIEW, False)
+            raise
+        if break_glass:
+            await self._log(actor, Action.BREAK_GLASS, broadcast)
             flagged = replace(sent, needs_review=True)
-            await self._store.save(flagged)
-            await self._log(member.id, Action.BREAK_GLASS, broadcast_id)
             return Submitted(flagged, approval.approvers(city, flagged))
         return Submitted(sent, [])
 
-    async def approve(self, member: StaffMember, broadcast_id: str) -> Broadcast:
+    async def approve(self, actor: Actor, broadcast_id: str, version: str | None) -> Broadcast:
+        """Approve the version named (the short hash of the request the approver saw); a held broadcast
+        is sent (its author or an approver decides the time)."""
         broadcast = await self._get(broadcast_id)
         if broadcast.state is State.HELD:
-            return await self._send_held(member, broadcast)
-        verdict = approval.may_approve(self._city(), member, broadcast)
-        if not verdict.allowed:
-            raise DeskError(DeskProblem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
-        await self._move(broadcast, State.APPROVED)
-        await self._log(member.id, Action.APPROVE, broadcast_id)
-        return await self._release(member, broadcast)
+            return await self._send_held(actor, broadcast, version)
+        self._check(approval.may_approve(self._city(), actor.member, broadcast))
+        if broadcast.state is not State.PENDING_APPROVAL:
+            raise DeskError(DeskProblem.WRONG_STATE, state=broadcast.state)
+        await self._confirm(actor, broadcast, version)
+        await self._approve(broadcast, actor.member.id, State.PENDING_APPROVAL)
+        await self._log(actor, Action.APPROVE, broadcast)
+        return await self._release(
+            actor, replace(broadcast, approved=broadcast.version, approved_by=actor.member.id)
+        )
 
-    async def reject(self, member: StaffMember, broadcast_id: str, reason: str) -> Broadcast:
+    async def reject(self, actor: Actor, broadcast_id: str, version: str | None, reason: str) -> Broadcast:
+        """Reject; a version named (from a button) must be the current one, a typed reject needs none."""
         broadcast = await self._get(broadcast_id)
-        verdict = approval.may_approve(self._city(), member, broadcast)
-        if not verdict.allowed:
-            raise DeskError(DeskProblem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
+        self._check(approval.may_approve(self._city(), actor.member, broadcast))
+        if version is not None:
+            await self._confirm(actor, broadcast, version)
         await self._move(broadcast, State.REJECTED)
-        await self._log(member.id, Action.REJECT, broadcast_id, reason)
+        await self._log(actor, Action.REJECT, broadcast, reason)
         return replace(broadcast, state=State.REJECTED)
 
-    async def cancel(self, member: StaffMember, broadcast_id: str) -> Broadcast:
+    async def cancel(self, actor: Actor, broadcast_id: str) -> Broadcast:
         """Stops a broadcast for good; one person may (see `_stoppable`)."""
-        broadcast = await self._stoppable(member, broadcast_id)
+        broadcast = await self._stoppable(actor, broadcast_id)
         if broadcast.state in TERMINAL:
             raise DeskError(DeskProblem.WRONG_STATE, state=broadcast.state)
         try:
-            await self._engine.cancel(broadcast_id)
+            await self._engine.cancel(broadcast.id)
         except InvalidTransition as exc:
             raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
-        await self._log(member.id, Action.CANCEL, broadcast_id)
+        await self._log(actor, Action.CANCEL, broadcast)
         return replace(broadcast, state=State.CANCELLED)
 
-    async def pause(self, member: StaffMember, broadcast_id: str) -> Broadcast:
-        """Whoever may stop a broadcast may hold it while it sends, for example to correct a mistake."""
-        return await self._hold_or_go(member, broadcast_id, State.PAUSED, Action.PAUSE)
-
-    async def resume(self, member: StaffMember, broadcast_id: str) -> Broadcast:
-        """A paused broadcast was approved already: going on needs no second person."""
-        return await self._hold_or_go(member, broadcast_id, State.SENDING, Action.RESUME)
-
-    async def _hold_or_go(
-        self, member: StaffMember, broadcast_id: str, state: State, action: Action
-    ) -> Broadcast:
-        broadcast = await self._stoppable(member, broadcast_id)
+    async def pause(self, actor: Actor, broadcast_id: str) -> Broadcast:
+        """Whoever may stop a broadcast may hold it while it sends, for example to correct a mistake; an
+        approver's pause holds it until an approver lets it go on."""
+        broadcast = await self._stoppable(actor, broadcast_id)
+        as_approver = approval.pauses_as_approver(self._city(), actor.member, broadcast)
         try:
-            await (self._engine.pause if state is State.PAUSED else self._engine.resume)(broadcast_id)
+            await self._engine.pause(broadcast.id, by=actor.member.id, approver=as_approver)
         except InvalidTransition as exc:
             raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
-        await self._log(member.id, action, broadcast_id)
-        return replace(broadcast, state=state)
+        await self._log(actor, Action.PAUSE, broadcast, "as approver" if as_approver else "")
+        return replace(broadcast, state=State.PAUSED, approver_paused=as_approver)
 
-    async def _stoppable(self, member: StaffMember, broadcast_id: str) -> Broadcast:
-        """One person may stop a broadcast: the author, an editor, approver or alerter of its topics, or an
-        admin."""
-        broadcast = await self._get(broadcast_id)
-        topics = approval.topics_of(self._city(), broadcast.topics)
-        if broadcast.author != member.id and all(
-            approval.holds(member, role, topics) for role in ("editor", "approver", "alert")
-        ):
-            raise DeskError(
-                DeskProblem.REFUSED, refusal=approval.Refusal.NOT_EDITOR, topics=tuple(sorted(topics))
-            )
-        return broadcast
+    async def resume(self, actor: Actor, broadcast_id: str) -> Broadcast:
+        """A paused broadcast was approved already: going on needs no second person, unless an approver
+        paused it."""
+        broadcast = await self._stoppable(actor, broadcast_id)
+        if broadcast.state is State.PAUSED:
+            self._check(approval.may_resume(self._city(), actor.member, broadcast))
+        with _publishing():
+            await self._engine.resume(broadcast.id)
+        await self._log(actor, Action.RESUME, broadcast)
+        return replace(broadcast, state=State.SENDING)
 
-    async def review(self, member: StaffMember, broadcast_id: str) -> Broadcast:
-        """An approver confirms a break-glass alert after the fact."""
+    async def review(self, actor: Actor, broadcast_id: str, version: str | None) -> Broadcast:
+        """An approver confirms a break-glass alert after the fact, naming the version they checked."""
         broadcast = await self._get(broadcast_id)
-        if broadcast.author == member.id or approval.holds(
-            member, "approver", approval.topics_of(self._city(), broadcast.topics)
+        if broadcast.author == actor.member.id or approval.holds(
+            actor.member, "approver", approval.topics_of(self._city(), broadcast.topics)
         ):
             raise DeskError(DeskProblem.REFUSED, refusal=approval.Refusal.NOT_APPROVER)
         if not broadcast.needs_review:
             raise DeskError(DeskProblem.WRONG_STATE, state=broadcast.state)
-        reviewed = replace(broadcast, needs_review=False)
-        await self._store.save(reviewed)
-        await self._log(member.id, Action.REVIEW, broadcast_id)
-        return reviewed
+        await self._confirm(actor, broadcast, version)
+        await self._store.flag(broadcast.id, Flag.NEEDS_REVIEW, False)
+        await self._log(actor, Action.REVIEW, broadcast)
+        return replace(broadcast, needs_review=False)
 
-    async def open_items(self, member: StaffMember, limit: int = 200) -> list[Broadcast]:
-        """Drafts, pending and scheduled broadcasts and unreviewed alerts in the member's topics."""
+    async def readable(self, actor: Actor, broadcast_id: str) -> Broadcast:
+        """A broadcast's text for a test copy or a look: for its author and staff of its topics."""
+        broadcast = await self._get(broadcast_id)
+        self._check(approval.may_see(self._city(), actor.member, broadcast))
+        return broadcast
+
+    async def open_items(self, actor: Actor) -> list[Broadcast]:
+        """Drafts, pending and scheduled broadcasts and unreviewed alerts in the member's topics, all of
+        them however old, newest first."""
         city = self._city()
-        found = []
-        for broadcast in await self._store.recent(limit):
-            if broadcast.state not in OPEN_STATES and not broadcast.needs_review:
-                continue
-            topics = approval.topics_of(city, broadcast.topics)
-            if broadcast.author == member.id or any(
-                not approval.holds(member, role, topics) for role in ("editor", "approver", "alert")
-            ):
-                found.append(broadcast)
-        return found
+        return [b for b in await self._store.open_items() if approval.may_see(city, actor.member, b).allowed]
 
     async def upkeep(self, now: datetime) -> list[Notice]:
-        """Expire drafts left too long, and remind approvers and admins of alerts waiting too long.
-        (What is due at a time is the scheduler's: broadcasts/scheduler.py.)"""
-        city = self._city()
-        expiry = timedelta(hours=city.draft_expiry_hours)
-        escalation = timedelta(minutes=city.alert_escalation_minutes)
-        notices: list[Notice] = []
-        for broadcast in await self._store.recent(500):
-            if broadcast.state not in (State.DRAFT, State.PENDING_APPROVAL):
-                continue
-            age = now - broadcast.created_at
-            if age >= expiry:
-                notices += await self._expire(city, broadcast)
-            elif (
-                broadcast.priority is Priority.ALERT
-                and broadcast.state is State.PENDING_APPROVAL
-                and not broadcast.escalated
-                and age >= escalation
-            ):
-                escalated = replace(broadcast, escalated=True)
-                await self._store.save(escalated)
-                reminded = {m.id: m for m in [*approval.approvers(city, broadcast), *approval.admins(city)]}
-                reminded.pop(broadcast.author, None)
-                notices += [Notice(member, "staff_escalation", escalated) for member in reminded.values()]
-        return notices
-
-    async def _expire(self, city: City, broadcast: Broadcast) -> list[Notice]:
-        try:
-            await self._store.transition(broadcast.id, State.EXPIRED)
-        except InvalidTransition:  # approved or cancelled meanwhile
-            return []
-        await self._log("system", Action.EXPIRE, broadcast.id)
-        author = city.staff_member(broadcast.author)
-        expired = replace(broadcast, state=State.EXPIRED)
-        return [Notice(author, "staff_expired_author", expired)] if author is not None else []
+        """Expire drafts left too long and escalate alerts waiting too long (broadcasts/expiry.py)."""
+        return await self._expiry.run(now)
 
     async def audience(self, broadcast: Broadcast, channels: tuple[Channel, ...]) -> Mapping[Channel, int]:
         """How many will receive it per channel (an upper bound for several topics: some follow more)."""
@@ -285,10 +239,10 @@ class Desk:
     async def get(self, broadcast_id: str) -> Broadcast:
         return await self._get(broadcast_id)
 
-    async def expect_edit(self, member: StaffMember, broadcast_id: str) -> Broadcast:
+    async def expect_edit(self, actor: Actor, broadcast_id: str) -> Broadcast:
         """The member's next plain message becomes the new text of their broadcast (for 30 minutes)."""
-        broadcast = await self._own(member, broadcast_id)
-        await self._redis.set(self._keys.staff_edit(member.id), broadcast.id, ex=EDIT_WINDOW_S)
+        broadcast = await self._own(actor, broadcast_id)
+        await self._redis.set(self._keys.staff_edit(actor.member.id), broadcast.id, ex=EDIT_WINDOW_S)
         return broadcast
 
     async def expected_edit(self, member: StaffMember) -> str | None:
@@ -297,7 +251,7 @@ class Desk:
         return str(found) if found else None
 
     async def record_reload(self, now: datetime) -> None:
-        await self._audit.record(Entry(now, "system", Action.RELOAD))
+        await self._audit.record(Entry(now, SYSTEM, Action.RELOAD))
 
     async def progress(self, broadcast_id: str) -> Progress:
         return await self._store.progress(broadcast_id)
@@ -307,36 +261,59 @@ class Desk:
         recent = await self._store.recent(100)
         return [b.id for b in reversed(recent) if b.state in (State.QUEUED, State.SENDING, State.PAUSED)]
 
-    async def _release(self, member: StaffMember, broadcast: Broadcast) -> Broadcast:
+    async def _approve(self, broadcast: Broadcast, by: str, expect: State) -> None:
+        """Approve exactly the version the caller holds; a change in between makes it stale."""
+        try:
+            await self._store.approve(broadcast.id, broadcast.version, by, expect=expect)
+        except InvalidTransition as exc:
+            raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
+        except NotApproved:
+            raise DeskError(DeskProblem.STALE, broadcast=await self._get(broadcast.id)) from None
+
+    async def _confirm(self, actor: Actor, broadcast: Broadcast, version: str | None) -> None:
+        """The version named must be the current one; none named means: show it first. A stale one is
+        audited, since it is what a swapped text looks like."""
+        if version is None:
+            raise DeskError(DeskProblem.UNCONFIRMED, broadcast=broadcast)
+        if not matches(broadcast.version, version):
+            await self._log(actor, Action.REFUSED, broadcast, f"names version {version[:16]}")
+            raise DeskError(DeskProblem.STALE, broadcast=broadcast)
+
+    async def _release(self, actor: Actor, broadcast: Broadcast) -> Broadcast:
         """Approved: out now (or when the quiet hours end), or at its time."""
         now = self._clock()
         due = broadcast.scheduled_for
         if broadcast.recurrence and (due is None or due <= now):
             due = Recurrence.decode(broadcast.recurrence).next_after(now, self._city().tz)
-        try:
+        with _publishing():  # InvalidTransition: cancelled between the approval and now
             if due is not None and due > now:
                 return await self._publisher.plan(broadcast, due, expect=State.APPROVED)
             released = await self._publisher.publish(broadcast, now, expect=State.APPROVED)
-        except InvalidTransition as exc:  # cancelled between the approval and now
-            raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
-        await self._log(member.id, Action.SEND, broadcast.id)
+        await self._log(actor, Action.SEND, broadcast)
         return released
 
-    async def _send_held(self, member: StaffMember, broadcast: Broadcast) -> Broadcast:
+    async def _send_held(self, actor: Actor, broadcast: Broadcast, version: str | None) -> Broadcast:
         """A held broadcast (missed while the service was down) goes out when a person says so: its
         author, an approver of its topics or an admin. It was approved before; this decides the time."""
         city = self._city()
         topics = approval.topics_of(city, broadcast.topics)
-        if broadcast.author != member.id and approval.holds(member, "approver", topics):
+        if broadcast.author != actor.member.id and approval.holds(actor.member, "approver", topics):
             raise DeskError(
                 DeskProblem.REFUSED, refusal=approval.Refusal.NOT_APPROVER, topics=tuple(sorted(topics))
             )
-        try:
+        if version is not None:
+            await self._confirm(actor, broadcast, version)
+        with _publishing():
             released = await self._publisher.release(broadcast, self._clock())
-        except InvalidTransition as exc:
-            raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
-        await self._log(member.id, Action.RELEASE, broadcast.id)
+        await self._log(actor, Action.RELEASE, broadcast)
         return released
+
+    async def _stoppable(self, actor: Actor, broadcast_id: str) -> Broadcast:
+        """One person may stop a broadcast: the author, an editor, approver or alerter of its topics, or an
+        admin."""
+        broadcast = await self._get(broadcast_id)
+        self._check(approval.may_see(self._city(), actor.member, broadcast))
+        return broadcast
 
     def quiet_until(self, moment: datetime) -> datetime | None:
         """When ordinary news released at `moment` would reach residents who want it at once."""
@@ -353,9 +330,9 @@ class Desk:
             raise DeskError(DeskProblem.UNKNOWN)
         return broadcast
 
-    async def _own(self, member: StaffMember, broadcast_id: str) -> Broadcast:
+    async def _own(self, actor: Actor, broadcast_id: str) -> Broadcast:
         broadcast = await self._get(broadcast_id)
-        if broadcast.author != member.id:
+        if broadcast.author != actor.member.id:
             raise DeskError(DeskProblem.NOT_AUTHOR)
         return broadcast
 
@@ -365,5 +342,33 @@ class Desk:
         except InvalidTransition as exc:
             raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
 
-    async def _log(self, who: str, action: Action, broadcast_id: str, detail: str = "") -> None:
-        await self._audit.record(Entry(self._clock(), who, action, broadcast_id, detail))
+    @staticmethod
+    def _check(verdict: approval.Verdict) -> None:
+        if not verdict.allowed:
+            raise DeskError(DeskProblem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
+
+    async def _log(self, actor: Actor, action: Action, broadcast: Broadcast, detail: str = "") -> None:
+        entry = Entry(
+            self._clock(),
+            actor.member.id,
+            action,
+            broadcast.id,
+            detail,
+            version=broadcast.version,
+            via=actor.via,
+            os_user=actor.os_user,
+        )
+        await self._audit.record(entry)
+
+
+@contextmanager
+def _publishing() -> Iterator[None]:
+    """What moving a broadcast on towards residents may meet, as the desk's errors."""
+    try:
+        yield
+    except InvalidTransition as exc:
+        raise DeskError(DeskProblem.WRONG_STATE, state=exc.current) from None
+    except Refused as exc:
+        raise DeskError(DeskProblem.REFUSED, refusal=exc.verdict.refusal, topics=exc.verdict.topics) from None
+    except NotApproved:
+        raise DeskError(DeskProblem.REFUSED, refusal=approval.Refusal.NOT_APPROVED) from None

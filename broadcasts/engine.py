@@ -68,8 +68,9 @@ class Engine:
 
     async def enqueue(self, broadcast_id: str, *, expect: State | None = None) -> None:
         """Start sending an approved (or due, or released) broadcast; `expect` names the only state it
-        may come from, for callers racing other processes."""
-        await self.store.transition(broadcast_id, State.QUEUED, expect=expect)
+        may come from, for callers racing other processes. Only the approved version moves: anything
+        else raises NotApproved and stays where it is."""
+        await self.store.transition(broadcast_id, State.QUEUED, expect=expect, bound=True)
         await self.complete(broadcast_id)
 
     async def complete(self, broadcast_id: str) -> None:
@@ -90,11 +91,13 @@ class Engine:
         await self._redis.hincrby(self._keys.daily_stats(now.astimezone(self._tz).date()), "broadcasts", 1)
         await self._start_planning(broadcast)
 
-    async def pause(self, broadcast_id: str) -> None:
-        await self.store.transition(broadcast_id, State.PAUSED)
+    async def pause(self, broadcast_id: str, *, by: str = "", approver: bool = False) -> None:
+        """Hold the rest; `approver`: an approver paused it, and only an approver lets it go on."""
+        fields = {"paused_by": by, "approver_paused": "1" if approver else "0"}
+        await self.store.transition(broadcast_id, State.PAUSED, fields=fields)
 
     async def resume(self, broadcast_id: str) -> None:
-        await self.store.transition(broadcast_id, State.SENDING)
+        await self.store.transition(broadcast_id, State.SENDING, bound=True)
 
     async def spam_limited(self, broadcast_id: str) -> Notice | None:
         """The platform throttles our number as spam: pause the broadcast. Returns the notice for its

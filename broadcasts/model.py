@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 
 ALL_TOPICS = "alle"
+# The author of what the service makes on its own (digests), and the approver of what needs none.
+SYSTEM = "system"
 
 
 class State(StrEnum):
@@ -25,6 +27,8 @@ class State(StrEnum):
 
 
 TERMINAL = frozenset({State.REJECTED, State.EXPIRED, State.DONE, State.CANCELLED})
+# Not yet on its way to residents: what staff still decide about (and break-glass alerts to check).
+OPEN = frozenset({State.DRAFT, State.PENDING_APPROVAL, State.APPROVED, State.SCHEDULED, State.HELD})
 
 # Every allowed move. A change to an approved but unsent broadcast goes back to DRAFT for a new approval.
 TRANSITIONS: dict[State, frozenset[State]] = {
@@ -61,6 +65,16 @@ class Priority(IntEnum):
     DIGEST = 2
 
 
+class NotApproved(ValueError):
+    """The broadcast's content is not the version that was approved (or not the one the approver saw):
+    it must not move on towards residents."""
+
+    def __init__(self, broadcast_id: str, current: State) -> None:
+        super().__init__(f"broadcast {broadcast_id} is not the approved version")
+        self.broadcast_id = broadcast_id
+        self.current = current
+
+
 class InvalidTransition(ValueError):
     def __init__(self, current: State, wanted: State) -> None:
         super().__init__(f"a broadcast in state {current.value} cannot become {wanted.value}")
@@ -89,6 +103,22 @@ class Broadcast:
     # A digest bundles the news published after this moment, up to its scheduled_for.
     since: datetime | None = None
     held: Hold | None = None  # set when the broadcast last became HELD
+    # The content hash of this text (broadcasts/version.py), new with every write of the content, and
+    # the random salt it was taken with, so that nobody can prepare two texts with the same short hash.
+    version: str = ""
+    salt: str = ""
+    # The version that was approved, and by whom: the approver, the author where no approval was needed
+    # (or a break-glass alert), "system" for digests. Only this version may reach residents.
+    approved: str = ""
+    approved_by: str = ""
+    # Who paused it last, and whether as an approver: then only an approver may let it go on.
+    paused_by: str = ""
+    approver_paused: bool = False
+
+    @property
+    def bound(self) -> bool:
+        """Whether what is stored is exactly the version that was approved."""
+        return bool(self.approved) and self.approved == self.version
 
     @property
     def all_topics(self) -> bool:

@@ -2,7 +2,9 @@
 is ordinary news inside the quiet hours, which waits for their end. Alerts never wait.
 
 Every step names the state it expects to move from, so that several processes deciding about the same
-broadcast at once move it exactly once.
+broadcast at once move it exactly once. Every step towards residents checks again, with the city file
+as it stands, that the broadcast may go (broadcasts/approval.py `may_send`), and moves only the version
+that was approved (NotApproved otherwise).
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ from broadcasts.calendar import quiet_until
 from broadcasts.engine import Engine
 from broadcasts.model import Broadcast, Hold, Priority, State
 from broadcasts.timeline import Timeline
+
+
+class Refused(Exception):
+    """The broadcast may not go out now (a role is gone, or it is not the approved version)."""
+
+    def __init__(self, verdict: approval.Verdict) -> None:
+        super().__init__(verdict.refusal.value if verdict.refusal else "refused")
+        self.verdict = verdict
 
 
 class Publisher:
@@ -47,7 +57,8 @@ class Publisher:
 
     async def publish(self, broadcast: Broadcast, now: datetime, *, expect: State) -> Broadcast:
         """Out now, or held until the quiet hours end. Raises InvalidTransition when another process
-        (or a cancel) moved the broadcast first."""
+        (or a cancel) moved the broadcast first, Refused when it may not go."""
+        self._check(broadcast)
         if broadcast.priority is not Priority.DIGEST:
             topics = approval.topics_of(self._city(), broadcast.topics)
             await self.timeline.record(broadcast, sorted(topics), now)
@@ -62,24 +73,35 @@ class Publisher:
         if reason is Hold.QUIET:
             await self._index(broadcast.id, until)
         fields = {"held": reason.value, "scheduled_for": until.isoformat()}
-        await self._engine.store.transition(broadcast.id, State.HELD, expect=expect, fields=fields)
+        await self._engine.store.transition(
+            broadcast.id, State.HELD, expect=expect, fields=fields, bound=True
+        )
         return replace(broadcast, state=State.HELD, held=reason, scheduled_for=until)
 
     async def plan(self, broadcast: Broadcast, due: datetime, *, expect: State) -> Broadcast:
         """Wait for `due`: indexed first, so that a crash leaves at most an index entry to tidy."""
+        self._check(broadcast)
         await self._index(broadcast.id, due)
         fields = {"scheduled_for": due.isoformat()}
-        await self._engine.store.transition(broadcast.id, State.SCHEDULED, expect=expect, fields=fields)
+        await self._engine.store.transition(
+            broadcast.id, State.SCHEDULED, expect=expect, fields=fields, bound=True
+        )
         return replace(broadcast, state=State.SCHEDULED, scheduled_for=due)
 
     async def release(self, broadcast: Broadcast, now: datetime) -> Broadcast:
         """A held broadcast goes out now (the quiet hours ended, or staff sent a missed one)."""
+        self._check(broadcast)
         if broadcast.priority is not Priority.DIGEST:  # a missed one was never published
             topics = approval.topics_of(self._city(), broadcast.topics)
             await self.timeline.record(broadcast, sorted(topics), now)
         await self._engine.enqueue(broadcast.id, expect=State.HELD)
         await self.forget(broadcast.id)
         return replace(broadcast, state=State.SENDING)
+
+    def _check(self, broadcast: Broadcast) -> None:
+        verdict = approval.may_send(self._city(), broadcast)
+        if not verdict.allowed:
+            raise Refused(verdict)
 
     async def complete(self, broadcast_id: str) -> None:
         await self._engine.complete(broadcast_id)

@@ -23,14 +23,23 @@ from city.keys import Keys
 from broadcasts import approval
 from broadcasts.audit import Action, AuditLog, Entry
 from broadcasts.calendar import Recurrence, local
-from broadcasts.model import ALL_TOPICS, Broadcast, Hold, InvalidTransition, Priority, State
+from broadcasts.model import (
+    ALL_TOPICS,
+    SYSTEM,
+    Broadcast,
+    Hold,
+    InvalidTransition,
+    NotApproved,
+    Priority,
+    State,
+)
 from broadcasts.notice import Notice
-from broadcasts.publisher import Publisher
+from broadcasts.publisher import Publisher, Refused
 from broadcasts.store import BroadcastStore
+from broadcasts.version import short
 
 log = logging.getLogger(__name__)
 
-SYSTEM = "system"
 DIGEST_PREFIX = "digest-"
 # A service down for months catches up on one digest, not on every day it missed.
 MAX_CATCH_UP_DAYS = 31
@@ -75,7 +84,12 @@ class Scheduler:
             at = datetime.fromtimestamp(float(score), now.tzinfo)
             # InvalidTransition: another process decided first, or it was cancelled; nothing to do here.
             with contextlib.suppress(InvalidTransition):
-                notices += await self._due(broadcast, at, now) if broadcast else []
+                try:
+                    notices += await self._due(broadcast, at, now) if broadcast else []
+                except Refused as refused:
+                    notices += await self._withdraw(broadcast, refused.verdict.refusal, now)
+                except NotApproved:
+                    notices += await self._withdraw(broadcast, approval.Refusal.NOT_APPROVED, now)
             if broadcast is None or not await self._waiting(broadcast.id):
                 await self._publisher.forget(str(member))
         notices += await self._digests(now)
@@ -101,14 +115,38 @@ class Scheduler:
                 return self._tell_author(held, "staff_missed_author")
             case State.SCHEDULED:
                 await self._publisher.publish(broadcast, now, expect=State.SCHEDULED)
-                await self._log(Action.SEND, broadcast.id, now)
+                await self._log(Action.SEND, broadcast.id, now, version=broadcast.version)
         return []
+
+    async def _withdraw(
+        self, broadcast: Broadcast | None, refusal: approval.Refusal | None, now: datetime
+    ) -> list[Notice]:
+        """Due, but it may not go (a reload took a role, or it is not the approved version): nothing is
+        sent; it goes back to its author as a draft to submit again (a held one, already published, is
+        cancelled), and its author and the admins are told why."""
+        if broadcast is None or refusal is None:
+            return []
+        target = State.DRAFT if broadcast.state in (State.APPROVED, State.SCHEDULED) else State.CANCELLED
+        try:
+            await self._store.transition(broadcast.id, target, expect=broadcast.state)
+        except InvalidTransition:
+            return []
+        await self._log(Action.WITHDRAWN, broadcast.id, now, refusal.value, version=broadcast.version)
+        log.warning("broadcast %s was due but not sent: %s", broadcast.id, refusal.value)
+        withdrawn = replace(broadcast, state=target)
+        city = self._city()
+        author = city.staff_member(broadcast.author)
+        told = {m.id: m for m in [*([author] if author else []), *approval.admins(city)]}
+        return [Notice(member, f"staff_withdrawn_{refusal.value}", withdrawn) for member in told.values()]
 
     async def _repeat(
         self, series: Broadcast, due: datetime, now: datetime, grace: timedelta
     ) -> list[Notice]:
         """One occurrence of repeating news: a broadcast of its own, named by the series and the day."""
         city = self._city()
+        # Each occurrence is the series' approved version; the series itself must still be sendable.
+        if not (verdict := approval.may_send(city, series)).allowed:
+            raise Refused(verdict)
         rule = Recurrence.decode(series.recurrence or "")
         notices: list[Notice] = []
         if now - due > grace:
@@ -125,10 +163,12 @@ class Scheduler:
             )
             await self._store.create_named(occurrence)
             # Whoever created it or not: only one process moves it out of APPROVED.
-            if await self._store.state(occurrence.id) is State.APPROVED:
+            stored = await self._store.get(occurrence.id)
+            if stored is not None and stored.state is State.APPROVED:
                 with contextlib.suppress(InvalidTransition):
-                    await self._publisher.publish(occurrence, now, expect=State.APPROVED)
-                    await self._log(Action.SEND, occurrence.id, now)
+                    await self._publisher.publish(stored, now, expect=State.APPROVED)
+                    detail = f"repeats {series.id} as approved in {short(series.version)}"
+                    await self._log(Action.SEND, stored.id, now, detail, version=stored.version)
         await self._publisher.reschedule(series.id, due, rule.next_after(max(due, now), city.tz))
         return notices
 
@@ -177,6 +217,7 @@ class Scheduler:
             state=State.APPROVED,
             scheduled_for=due,
             since=since,
+            approved_by=SYSTEM,
         )
 
     async def _send_digest(self, day: date, due: datetime, now: datetime) -> None:
@@ -184,21 +225,22 @@ class Scheduler:
         digest = self._digest(day, due, min(cutoff, due), now)
         await self._store.create_named(digest)
         await self._supersede_held_digests(digest.id, now)
-        if await self._store.state(digest.id) is State.APPROVED:
+        stored = await self._store.get(digest.id)
+        if stored is not None and stored.state is State.APPROVED:
             try:
-                await self._publisher.publish(digest, now, expect=State.APPROVED)
+                await self._publisher.publish(stored, now, expect=State.APPROVED)
             except InvalidTransition:
                 return
-            await self._log(Action.SEND, digest.id, now)
+            await self._log(Action.SEND, stored.id, now, version=stored.version)
         await self.advance_cutoff(due)
 
     async def _hold_digest(self, day: date, due: datetime, now: datetime) -> list[Notice]:
         cutoff = await self.cutoff(now)
         digest = self._digest(day, due, min(cutoff, due), now)
-        if not await self._store.create_named(digest):
+        if not await self._store.create_named(digest) or (stored := await self._store.get(digest.id)) is None:
             return []
         await self._supersede_held_digests(digest.id, now)
-        held = await self._publisher.hold(digest, due, Hold.MISSED, expect=State.APPROVED)
+        held = await self._publisher.hold(stored, due, Hold.MISSED, expect=State.APPROVED)
         await self._log(Action.MISSED, digest.id, now)
         log.warning("the daily digest of %s was missed while the service was down; it is held", day)
         return [Notice(admin, "staff_digest_missed", held) for admin in approval.admins(self._city())]
@@ -216,7 +258,7 @@ class Scheduler:
 
     async def _supersede_held_digests(self, newer: str, now: datetime) -> None:
         """A new digest covers what an older held one would have said: the older one is cancelled."""
-        for broadcast in await self._store.recent(200):
+        for broadcast in await self._store.open_items():
             if (
                 broadcast.priority is Priority.DIGEST
                 and broadcast.id != newer
@@ -232,5 +274,7 @@ class Scheduler:
         author = self._city().staff_member(broadcast.author)
         return [Notice(author, key, broadcast)] if author is not None else []
 
-    async def _log(self, action: Action, broadcast_id: str, now: datetime, detail: str = "") -> None:
-        await self._audit.record(Entry(now, SYSTEM, action, broadcast_id, detail))
+    async def _log(
+        self, action: Action, broadcast_id: str, now: datetime, detail: str = "", *, version: str = ""
+    ) -> None:
+        await self._audit.record(Entry(now, SYSTEM, action, broadcast_id, detail, version=version))

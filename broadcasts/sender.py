@@ -17,7 +17,7 @@ from datetime import UTC, datetime, tzinfo
 from broadcasts.channel import ChannelClient, Message
 from broadcasts.courier import Courier
 from broadcasts.limiter import Limiter, Rate
-from broadcasts.model import Broadcast, State
+from broadcasts.model import Broadcast, InvalidTransition, State
 from broadcasts.outcome import SubscriberCare
 from broadcasts.queue import Delivery, DeliveryQueue, Survey
 from broadcasts.retries import Retries
@@ -260,6 +260,12 @@ class Sender:
         if broadcast_id not in self._broadcasts:
             found = await self._store.get(broadcast_id)
             if found is None:
+                return None
+            if not found.bound:
+                # Every way here moves only the approved version; this is the last line all the same.
+                log.error("broadcast %s is not the approved version; paused, nothing sent", broadcast_id)
+                with contextlib.suppress(InvalidTransition):
+                    await self._store.transition(broadcast_id, State.PAUSED, fields={"approver_paused": "1"})
                 return None
             self._broadcasts[broadcast_id] = found
         return self._broadcasts[broadcast_id]

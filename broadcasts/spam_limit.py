@@ -35,7 +35,10 @@ class SpamLimit:
         it was paused already (another send of the same batch, another process), has ended or does not
         exist, or when its author is no longer in the city file."""
         try:
-            await self._store.transition(broadcast_id, State.PAUSED)
+            # The platform paused it, not a person: its author may let it go on.
+            await self._store.transition(
+                broadcast_id, State.PAUSED, fields={"paused_by": "", "approver_paused": "0"}
+            )
         except (InvalidTransition, KeyError):
             return None
         log.warning("broadcast %s paused: the platform limits our number as spam", broadcast_id)

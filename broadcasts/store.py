@@ -3,34 +3,58 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import cast
 
 import redis.asyncio as aioredis
 from city.keys import Keys
 from city.values import Channel
 
 from broadcasts.active import ActiveLists
-from broadcasts.model import TRANSITIONS, Broadcast, Hold, InvalidTransition, Priority, State
+from broadcasts.codec import content, decode, encode, fields_of, mapping, time_of
+from broadcasts.model import OPEN, TRANSITIONS, Broadcast, InvalidTransition, NotApproved, State
+from broadcasts.version import versioned
 
 # The field of a broadcast's hash that holds its state (DeliveryQueue.survey reads it too).
 STATE_FIELD = "state"
 
-# Moves the state only if it is one of the allowed sources, setting the given fields with it; answers
-# the state found. ARGV: target state, number of field pairs, the pairs, then the allowed sources.
+# Moves the state only if it is one of the allowed sources and every requirement holds, setting the
+# given fields with it. ARGV: target state, number of field pairs, the pairs, number of requirements,
+# the requirements (field, value; a value "@other" means: equal to the field `other`, which must not be
+# empty), then the allowed sources. Answers the state found, prefixed with "!" when a requirement failed.
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return false end
 local pairs_end = 2 + 2 * tonumber(ARGV[2])
-for i = pairs_end + 1, #ARGV do
+local required_end = pairs_end + 1 + 2 * tonumber(ARGV[pairs_end + 1])
+for i = required_end + 1, #ARGV do
   if ARGV[i] == current then
+    for j = pairs_end + 2, required_end, 2 do
+      local want = ARGV[j + 1]
+      if string.sub(want, 1, 1) == '@' then
+        want = redis.call('HGET', KEYS[1], string.sub(want, 2)) or ''
+        if want == '' then return '!' .. current end
+      end
+      if (redis.call('HGET', KEYS[1], ARGV[j]) or '') ~= want then return '!' .. current end
+    end
     redis.call('HSET', KEYS[1], 'state', ARGV[1])
     for j = 3, pairs_end, 2 do redis.call('HSET', KEYS[1], ARGV[j], ARGV[j + 1]) end
     return current
   end
 end
+return current
+"""
+
+# A draft's new content: only while it is a draft, so that nothing approved can change underneath its
+# approval. ARGV: number of field pairs, the pairs, then the fields to delete. Answers the state found.
+_SAVE = """
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current or current ~= 'draft' then return current end
+local pairs_end = 1 + 2 * tonumber(ARGV[1])
+for j = 2, pairs_end, 2 do redis.call('HSET', KEYS[1], ARGV[j], ARGV[j + 1]) end
+for j = pairs_end + 1, #ARGV do redis.call('HDEL', KEYS[1], ARGV[j]) end
 return current
 """
 
@@ -49,6 +73,17 @@ return 1
 """
 
 
+# Never approved: what the upgrade to content versions leaves without an approved version.
+UNAPPROVED = frozenset({State.DRAFT, State.PENDING_APPROVAL, State.REJECTED, State.EXPIRED})
+
+
+class Flag(StrEnum):
+    """Marks on a broadcast that are no part of its content."""
+
+    NEEDS_REVIEW = "needs_review"
+    ESCALATED = "escalated"
+
+
 class Reported(StrEnum):
     """What a platform reports about a send later (WhatsApp statuses): counted in aggregate only."""
 
@@ -57,16 +92,7 @@ class Reported(StrEnum):
     UNDELIVERED = "undelivered"
 
 
-COUNTERS = (
-    "total",
-    "sent",
-    "failed",
-    "blocked",
-    "retired",
-    "maybe_duplicate",
-    "suppressed",
-    *Reported,
-)
+COUNTERS = ("total", "sent", "failed", "blocked", "retired", "maybe_duplicate", "suppressed", *Reported)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +156,7 @@ class BroadcastStore:
         self._redis = redis
         self._keys = keys
         self._transition = redis.register_script(_TRANSITION)
+        self._save = redis.register_script(_SAVE)
         self._create_named = redis.register_script(_CREATE_NAMED)
         self._reschedule = redis.register_script(_RESCHEDULE)
         self.active = ActiveLists(redis, keys)
@@ -137,41 +164,95 @@ class BroadcastStore:
     async def create(self, draft: Broadcast) -> Broadcast:
         """Store a new broadcast under the next short id (staff type it: /freigeben 42)."""
         number = await self._redis.incr(self._keys.broadcast_sequence())
-        stored = Broadcast(**{**_fields(draft), "id": str(number)})
+        stored = versioned(Broadcast(**{**fields_of(draft), "id": str(number)}))
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hset(self._keys.broadcast(stored.id), mapping=_mapping(_encode(stored)))
+            # Indexed as open first: a crash leaves at most an index entry without its broadcast.
+            pipe.zadd(self._keys.broadcast_open(), {stored.id: stored.created_at.timestamp()})
+            pipe.hset(self._keys.broadcast(stored.id), mapping=mapping(encode(stored)))
             pipe.zadd(self._keys.broadcast_index(), {stored.id: stored.created_at.timestamp()})
             await pipe.execute()
         return stored
 
     async def create_named(self, broadcast: Broadcast) -> bool:
         """Store a broadcast under an id derived from what it is (a digest's day, a repeat's date), once:
-        False when it exists already. Several processes may try; exactly one creates it."""
-        fields = _encode(broadcast)
-        created = await self._create_named(
-            keys=[self._keys.broadcast(broadcast.id)], args=[x for pair in fields.items() for x in pair]
-        )
-        if created:
-            await self._redis.zadd(
-                self._keys.broadcast_index(), {broadcast.id: broadcast.created_at.timestamp()}
-            )
-        return bool(created)
+        False when it exists already. Several processes may try; exactly one creates it. Only the
+        scheduler makes these, approved at birth: its version is approved by `broadcast.approved_by`
+        (the system for a digest, the series' approver for a repeat)."""
+        stored = versioned(broadcast)
+        if stored.state is State.APPROVED:
+            stored = replace(stored, approved=stored.version)
+        pairs = [x for pair in encode(stored).items() for x in pair]
+        score = {stored.id: stored.created_at.timestamp()}
+        await self._redis.zadd(self._keys.broadcast_open(), score)
+        if not await self._create_named(keys=[self._keys.broadcast(stored.id)], args=pairs):
+            return False
+        await self._redis.zadd(self._keys.broadcast_index(), score)
+        return True
 
     async def get(self, broadcast_id: str) -> Broadcast | None:
         fields = await self._redis.hgetall(self._keys.broadcast(broadcast_id))
-        return _decode(broadcast_id, cast(dict[str, str], fields)) if fields else None
+        return decode(broadcast_id, cast(dict[str, str], fields)) if fields else None
+
+    async def many(self, broadcast_ids: Sequence[str]) -> list[Broadcast | None]:
+        """Several broadcasts in one round trip, None for those that do not exist."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for broadcast_id in broadcast_ids:
+                pipe.hgetall(self._keys.broadcast(broadcast_id))
+            found = await pipe.execute()
+        return [decode(i, f) if f else None for i, f in zip(broadcast_ids, found, strict=True)]
 
     async def recent(self, limit: int) -> list[Broadcast]:
         """The newest broadcasts, newest first."""
-        ids = await self._redis.zrevrange(self._keys.broadcast_index(), 0, limit - 1)
-        found = [await self.get(str(broadcast_id)) for broadcast_id in ids]
-        return [broadcast for broadcast in found if broadcast is not None]
+        ids = [str(i) for i in await self._redis.zrevrange(self._keys.broadcast_index(), 0, limit - 1)]
+        return [broadcast for broadcast in await self.many(ids) if broadcast is not None]
 
-    async def save(self, broadcast: Broadcast) -> None:
-        """Overwrite the content of a broadcast (an edit); the state moves only through `transition`."""
-        fields = _encode(broadcast)
-        fields.pop("state")
-        await self._redis.hset(self._keys.broadcast(broadcast.id), mapping=_mapping(fields))
+    async def open_items(self) -> list[Broadcast]:
+        """Every open broadcast and unchecked alert however old, newest first. Entries the broadcast's
+        state contradicts (a crash between its move and the index) are tidied away here."""
+        key = self._keys.broadcast_open()
+        ids = [str(i) for i in await self._redis.zrevrange(key, 0, -1)]
+        found = [b for b in await self.many(ids) if b is not None]
+        if stale := [b.id for b in found if b.state not in OPEN and not b.needs_review]:
+            await self._redis.zrem(key, *stale)
+        return [b for b in found if b.id not in stale]
+
+    async def save(self, broadcast: Broadcast) -> Broadcast:
+        """New content for a draft, with a new version (and no approval). Raises InvalidTransition when it
+        is no longer a draft: what was submitted or approved never changes underneath."""
+        saved = replace(versioned(broadcast), approved="", approved_by="")
+        written, deleted = content(saved)
+        pairs = [x for pair in written.items() for x in pair]
+        found = await self._save(
+            keys=[self._keys.broadcast(broadcast.id)], args=[len(written), *pairs, *deleted]
+        )
+        if found is None:
+            raise KeyError(broadcast.id)
+        current = State(found.decode() if isinstance(found, bytes) else found)
+        if current is not State.DRAFT:
+            raise InvalidTransition(current, State.DRAFT)
+        return replace(saved, state=State.DRAFT)
+
+    async def flag(self, broadcast_id: str, name: Flag, on: bool) -> None:
+        """Set a flag that is no part of the content: an alert to check, or one escalated."""
+        key = self._keys.broadcast(broadcast_id)
+        if on and name is Flag.NEEDS_REVIEW:
+            created = await self._redis.zscore(self._keys.broadcast_index(), broadcast_id)
+            await self._redis.zadd(self._keys.broadcast_open(), {broadcast_id: float(created or 0)})
+        await self._redis.hset(key, name.value, "1" if on else "0")
+        if not on and name is Flag.NEEDS_REVIEW and await self.state(broadcast_id) not in OPEN:
+            await self._redis.zrem(self._keys.broadcast_open(), broadcast_id)
+
+    async def approve(
+        self, broadcast_id: str, version: str, by: str, *, expect: State | None = None
+    ) -> State:
+        """Approve exactly `version`: refused (NotApproved) when the content changed meanwhile."""
+        return await self.transition(
+            broadcast_id,
+            State.APPROVED,
+            expect=expect,
+            require={"version": version},
+            fields={"approved": version, "approved_by": by},
+        )
 
     async def transition(
         self,
@@ -180,22 +261,58 @@ class BroadcastStore:
         *,
         expect: State | None = None,
         fields: Mapping[str, str] | None = None,
+        require: Mapping[str, str] | None = None,
+        bound: bool = False,
     ) -> State:
         """Move to `to` if the current state allows it (and is `expect`, when given), setting `fields`
-        in the same step; returns the previous state."""
+        in the same step; returns the previous state. `require` names field values that must hold, and
+        `bound` that the content is the approved version: otherwise NotApproved, and nothing changes."""
         sources = [state.value for state, targets in TRANSITIONS.items() if to in targets]
         if expect is not None:
             sources = [s for s in sources if s == expect.value]
         pairs = [x for pair in (fields or {}).items() for x in pair]
+        required = dict(require or {}) | ({"approved": "@version"} if bound else {})
+        conditions = [x for pair in required.items() for x in pair]
         found = await self._transition(
-            keys=[self._keys.broadcast(broadcast_id)], args=[to.value, len(pairs) // 2, *pairs, *sources]
+            keys=[self._keys.broadcast(broadcast_id)],
+            args=[to.value, len(pairs) // 2, *pairs, len(required), *conditions, *sources],
         )
         if found is None:
             raise KeyError(broadcast_id)
-        previous = State(found.decode() if isinstance(found, bytes) else found)
+        text = found.decode() if isinstance(found, bytes) else str(found)
+        if text.startswith("!"):
+            raise NotApproved(broadcast_id, State(text[1:]))
+        previous = State(text)
         if previous.value not in sources:
             raise InvalidTransition(previous, to)
+        # Every move into an open state comes from one, so the index only loses members here.
+        if (
+            to not in OPEN
+            and await self._redis.hget(self._keys.broadcast(broadcast_id), "needs_review") != "1"
+        ):
+            await self._redis.zrem(self._keys.broadcast_open(), broadcast_id)
         return previous
+
+    async def migrate(self, approvers: Mapping[str, str]) -> int:
+        """Once, on the upgrade to schema 2: give each broadcast a version (approved as it stands where it
+        was approved under the old rules: by its approver in `approvers`, else its author) and index the
+        open ones, however old. Returns how many broadcasts it looked at."""
+        looked = 0
+        async for member, _ in self._redis.zscan_iter(self._keys.broadcast_index()):
+            found = await self.get(str(member))
+            if found is None:
+                continue
+            looked += 1
+            if not found.version:
+                stamped = versioned(found)
+                if found.state not in UNAPPROVED:
+                    by = "system" if found.author == "system" else approvers.get(found.id, found.author)
+                    stamped = replace(stamped, approved=stamped.version, approved_by=by)
+                written, _ = content(stamped)
+                await self._redis.hset(self._keys.broadcast(found.id), mapping=mapping(written))
+            if found.state in OPEN or found.needs_review:
+                await self._redis.zadd(self._keys.broadcast_open(), {found.id: found.created_at.timestamp()})
+        return looked
 
     async def reschedule(self, broadcast_id: str, due: datetime, following: datetime) -> bool:
         """Move a scheduled broadcast from `due` to `following`; False when it is no longer at `due`."""
@@ -273,65 +390,6 @@ class BroadcastStore:
             state=State(state),
             planned=counters.get("planned") == "1",
             channels=channels,
-            started_at=_time(counters.get("started_at")),
-            finished_at=_time(counters.get("finished_at")),
+            started_at=time_of(counters.get("started_at")),
+            finished_at=time_of(counters.get("finished_at")),
         )
-
-
-def _mapping(fields: dict[str, str]) -> Mapping[Any, Any]:
-    """redis-py types hash mappings invariantly; this one is plain text."""
-    return fields
-
-
-def _fields(broadcast: Broadcast) -> dict[str, Any]:
-    return {name: getattr(broadcast, name) for name in Broadcast.__dataclass_fields__}
-
-
-def _encode(broadcast: Broadcast) -> dict[str, str]:
-    fields = {
-        "topics": ",".join(broadcast.topics),
-        "text_de": broadcast.text_de,
-        "author": broadcast.author,
-        "created_at": broadcast.created_at.isoformat(),
-        "priority": str(int(broadcast.priority)),
-        "state": broadcast.state.value,
-        "needs_review": "1" if broadcast.needs_review else "0",
-        "escalated": "1" if broadcast.escalated else "0",
-        "links": "\n".join(broadcast.links),
-    }
-    optional = {"text_en": broadcast.text_en, "image": broadcast.image}
-    fields.update({k: v for k, v in optional.items() if v})
-    for name in ("scheduled_for", "since"):
-        if (moment := getattr(broadcast, name)) is not None:
-            fields[name] = moment.isoformat()
-    if broadcast.recurrence:
-        fields["recurrence"] = broadcast.recurrence
-    if broadcast.held is not None:
-        fields["held"] = broadcast.held.value
-    return fields
-
-
-def _decode(broadcast_id: str, raw: Mapping[str, str]) -> Broadcast:
-    fields = cast(dict[str, str], raw)
-    return Broadcast(
-        id=broadcast_id,
-        topics=tuple(fields["topics"].split(",")),
-        text_de=fields["text_de"],
-        author=fields["author"],
-        created_at=datetime.fromisoformat(fields["created_at"]),
-        priority=Priority(int(fields["priority"])),
-        text_en=fields.get("text_en"),
-        image=fields.get("image"),
-        links=tuple(line for line in fields.get("links", "").split("\n") if line),
-        state=State(fields["state"]),
-        needs_review=fields.get("needs_review") == "1",
-        escalated=fields.get("escalated") == "1",
-        scheduled_for=_time(fields.get("scheduled_for")),
-        recurrence=fields.get("recurrence"),
-        since=_time(fields.get("since")),
-        held=Hold(fields["held"]) if fields.get("held") else None,
-    )
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None

@@ -76,5 +76,6 @@ class Timeline:
         return found
 
     async def _published(self, ids: Sequence[str]) -> list[Broadcast]:
-        items = [await self._store.get(broadcast_id) for broadcast_id in ids]
-        return [b for b in items if b is not None and b.state is not State.CANCELLED]
+        """What went out, as approved: a digest or a new subscriber never reads another version."""
+        items = await self._store.many(ids)
+        return [b for b in items if b is not None and b.state is not State.CANCELLED and b.bound]

@@ -11,7 +11,8 @@ from datetime import date
 
 from city.values import Channel, Resident
 
-SCHEMA_VERSION = 1
+# 2: the open-broadcast index, content versions of broadcasts and the chained audit log.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,11 @@ class Keys:
     def broadcast_index(self) -> str:
         """All broadcasts by creation time, for listings."""
         return f"{self.prefix}:bc-index"
+
+    def broadcast_open(self) -> str:
+        """Broadcasts still open (a draft, awaiting approval or its time, held, an unchecked alert), by
+        creation time: what expiry and /offen walk, however old. Only an index: the state decides."""
+        return f"{self.prefix}:bc-open"
 
     def broadcast(self, broadcast_id: str) -> str:
         return f"{self.prefix}:{{bc:{broadcast_id}}}"
@@ -120,8 +126,24 @@ class Keys:
         return f"{self.prefix}:digests"
 
     def audit(self) -> str:
-        """The append-only log of staff actions."""
+        """The append-only log of staff actions, each entry chained to the one before by a keyed hash."""
         return f"{self.prefix}:audit"
+
+    def audit_rechain(self) -> str:
+        """Where the upgrade to a chained audit log builds it, before it replaces the old one."""
+        return f"{self.prefix}:audit-rechain"
+
+    def audit_shipped(self) -> str:
+        """The id of the last audit entry copied to syslog (AUDIT_SYSLOG)."""
+        return f"{self.prefix}:audit-shipped"
+
+    def audit_shipper(self) -> str:
+        """A lease: which process copies the audit log to syslog right now, so that one does."""
+        return f"{self.prefix}:audit-shipper"
+
+    def migration(self) -> str:
+        """A lease: which process migrates the data to the current schema right now."""
+        return f"{self.prefix}:meta:migrating"
 
     def control(self) -> str:
         """A pub/sub channel on which `stadtfunk reload` reaches every service process."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from broadcasts.audit import RESIDENT, Action, Entry, Via
 from city.values import Channel
 from handlers.consent import consent_prompt
 from handlers.delivery import delivery_buttons, latest_items, mode_text
@@ -220,6 +221,7 @@ async def my_data(ctx: Context) -> list[Reply]:
         inactive=record.inactive_since.isoformat() if record.inactive_since else ctx.t("never"),
     )
     document = json.dumps(exported, ensure_ascii=False, indent=2).encode()
+    await _audit(ctx, Action.EXPORT)
     return [Reply(text, attachment=Attachment("stadtfunk-meine-daten.json", document, "application/json"))]
 
 
@@ -239,6 +241,7 @@ async def delete(ctx: Context) -> list[Reply]:
             )
         ]
     await ctx.services.residents.erase(ctx.resident, (topic.id for topic in ctx.city.topics))
+    await _audit(ctx, Action.ERASURE)
     return [Reply(ctx.t("deleted"), replace=ctx.inbound.is_button)]
 
 
@@ -255,6 +258,12 @@ async def language(ctx: Context) -> list[Reply]:
         return consent_prompt(ctx)
     await ctx.services.residents.set_language(ctx.resident, chosen)
     return [Reply(ctx.t("language_set"))]
+
+
+async def _audit(ctx: Context, action: Action) -> None:
+    """A data-protection request is logged as having happened, from which messenger, never for whom."""
+    entry = Entry(ctx.services.clock(), RESIDENT, action, via=Via(ctx.inbound.channel.name.lower()))
+    await ctx.services.audit.record(entry)
 
 
 def _with_language(ctx: Context, language: str) -> Context:

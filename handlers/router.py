@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from broadcasts.audit import AuditLog
 from broadcasts.desk import Desk
 from broadcasts.model import Broadcast
 from broadcasts.timeline import Item
@@ -35,6 +36,8 @@ class Services:
     recent_items: Callable[[str, int], Awaitable[list[Item]]]
     # The messages a digest reader's next digest would hold as of now, for one who switches to "sofort".
     pending_digest: Callable[[ResidentRecord], Awaitable[list[str]]]
+    # Where data-protection requests (export, erasure) are recorded, without whose they were.
+    audit: AuditLog
     # WhatsApp recipients outside their 24-hour window (they get a template); None without WhatsApp.
     templates_needed: Callable[[Broadcast], Awaitable[int]] | None = None
 

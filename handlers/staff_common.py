@@ -13,8 +13,9 @@ from datetime import datetime
 from functools import wraps
 
 from broadcasts.approval import Refusal
+from broadcasts.audit import Via
 from broadcasts.calendar import Recurrence
-from broadcasts.desk import DeskError, DeskProblem
+from broadcasts.desk_values import Actor, DeskError, DeskProblem
 from broadcasts.model import Broadcast, State
 from city.config import StaffMember
 from city.values import Channel, Resident
@@ -60,6 +61,11 @@ def on_broadcast(handler: BroadcastHandler) -> StaffHandler:
     return with_id
 
 
+def acting(ctx: Context, member: StaffMember) -> Actor:
+    """The member acting from the messenger (or the sandbox) the message came from, for the audit log."""
+    return Actor(member, Via(ctx.inbound.channel.name.lower()))
+
+
 def staff_member(ctx: Context) -> StaffMember | None:
     city = ctx.city
     sender = ctx.inbound.sender_id
@@ -80,6 +86,8 @@ def explain(ctx: Context, error: DeskError) -> str:
         return ctx.t("staff_not_author", id=broadcast_id)
     if error.problem is DeskProblem.WRONG_STATE and error.state is not None:
         return ctx.t("staff_wrong_state", id=broadcast_id, state=ctx.t(f"state_{error.state.value}"))
+    if error.problem in (DeskProblem.STALE, DeskProblem.UNCONFIRMED):
+        return ctx.t("staff_version_changed", id=broadcast_id, version="–")
     topics = ", ".join(error.topics) or "–"
     match error.refusal:
         case Refusal.OWN_BROADCAST:
@@ -88,8 +96,10 @@ def explain(ctx: Context, error: DeskError) -> str:
             return ctx.t("staff_refused_not_approver", id=broadcast_id, topics=topics)
         case Refusal.NOT_ALERT:
             return ctx.t("staff_refused_not_alert", topics=topics)
-        case _:
+        case Refusal.NOT_EDITOR | None:
             return ctx.t("staff_refused_not_editor", topics=topics)
+        case _:
+            return ctx.t(f"staff_refused_{error.refusal.value}", id=broadcast_id, topics=topics)
 
 
 def to_staff(ctx: Context, staff_id: str, text: str) -> list[Reply]:

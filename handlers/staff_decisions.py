@@ -1,14 +1,18 @@
 """What staff decide about a written broadcast: approve, reject, cancel, pause, resume, confirm an alert.
 
 Every decision goes through the desk (broadcasts/desk.py), which checks the four-eyes rules and audits it.
+An approval and a review name the version they are about (the short hash on the request's buttons).
 """
 
 from __future__ import annotations
 
+from broadcasts.desk_values import DeskError, DeskProblem
 from broadcasts.model import State
+from broadcasts.version import SHORT_HASH
 from city.config import StaffMember
 from handlers.router import Context, Router
-from handlers.staff_common import notice, on_broadcast, released, staff_name, staff_only, to_staff
+from handlers.staff_common import acting, notice, on_broadcast, released, staff_name, staff_only, to_staff
+from handlers.staff_requests import confirm_version, stale
 from handlers.values import Reply
 
 router = Router()
@@ -17,10 +21,19 @@ router = Router()
 @router.command("freigeben", "approve")
 @staff_only
 @on_broadcast
-async def approve(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
-    """Approves someone else's broadcast, which then goes out (four-eyes principle); sends a held one."""
+async def approve(ctx: Context, member: StaffMember, broadcast_id: str, rest: str) -> list[Reply]:
+    """Approves the version of someone else's broadcast named by its short hash (four-eyes principle),
+    which then goes out; without a hash, shows the current version to approve. Sends a held one."""
+    version = rest.split(maxsplit=1)[0] if rest else None
     before = await ctx.services.desk.get(broadcast_id)
-    approved = await ctx.services.desk.approve(member, broadcast_id)
+    try:
+        approved = await ctx.services.desk.approve(acting(ctx, member), broadcast_id, version)
+    except DeskError as error:
+        if error.problem is DeskProblem.UNCONFIRMED and error.broadcast is not None:
+            return confirm_version(ctx, error.broadcast)
+        if error.problem is DeskProblem.STALE and error.broadcast is not None:
+            return stale(ctx, member, error.broadcast, version or "")
+        raise
     if before.state is State.HELD:
         return [Reply(ctx.t("staff_held_sent", id=approved.id), replace=ctx.inbound.is_button)]
     author = ctx.city.staff_member(approved.author)
@@ -35,9 +48,17 @@ async def approve(ctx: Context, member: StaffMember, broadcast_id: str, _: str) 
 @router.command("ablehnen", "reject")
 @staff_only
 @on_broadcast
-async def reject(ctx: Context, member: StaffMember, broadcast_id: str, reason: str) -> list[Reply]:
-    """Rejects someone else's broadcast, with an optional reason for the author."""
-    rejected = await ctx.services.desk.reject(member, broadcast_id, reason[:500])
+async def reject(ctx: Context, member: StaffMember, broadcast_id: str, rest: str) -> list[Reply]:
+    """Rejects someone else's broadcast, with an optional reason for the author; a button names the
+    version it rejects."""
+    first, _, after = rest.partition(" ")
+    version, reason = (first, after.strip()) if SHORT_HASH.fullmatch(first.lower()) else (None, rest)
+    try:
+        rejected = await ctx.services.desk.reject(acting(ctx, member), broadcast_id, version, reason[:500])
+    except DeskError as error:
+        if error.problem is DeskProblem.STALE and error.broadcast is not None:
+            return stale(ctx, member, error.broadcast, version or "")
+        raise
     author = ctx.city.staff_member(rejected.author)
     text = notice(
         ctx,
@@ -56,7 +77,7 @@ async def reject(ctx: Context, member: StaffMember, broadcast_id: str, reason: s
 @on_broadcast
 async def cancel(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
     """Withdraws a draft, a scheduled broadcast, or one that is sending."""
-    cancelled = await ctx.services.desk.cancel(member, broadcast_id)
+    cancelled = await ctx.services.desk.cancel(acting(ctx, member), broadcast_id)
     return [Reply(ctx.t("staff_cancelled", id=cancelled.id))]
 
 
@@ -64,9 +85,11 @@ async def cancel(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -
 @staff_only
 @on_broadcast
 async def pause(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
-    """Holds a broadcast that is sending; /fortsetzen sends the rest."""
-    paused = await ctx.services.desk.pause(member, broadcast_id)
-    return [Reply(ctx.t("staff_paused", id=paused.id))]
+    """Holds a broadcast that is sending; /fortsetzen sends the rest (after an approver's pause, only an
+    approver may)."""
+    paused = await ctx.services.desk.pause(acting(ctx, member), broadcast_id)
+    key = "staff_paused_by_approver" if paused.approver_paused else "staff_paused"
+    return [Reply(ctx.t(key, id=paused.id))]
 
 
 @router.command("fortsetzen", "resume")
@@ -74,14 +97,20 @@ async def pause(ctx: Context, member: StaffMember, broadcast_id: str, _: str) ->
 @on_broadcast
 async def resume(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
     """Sends the rest of a paused broadcast, also one WhatsApp's spam limit paused."""
-    resumed = await ctx.services.desk.resume(member, broadcast_id)
+    resumed = await ctx.services.desk.resume(acting(ctx, member), broadcast_id)
     return [Reply(ctx.t("staff_resumed", id=resumed.id))]
 
 
 @router.command("geprueft", "reviewed")
 @staff_only
 @on_broadcast
-async def reviewed(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
-    """Confirms a break-glass alert after the fact."""
-    checked = await ctx.services.desk.review(member, broadcast_id)
-    return [Reply(ctx.t("staff_reviewed", id=checked.id))]
+async def reviewed(ctx: Context, member: StaffMember, broadcast_id: str, rest: str) -> list[Reply]:
+    """Confirms the version of a break-glass alert that was sent; without its hash, shows it first."""
+    version = rest.split(maxsplit=1)[0] if rest else None
+    try:
+        checked = await ctx.services.desk.review(acting(ctx, member), broadcast_id, version)
+    except DeskError as error:
+        if error.problem in (DeskProblem.UNCONFIRMED, DeskProblem.STALE) and error.broadcast is not None:
+            return confirm_version(ctx, error.broadcast, review=True)
+        raise
+    return [Reply(ctx.t("staff_reviewed", id=checked.id), replace=ctx.inbound.is_button)]

@@ -14,9 +14,8 @@ from city.config import StaffMember
 from handlers.matching import find_topic, normalize
 from handlers.router import Context, Router
 from handlers.staff_common import (
-    chats,
+    acting,
     local_time,
-    notice,
     on_broadcast,
     released,
     rule_text,
@@ -24,7 +23,8 @@ from handlers.staff_common import (
     staff_only,
 )
 from handlers.staff_preview import preview
-from handlers.values import Button, Reply
+from handlers.staff_requests import approval_requests, review_requests, voided
+from handlers.values import Reply
 from handlers.when import Repeating, parse_repeating, parse_when
 
 router = Router()
@@ -122,10 +122,15 @@ async def edit(ctx: Context, member: StaffMember, broadcast_id: str, text: str) 
     again."""
     text_de, text_en = split_languages(text)
     if not text_de:
-        waiting = await ctx.services.desk.expect_edit(member, broadcast_id)
+        waiting = await ctx.services.desk.expect_edit(acting(ctx, member), broadcast_id)
         return [Reply(ctx.t("staff_send_new_text", id=waiting.id))]
-    edited = await ctx.services.desk.edit(member, broadcast_id, text_de, text_en)
-    return [Reply(ctx.t("staff_edited", id=edited.id)), *await preview(ctx, edited)]
+    result = await ctx.services.desk.edit(acting(ctx, member), broadcast_id, text_de, text_en)
+    edited = result.broadcast
+    return [
+        Reply(ctx.t("staff_edited", id=edited.id)),
+        *await preview(ctx, edited),
+        *voided(ctx, edited, result.replaced, result.was),
+    ]
 
 
 @router.command("verwerfen", "discard")
@@ -133,7 +138,7 @@ async def edit(ctx: Context, member: StaffMember, broadcast_id: str, text: str) 
 @on_broadcast
 async def discard(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
     """Discards a draft."""
-    discarded = await ctx.services.desk.cancel(member, broadcast_id)
+    discarded = await ctx.services.desk.cancel(acting(ctx, member), broadcast_id)
     return [Reply(ctx.t("staff_discarded", id=discarded.id), replace=ctx.inbound.is_button)]
 
 
@@ -141,8 +146,9 @@ async def discard(ctx: Context, member: StaffMember, broadcast_id: str, _: str) 
 @staff_only
 @on_broadcast
 async def send_test(ctx: Context, member: StaffMember, broadcast_id: str, _: str) -> list[Reply]:
-    """Sends the broadcast to oneself, exactly as recipients will get it."""
-    broadcast = await ctx.services.desk.get(broadcast_id)
+    """Sends the broadcast to oneself, exactly as recipients will get it; for its author and staff of its
+    topics only (a draft can be confidential until it is out)."""
+    broadcast = await ctx.services.desk.readable(acting(ctx, member), broadcast_id)
     return [
         Reply(ctx.t("staff_test_sent", id=broadcast.id)),
         Reply(ctx.services.render(broadcast, ctx.language)),
@@ -175,7 +181,7 @@ async def _draft(
     if not text_de:
         return [Reply(ctx.t("staff_empty_text"))]
     return await ctx.services.desk.draft(
-        member,
+        acting(ctx, member),
         topics=topics,
         text_de=text_de,
         text_en=text_en,
@@ -186,36 +192,22 @@ async def _draft(
 
 
 async def _submit(ctx: Context, member: StaffMember, broadcast_id: str) -> list[Reply]:
-    submitted = await ctx.services.desk.submit(member, broadcast_id)
+    submitted = await ctx.services.desk.submit(acting(ctx, member), broadcast_id)
     broadcast = submitted.broadcast
     others = [a for a in submitted.approvers if a.id != member.id]
     names = ", ".join(a.name for a in others)
     if broadcast.needs_review:
         replies = [Reply(ctx.t("staff_break_glass", id=broadcast.id, names=names or "–"))]
-        for approver in others:
-            text = notice(ctx, approver, "staff_review_request", id=broadcast.id, author=member.name)
-            replies += [Reply(text, to=target) for target in chats(approver)]
-        return replies
+        return [*replies, *review_requests(ctx, member, broadcast)]
     if broadcast.state in (State.SCHEDULED, State.HELD):
         return [Reply(released(ctx, broadcast), replace=ctx.inbound.is_button)]
     if broadcast.state is not State.PENDING_APPROVAL:
         return [Reply(ctx.t("staff_sent_without_approval", id=broadcast.id), replace=ctx.inbound.is_button)]
     if not others:
         return [Reply(ctx.t("staff_no_approver", id=broadcast.id))]
-    replies = [Reply(ctx.t("staff_submitted", id=broadcast.id, names=names), replace=ctx.inbound.is_button)]
-    # Approvers see every language version they are approving.
-    versions = ("de", "en") if broadcast.text_en else ("de",)
-    rendered = "\n\n".join(ctx.services.render(broadcast, language) for language in versions)
-    for approver in others:
-        approve, reject = (notice(ctx, approver, key) for key in ("button_approve", "button_reject"))
-        buttons = (
-            (Button(approve, f"/freigeben {broadcast.id}"), Button(reject, f"/ablehnen {broadcast.id}")),
-        )
-        request = notice(ctx, approver, "staff_approval_request", author=member.name, id=broadcast.id)
-        replies += [
-            Reply(f"{request}\n\n{rendered}", buttons=buttons, to=target) for target in chats(approver)
-        ]
-    return replies
+    answer = Reply(ctx.t("staff_submitted", id=broadcast.id, names=names), replace=ctx.inbound.is_button)
+    # Approvers see every language version they are approving, bound to this version.
+    return [answer, *approval_requests(ctx, member, broadcast)]
 
 
 def split_languages(text: str) -> tuple[str, str | None]:

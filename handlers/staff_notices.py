@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from broadcasts.notice import Notice
+from broadcasts.version import short
 from handlers.router import Services
 from handlers.staff_common import chats
 from handlers.values import Button, Reply
@@ -29,18 +30,21 @@ def notice_replies(services: Services, notice: Notice, now: datetime) -> list[Re
     def t(key: str, **values: object) -> str:
         return services.texts(notice.to.language, key, **values)
 
+    # Buttons name the version they act on, as an approval request's do (handlers/staff_requests.py).
+    bound = f"{broadcast.id} {short(broadcast.version)}"
     text = t(
         notice.key,
         id=broadcast.id,
         author=author.name if author else broadcast.author,
         minutes=minutes,
         when=when,
+        version=short(broadcast.version),
     )
     buttons: tuple[tuple[Button, ...], ...] = ()
     if notice.key in ("staff_missed_author", "staff_digest_missed"):
-        buttons = ((Button(t("button_send_now"), f"/freigeben {broadcast.id}"),
+        buttons = ((Button(t("button_send_now"), f"/freigeben {bound}"),
                     Button(t("button_drop"), f"/abbrechen {broadcast.id}")),)  # fmt: skip
     elif notice.key == "staff_escalation":
-        buttons = ((Button(t("button_approve"), f"/freigeben {broadcast.id}"),
-                    Button(t("button_reject"), f"/ablehnen {broadcast.id}")),)  # fmt: skip
+        buttons = ((Button(t("button_approve"), f"/freigeben {bound}"),
+                    Button(t("button_reject"), f"/ablehnen {bound}")),)  # fmt: skip
     return [Reply(text, buttons=buttons, to=target) for target in chats(notice.to)]

@@ -7,7 +7,7 @@ import math
 from broadcasts.model import Broadcast
 from city.config import StaffMember
 from handlers.router import Context, Router
-from handlers.staff_common import describe_state, duration, number, staff_name, staff_only
+from handlers.staff_common import acting, describe_state, duration, number, staff_name, staff_only
 from handlers.values import Reply
 
 router = Router()
@@ -17,7 +17,7 @@ router = Router()
 @staff_only
 async def pending(ctx: Context, member: StaffMember) -> list[Reply]:
     """Open drafts, broadcasts awaiting approval or their time, and unchecked alerts."""
-    items = await ctx.services.desk.open_items(member)
+    items = await ctx.services.desk.open_items(acting(ctx, member))
     if not items:
         return [Reply(ctx.t("staff_pending_none"))]
     lines = [ctx.t("staff_pending_header")]

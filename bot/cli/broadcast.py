@@ -1,22 +1,27 @@
 """`stadtfunk broadcast --as <staff> --topic ... --text ...`: the desk's four-eyes rules from a terminal.
 
-The command acts as the named staff member: it drafts and submits, so a topic that needs approval
-waits for a second person in the chat (/offen, /freigeben), and one that needs none goes out at once
-through the running service's senders (this process only plans the audience into the queue).
+The command acts as the named staff member, with exactly their rights, and says so: it drafts and
+submits, so a topic that needs approval waits for a second person in the chat (/offen, /freigeben), and
+one that needs none goes out at once through the running service's senders (this process only plans
+the audience into the queue). The audit log records it as coming from the command line (via=cli) and
+names the operating system's user who ran it.
 """
 
 from __future__ import annotations
 
+import sys
+
 import aiohttp
 
-from bot.assembly import build_editorial, build_engine, default_worker_name, residents_for
+from bot.assembly import audit_log, build_editorial, build_engine, default_worker_name, residents_for
 from bot.channels import build_channels
-from bot.cli.common import CommandError, connected
+from bot.cli.common import CommandError, connected, os_user
 from bot.control import Announcement, ControlChannel
 from bot.settings import Settings
 from bot.storage.idhash import IdHasher, load_or_create_secret
 from broadcasts.approval import Refusal
-from broadcasts.desk import DeskError
+from broadcasts.audit import Via
+from broadcasts.desk_values import Actor, DeskError
 from broadcasts.model import ALL_TOPICS, Priority
 from city.config import City, load_city
 from city.values import system_clock
@@ -26,6 +31,11 @@ REFUSALS = {
     Refusal.NOT_ALERT: "may not send alerts for",
     Refusal.NOT_APPROVER: "is not an approver for",
     Refusal.OWN_BROADCAST: "may not approve their own broadcast",
+    Refusal.AUTHOR_LACKS_ROLE: "no longer holds the role for",
+    Refusal.APPROVER_LACKS_ROLE: "was approved by someone who no longer may, for",
+    Refusal.NEEDS_APPROVAL: "needs approval now:",
+    Refusal.APPROVER_PAUSED: "was paused by an approver; only an approver may resume it:",
+    Refusal.NOT_APPROVED: "is not the approved version:",
 }
 
 
@@ -47,6 +57,12 @@ async def broadcast(
     topics = _topics(city, topic, alert)
     if not text.strip():
         raise CommandError("--text is empty")
+    actor = Actor(member, Via.CLI, os_user())
+    print(
+        f"acting as {member.id} ({member.name}) with their rights; the audit log records it as from the "
+        f"command line, run by {actor.os_user}",
+        file=sys.stderr,
+    )
     async with aiohttp.ClientSession() as session, connected(settings) as storage:
         residents = residents_for(storage, city.tz)
         secret = settings.id_hash_secret.get_secret_value() if settings.id_hash_secret else None
@@ -77,6 +93,7 @@ async def broadcast(
             city=lambda: city,
             residents=residents,
             clock=system_clock,
+            audit=audit_log(storage, settings),
             # The running services' timers re-arm when this schedules anything (quiet hours).
             on_schedule=lambda: ControlChannel(storage.redis, storage.keys).announce(
                 Announcement.SCHEDULE_CHANGED
@@ -84,13 +101,13 @@ async def broadcast(
         ).desk
         try:
             draft = await desk.draft(
-                member,
+                actor,
                 topics=topics,
                 text_de=text.strip(),
                 text_en=(text_en or "").strip() or None,
                 priority=Priority.ALERT if alert else Priority.NEWS,
             )
-            submitted = await desk.submit(member, draft.id)
+            submitted = await desk.submit(actor, draft.id)
         except DeskError as error:
             raise CommandError(_refusal(member.id, error)) from None
         # Plan the audience before exiting; the running service's senders deliver.

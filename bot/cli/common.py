@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -41,3 +43,11 @@ def messenger(text: str) -> Channel:
 def figure_channels(sandbox: bool) -> tuple[Channel, ...]:
     """The channels whose residents a deployment holds: the messengers, or the sandbox's chats."""
     return (Channel.SANDBOX,) if sandbox else (Channel.TELEGRAM, Channel.WHATSAPP)
+
+
+def os_user() -> str:
+    """Who runs the command, as the operating system knows them, for the audit log."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a bare container)
+        return f"uid {os.getuid()}"

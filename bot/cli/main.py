@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import sys
 from collections.abc import Sequence
@@ -11,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
+from bot.assembly import audit_log
 from bot.cli.broadcast import broadcast
-from bot.cli.common import CommandError, messenger
+from bot.cli.common import CommandError, messenger, os_user
 from bot.cli.figures import export_subscribers, show_stats
 from bot.cli.residents import erase_resident, export_resident
 from bot.control import Announcement, ControlChannel
@@ -23,12 +25,14 @@ from bot.settings import ConfigurationError, Settings
 from bot.storage.client import StorageError, open_storage
 from bot.storage.embedded import EmbeddedRedisError
 from bot.telegram.adapter import TelegramStartError
-from broadcasts.audit import AuditLog
+from broadcasts.audit import OPERATOR, Action, Entry, Via
 from broadcasts.store import BroadcastStore, Progress
 from city.config import CityFileError, load_city
 from city.values import Channel
 
 EXIT_USAGE = 2
+EXIT_BROKEN = 1
+AUDIT_COLUMNS = ("id", "n", "at", "who", "action", "broadcast", "version", "via", "os_user", "detail")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,9 +50,24 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="progress of one broadcast, or of all running ones")
     status.add_argument("id", nargs="?", help="broadcast id (as shown to staff, e.g. 42)")
     commands.add_parser("reload", help="make every running service read the city file again (or send SIGHUP)")
-    audit = commands.add_parser("audit", help="staff actions as JSON lines, oldest first")
+    audit = commands.add_parser(
+        "audit", help="the audit log: staff actions oldest first (JSON lines or CSV), or --verify its chain"
+    )
     audit.add_argument(
         "--since", type=_moment, default=None, help="a date (2026-11-01) or ISO time; default: 30 days ago"
+    )
+    audit.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default: jsonl")
+    audit.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the whole chain of keyed hashes; exit 1 naming the first broken entry",
+    )
+    audit.add_argument(
+        "--trim-before",
+        type=_moment,
+        default=None,
+        metavar="DATE",
+        help="drop entries older than DATE (a retention limit), recorded in the chain so that --verify holds",
     )
     commands.add_parser("stats", help="subscribers per topic and channel, broadcasts and deliveries per day")
     export = commands.add_parser("export-subscribers", help="subscriber counts per topic and channel as CSV")
@@ -103,8 +122,13 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(show_status(settings, args.id))
         case "reload":
             return asyncio.run(reload_services(settings))
+        case "audit" if args.verify:
+            return asyncio.run(verify_audit(settings))
+        case "audit" if args.trim_before:
+            return asyncio.run(trim_audit(settings, args.trim_before))
         case "audit":
-            return asyncio.run(export_audit(settings, args.since or datetime.now(UTC) - timedelta(days=30)))
+            since = args.since or datetime.now(UTC) - timedelta(days=30)
+            return asyncio.run(export_audit(settings, since, args.format))
         case "stats":
             return asyncio.run(show_stats(settings, sandbox=sandbox))
         case "export-subscribers":
@@ -190,14 +214,55 @@ async def reload_services(settings: Settings) -> int:
     return 0
 
 
-async def export_audit(settings: Settings, since: datetime) -> int:
+async def export_audit(settings: Settings, since: datetime, form: str) -> int:
     storage = await open_storage(settings, service=False)
     try:
-        async for entry in AuditLog(storage.redis, storage.keys.audit()).since(since):
-            print(json.dumps(entry.as_json(), ensure_ascii=False))
+        entries = audit_log(storage, settings).since(since)
+        if form == "csv":
+            writer = csv.DictWriter(sys.stdout, fieldnames=AUDIT_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            async for entry in entries:
+                writer.writerow(entry.as_json())
+        else:
+            async for entry in entries:
+                print(json.dumps(entry.as_json(), ensure_ascii=False))
         return 0
     finally:
         await storage.close()
+
+
+async def verify_audit(settings: Settings) -> int:
+    """Exit 0 when every entry's keyed hash holds, 1 naming the first entry where the chain breaks."""
+    storage = await open_storage(settings, service=False)
+    try:
+        report = await audit_log(storage, settings).verify()
+    finally:
+        await storage.close()
+    if report.broken is not None:
+        broken = report.broken
+        number = f" (#{broken.n})" if broken.n is not None else ""
+        print(
+            f"stadtfunk: the audit log is broken at entry {broken.entry_id}{number}: {broken.reason}; "
+            f"{report.entries} entries before it are intact",
+            file=sys.stderr,
+        )
+        return EXIT_BROKEN
+    if report.entries == 0:
+        print("the audit log is empty")
+    else:
+        print(f"the audit log is intact: {report.entries} entries, {report.first} to {report.last}")
+    return 0
+
+
+async def trim_audit(settings: Settings, before: datetime) -> int:
+    storage = await open_storage(settings, service=False)
+    try:
+        entry = Entry(datetime.now(UTC), OPERATOR, Action.TRIM, via=Via.CLI, os_user=os_user())
+        dropped = await audit_log(storage, settings).trim(before, entry)
+    finally:
+        await storage.close()
+    print(f"{dropped} audit entries before {before.isoformat()} dropped; the log records where it now starts")
+    return 0
 
 
 def _moment(text: str) -> datetime:
@@ -213,7 +278,9 @@ def _moment(text: str) -> datetime:
 
 def run(settings: Settings) -> int:
     secrets = [
-        s.get_secret_value() for s in (settings.telegram_bot_token, settings.telegram_webhook_secret) if s
+        s.get_secret_value()
+        for s in (settings.telegram_bot_token, settings.telegram_webhook_secret, settings.audit_hmac_secret)
+        if s
     ]
     if settings.redis_url is not None:
         secrets.append(settings.redis_url.get_secret_value())

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
-from bot.assembly import residents_for
-from bot.cli.common import CommandError, connected
+from bot.assembly import audit_log, residents_for
+from bot.cli.common import CommandError, connected, os_user
 from bot.settings import Settings
+from bot.storage.client import Storage
+from broadcasts.audit import OPERATOR, Action, Entry, Via
 from city.config import load_city
 from city.residents import Residents
 from city.values import Channel, Resident
@@ -20,6 +23,8 @@ async def export_resident(settings: Settings, channel: Channel, chat_id: str) ->
     resident = _resident(channel, chat_id)
     async with connected(settings) as storage:
         exported = await Residents(storage.redis, storage.keys, city.tz).export(resident)
+        if exported is not None:
+            await _audit(storage, settings, Action.EXPORT)
     if exported is None:
         print(f"stadtfunk: nothing is stored about {channel.name.lower()} id {chat_id}")
         return EXIT_NOTHING_STORED
@@ -35,9 +40,16 @@ async def erase_resident(settings: Settings, channel: Channel, chat_id: str) -> 
         residents = residents_for(storage, city.tz)
         stored = await residents.get(resident) is not None
         await residents.erase(resident, (topic.id for topic in city.topics))
+        await _audit(storage, settings, Action.ERASURE)
     what = "erased" if stored else "nothing was stored; made sure nothing is left"
     print(f"{channel.name.lower()} id {chat_id}: {what} (record, topics, audiences, queued deliveries)")
     return 0
+
+
+async def _audit(storage: Storage, settings: Settings, action: Action) -> None:
+    """Logged as done from the command line, by whom, never for which resident."""
+    entry = Entry(datetime.now(UTC), OPERATOR, action, via=Via.CLI, os_user=os_user())
+    await audit_log(storage, settings).record(entry)
 
 
 def _resident(channel: Channel, chat_id: str) -> Resident:

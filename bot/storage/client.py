@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -9,6 +10,8 @@ from redis.exceptions import RedisError
 
 from bot.settings import Settings
 from bot.storage.embedded import EmbeddedRedis
+from bot.storage.idhash import audit_secret
+from bot.storage.migrations import upgrade
 from city.keys import SCHEMA_VERSION, Keys
 
 # How long a starting service waits for a CLI command that briefly owns the embedded server.
@@ -43,15 +46,16 @@ async def open_storage(settings: Settings, *, service: bool) -> Storage:
     client: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
     storage = Storage(client, Keys(settings.redis_key_prefix), embedded)
     try:
-        await migrate(storage)
+        await migrate(storage, lambda: audit_secret(settings))
     except BaseException:
         await storage.close()
         raise
     return storage
 
 
-async def migrate(storage: Storage) -> None:
-    """Stamp a new database with the schema version and refuse data written by a newer release."""
+async def migrate(storage: Storage, audit_secret: Callable[[], bytes]) -> None:
+    """Stamp a new database with the schema version, upgrade data written by an older release (once,
+    bot/storage/migrations.py), and refuse data written by a newer one."""
     try:
         await storage.redis.set(storage.keys.schema(), SCHEMA_VERSION, nx=True)
         stored = int(await storage.redis.get(storage.keys.schema()) or SCHEMA_VERSION)
@@ -63,3 +67,5 @@ async def migrate(storage: Storage) -> None:
             f"the data in Redis has schema version {stored}, but this release knows only up to "
             f"{SCHEMA_VERSION}; upgrade stadtfunk instead of downgrading it"
         )
+    if stored < SCHEMA_VERSION and not await upgrade(storage.redis, storage.keys, stored, audit_secret()):
+        raise StorageError("another stadtfunk process is upgrading the data in Redis and did not finish")

@@ -11,7 +11,10 @@ import os
 import secrets
 from pathlib import Path
 
+from bot.settings import Settings
+
 SECRET_FILE = "id-hash.secret"  # noqa: S105 (a file name)
+AUDIT_SECRET_FILE = "audit-hmac.secret"  # noqa: S105 (a file name)
 
 
 class IdHasher:
@@ -24,11 +27,12 @@ class IdHasher:
         return hashlib.blake2b(value.encode(), key=self._key, digest_size=8).hexdigest()
 
 
-def load_or_create_secret(configured: str | None, data_dir: Path) -> bytes:
-    """ID_HASH_SECRET when set; otherwise a random one kept in DATA_DIR, created on first start."""
+def load_or_create_secret(configured: str | None, data_dir: Path, file_name: str = SECRET_FILE) -> bytes:
+    """The secret from the environment (ID_HASH_SECRET, AUDIT_HMAC_SECRET) when set; otherwise a random
+    one kept in DATA_DIR under `file_name`, created on first start."""
     if configured:
         return configured.encode()
-    path = data_dir / SECRET_FILE
+    path = data_dir / file_name
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         # O_EXCL: when two processes start at once, one creates the secret and the other reads it.
@@ -39,3 +43,9 @@ def load_or_create_secret(configured: str | None, data_dir: Path) -> bytes:
     with os.fdopen(fd, "wb") as handle:
         handle.write(secret)
     return secret
+
+
+def audit_secret(settings: Settings) -> bytes:
+    """The key of the audit log's hash chain: AUDIT_HMAC_SECRET, or the one generated in DATA_DIR."""
+    configured = settings.audit_hmac_secret.get_secret_value() if settings.audit_hmac_secret else None
+    return load_or_create_secret(configured, settings.data_dir, AUDIT_SECRET_FILE)

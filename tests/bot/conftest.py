@@ -99,3 +99,41 @@ def say(tg: FakeTelegram, service: Service) -> Say:
         return [html.unescape(str(c.params.get("text", ""))) for c in bot_calls(tg, chat_id)[before:]]
 
     return send
+
+
+def button_command(tg: FakeTelegram, chat_id: int, prefix: str) -> str:
+    """The command of the newest button in a chat that starts with `prefix`: what the person taps."""
+    for message in reversed(tg.messages(chat_id)):
+        for command in message_buttons(message):
+            if command.startswith(prefix):
+                return command
+    raise AssertionError(f"no button {prefix!r} in chat {chat_id}")
+
+
+def message_buttons(message: dict[str, Any]) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [str(b["callback_data"]) for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def press(tg: FakeTelegram, chat_id: int, command: str, *, replies: int = 1) -> list[str]:
+    """Tap the button `command` on the message that carries it (not just the newest one); returns the
+    texts of the bot's next `replies` answers in that chat."""
+    message = next(m for m in reversed(tg.messages(chat_id)) if command in message_buttons(m))
+    before = len(bot_calls(tg, chat_id))
+    tg.push_callback(chat_id, command, message_id=int(message["message_id"]))
+    await tg.wait_for(lambda t: len(bot_calls(t, chat_id)) >= before + replies)
+    return [html.unescape(str(c.params.get("text", ""))) for c in bot_calls(tg, chat_id)[before:]]
+
+
+async def approve(
+    say: Say, tg: FakeTelegram, chat_id: int, broadcast_id: int | str, **options: Any
+) -> list[str]:
+    """An approver taps "Freigeben" on the request for a broadcast; one who never got a request types
+    /freigeben first and is shown the version to approve."""
+    prefix = f"/freigeben {broadcast_id} "
+    try:
+        command = button_command(tg, chat_id, prefix)
+    except AssertionError:
+        await say(chat_id, prefix.strip())
+        command = button_command(tg, chat_id, prefix)
+    return await press(tg, chat_id, command, **options)

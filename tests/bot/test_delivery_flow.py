@@ -10,7 +10,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.service import Service
-from tests.bot.conftest import Say, Sleeps
+from tests.bot.conftest import Say, Sleeps, approve
 from tests.bot.test_staff_flow import (
     APPROVER,
     EDITOR,
@@ -32,7 +32,7 @@ async def publish(say: Say, tg: FakeTelegram, number: int, text: str, topic: str
     await say(EDITOR, f"/meldung {topic} {text}")
     await say(EDITOR, f"/einreichen {number}")
     await notified(tg, APPROVER, f"bittet um Freigabe von #{number}")
-    await say(APPROVER, f"/freigeben {number}")
+    await approve(say, tg, APPROVER, number)
 
 
 async def test_residents_choose_every_item_at_once_or_a_daily_digest(
@@ -104,7 +104,7 @@ async def test_news_approved_in_the_quiet_hours_waits_and_the_preview_says_so(
     assert "🗞️ Dazu 1 im Tagesüberblick um 07:00 Uhr." in preview
     await say(EDITOR, "/einreichen 1")
     await notified(tg, APPROVER, "bittet um Freigabe von #1")
-    [held] = await say(APPROVER, "/freigeben 1")
+    [held] = await approve(say, tg, APPROVER, 1)
     assert held.startswith(
         "#1 ist freigegeben. Es ist Ruhezeit: Wer Meldungen sofort bekommt, erhält sie um 24.11.2026 07:00"
     )
@@ -137,7 +137,7 @@ async def test_weekly_news_is_scheduled_from_the_chat(say: Say, tg: FakeTelegram
     assert usage.startswith("So planen Sie eine Meldung")
     await say(EDITOR, "/einreichen 1")
     await notified(tg, APPROVER, "bittet um Freigabe von #1")
-    [approved] = await say(APPROVER, "/freigeben 1")
+    [approved] = await approve(say, tg, APPROVER, 1)
     assert approved == "#1 ist freigegeben und geht am 23.11.2026 18:00 hinaus. Abbrechen: /abbrechen 1"
     await notified(
         tg,
@@ -162,7 +162,7 @@ async def test_a_broadcast_due_while_the_service_was_down(
         await say(EDITOR, f"/planen heute {time} verkehr Meldung {number}", replies=2)
         await say(EDITOR, f"/einreichen {number}")
         await notified(tg, APPROVER, f"bittet um Freigabe von #{number}")
-        await say(APPROVER, f"/freigeben {number}")
+        await approve(say, tg, APPROVER, number)
     await service.stop()
     clock.advance(hours=8, minutes=20)  # 18:20: the first is due 20 minutes ago, within the grace
 
@@ -182,9 +182,10 @@ async def test_a_broadcast_due_while_the_service_was_down(
     try:
         await tg.wait_for(lambda t: any("#1 gesendet: 1 von 1" in str(c.params.get("text")) for c in t.calls))
         await notified(tg, EDITOR, "#2 war für 23.11.2026 19:00 geplant, ging aber nicht hinaus")
-        assert buttons(tg, EDITOR) == ["/freigeben 2", "/abbrechen 2"]
+        send_now, drop = buttons(tg, EDITOR)
+        assert (send_now[:13], drop) == ("/freigeben 2 ", "/abbrechen 2"), "the button names the version"
         assert not any("Meldung 2" in str(c.params.get("text")) for c in tg.sent(RESIDENT))
-        assert await say(EDITOR, "/freigeben 2", button=True) == ["#2 wird jetzt gesendet."]
+        assert await say(EDITOR, send_now, button=True) == ["#2 wird jetzt gesendet."]
         await tg.wait_for(lambda t: any("Meldung 2" in str(c.params.get("text")) for c in t.sent(RESIDENT)))
     finally:
         await third.stop()
@@ -212,7 +213,7 @@ async def test_the_timer_wakes_the_service_when_the_next_broadcast_is_due(
     await say(EDITOR, "/planen heute 18:00 verkehr Sperrung", replies=2)
     await say(EDITOR, "/einreichen 1")
     await notified(tg, APPROVER, "bittet um Freigabe von #1")
-    await say(APPROVER, "/freigeben 1")
+    await approve(say, tg, APPROVER, 1)
     # 08:00 from now on the service's clock; the schedule change re-armed the timer over Redis.
     expected = datetime.now(UTC) + timedelta(hours=8)
 

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.service import Service
 from broadcasts.model import State
-from tests.bot.conftest import Say, Sleeps
+from tests.bot.conftest import Say, Sleeps, approve
 from tests.bot.sandbox.client import sandbox_service
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
@@ -65,7 +65,7 @@ async def test_deliveries_move_by_exactly_the_number_delivered(
     _, before = await scrape(service.port)
     await say(EDITOR, "/meldung verkehr Die B7 ist gesperrt.")
     await say(EDITOR, "/einreichen 1")
-    await say(APPROVER, "/freigeben 1")
+    await approve(say, tg, APPROVER, 1)
     await done(service, "1")
     body, after = await scrape(service.port)
 

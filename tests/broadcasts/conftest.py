@@ -12,16 +12,18 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from bot.assembly import build_engine, limiter_for, residents_for
+from bot.assembly import Editorial, build_editorial, build_engine, limiter_for, residents_for
 from bot.settings import DEFAULT_CITY_FILE
 from bot.storage.client import Storage
 from bot.storage.idhash import IdHasher
 from bot.telegram.api import TelegramAPI
 from bot.telegram.channel import TelegramChannel
+from broadcasts.audit import AuditLog, Via
+from broadcasts.desk_values import Actor
 from broadcasts.engine import Engine
-from broadcasts.model import Broadcast, State
+from broadcasts.model import Broadcast
 from broadcasts.store import BroadcastStore
-from city.config import load_city
+from city.config import City, load_city
 from city.keys import Keys
 from city.residents import Residents
 from city.values import Channel, Resident, ResidentRecord
@@ -30,6 +32,14 @@ from tests.conftest import TOKEN, ManualClock
 from tests.fakes.telegram_api import FakeTelegram
 
 CITY = load_city(DEFAULT_CITY_FILE)
+AUDIT_SECRET = b"test-audit-secret-of-32-bytes..."
+
+
+def actor(staff_id: str, via: Via = Via.TELEGRAM, city: City = CITY) -> Actor:
+    """A staff member of the example city acting from a messenger, as the desk takes them."""
+    member = city.staff_member(staff_id)
+    assert member is not None
+    return Actor(member, via)
 
 
 @dataclass
@@ -46,6 +56,22 @@ class Rig:
     @property
     def store(self) -> BroadcastStore:
         return self.engine.store
+
+    @property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.redis, self.keys, AUDIT_SECRET)
+
+    def editorial(self, engine: Engine | None = None, city: City = CITY) -> Editorial:
+        """The desk and scheduler as the service wires them, on this rig's engine."""
+        return build_editorial(
+            redis=self.redis,
+            keys=self.keys,
+            engine=engine or self.engine,
+            city=lambda: city,
+            residents=self.residents,
+            clock=self.clock,
+            audit=self.audit,
+        )
 
     async def subscribe(
         self, chats: Iterable[int | str], topic: str = "verkehr", language: str = "de", *, daily: bool = False
@@ -78,7 +104,7 @@ class Rig:
             **fields,  # type: ignore[arg-type]
         )
         created = await self.store.create(draft)
-        await self.store.transition(created.id, State.APPROVED)
+        await self.store.approve(created.id, created.version, "presse-freigabe")
         return created
 
     async def send(self, broadcast_id: str) -> None:

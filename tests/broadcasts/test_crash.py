@@ -78,7 +78,7 @@ class Deployment:
             id="", topics=("verkehr",), text_de=text, author="presse-redaktion", created_at=now()
         )
         created = await self.engine.store.create(draft)
-        await self.engine.store.transition(created.id, State.APPROVED)
+        await self.engine.store.approve(created.id, created.version, "presse-freigabe")
         await self.engine.enqueue(created.id)
         return created.id
 

@@ -4,39 +4,26 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.assembly import build_editorial
-from broadcasts.desk import Desk, DeskError
+from broadcasts.desk import Desk
+from broadcasts.desk_values import DeskError
 from broadcasts.model import Broadcast, State
-from city.config import StaffMember
-from tests.broadcasts.conftest import CITY, Rig
+from broadcasts.version import short
+from tests.broadcasts.conftest import Rig, actor
 
 
 def desk_of(rig: Rig) -> Desk:
-    return build_editorial(
-        redis=rig.redis,
-        keys=rig.keys,
-        engine=rig.engine,
-        city=lambda: CITY,
-        residents=rig.residents,
-        clock=rig.clock,
-    ).desk
-
-
-def staff(staff_id: str) -> StaffMember:
-    member = CITY.staff_member(staff_id)
-    assert member is not None
-    return member
+    return rig.editorial().desk
 
 
 async def test_a_concurrent_approve_and_cancel_end_cancelled_and_send_nothing(rig: Rig) -> None:
     await rig.subscribe(range(1, 11))
     desk = desk_of(rig)
     for _ in range(20):  # different interleavings of the two
-        draft = await desk.draft(staff("presse-redaktion"), topics=("verkehr",), text_de="Sperrung")
-        await desk.submit(staff("presse-redaktion"), draft.id)
+        draft = await desk.draft(actor("presse-redaktion"), topics=("verkehr",), text_de="Sperrung")
+        await desk.submit(actor("presse-redaktion"), draft.id)
         results = await asyncio.gather(
-            desk.approve(staff("presse-freigabe"), draft.id),
-            desk.cancel(staff("presse-leitung"), draft.id),
+            desk.approve(actor("presse-freigabe"), draft.id, short(draft.version)),
+            desk.cancel(actor("presse-leitung"), draft.id),
             return_exceptions=True,
         )
         assert all(isinstance(r, DeskError | Broadcast) for r in results), results
@@ -49,10 +36,10 @@ async def test_a_concurrent_approve_and_cancel_end_cancelled_and_send_nothing(ri
 
 async def test_a_double_submit_is_refused_and_changes_nothing(rig: Rig) -> None:
     desk = desk_of(rig)
-    draft = await desk.draft(staff("presse-redaktion"), topics=("verkehr",), text_de="Text")
+    draft = await desk.draft(actor("presse-redaktion"), topics=("verkehr",), text_de="Text")
     results = await asyncio.gather(
-        desk.submit(staff("presse-redaktion"), draft.id),
-        desk.submit(staff("presse-redaktion"), draft.id),
+        desk.submit(actor("presse-redaktion"), draft.id),
+        desk.submit(actor("presse-redaktion"), draft.id),
         return_exceptions=True,
     )
     assert sum(isinstance(r, DeskError) for r in results) == 1

@@ -8,13 +8,14 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from bot.assembly import Editorial, build_editorial
-from broadcasts.audit import Action, AuditLog
+from bot.assembly import Editorial
+from broadcasts.audit import Action
 from broadcasts.calendar import Recurrence
 from broadcasts.model import Broadcast, Hold, Priority, State
 from broadcasts.scheduler import DIGEST_PREFIX
-from city.config import City, StaffMember
-from tests.broadcasts.conftest import CITY, Rig
+from broadcasts.version import short
+from city.config import City
+from tests.broadcasts.conftest import CITY, Rig, actor
 
 BERLIN = CITY.tz
 EDITOR, APPROVER, ADMIN = "presse-redaktion", "presse-freigabe", "presse-leitung"
@@ -25,21 +26,8 @@ def at(local: str) -> datetime:
     return datetime.fromisoformat(local).replace(tzinfo=BERLIN).astimezone(UTC)
 
 
-def staff(staff_id: str) -> StaffMember:
-    member = CITY.staff_member(staff_id)
-    assert member is not None
-    return member
-
-
 def editorial(rig: Rig, worker: str | None = None, city: City = CITY) -> Editorial:
-    return build_editorial(
-        redis=rig.redis,
-        keys=rig.keys,
-        engine=rig.make_engine(worker) if worker else rig.engine,
-        city=lambda: city,
-        residents=rig.residents,
-        clock=rig.clock,
-    )
+    return rig.editorial(rig.make_engine(worker) if worker else rig.engine, city)
 
 
 async def approved(
@@ -53,15 +41,15 @@ async def approved(
 ) -> Broadcast:
     """News drafted by the editor and approved by a second person, as the desk requires."""
     draft = await ed.desk.draft(
-        staff(EDITOR),
+        actor(EDITOR),
         topics=(topic,),
         text_de=text,
         text_en=english,
         scheduled_for=when,
         recurrence=recurrence,
     )
-    await ed.desk.submit(staff(EDITOR), draft.id)
-    return await ed.desk.approve(staff(APPROVER), draft.id)
+    await ed.desk.submit(actor(EDITOR), draft.id)
+    return await ed.desk.approve(actor(APPROVER), draft.id, short(draft.version))
 
 
 async def start(rig: Rig, local: str, ed: Editorial) -> None:
@@ -138,10 +126,10 @@ async def test_news_in_the_quiet_hours_waits_and_alerts_do_not(rig: Rig) -> None
     assert (held.state, held.held) == (State.HELD, Hold.QUIET)
     assert held.scheduled_for == at("2026-11-24 07:00")
     alert = await ed.desk.draft(
-        staff("feuerwehr-lagedienst"), topics=("feuerwehr",), text_de="Großbrand", priority=Priority.ALERT
+        actor("feuerwehr-lagedienst"), topics=("feuerwehr",), text_de="Großbrand", priority=Priority.ALERT
     )
-    await ed.desk.submit(staff("feuerwehr-lagedienst"), alert.id)
-    await ed.desk.approve(staff(APPROVER), alert.id)
+    await ed.desk.submit(actor("feuerwehr-lagedienst"), alert.id)
+    await ed.desk.approve(actor(APPROVER), alert.id, short(alert.version))
     await settle(rig)
     assert ["Großbrand" in text for text in rig.delivered(4)] == [True], "the alert, not the news"
     assert ["Großbrand" in text for text in rig.delivered(5)] == [True], "digest readers get alerts at once"
@@ -199,8 +187,8 @@ async def test_two_processes_fire_a_scheduled_broadcast_a_repeat_and_a_digest_ex
         [digest] = rig.delivered(chat)
         assert "Sperrung ab 18 Uhr" in digest
         assert "Gelbe Säcke" in digest
-    sends = [e async for e in AuditLog(rig.redis, rig.keys.audit()).since(datetime(2000, 1, 1, tzinfo=UTC))]
-    sent_ids = sorted(e.broadcast_id or "" for e in sends if e.action is Action.SEND and e.who == "system")
+    sends = [e async for e in rig.audit.since(datetime(2000, 1, 1, tzinfo=UTC))]
+    sent_ids = sorted(e.broadcast_id or "" for e in sends if e.action == Action.SEND and e.who == "system")
     assert sent_ids == sorted([once.id, f"{weekly.id}-20261123", "digest-2026-11-24"])
     series = await rig.store.get(weekly.id)
     assert series is not None
@@ -216,7 +204,7 @@ async def test_repeating_news_goes_out_each_week_until_cancelled(rig: Rig) -> No
     await tick(rig, "2026-11-30 18:00", ed)
     await tick(rig, "2026-12-01 18:00", ed)  # a Tuesday: nothing
     assert len(rig.delivered(4)) == 2
-    await ed.desk.cancel(staff(EDITOR), weekly.id)
+    await ed.desk.cancel(actor(EDITOR), weekly.id)
     await tick(rig, "2026-12-07 18:00", ed)
     assert len(rig.delivered(4)) == 2, "a cancelled series sends nothing more"
     assert await rig.redis.zcard(rig.keys.schedule()) == 0, "and leaves no index entry behind"
@@ -253,10 +241,10 @@ async def test_missed_while_down_is_sent_within_the_grace_and_held_after_it(rig:
     held = await rig.store.get(beyond.id)
     assert held is not None
     assert (held.state, held.held) == (State.HELD, Hold.MISSED)
-    assert [b.id for b in await ed.desk.open_items(staff(EDITOR))] == [beyond.id]
+    assert [b.id for b in await ed.desk.open_items(actor(EDITOR))] == [beyond.id]
     await tick(rig, "2026-11-24 12:00", ed)
     assert len(rig.delivered(4)) == 1, "a missed broadcast waits for a person"
-    await ed.desk.approve(staff(EDITOR), beyond.id)  # the author decides it still matters
+    await ed.desk.approve(actor(EDITOR), beyond.id, None)  # the author decides it still matters
     await settle(rig)
     assert "Zu spät" in rig.delivered(4)[-1]
 

@@ -37,7 +37,7 @@ async def test_spam_limited_tells_nobody_about_an_ended_unknown_or_orphaned_broa
 
     draft = Broadcast(id="", topics=("verkehr",), text_de="B7", author="gone", created_at=rig.clock())
     orphaned = await rig.store.create(draft)
-    await rig.store.transition(orphaned.id, State.APPROVED)
+    await rig.store.approve(orphaned.id, orphaned.version, "presse-freigabe")
     await rig.send(orphaned.id)
     assert await rig.engine.spam_limited(orphaned.id) is None
     assert (await rig.engine.progress(orphaned.id)).state is State.PAUSED

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.cli.main import build_parser
-from bot.service import Service
 from tests.bot.cli.test_cli import stadtfunk
-from tests.bot.conftest import Say, edit_city
-from tests.conftest import TOKEN
+from tests.bot.conftest import Say, approve, edit_city
 from tests.fakes.telegram_api import FakeTelegram
 from tests.traces import traces
 
@@ -28,25 +24,6 @@ async def subscribe(say: Say, chat: int, topic: str) -> None:
     await say(chat, "/start")
     await say(chat, "/zustimmen")
     await say(chat, f"/abo {topic}")
-
-
-@pytest.fixture
-def cli(service: Service, tmp_path: Path) -> Any:
-    """`stadtfunk ...` as an operator on the service's machine runs it (same Redis, city file, data)."""
-    settings = service.settings
-    env = {
-        "REDIS_URL": settings.redis_url.get_secret_value() if settings.redis_url else "",
-        "REDIS_KEY_PREFIX": settings.redis_key_prefix,
-        "CITY_CONFIG": str(settings.city_config),
-        "DATA_DIR": str(settings.data_dir),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": settings.telegram_api_url,
-    }
-
-    async def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return await asyncio.to_thread(stadtfunk, *args, cwd=tmp_path, **env)
-
-    return run
 
 
 async def test_stats_and_the_aggregate_export_hold_counts_only(say: Say, cli: Any) -> None:
@@ -84,7 +61,9 @@ async def test_broadcast_follows_the_four_eyes_rules(
     assert "broadcast 1: waiting for approval by one of:" in drafted.stdout
     assert "Sabine Wagner" in drafted.stdout
     assert not any("B7 gesperrt" in str(c.params.get("text")) for c in tg.sent(RESIDENT))
-    await say(APPROVER, "/freigeben 1")
+    [shown] = await say(APPROVER, "/freigeben 1")
+    assert shown.startswith("Bitte prüfen Sie Fassung "), "a typed approval first shows what it approves"
+    await approve(say, tg, APPROVER, 1)
     await tg.wait_for(lambda t: any("B7 gesperrt" in str(c.params.get("text")) for c in t.sent(RESIDENT)))
     # The observatory's topic needs no approval: out at once, through the running service's senders.
     direct = await cli("broadcast", "--as", "sternwarte", "--topic", "sternwarte", "--text", "Heute Saturn!")

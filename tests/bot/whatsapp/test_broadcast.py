@@ -46,7 +46,7 @@ async def send(service: Service, priority: Priority = Priority.NEWS, **fields: A
         author="presse-redaktion", created_at=service.clock(), priority=priority, **fields,
     )  # fmt: skip
     created = await store.create(draft)
-    await store.transition(created.id, State.APPROVED)
+    await store.approve(created.id, created.version, "presse-freigabe")
     await service.engine.enqueue(created.id)
     return created
 
@@ -286,7 +286,7 @@ async def test_pacing_holds_the_numbers_rate_and_the_pair_rate(
                 id="", topics=("verkehr",), text_de="B7", author="presse-redaktion", created_at=clock()
             )
             created = await engine.store.create(draft)
-            await engine.store.transition(created.id, State.APPROVED)
+            await engine.store.approve(created.id, created.version, "presse-freigabe")
             await engine.enqueue(created.id)
         (sender,) = engine.senders
         for _ in range(5000):

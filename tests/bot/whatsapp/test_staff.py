@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import aiohttp
 import redis.asyncio as aioredis
 
+from bot.assembly import audit_log
 from bot.service import Service
-from broadcasts.audit import AuditLog
 from broadcasts.model import Broadcast, Priority, State
 from city.values import Channel
 from tests.bot.test_staff_flow import until_state
@@ -92,7 +92,7 @@ async def approved_kultur_news(service: Service, clock: ManualClock) -> str:
         created_at=clock(), priority=Priority.NEWS,
     )  # fmt: skip
     created = await store.create(draft)
-    await store.transition(created.id, State.APPROVED)
+    await store.approve(created.id, created.version, "presse-freigabe")
     return created.id
 
 
@@ -170,11 +170,99 @@ async def test_staff_pause_and_resume_a_sending_broadcast_from_the_chat(
     for chat in readers:  # each once: the messages on the wire when paused were not sent again
         assert len([text for text in tg.texts(chat) if "Lesung" in text]) == 1
     assert both.storage is not None
-    audit = AuditLog(redis, both.storage.keys.audit())
+    audit = audit_log(both.storage, both.settings)
     actions = [
-        (entry.who, entry.action.value)
+        (entry.who, entry.action)
         async for entry in audit.since(datetime(2000, 1, 1, tzinfo=UTC))  # stream ids are wall-clock
         if entry.broadcast_id == broadcast_id
     ]
     assert ("kulturamt", "pause") in actions
     assert ("kulturamt", "resume") in actions
+
+
+async def test_an_approvers_pause_holds_until_an_approver_resumes(
+    both: Service, graph: FakeGraph, tg: FakeTelegram, clock: ManualClock, redis: aioredis.Redis
+) -> None:
+    assert both.engine is not None
+    readers = await kultur_readers(both)
+    broadcast_id = await approved_kultur_news(both, clock)
+    async with aiohttp.ClientSession() as session:
+        hook = Webhook(session, both, redis)
+
+        async def say(number: str, text: str) -> list[str]:
+            before = len(graph.sent(number))
+            graph.inbound(number)
+            assert await hook.post(messages=[wh.text(number, text, at=clock().timestamp())]) == 200
+            await hook.settled()
+            return graph.texts(number)[before:]
+
+        for number in (KULTURAMT, FREIGABE):
+            await open_window(hook, graph, clock, number)
+        tg.hold("sendMessage")  # the first messages stay on the wire: the broadcast is still sending
+        await both.engine.enqueue(broadcast_id)
+        await tg.wait_for(lambda t: len(t.held) == len(readers))
+        assert await say(FREIGABE, f"ANHALTEN {broadcast_id}") == [
+            f"#{broadcast_id} ist angehalten. Weiter geht es nur mit einer Person mit Freigaberecht: "
+            f"/fortsetzen {broadcast_id}. Beenden: /abbrechen {broadcast_id}."
+        ]
+        tg.release()
+        assert await say(KULTURAMT, f"FORTSETZEN {broadcast_id}") == [
+            f"#{broadcast_id} hat eine Person mit Freigaberecht angehalten. Fortsetzen darf nur eine andere "
+            "Person mit Freigaberecht für kultur."
+        ]
+        assert (await both.engine.progress(broadcast_id)).state is State.PAUSED
+        assert await say(FREIGABE, f"FORTSETZEN {broadcast_id}") == [
+            f"#{broadcast_id} wird fortgesetzt: Wer die Meldung noch nicht hat, bekommt sie jetzt."
+        ]
+    await until_state(both, broadcast_id, "done")
+    for chat in readers:
+        assert len([text for text in tg.texts(chat) if "Lesung" in text]) == 1
+    assert both.storage is not None
+    pauses = [
+        (entry.who, entry.via, entry.detail)
+        async for entry in audit_log(both.storage, both.settings).since(datetime(2000, 1, 1, tzinfo=UTC))
+        if entry.action == "pause"
+    ]
+    assert pauses == [("presse-freigabe", "whatsapp", "as approver")]
+
+
+async def test_a_spam_limit_pause_stays_resumable_by_its_author(
+    both: Service, graph: FakeGraph, tg: FakeTelegram, clock: ManualClock, redis: aioredis.Redis
+) -> None:
+    assert both.engine is not None
+    readers = await kultur_readers(both)
+    broadcast_id = await approved_kultur_news(both, clock)
+    async with aiohttp.ClientSession() as session:
+        hook = Webhook(session, both, redis)
+        await open_window(hook, graph, clock, KULTURAMT)
+        tg.hold("sendMessage")
+        await both.engine.enqueue(broadcast_id)
+        await tg.wait_for(lambda t: len(t.held) == len(readers))
+        notice = await both.engine.spam_limited(broadcast_id)  # what WhatsApp's 131048 does
+        assert notice is not None
+        tg.release()
+        before = len(graph.sent(KULTURAMT))
+        graph.inbound(KULTURAMT)
+        resume = wh.text(KULTURAMT, f"FORTSETZEN {broadcast_id}", at=clock().timestamp())
+        assert await hook.post(messages=[resume]) == 200
+        await hook.settled()
+    assert graph.texts(KULTURAMT)[before:] == [
+        f"#{broadcast_id} wird fortgesetzt: Wer die Meldung noch nicht hat, bekommt sie jetzt."
+    ]
+    await until_state(both, broadcast_id, "done")
+
+
+async def test_a_test_copy_of_another_departments_draft_is_refused_on_whatsapp(
+    both: Service, graph: FakeGraph, tg: FakeTelegram, clock: ManualClock, redis: aioredis.Redis
+) -> None:
+    tg.push_message(100004, "/meldung feuerwehr Vertraulich: Großübung am Hafen")
+    await tg.wait_for(lambda t: any("Entwurf #1" in text for text in t.texts(100004)))
+    async with aiohttp.ClientSession() as session:
+        hook = Webhook(session, both, redis)
+        await open_window(hook, graph, clock, KULTURAMT)
+        before = len(graph.sent(KULTURAMT))
+        graph.inbound(KULTURAMT)
+        assert await hook.post(messages=[wh.text(KULTURAMT, "PROBE 1", at=clock().timestamp())]) == 200
+        await hook.settled()
+    assert graph.texts(KULTURAMT)[before:] == ["Dafür fehlt Ihnen die Berechtigung für: feuerwehr."]
+    assert not any("Vertraulich" in text for text in graph.texts(KULTURAMT))

@@ -1,0 +1,60 @@
+"""Upgrades of the data in Redis from one schema version to the next, run once on start under a lease.
+
+1 → 2: the audit log's entries get their chain of keyed hashes (keeping their ids, their times); every
+broadcast gets a content version, approved as it stands where it was approved before; the index of open
+broadcasts is built from the index of all broadcasts, so expiry and /offen reach the oldest as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+
+from broadcasts.audit import Action, AuditLog
+from broadcasts.store import BroadcastStore
+from city.keys import SCHEMA_VERSION, Keys
+
+log = logging.getLogger(__name__)
+
+LEASE_MS = 120_000
+# A second process starting meanwhile waits this long, looking this often, for the first to finish.
+WAIT_S = 120.0
+LOOK_EVERY_S = 0.2
+
+
+async def upgrade(redis: aioredis.Redis, keys: Keys, stored: int, audit_secret: bytes) -> bool:
+    """Bring data at schema `stored` up to SCHEMA_VERSION; another process doing it is waited for.
+    False when that other process did not finish in time."""
+    if not await redis.set(keys.migration(), "1", nx=True, px=LEASE_MS):
+        return await _wait_for_other(redis, keys)
+    try:
+        if stored < 2:
+            await _to_2(redis, keys, audit_secret)
+        await redis.set(keys.schema(), SCHEMA_VERSION)
+    finally:
+        await redis.delete(keys.migration())
+    return True
+
+
+async def _to_2(redis: aioredis.Redis, keys: Keys, audit_secret: bytes) -> None:
+    audit = AuditLog(redis, keys, audit_secret)
+    chained = await audit.rechain()
+    approvers: dict[str, str] = {}
+    async for entry in audit.since(datetime.fromtimestamp(0, UTC)):
+        if entry.action == Action.APPROVE and entry.broadcast_id:
+            approvers[entry.broadcast_id] = entry.who
+    looked = await BroadcastStore(redis, keys).migrate(approvers)
+    log.info("data upgraded to schema 2: %d audit entries chained, %d broadcasts versioned", chained, looked)
+
+
+async def _wait_for_other(redis: aioredis.Redis, keys: Keys) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while loop.time() < deadline:
+        if int(await redis.get(keys.schema()) or 0) >= SCHEMA_VERSION:
+            return True
+        await asyncio.sleep(LOOK_EVERY_S)
+    return False
