@@ -83,7 +83,9 @@ class Service:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
-        self._http = HttpServer(settings.http_host, settings.http_port, settings.metrics_port)
+        self._http = HttpServer(
+            settings.http_host, settings.http_port, settings.metrics_host, settings.metrics_port
+        )
 
     @property
     def port(self) -> int | None:

@@ -155,8 +155,8 @@ async def test_the_sandbox_never_runs_with_messenger_credentials(
         telegram_bot_token=None,
         whatsapp_access_token="EAAG-test",
         whatsapp_phone_number_id="123456",
-        whatsapp_app_secret="app-secret",
-        whatsapp_verify_token="verify-token",
+        whatsapp_app_secret="app-secret-0123456789",
+        whatsapp_verify_token="verify-token-0123456789",
     )
     assert not whatsapp.sandbox_mode
 
@@ -182,9 +182,17 @@ async def test_run_without_credentials_prints_the_address_and_stops_on_sigterm(
     redis_url: str, key_prefix: str, tmp_path: Path, redis: aioredis.Redis
 ) -> None:
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REDIS_", "CITY_", "WHATSAPP_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "REDIS_", "CITY_", "WHATSAPP_", "STADTFUNK_", "METRICS_"))
     }
-    env |= {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix, "HTTP_PORT": "0", "LOG_FORMAT": "json"}
+    env |= {
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": key_prefix,
+        "HTTP_PORT": "0",
+        "METRICS_PORT": "0",
+        "LOG_FORMAT": "json",
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", cwd=tmp_path, env=env, stdout=PIPE, stderr=PIPE
     )
