@@ -20,7 +20,8 @@ from bot.loops import every
 from bot.metrics import Metrics
 from bot.outbound import Outbound
 from bot.progress_reporter import ProgressReporter
-from bot.sandbox.adapter import SandboxAdapter, is_loopback, sandbox_settings
+from bot.sandbox.adapter import SandboxAdapter, sandbox_settings
+from bot.sandbox.guard import address, is_loopback
 from bot.services import build_services
 from bot.settings import ConfigurationError, Settings, TelegramMode
 from bot.storage.client import Storage, open_storage
@@ -197,7 +198,7 @@ class Service:
                 outbox=sandbox.client.outbox, conversation=conversation, residents=residents,
                 pacer=reply_pacer(sandbox.client, sandbox.limiter, hasher, clock, sleep),
                 store=store, statistics=services.statistics, city=self._current_city,
-                texts=services.texts, limits=services.limits, clock=clock,
+                texts=services.texts, limits=services.limits, clock=clock, port=lambda: self.port,
             )  # fmt: skip
             outbound.show_everything_in(self.sandbox.notify)
 
@@ -303,10 +304,17 @@ class Service:
         if self.sandbox is not None:
             # Printed, not only logged: it is the one thing a newcomer running `make run` needs.
             print(
-                f"stadtfunk sandbox: no messenger configured; open http://{self.settings.http_host}:"
-                f"{self.port}/ to chat as residents and staff",
+                f"stadtfunk sandbox: no messenger configured; open {self.sandbox_address} "
+                "to chat as residents and staff",
                 flush=True,
             )
+
+    @property
+    def sandbox_address(self) -> str | None:
+        """The sandbox page with its token for this start; None when not running as the sandbox."""
+        if self.sandbox is None or self.port is None:
+            return None
+        return address(self.settings.http_host, self.port, self.sandbox.guard.token)
 
     async def _refresh_metrics(self) -> None:
         if self.storage is not None and self.engine is not None:
