@@ -31,6 +31,7 @@ class Action(StrEnum):
     EXPIRE = "expire"
     MISSED = "missed"  # due while the service was down, longer ago than the grace: held
     RELEASE = "release"  # a held broadcast sent by staff
+    ERASE = "erase"  # residents erased after a retention period: how many, never who
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +83,8 @@ class AuditLog:
             if len(page) < 500:
                 return
             cursor = "(" + page[-1][0]
+
+    async def trim(self, before: datetime) -> None:
+        """Forget entries recorded before `before` (the city's audit_days); stream ids begin with the
+        time an entry was added."""
+        await self._redis.xtrim(self._key, minid=f"{int(before.timestamp() * 1000)}-0")

@@ -182,16 +182,22 @@ class Sender:
                 self._retries.add(delivery, 0.0)
             first = [granted[0][0]]
             await self._courier.take_slots(1)
-            await self.queue.mark_sending(broadcast.id, first)
+            if await self.queue.mark_sending(broadcast.id, first):
+                self._courier.release_slots(1)  # gone meanwhile: erased, or the broadcast cancelled
+                return 0.0
             await self._send_batch(broadcast, first)
             return 0.0
         await self._courier.take_slots(len(granted))
         # Marked before the wait, so that a send leaves on its reserved time without a round trip first.
         try:
-            await self.queue.mark_sending(broadcast.id, [d for d, _ in granted])
+            gone = await self.queue.mark_sending(broadcast.id, [d for d, _ in granted])
         except BaseException:
             self._courier.release_slots(len(granted))
             raise
+        if gone:
+            # Erased (or cancelled) while claimed or waiting for a retry here: never sent.
+            self._courier.release_slots(len(gone))
+            granted = [(delivery, delay) for delivery, delay in granted if delivery.entry_id not in gone]
         waited, due = 0.0, list[Delivery]()
         for index, (delivery, delay) in enumerate(granted):
             if delay > waited + 0.001:

@@ -141,6 +141,8 @@ class BroadcastStore:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(self._keys.broadcast(stored.id), mapping=_mapping(_encode(stored)))
             pipe.zadd(self._keys.broadcast_index(), {stored.id: stored.created_at.timestamp()})
+            # Its delivery records end a while after it is sent (broadcasts/records.py).
+            pipe.zadd(self._keys.retention_records(), {stored.id: stored.created_at.timestamp()})
             await pipe.execute()
         return stored
 
@@ -152,9 +154,10 @@ class BroadcastStore:
             keys=[self._keys.broadcast(broadcast.id)], args=[x for pair in fields.items() for x in pair]
         )
         if created:
-            await self._redis.zadd(
-                self._keys.broadcast_index(), {broadcast.id: broadcast.created_at.timestamp()}
-            )
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for index in (self._keys.broadcast_index(), self._keys.retention_records()):
+                    pipe.zadd(index, {broadcast.id: broadcast.created_at.timestamp()})
+                await pipe.execute()
         return bool(created)
 
     async def get(self, broadcast_id: str) -> Broadcast | None:

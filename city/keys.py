@@ -25,6 +25,10 @@ class Keys:
     def schema(self) -> str:
         return f"{self.prefix}:meta:schema"
 
+    def id_hash_check(self) -> str:
+        """The keyed hash of a fixed text: which ID_HASH_SECRET the data was written with."""
+        return f"{self.prefix}:meta:id-hash"
+
     def resident(self, resident: Resident) -> str:
         return f"{self.prefix}:res:{{{resident.ref}}}"
 
@@ -38,6 +42,22 @@ class Keys:
     def resident_misses(self, resident: Resident) -> str:
         """When sends last answered "chat not found"; two within 24 h retire the resident."""
         return f"{self.prefix}:res:{{{resident.ref}}}:misses"
+
+    def retention_unsubscribed(self) -> str:
+        """Residents with no topics left, by since when: erased after the city's unsubscribed_days."""
+        return f"{self.prefix}:retention:unsubscribed"
+
+    def retention_inactive(self) -> str:
+        """Residents who blocked the bot or cannot be reached, by since when: erased after blocked_days."""
+        return f"{self.prefix}:retention:inactive"
+
+    def retention_records(self) -> str:
+        """Broadcasts whose delivery records are yet to be deleted, by when to look at them next."""
+        return f"{self.prefix}:retention:records"
+
+    def retention(self) -> str:
+        """The retention sweep's lease and how far it has read the broadcast index."""
+        return f"{self.prefix}:retention"
 
     def audience(self, topic_id: str, channel: Channel) -> str:
         return f"{self.prefix}:aud:{{{topic_id}:{channel.value}}}"
@@ -84,6 +104,10 @@ class Keys:
         """Keyed hashes of recipients already queued, so a resident in two topics gets one message."""
         return f"{self.prefix}:{{bc:{broadcast_id}}}:seen"
 
+    def broadcast_erased(self, broadcast_id: str) -> str:
+        """Keyed hashes of residents erased while the broadcast is planned: its planner skips them."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:erased"
+
     def broadcast_queue(self, broadcast_id: str, channel: Channel) -> str:
         """The delivery stream of one broadcast on one channel."""
         return f"{self.prefix}:{{bc:{broadcast_id}}}:q:{channel.value}"
@@ -122,6 +146,10 @@ class Keys:
     def audit(self) -> str:
         """The append-only log of staff actions."""
         return f"{self.prefix}:audit"
+
+    def disk_rewrite(self) -> str:
+        """Whether erasures wait for the append-only file's rewrite, and when the last one started."""
+        return f"{self.prefix}:disk-rewrite"
 
     def control(self) -> str:
         """A pub/sub channel on which `stadtfunk reload` reaches every service process."""

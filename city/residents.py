@@ -7,15 +7,17 @@ leaves someone in an audience without a record that erasure would find.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import json
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, tzinfo
+from enum import StrEnum
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 
 from city.keys import Keys
-from city.values import Channel, Resident, ResidentRecord
+from city.values import Channel, Consent, Resident, ResidentRecord
 
 # "Chat not found" twice within this window retires a subscriber.
 MISSING_WINDOW_S = 24 * 3600
@@ -26,8 +28,45 @@ STATS_TTL_S = 400 * 24 * 3600
 # Identifiers a messenger adds beside the chat id (WhatsApp's business-scoped user id), kept in the record.
 IDENTITY_FIELDS = frozenset({"whatsapp_user_id"})
 
+
+class Expiry(StrEnum):
+    """Why a resident is erased without asking: the city's retention periods (city file `retention:`)."""
+
+    UNSUBSCRIBED = "unsubscribed"  # no topics left for unsubscribed_days
+    BLOCKED = "blocked"  # blocked the bot, or undeliverable, for blocked_days
+
+
+# Consent keeps its history: each version agreed to, with the time it was first agreed to. A record from
+# before the history was kept starts it with the consent it holds. KEYS[1]: the record. ARGV: language,
+# version, time (ISO 8601).
+_CONSENT = """
+local raw = redis.call('HGET', KEYS[1], 'consents')
+local history = {}
+if raw then
+  history = cjson.decode(raw)
+else
+  local at = redis.call('HGET', KEYS[1], 'consent_at')
+  if at then history[1] = {version = redis.call('HGET', KEYS[1], 'consent_version') or '', at = at} end
+end
+if #history == 0 or history[#history].version ~= ARGV[2] then
+  history[#history + 1] = {version = ARGV[2], at = ARGV[3]}
+end
+redis.call('HSET', KEYS[1], 'language', ARGV[1], 'consent_at', ARGV[3], 'consent_version', ARGV[2],
+           'consents', cjson.encode(history))
+return #history
+"""
+
+# The privacy notice version a resident who agreed to an older one was asked to agree to: news waits for
+# their consent, and the request goes out once per version (broadcasts/planner.py).
+CONSENT_ASKED = "consent_asked"
+_NOTE_ASKED = """
+if redis.call('HEXISTS', KEYS[1], 'consent_at') == 0 then return 0 end
+return redis.call('HSET', KEYS[1], 'consent_asked', ARGV[1])
+"""
+
 # Erasure also asks each part that keeps something about a resident outside the record to forget it
-# (WhatsApp's window marks, the engine's queued deliveries); the wiring in bot/ registers them.
+# (WhatsApp's window marks, the engine's queued deliveries), and tells those that act once everything is
+# gone (the append-only file's rewrite); the wiring in bot/ registers them.
 Forget = Callable[[Resident], Awaitable[None]]
 
 
@@ -36,7 +75,13 @@ class Residents:
         self._redis = redis
         self._keys = keys
         self._tz = tz
+        self._consent = redis.register_script(_CONSENT)
+        self._indexes = {
+            Expiry.UNSUBSCRIBED: keys.retention_unsubscribed(),
+            Expiry.BLOCKED: keys.retention_inactive(),
+        }
         self.forgetters: list[Forget] = []
+        self.erased: list[Forget] = []
 
     async def get(self, resident: Resident) -> ResidentRecord | None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -54,13 +99,15 @@ class Residents:
             topics=frozenset(topics),
             inactive_since=datetime.fromisoformat(inactive) if inactive else None,
             daily_since=datetime.fromisoformat(daily) if daily else None,
+            consents=_history(fields),
         )
 
     async def consent(self, resident: Resident, *, language: str, version: str, at: datetime) -> None:
-        await self._redis.hset(
-            self._keys.resident(resident),
-            mapping={"language": language, "consent_at": at.isoformat(), "consent_version": version},
-        )
+        """Record consent to a version of the privacy notice, keeping the versions agreed to before."""
+        await self._consent(keys=[self._keys.resident(resident)], args=[language, version, at.isoformat()])
+        if not await self._redis.scard(self._keys.resident_topics(resident)):
+            # Agreed, but no topics (yet): the retention period for a record without topics runs.
+            await self._without_topics(resident, at)
 
     async def remember(self, resident: Resident, field: str, value: str) -> None:
         """Keep another identifier of a resident who agreed; nothing is written for anyone else."""
@@ -82,6 +129,7 @@ class Residents:
         async with self._redis.pipeline(transaction=False) as pipe:
             if record.inactive_since is None:
                 pipe.sadd(self._audience(record, topic_id), resident.chat_id)
+            pipe.zrem(self._indexes[Expiry.UNSUBSCRIBED], resident.ref)
             self._count(pipe, "subscribe", topic_id, resident, at)
             await pipe.execute()
         return True
@@ -97,8 +145,15 @@ class Residents:
                 self._leave(pipe, resident, topic_id)
                 self._count(pipe, "unsubscribe", topic_id, resident, at)
             pipe.srem(self._keys.resident_topics(resident), *removed)
-            await pipe.execute()
+            pipe.scard(self._keys.resident_topics(resident))
+            left = (await pipe.execute())[-1]
+        if not left:
+            await self._without_topics(resident, at)
         return removed
+
+    async def _without_topics(self, resident: Resident, at: datetime) -> None:
+        """From `at` (unless from earlier already) the resident has no topics: unsubscribed_days run."""
+        await self._redis.zadd(self._indexes[Expiry.UNSUBSCRIBED], {resident.ref: at.timestamp()}, nx=True)
 
     async def mark_inactive(self, resident: Resident, at: datetime) -> None:
         """The messenger refuses delivery (blocked bot): stop sending, keep the choices for a return."""
@@ -109,6 +164,7 @@ class Residents:
             for topic_id in record.topics:
                 self._leave(pipe, resident, topic_id)
             pipe.hset(self._keys.resident(resident), "inactive_since", at.isoformat())
+            pipe.zadd(self._indexes[Expiry.BLOCKED], {resident.ref: at.timestamp()}, nx=True)
             await pipe.execute()
 
     async def reactivate(self, record: ResidentRecord) -> ResidentRecord:
@@ -118,6 +174,7 @@ class Residents:
         resident = record.resident
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hdel(self._keys.resident(resident), "inactive_since")
+            pipe.zrem(self._indexes[Expiry.BLOCKED], resident.ref)
             for topic_id in record.topics:
                 pipe.sadd(self._audience(record, topic_id), resident.chat_id)
             await pipe.execute()
@@ -156,12 +213,18 @@ class Residents:
             await pipe.execute()
         for forget in self.forgetters:
             await forget(resident)
-        await self._redis.delete(
-            self._keys.resident_topics(resident),
-            self._keys.resident_pending(resident),
-            self._keys.resident_misses(resident),
-            self._keys.resident(resident),
-        )
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for index in self._indexes.values():
+                pipe.zrem(index, resident.ref)
+            pipe.delete(
+                self._keys.resident_topics(resident),
+                self._keys.resident_pending(resident),
+                self._keys.resident_misses(resident),
+                self._keys.resident(resident),
+            )
+            await pipe.execute()
+        for tell in self.erased:
+            await tell(resident)
 
     # --- what the broadcast engine reports (broadcasts.outcome.SubscriberCare)
 
@@ -176,6 +239,14 @@ class Residents:
             return
         fields = await self._redis.hgetall(self._keys.resident(old))
         async with self._redis.pipeline(transaction=False) as pipe:
+            for index in self._indexes.values():
+                pipe.zscore(index, old.ref)
+            since = await pipe.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for index, score in zip(self._indexes.values(), since, strict=True):
+                if score is not None:
+                    pipe.zadd(index, {new.ref: score})
+                pipe.zrem(index, old.ref)
             pipe.hset(self._keys.resident(new), mapping=cast(dict[Any, Any], fields))
             if record.topics:
                 pipe.sadd(self._keys.resident_topics(new), *record.topics)
@@ -200,6 +271,40 @@ class Residents:
         # The expiry only tidies up; whether a miss counts is decided by `at`, so tests control time.
         await self._redis.set(misses, repr(at.timestamp()), ex=MISSING_WINDOW_S)
         return False
+
+    # --- retention (city file `retention:`), swept by bot/privacy.py
+
+    async def expired(self, expiry: Expiry, before: datetime, limit: int) -> list[Resident]:
+        """Residents whose retention period for `expiry` began before `before`, oldest first."""
+        refs = await self._redis.zrangebyscore(
+            self._indexes[expiry], "-inf", before.timestamp(), start=0, num=limit
+        )
+        return [Resident.from_ref(str(ref)) for ref in refs]
+
+    async def erase_expired(
+        self, resident: Resident, expiry: Expiry, before: datetime, known_topics: Iterable[str], at: datetime
+    ) -> bool:
+        """The same erasure as /loeschen, if the reason still holds (the resident may have subscribed or
+        written again meanwhile); counted in the daily figures, without the person. True when erased."""
+        record = await self.get(resident)
+        since = await self._redis.zscore(self._indexes[expiry], resident.ref)
+        if since is None or since > before.timestamp():
+            return False
+        holds = record is not None and (
+            not record.topics if expiry is Expiry.UNSUBSCRIBED else record.inactive_since is not None
+        )
+        if record is not None and not holds:
+            await self._redis.zrem(self._indexes[expiry], resident.ref)  # a stale entry: tidied away
+            return False
+        await self.erase(resident, known_topics)  # also what a crash half-way left without a record
+        if record is None:
+            return False
+        key = self._keys.daily_stats(at.astimezone(self._tz).date())
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, f"erased:{expiry.value}:{resident.channel.value}", 1)
+            pipe.expire(key, STATS_TTL_S)
+            await pipe.execute()
+        return True
 
     async def audience_size(self, topic_id: str, channel: Channel) -> int:
         """Who gets each item at once."""
@@ -230,11 +335,18 @@ class Residents:
             "consent": {
                 "at": record.consent_at.isoformat(),
                 "privacy_notice_version": record.consent_version,
+                "history": [
+                    {"privacy_notice_version": given.version, "at": given.at.isoformat()}
+                    for given in record.consents
+                ],
             },
             "topics": sorted(record.topics),
             "delivery": "daily digest" if record.daily else "every item at once",
             "daily_digest_since": record.daily_since.isoformat() if record.daily_since else None,
             "inactive_since": record.inactive_since.isoformat() if record.inactive_since else None,
+            "asked_to_agree_to_privacy_notice_version": await self._redis.hget(
+                self._keys.resident(resident), CONSENT_ASKED
+            ),
             **{name: value for name, value in (await self._identities(resident)).items() if value},
         }
 
@@ -248,3 +360,21 @@ class Residents:
         key = self._keys.daily_stats(at.astimezone(self._tz).date())
         pipe.hincrby(key, f"{event}:{topic_id}:{resident.channel.value}", 1)
         pipe.expire(key, STATS_TTL_S)
+
+
+async def note_asked(redis: aioredis.Redis, keys: Keys, residents: Sequence[Resident], version: str) -> None:
+    """These residents were sent the request to agree to `version` of the privacy notice; a record erased
+    meanwhile is not brought back."""
+    script = redis.register_script(_NOTE_ASKED)
+    async with redis.pipeline(transaction=False) as pipe:
+        for resident in residents:
+            await script(keys=[keys.resident(resident)], args=[version], client=pipe)
+        await pipe.execute()
+
+
+def _history(fields: dict[str, str]) -> tuple[Consent, ...]:
+    """The consents a record holds, oldest first; a record from before the history has its one consent."""
+    raw = fields.get("consents")
+    if raw:
+        return tuple(Consent(str(c["version"]), datetime.fromisoformat(c["at"])) for c in json.loads(raw))
+    return (Consent(fields.get("consent_version", ""), datetime.fromisoformat(fields["consent_at"])),)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -9,6 +10,7 @@ from redis.exceptions import RedisError
 
 from bot.settings import Settings
 from bot.storage.embedded import EmbeddedRedis
+from bot.storage.idhash import PROBE
 from city.keys import SCHEMA_VERSION, Keys
 
 # How long a starting service waits for a CLI command that briefly owns the embedded server.
@@ -62,4 +64,16 @@ async def migrate(storage: Storage) -> None:
         raise StorageError(
             f"the data in Redis has schema version {stored}, but this release knows only up to "
             f"{SCHEMA_VERSION}; upgrade stadtfunk instead of downgrading it"
+        )
+
+
+async def check_hasher(storage: Storage, hasher: Callable[[str], str]) -> None:
+    """Refuse a process whose ID_HASH_SECRET differs from the one the data was written with: its
+    limiter, dedupe marks and erasures would miss everything the other processes keyed."""
+    expected = hasher(PROBE)
+    await storage.redis.set(storage.keys.id_hash_check(), expected, nx=True)
+    if await storage.redis.get(storage.keys.id_hash_check()) != expected:
+        raise StorageError(
+            "ID_HASH_SECRET differs from the one the data in Redis was written with; give this process "
+            "the service's ID_HASH_SECRET (or run it with the service's DATA_DIR, where the secret is kept)"
         )

@@ -52,7 +52,9 @@ class Rig:
     ) -> None:
         for chat in chats:
             resident = Resident(Channel.TELEGRAM, str(chat))
-            await self.residents.consent(resident, language=language, version="v1", at=self.clock())
+            await self.residents.consent(
+                resident, language=language, version=CITY.privacy.version, at=self.clock()
+            )
             record = await self.residents.get(resident)
             assert record is not None
             await self.residents.subscribe(record, topic, self.clock())
@@ -121,8 +123,8 @@ async def build_rig(redis: aioredis.Redis, key_prefix: str, clock: ManualClock) 
     sleeps = Sleeps(clock)
     keys = Keys(key_prefix)
     storage = Storage(redis, keys, None)
-    residents = residents_for(storage, CITY.tz)
     hasher = IdHasher(b"test-secret-of-sixteen-bytes")
+    residents = residents_for(storage, CITY.tz, hasher)
     async with (
         FakeTelegram(token=TOKEN, clock=lambda: clock().timestamp()) as tg,
         aiohttp.ClientSession() as session,

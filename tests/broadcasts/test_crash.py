@@ -124,7 +124,7 @@ async def deployment(
     residents = Residents(redis, keys, CITY.tz)
     for chat in range(1, SUBSCRIBERS + 1):
         resident = Resident(Channel.TELEGRAM, str(chat))
-        await residents.consent(resident, language="de", version="v1", at=now())
+        await residents.consent(resident, language="de", version=CITY.privacy.version, at=now())
         record = await residents.get(resident)
         assert record is not None
         await residents.subscribe(record, "verkehr", now())

@@ -1,0 +1,125 @@
+"""The service's privacy upkeep, every half minute: retention that ends, and erasure that reaches the disk.
+
+- Residents past a retention period of the city file (`retention:`) are erased, the same erasure as
+  /loeschen; the daily figures count them and the audit log says how many, never who.
+- Broadcasts' delivery records past `delivery_records_days` are deleted (broadcasts/records.py), and
+  the audit log's entries past `audit_days`.
+- After erasures the append-only file is rewritten, at most every ERASURE_REWRITE_MINUTES
+  (bot/storage/rewrite.py).
+
+One process sweeps at a time (a lease in Redis); any may start the rewrite.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import redis.asyncio as aioredis
+
+from bot.settings import Settings
+from bot.storage.client import Storage
+from bot.storage.rewrite import DiskRewrite
+from broadcasts.audit import Action, AuditLog, Entry
+from broadcasts.engine import Engine
+from broadcasts.records import DeliveryRecords
+from city.config import City
+from city.keys import Keys
+from city.residents import Expiry, Residents
+
+log = logging.getLogger(__name__)
+
+# Residents erased per reason and sweep: a backlog after a long stop is worked off over a few sweeps.
+BATCH = 500
+SWEEP_LEASE_MS = 120_000
+SYSTEM = "system"
+
+
+class PrivacyUpkeep:
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        keys: Keys,
+        residents: Residents,
+        records: DeliveryRecords,
+        audit: AuditLog,
+        disk: DiskRewrite,
+        cancel: Callable[[str], Awaitable[object]],
+        city: Callable[[], City],
+        clock: Callable[[], datetime],
+        rewrite_every: timedelta,
+        worker: str,
+    ) -> None:
+        self._redis = redis
+        self._lease = keys.retention()
+        self._residents = residents
+        self._records = records
+        self._audit = audit
+        self._disk = disk
+        self._cancel = cancel
+        self._city = city
+        self._clock = clock
+        self._rewrite_every = rewrite_every
+        self._worker = worker
+
+    async def once(self) -> None:
+        """Sweep what is past its retention period (if no other process does), then rewrite the
+        append-only file if erasures wait for it and the last rewrite is old enough."""
+        now = self._clock()
+        if await self._redis.set(self._lease, self._worker, nx=True, px=SWEEP_LEASE_MS):
+            try:
+                await self.sweep(now)
+            finally:
+                await self._redis.delete(self._lease)
+        await self._disk.run_due(now, self._rewrite_every)
+
+    async def sweep(self, now: datetime) -> dict[Expiry, int]:
+        """Erase the residents past their retention period and delete old delivery records and audit
+        entries; returns how many residents were erased, by reason."""
+        city = self._city()
+        retention = city.retention
+        periods = {Expiry.UNSUBSCRIBED: retention.unsubscribed_days, Expiry.BLOCKED: retention.blocked_days}
+        topics = [topic.id for topic in city.topics]
+        erased = dict.fromkeys(Expiry, 0)
+        for expiry, days in periods.items():
+            before = now - timedelta(days=days)
+            for resident in await self._residents.expired(expiry, before, BATCH):
+                if await self._residents.erase_expired(resident, expiry, before, topics, now):
+                    erased[expiry] += 1
+        if any(erased.values()):
+            detail = ", ".join(f"{count} {expiry.value}" for expiry, count in erased.items() if count)
+            await self._audit.record(Entry(now, SYSTEM, Action.ERASE, detail=f"retention: {detail}"))
+            log.info("retention: erased %s", detail)
+        _, cancelled = await self._records.expire(now, retention.delivery_records_days, self._cancel)
+        for broadcast_id in cancelled:
+            detail = f"retention: still unfinished after {retention.delivery_records_days} days"
+            await self._audit.record(Entry(now, SYSTEM, Action.CANCEL, broadcast_id, detail))
+        await self._audit.trim(now - timedelta(days=retention.audit_days))
+        return erased
+
+
+def privacy_upkeep(
+    *,
+    storage: Storage,
+    residents: Residents,
+    engine: Engine,
+    city: Callable[[], City],
+    clock: Callable[[], datetime],
+    settings: Settings,
+    worker: str,
+) -> PrivacyUpkeep:
+    return PrivacyUpkeep(
+        redis=storage.redis,
+        keys=storage.keys,
+        residents=residents,
+        records=DeliveryRecords(storage.redis, storage.keys, engine.store),
+        audit=AuditLog(storage.redis, storage.keys.audit()),
+        disk=DiskRewrite(storage.redis, storage.keys),
+        cancel=engine.cancel,
+        city=city,
+        clock=clock,
+        rewrite_every=timedelta(minutes=settings.erasure_rewrite_minutes),
+        worker=worker,
+    )
