@@ -82,6 +82,8 @@ class PrivacyUpkeep:
         retention = city.retention
         periods = {Expiry.UNSUBSCRIBED: retention.unsubscribed_days, Expiry.BLOCKED: retention.blocked_days}
         topics = [topic.id for topic in city.topics]
+        # First, so that what this sweep records is never what it trims.
+        await self._audit.trim(now - timedelta(days=retention.audit_days))
         erased = dict.fromkeys(Expiry, 0)
         for expiry, days in periods.items():
             before = now - timedelta(days=days)
@@ -96,7 +98,6 @@ class PrivacyUpkeep:
         for broadcast_id in cancelled:
             detail = f"retention: still unfinished after {retention.delivery_records_days} days"
             await self._audit.record(Entry(now, SYSTEM, Action.CANCEL, broadcast_id, detail))
-        await self._audit.trim(now - timedelta(days=retention.audit_days))
         return erased
 
 

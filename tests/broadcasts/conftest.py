@@ -118,12 +118,20 @@ class Rig:
         return [html.unescape(str(c.params["text"])) for c in self.tg.sent(chat, "sendMessage")]
 
 
+SECRET = b"test-secret-of-sixteen-bytes"
+
+
 @asynccontextmanager
-async def build_rig(redis: aioredis.Redis, key_prefix: str, clock: ManualClock) -> AsyncIterator[Rig]:
+async def build_rig(
+    redis: aioredis.Redis,
+    key_prefix: str,
+    clock: ManualClock,
+    hasher: Callable[[str], str] | None = None,
+) -> AsyncIterator[Rig]:
+    hasher = hasher or IdHasher(SECRET)
     sleeps = Sleeps(clock)
     keys = Keys(key_prefix)
     storage = Storage(redis, keys, None)
-    hasher = IdHasher(b"test-secret-of-sixteen-bytes")
     residents = residents_for(storage, CITY.tz, hasher)
     async with (
         FakeTelegram(token=TOKEN, clock=lambda: clock().timestamp()) as tg,
