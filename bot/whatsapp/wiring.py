@@ -14,6 +14,7 @@ from bot.assembly import limiter_for
 from bot.outbound import Outbound
 from bot.settings import Settings
 from bot.storage.client import Storage
+from bot.storage.rewrite import DiskRewrite
 from bot.web import WhatsAppHook
 from bot.whatsapp.adapter import WhatsAppAdapter
 from bot.whatsapp.api import WhatsAppAPI
@@ -99,7 +100,9 @@ def whatsapp_adapter(
         clock=clock,
         outbound=outbound,
     )
-    return adapter, Inbox(storage.redis, storage.keys.whatsapp_inbox(), worker, adapter.process)
+    disk = DiskRewrite(storage.redis, storage.keys)
+    inbox = Inbox(storage.redis, storage.keys.whatsapp_inbox(), worker, adapter.process, processed=disk.note)
+    return adapter, inbox
 
 
 def template_counter(
