@@ -66,6 +66,11 @@ class DeliveryRecords:
             purged += 1
         return purged, cancelled
 
+    async def list_existing(self) -> None:
+        """List the broadcasts created before delivery records ended (schema 1), by their creation."""
+        listed = self._keys.retention_records()
+        await self._redis.zunionstore(listed, [listed, self._keys.broadcast_index()], aggregate="MIN")
+
     async def _purge(self, broadcast_id: str) -> None:
         keys: Sequence[str] = [
             self._keys.broadcast_plan(broadcast_id),

@@ -11,7 +11,8 @@ from datetime import date
 
 from city.values import Channel, Resident
 
-SCHEMA_VERSION = 1
+# 2: the retention indexes (residents without topics or blocked, broadcasts' delivery records).
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,10 @@ class Keys:
 
     def resident(self, resident: Resident) -> str:
         return f"{self.prefix}:res:{{{resident.ref}}}"
+
+    def resident_pattern(self) -> str:
+        """Every resident's keys, for a scan (the records end in their hash tag)."""
+        return f"{self.prefix}:res:{{*"
 
     def resident_topics(self, resident: Resident) -> str:
         return f"{self.prefix}:res:{{{resident.ref}}}:topics"

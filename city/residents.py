@@ -306,6 +306,26 @@ class Residents:
             await pipe.execute()
         return True
 
+    async def index_for_retention(self, at: datetime) -> int:
+        """List the residents stored before retention was kept (schema 1): a blocked one from when the
+        refusal was recorded, one without topics from `at`, the upgrade. Returns how many were listed."""
+        listed = 0
+        async for key in self._redis.scan_iter(match=self._keys.resident_pattern(), count=1000):
+            name = str(key)
+            if not name.endswith("}"):  # the record itself, not its topics or marks
+                continue
+            resident = Resident.from_ref(name[name.index("{") + 1 : -1])
+            record = await self.get(resident)
+            if record is None:
+                continue
+            if record.inactive_since is not None:
+                blocked = {resident.ref: record.inactive_since.timestamp()}
+                await self._redis.zadd(self._indexes[Expiry.BLOCKED], blocked, nx=True)
+            if not record.topics:
+                await self._without_topics(resident, at)
+            listed += record.inactive_since is not None or not record.topics
+        return listed
+
     async def audience_size(self, topic_id: str, channel: Channel) -> int:
         """Who gets each item at once."""
         return int(await self._redis.scard(self._keys.audience(topic_id, channel)))

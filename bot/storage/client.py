@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -11,7 +13,12 @@ from redis.exceptions import RedisError
 from bot.settings import Settings
 from bot.storage.embedded import EmbeddedRedis
 from bot.storage.idhash import PROBE
+from broadcasts.records import DeliveryRecords
+from broadcasts.store import BroadcastStore
 from city.keys import SCHEMA_VERSION, Keys
+from city.residents import Residents
+
+log = logging.getLogger(__name__)
 
 # How long a starting service waits for a CLI command that briefly owns the embedded server.
 SERVICE_OWNER_WAIT_S = 30.0
@@ -65,6 +72,16 @@ async def migrate(storage: Storage) -> None:
             f"the data in Redis has schema version {stored}, but this release knows only up to "
             f"{SCHEMA_VERSION}; upgrade stadtfunk instead of downgrading it"
         )
+    if stored < 2:
+        # Retention (city file `retention:`) needs to know who has no topics or blocked the bot, and which
+        # broadcasts still hold delivery records. Every step may run twice (two processes starting).
+        now = datetime.now(UTC)
+        listed = await Residents(storage.redis, storage.keys, UTC).index_for_retention(now)
+        await DeliveryRecords(
+            storage.redis, storage.keys, BroadcastStore(storage.redis, storage.keys)
+        ).list_existing()
+        await storage.redis.set(storage.keys.schema(), 2)
+        log.info("data upgraded to schema version 2: %d residents listed for retention", listed)
 
 
 async def check_hasher(storage: Storage, hasher: Callable[[str], str]) -> None:
