@@ -15,7 +15,11 @@ async def test_schema_1_is_upgraded_for_retention(
     redis: aioredis.Redis, key_prefix: str, make_settings: Any
 ) -> None:
     keys = Keys(key_prefix)
-    consent = {"language": "de", "consent_at": "2026-01-05T10:00:00+00:00", "consent_version": "2026-01"}
+    consent: dict[Any, Any] = {
+        "language": "de",
+        "consent_at": "2026-01-05T10:00:00+00:00",
+        "consent_version": "2026-01",
+    }
     # As release 1 stored them: records, topics sets, a blocked resident's refusal time, a broadcast.
     await redis.hset(f"{key_prefix}:res:{{tg:1001}}", mapping=consent)
     await redis.sadd(f"{key_prefix}:res:{{tg:1001}}:topics", "verkehr")
