@@ -4,6 +4,8 @@
   /loeschen; the daily figures count them and the audit log says how many, never who.
 - Broadcasts' delivery records past `delivery_records_days` are deleted (broadcasts/records.py), and
   the audit log's entries past `audit_days`.
+- After the city changed its privacy notice, the residents who have not agreed to it yet are listed
+  (city/residents.py), for the planner.
 - After erasures the append-only file is rewritten, at most every ERASURE_REWRITE_MINUTES
   (bot/storage/rewrite.py).
 
@@ -13,6 +15,7 @@ One process sweeps at a time (a lease in Redis); any may start the rewrite.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -33,6 +36,9 @@ log = logging.getLogger(__name__)
 # Residents erased per reason and sweep: a backlog after a long stop is worked off over a few sweeps.
 BATCH = 500
 SWEEP_LEASE_MS = 120_000
+# Processing time a sweep spends listing who has not agreed to a changed privacy notice (a million records
+# take a few beats); well inside the lease.
+LISTING_BUDGET_S = 20.0
 SYSTEM = "system"
 
 
@@ -82,6 +88,11 @@ class PrivacyUpkeep:
         retention = city.retention
         periods = {Expiry.UNSUBSCRIBED: retention.unsubscribed_days, Expiry.BLOCKED: retention.blocked_days}
         topics = [topic.id for topic in city.topics]
+        # After the city changed its privacy notice: list who has not agreed yet, so that planning news
+        # asks one list instead of every record (it asks the records until the list is complete).
+        deadline = time.monotonic() + LISTING_BUDGET_S
+        while not await self._residents.list_awaiting(city.privacy.version) and time.monotonic() < deadline:
+            continue
         # First, so that what this sweep records is never what it trims.
         await self._audit.trim(now - timedelta(days=retention.audit_days))
         erased = dict.fromkeys(Expiry, 0)

@@ -18,7 +18,7 @@ from typing import cast
 import redis.asyncio as aioredis
 from city.config import City
 from city.keys import Keys
-from city.residents import CONSENT_ASKED, note_asked
+from city.residents import CONSENT_ASKED, note_asked, outdated_consents
 from city.values import Channel, Resident
 
 from broadcasts.digest import DigestRun
@@ -181,18 +181,23 @@ class Planner:
             languages = await self._languages(broadcast, channel, chats)
             return [(self._recipient(channel, chat), chat, language, "", "") for chat, language in
                     zip(chats, languages, strict=True)], []  # fmt: skip
-        entries: list[Entry] = []
+        version = self._city().privacy.version
+        outdated = await outdated_consents(self._redis, self._keys, channel, chats, version)
+        agreed = [chat for chat, old in zip(chats, outdated, strict=True) if not old]
+        languages = await self._languages(broadcast, channel, agreed)
+        entries: list[Entry] = [
+            (self._recipient(channel, chat), chat, language, "", "")
+            for chat, language in zip(agreed, languages, strict=True)
+        ]
+        # Few, and only after the city changed its notice: their records say whether to ask them.
+        waiting = [chat for chat, old in zip(chats, outdated, strict=True) if old]
         asked: list[Resident] = []
-        readers = await self._readers(channel, chats)
-        for chat, (language, agreed, requested) in zip(chats, readers, strict=True):
-            if agreed is None:
+        readers = await self._readers(channel, waiting)
+        for chat, (language, given, requested) in zip(waiting, readers, strict=True):
+            if given is None:
                 continue  # no record (erased meanwhile): nothing goes to anyone without consent
-            recipient = self._recipient(channel, chat)
-            if agreed == self._city().privacy.version:
-                shown = "en" if language == "en" and broadcast.text_en is not None else ""
-                entries.append((recipient, chat, shown, "", ""))
-            elif request := self._request(channel, chat, language, requested, asked):
-                entries.append((recipient, *request))
+            if request := self._request(channel, chat, language, requested, asked):
+                entries.append((self._recipient(channel, chat), *request))
         return entries, asked
 
     def _request(
@@ -210,13 +215,15 @@ class Planner:
         return self._hash(f"{channel.value}:{chat}")
 
     async def _readers(self, channel: Channel, chats: Sequence[str]) -> list[list[str | None]]:
+        if not chats:
+            return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for chat in chats:
                 pipe.hmget(self._keys.resident(Resident(channel, chat)), READER_FIELDS)
             return cast(list[list[str | None]], await pipe.execute())
 
     async def _languages(self, broadcast: Broadcast, channel: Channel, chats: Sequence[str]) -> list[str]:
-        """Only an alert with an English text needs to know who reads English."""
+        """Only a broadcast with an English text needs to know who reads English."""
         if broadcast.text_en is None or not chats:
             return [""] * len(chats)
         async with self._redis.pipeline(transaction=False) as pipe:

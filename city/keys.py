@@ -48,6 +48,14 @@ class Keys:
         """When sends last answered "chat not found"; two within 24 h retire the resident."""
         return f"{self.prefix}:res:{{{resident.ref}}}:misses"
 
+    def consent_awaiting(self, channel: Channel) -> str:
+        """Residents who agreed to an older privacy notice than the city's current one; news waits."""
+        return f"{self.prefix}:consent-awaiting:{channel.value}"
+
+    def consent_notice(self) -> str:
+        """Which notice version the awaiting lists are complete for, and how far listing a new one got."""
+        return f"{self.prefix}:consent-notice"
+
     def retention_unsubscribed(self) -> str:
         """Residents with no topics left, by since when: erased after the city's unsubscribed_days."""
         return f"{self.prefix}:retention:unsubscribed"

@@ -59,6 +59,8 @@ return #history
 # The privacy notice version a resident who agreed to an older one was asked to agree to: news waits for
 # their consent, and the request goes out once per version (broadcasts/planner.py).
 CONSENT_ASKED = "consent_asked"
+# Records looked at per step when listing who has not agreed to a new privacy notice yet.
+NOTICE_SCAN = 1000
 _NOTE_ASKED = """
 if redis.call('HEXISTS', KEYS[1], 'consent_at') == 0 then return 0 end
 return redis.call('HSET', KEYS[1], 'consent_asked', ARGV[1])
@@ -105,6 +107,8 @@ class Residents:
     async def consent(self, resident: Resident, *, language: str, version: str, at: datetime) -> None:
         """Record consent to a version of the privacy notice, keeping the versions agreed to before."""
         await self._consent(keys=[self._keys.resident(resident)], args=[language, version, at.isoformat()])
+        # Consent is always to the city's current notice: whatever the list of those awaiting it says.
+        await self._redis.srem(self._keys.consent_awaiting(resident.channel), resident.chat_id)
         if not await self._redis.scard(self._keys.resident_topics(resident)):
             # Agreed, but no topics (yet): the retention period for a record without topics runs.
             await self._without_topics(resident, at)
@@ -216,6 +220,7 @@ class Residents:
         async with self._redis.pipeline(transaction=False) as pipe:
             for index in self._indexes.values():
                 pipe.zrem(index, resident.ref)
+            pipe.srem(self._keys.consent_awaiting(resident.channel), resident.chat_id)
             pipe.delete(
                 self._keys.resident_topics(resident),
                 self._keys.resident_pending(resident),
@@ -241,12 +246,16 @@ class Residents:
         async with self._redis.pipeline(transaction=False) as pipe:
             for index in self._indexes.values():
                 pipe.zscore(index, old.ref)
-            since = await pipe.execute()
+            pipe.sismember(self._keys.consent_awaiting(channel), chat_id)
+            *since, awaiting = await pipe.execute()
         async with self._redis.pipeline(transaction=False) as pipe:
             for index, score in zip(self._indexes.values(), since, strict=True):
                 if score is not None:
                     pipe.zadd(index, {new.ref: score})
                 pipe.zrem(index, old.ref)
+            if awaiting:
+                pipe.srem(self._keys.consent_awaiting(channel), chat_id)
+                pipe.sadd(self._keys.consent_awaiting(channel), new_chat_id)
             pipe.hset(self._keys.resident(new), mapping=cast(dict[Any, Any], fields))
             if record.topics:
                 pipe.sadd(self._keys.resident_topics(new), *record.topics)
@@ -305,6 +314,42 @@ class Residents:
             pipe.expire(key, STATS_TTL_S)
             await pipe.execute()
         return True
+
+    # --- a changed privacy notice: who has not agreed to it yet
+
+    async def list_awaiting(self, version: str) -> bool:
+        """One step of listing the residents who agreed to an older privacy notice than `version`, after
+        the city file changed it (the upkeep calls this until it answers True: the list is complete).
+        Until then the planner asks each record instead (`outdated_consents`)."""
+        state = cast(dict[str, str], await self._redis.hgetall(self._keys.consent_notice()))
+        if state.get("version") == version:
+            return True
+        if state.get("listing") != version:  # a new version: list from the start
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(*(self._keys.consent_awaiting(channel) for channel in Channel))
+                pipe.hset(self._keys.consent_notice(), mapping={"listing": version, "cursor": "0"})
+                pipe.hdel(self._keys.consent_notice(), "version")
+                await pipe.execute()
+            state = {"cursor": "0"}
+        cursor, found = await self._redis.scan(
+            int(state.get("cursor", "0")), match=self._keys.resident_pattern(), count=NOTICE_SCAN
+        )
+        records = [Resident.from_ref(str(key)[str(key).index("{") + 1 : -1]) for key in found
+                   if str(key).endswith("}")]  # fmt: skip
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for resident in records:
+                pipe.hget(self._keys.resident(resident), "consent_version")
+            agreed = await pipe.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for resident, given in zip(records, agreed, strict=True):
+                if given is not None and given != version:
+                    pipe.sadd(self._keys.consent_awaiting(resident.channel), resident.chat_id)
+            if cursor == 0:
+                pipe.hset(self._keys.consent_notice(), "version", version)
+            else:
+                pipe.hset(self._keys.consent_notice(), "cursor", str(cursor))
+            await pipe.execute()
+        return cursor == 0
 
     async def index_for_retention(self, at: datetime) -> int:
         """List the residents stored before retention was kept (schema 1): a blocked one from when the
@@ -380,6 +425,22 @@ class Residents:
         key = self._keys.daily_stats(at.astimezone(self._tz).date())
         pipe.hincrby(key, f"{event}:{topic_id}:{resident.channel.value}", 1)
         pipe.expire(key, STATS_TTL_S)
+
+
+async def outdated_consents(
+    redis: aioredis.Redis, keys: Keys, channel: Channel, chats: Sequence[str], version: str
+) -> list[bool]:
+    """Which of these residents have not agreed to `version` of the privacy notice (news waits for them):
+    one look at the list made when the notice changed, or, while it is still being made, at each record.
+    A chat without a record counts as not agreed."""
+    if not chats:
+        return []
+    if await redis.hget(keys.consent_notice(), "version") == version:
+        return [bool(flag) for flag in await redis.smismember(keys.consent_awaiting(channel), list(chats))]
+    async with redis.pipeline(transaction=False) as pipe:
+        for chat in chats:
+            pipe.hget(keys.resident(Resident(channel, chat)), "consent_version")
+        return [given != version for given in await pipe.execute()]
 
 
 async def note_asked(redis: aioredis.Redis, keys: Keys, residents: Sequence[Resident], version: str) -> None:

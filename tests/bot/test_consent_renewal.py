@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from bot.service import Service
 from broadcasts.model import Broadcast, Priority, State
+from city.values import Channel
 from tests.bot.conftest import Say, edit_city
 from tests.bot.test_staff_flow import until_state
 from tests.conftest import ManualClock
@@ -52,7 +53,13 @@ async def test_news_waits_for_consent_to_a_changed_notice_alerts_do_not(
     await say(AGREES, "/zustimmen")
     before = {chat: len(received(tg, chat)) for chat in (AGREES, WAITS)}
 
+    # Planned before the upkeep listed who has not agreed yet: the planner asks each record.
     await sent_and_done(service, clock, "Erste Meldung: B7 gesperrt.", Priority.NEWS)
+    assert service.privacy is not None
+    assert service.storage is not None
+    await service.privacy.once()
+    awaiting = service.storage.keys.consent_awaiting(Channel.TELEGRAM)
+    assert await redis.smembers(awaiting) == {str(WAITS)}, "listed: planning asks one list"
     await sent_and_done(service, clock, "Zweite Meldung: B7 wieder frei.", Priority.NEWS)
     await sent_and_done(service, clock, "Eilmeldung: Hochwasser an der Ruhr.", Priority.ALERT)
     agreed = received(tg, AGREES)[before[AGREES] :]
@@ -67,6 +74,7 @@ async def test_news_waits_for_consent_to_a_changed_notice_alerts_do_not(
     assert await redis.hget(f"{key_prefix}:res:{{tg:{WAITS}}}", "consent_asked") == "2027-01-01"
 
     await say(WAITS, "/zustimmen")
+    assert await redis.smembers(awaiting) == set()
     await sent_and_done(service, clock, "Dritte Meldung: Umleitung aufgehoben.", Priority.NEWS)
     assert "Dritte Meldung" in received(tg, WAITS)[-1]
 
