@@ -16,6 +16,7 @@ from tests.bot.conftest import Say, edit_city
 from tests.bot.test_staff_flow import until_state
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
+from tests.traces import traces
 
 AGREES, WAITS = 7391846205, 7391846277
 CHANGED = "Die Datenschutzerklärung des Stadtfunks hat sich geändert (Version 2027-01-01)."
@@ -122,3 +123,16 @@ async def test_a_digest_reader_on_the_old_notice_gets_the_request_instead_of_the
     await tg.wait_for(lambda t: any("Tagesüberblick" in text for text in received(t, AGREES)))
     await tg.wait_for(lambda t: any(CHANGED in text for text in received(t, WAITS)))
     assert not any("Ampel am Markt" in text for text in received(tg, WAITS))
+
+
+async def test_erasure_takes_a_resident_off_the_list_of_those_awaiting_consent(
+    say: Say, service: Service, city_file: Path, redis: aioredis.Redis
+) -> None:
+    await subscribed(say, WAITS)
+    edit_city(city_file, 'version: "2026-11-01"', 'version: "2027-01-01"')
+    assert await service.reload_city()
+    assert service.privacy is not None
+    await service.privacy.once()
+    assert await traces(redis, str(WAITS)), "listed as awaiting consent, beside the record"
+    await say(WAITS, "/loeschen ja")
+    assert await traces(redis, str(WAITS)) == []
