@@ -144,7 +144,7 @@ async def seed(
     # What a running service does once (bot/privacy.py): list who has not agreed to the city's privacy
     # notice as it is now, so that planning news asks that list rather than every record.
     residents = Residents(redis, keys, UTC)
-    while not await residents.list_awaiting(consent["consent_version"]):
+    while not await residents.consents.list_awaiting(consent["consent_version"]):
         continue
     await redis.aclose()
 

@@ -29,7 +29,8 @@ from broadcasts.engine import Engine
 from broadcasts.records import DeliveryRecords
 from city.config import City
 from city.keys import Keys
-from city.residents import Expiry, Residents
+from city.residents import Residents
+from city.retention import Expiry
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +92,17 @@ class PrivacyUpkeep:
         # After the city changed its privacy notice: list who has not agreed yet, so that planning news
         # asks one list instead of every record (it asks the records until the list is complete).
         deadline = time.monotonic() + LISTING_BUDGET_S
-        while not await self._residents.list_awaiting(city.privacy.version) and time.monotonic() < deadline:
+        while (
+            not await self._residents.consents.list_awaiting(city.privacy.version)
+            and time.monotonic() < deadline
+        ):
             continue
         # First, so that what this sweep records is never what it trims.
         await self._audit.trim(now - timedelta(days=retention.audit_days))
         erased = dict.fromkeys(Expiry, 0)
         for expiry, days in periods.items():
             before = now - timedelta(days=days)
-            for resident in await self._residents.expired(expiry, before, BATCH):
+            for resident in await self._residents.retention.expired(expiry, before, BATCH):
                 if await self._residents.erase_expired(resident, expiry, before, topics, now):
                     erased[expiry] += 1
         if any(erased.values()):

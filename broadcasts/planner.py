@@ -17,8 +17,8 @@ from typing import cast
 
 import redis.asyncio as aioredis
 from city.config import City
+from city.consent import CONSENT_ASKED, note_asked, outdated_consents
 from city.keys import Keys
-from city.residents import CONSENT_ASKED, note_asked, outdated_consents
 from city.values import Channel, Resident
 
 from broadcasts.digest import DigestRun

@@ -7,17 +7,17 @@ leaves someone in an audience without a record that erasure would find.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, tzinfo
-from enum import StrEnum
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+from city.consent import CONSENT_ASKED, Consents, history
 from city.keys import Keys
-from city.values import Channel, Consent, Resident, ResidentRecord
+from city.retention import Expiry, RetentionLists
+from city.values import Channel, Resident, ResidentRecord
 
 # "Chat not found" twice within this window retires a subscriber.
 MISSING_WINDOW_S = 24 * 3600
@@ -28,43 +28,6 @@ STATS_TTL_S = 400 * 24 * 3600
 # Identifiers a messenger adds beside the chat id (WhatsApp's business-scoped user id), kept in the record.
 IDENTITY_FIELDS = frozenset({"whatsapp_user_id"})
 
-
-class Expiry(StrEnum):
-    """Why a resident is erased without asking: the city's retention periods (city file `retention:`)."""
-
-    UNSUBSCRIBED = "unsubscribed"  # no topics left for unsubscribed_days
-    BLOCKED = "blocked"  # blocked the bot, or undeliverable, for blocked_days
-
-
-# Consent keeps its history: each version agreed to, with the time it was first agreed to. A record from
-# before the history was kept starts it with the consent it holds. KEYS[1]: the record. ARGV: language,
-# version, time (ISO 8601).
-_CONSENT = """
-local raw = redis.call('HGET', KEYS[1], 'consents')
-local history = {}
-if raw then
-  history = cjson.decode(raw)
-else
-  local at = redis.call('HGET', KEYS[1], 'consent_at')
-  if at then history[1] = {version = redis.call('HGET', KEYS[1], 'consent_version') or '', at = at} end
-end
-if #history == 0 or history[#history].version ~= ARGV[2] then
-  history[#history + 1] = {version = ARGV[2], at = ARGV[3]}
-end
-redis.call('HSET', KEYS[1], 'language', ARGV[1], 'consent_at', ARGV[3], 'consent_version', ARGV[2],
-           'consents', cjson.encode(history))
-return #history
-"""
-
-# The privacy notice version a resident who agreed to an older one was asked to agree to: news waits for
-# their consent, and the request goes out once per version (broadcasts/planner.py).
-CONSENT_ASKED = "consent_asked"
-# Records looked at per step when listing who has not agreed to a new privacy notice yet.
-NOTICE_SCAN = 1000
-_NOTE_ASKED = """
-if redis.call('HEXISTS', KEYS[1], 'consent_at') == 0 then return 0 end
-return redis.call('HSET', KEYS[1], 'consent_asked', ARGV[1])
-"""
 
 # Erasure also asks each part that keeps something about a resident outside the record to forget it
 # (WhatsApp's window marks, the engine's queued deliveries), and tells those that act once everything is
@@ -77,11 +40,8 @@ class Residents:
         self._redis = redis
         self._keys = keys
         self._tz = tz
-        self._consent = redis.register_script(_CONSENT)
-        self._indexes = {
-            Expiry.UNSUBSCRIBED: keys.retention_unsubscribed(),
-            Expiry.BLOCKED: keys.retention_inactive(),
-        }
+        self.consents = Consents(redis, keys)
+        self.retention = RetentionLists(redis, keys)
         self.forgetters: list[Forget] = []
         self.erased: list[Forget] = []
 
@@ -101,17 +61,15 @@ class Residents:
             topics=frozenset(topics),
             inactive_since=datetime.fromisoformat(inactive) if inactive else None,
             daily_since=datetime.fromisoformat(daily) if daily else None,
-            consents=_history(fields),
+            consents=history(fields),
         )
 
     async def consent(self, resident: Resident, *, language: str, version: str, at: datetime) -> None:
         """Record consent to a version of the privacy notice, keeping the versions agreed to before."""
-        await self._consent(keys=[self._keys.resident(resident)], args=[language, version, at.isoformat()])
-        # Consent is always to the city's current notice: whatever the list of those awaiting it says.
-        await self._redis.srem(self._keys.consent_awaiting(resident.channel), resident.chat_id)
+        await self.consents.agree(resident, language=language, version=version, at=at)
         if not await self._redis.scard(self._keys.resident_topics(resident)):
             # Agreed, but no topics (yet): the retention period for a record without topics runs.
-            await self._without_topics(resident, at)
+            await self.retention.without_topics(resident, at)
 
     async def remember(self, resident: Resident, field: str, value: str) -> None:
         """Keep another identifier of a resident who agreed; nothing is written for anyone else."""
@@ -133,7 +91,7 @@ class Residents:
         async with self._redis.pipeline(transaction=False) as pipe:
             if record.inactive_since is None:
                 pipe.sadd(self._audience(record, topic_id), resident.chat_id)
-            pipe.zrem(self._indexes[Expiry.UNSUBSCRIBED], resident.ref)
+            self.retention.subscribed(pipe, resident)
             self._count(pipe, "subscribe", topic_id, resident, at)
             await pipe.execute()
         return True
@@ -152,12 +110,8 @@ class Residents:
             pipe.scard(self._keys.resident_topics(resident))
             left = (await pipe.execute())[-1]
         if not left:
-            await self._without_topics(resident, at)
+            await self.retention.without_topics(resident, at)
         return removed
-
-    async def _without_topics(self, resident: Resident, at: datetime) -> None:
-        """From `at` (unless from earlier already) the resident has no topics: unsubscribed_days run."""
-        await self._redis.zadd(self._indexes[Expiry.UNSUBSCRIBED], {resident.ref: at.timestamp()}, nx=True)
 
     async def mark_inactive(self, resident: Resident, at: datetime) -> None:
         """The messenger refuses delivery (blocked bot): stop sending, keep the choices for a return."""
@@ -168,7 +122,7 @@ class Residents:
             for topic_id in record.topics:
                 self._leave(pipe, resident, topic_id)
             pipe.hset(self._keys.resident(resident), "inactive_since", at.isoformat())
-            pipe.zadd(self._indexes[Expiry.BLOCKED], {resident.ref: at.timestamp()}, nx=True)
+            self.retention.blocked(pipe, resident, at)
             await pipe.execute()
 
     async def reactivate(self, record: ResidentRecord) -> ResidentRecord:
@@ -178,7 +132,7 @@ class Residents:
         resident = record.resident
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hdel(self._keys.resident(resident), "inactive_since")
-            pipe.zrem(self._indexes[Expiry.BLOCKED], resident.ref)
+            self.retention.reactivated(pipe, resident)
             for topic_id in record.topics:
                 pipe.sadd(self._audience(record, topic_id), resident.chat_id)
             await pipe.execute()
@@ -218,9 +172,8 @@ class Residents:
         for forget in self.forgetters:
             await forget(resident)
         async with self._redis.pipeline(transaction=False) as pipe:
-            for index in self._indexes.values():
-                pipe.zrem(index, resident.ref)
-            pipe.srem(self._keys.consent_awaiting(resident.channel), resident.chat_id)
+            self.retention.forget(pipe, resident)
+            self.consents.forget(pipe, resident)
             pipe.delete(
                 self._keys.resident_topics(resident),
                 self._keys.resident_pending(resident),
@@ -243,19 +196,9 @@ class Residents:
         if record is None:
             return
         fields = await self._redis.hgetall(self._keys.resident(old))
+        await self.retention.move(old, new)
+        await self.consents.move(old, new)
         async with self._redis.pipeline(transaction=False) as pipe:
-            for index in self._indexes.values():
-                pipe.zscore(index, old.ref)
-            pipe.sismember(self._keys.consent_awaiting(channel), chat_id)
-            *since, awaiting = await pipe.execute()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for index, score in zip(self._indexes.values(), since, strict=True):
-                if score is not None:
-                    pipe.zadd(index, {new.ref: score})
-                pipe.zrem(index, old.ref)
-            if awaiting:
-                pipe.srem(self._keys.consent_awaiting(channel), chat_id)
-                pipe.sadd(self._keys.consent_awaiting(channel), new_chat_id)
             pipe.hset(self._keys.resident(new), mapping=cast(dict[Any, Any], fields))
             if record.topics:
                 pipe.sadd(self._keys.resident_topics(new), *record.topics)
@@ -283,27 +226,20 @@ class Residents:
 
     # --- retention (city file `retention:`), swept by bot/privacy.py
 
-    async def expired(self, expiry: Expiry, before: datetime, limit: int) -> list[Resident]:
-        """Residents whose retention period for `expiry` began before `before`, oldest first."""
-        refs = await self._redis.zrangebyscore(
-            self._indexes[expiry], "-inf", before.timestamp(), start=0, num=limit
-        )
-        return [Resident.from_ref(str(ref)) for ref in refs]
-
     async def erase_expired(
         self, resident: Resident, expiry: Expiry, before: datetime, known_topics: Iterable[str], at: datetime
     ) -> bool:
         """The same erasure as /loeschen, if the reason still holds (the resident may have subscribed or
         written again meanwhile); counted in the daily figures, without the person. True when erased."""
         record = await self.get(resident)
-        since = await self._redis.zscore(self._indexes[expiry], resident.ref)
+        since = await self.retention.since(expiry, resident)
         if since is None or since > before.timestamp():
             return False
         holds = record is not None and (
             not record.topics if expiry is Expiry.UNSUBSCRIBED else record.inactive_since is not None
         )
         if record is not None and not holds:
-            await self._redis.zrem(self._indexes[expiry], resident.ref)  # a stale entry: tidied away
+            await self.retention.tidy(expiry, resident)
             return False
         await self.erase(resident, known_topics)  # also what a crash half-way left without a record
         if record is None:
@@ -314,42 +250,6 @@ class Residents:
             pipe.expire(key, STATS_TTL_S)
             await pipe.execute()
         return True
-
-    # --- a changed privacy notice: who has not agreed to it yet
-
-    async def list_awaiting(self, version: str) -> bool:
-        """One step of listing the residents who agreed to an older privacy notice than `version`, after
-        the city file changed it (the upkeep calls this until it answers True: the list is complete).
-        Until then the planner asks each record instead (`outdated_consents`)."""
-        state = cast(dict[str, str], await self._redis.hgetall(self._keys.consent_notice()))
-        if state.get("version") == version:
-            return True
-        if state.get("listing") != version:  # a new version: list from the start
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(*(self._keys.consent_awaiting(channel) for channel in Channel))
-                pipe.hset(self._keys.consent_notice(), mapping={"listing": version, "cursor": "0"})
-                pipe.hdel(self._keys.consent_notice(), "version")
-                await pipe.execute()
-            state = {"cursor": "0"}
-        cursor, found = await self._redis.scan(
-            int(state.get("cursor", "0")), match=self._keys.resident_pattern(), count=NOTICE_SCAN
-        )
-        records = [Resident.from_ref(str(key)[str(key).index("{") + 1 : -1]) for key in found
-                   if str(key).endswith("}")]  # fmt: skip
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for resident in records:
-                pipe.hget(self._keys.resident(resident), "consent_version")
-            agreed = await pipe.execute()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for resident, given in zip(records, agreed, strict=True):
-                if given is not None and given != version:
-                    pipe.sadd(self._keys.consent_awaiting(resident.channel), resident.chat_id)
-            if cursor == 0:
-                pipe.hset(self._keys.consent_notice(), "version", version)
-            else:
-                pipe.hset(self._keys.consent_notice(), "cursor", str(cursor))
-            await pipe.execute()
-        return cursor == 0
 
     async def index_for_retention(self, at: datetime) -> int:
         """List the residents stored before retention was kept (schema 1): a blocked one from when the
@@ -363,11 +263,12 @@ class Residents:
             record = await self.get(resident)
             if record is None:
                 continue
-            if record.inactive_since is not None:
-                blocked = {resident.ref: record.inactive_since.timestamp()}
-                await self._redis.zadd(self._indexes[Expiry.BLOCKED], blocked, nx=True)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                if record.inactive_since is not None:
+                    self.retention.blocked(pipe, resident, record.inactive_since)
+                await pipe.execute()
             if not record.topics:
-                await self._without_topics(resident, at)
+                await self.retention.without_topics(resident, at)
             listed += record.inactive_since is not None or not record.topics
         return listed
 
@@ -425,37 +326,3 @@ class Residents:
         key = self._keys.daily_stats(at.astimezone(self._tz).date())
         pipe.hincrby(key, f"{event}:{topic_id}:{resident.channel.value}", 1)
         pipe.expire(key, STATS_TTL_S)
-
-
-async def outdated_consents(
-    redis: aioredis.Redis, keys: Keys, channel: Channel, chats: Sequence[str], version: str
-) -> list[bool]:
-    """Which of these residents have not agreed to `version` of the privacy notice (news waits for them):
-    one look at the list made when the notice changed, or, while it is still being made, at each record.
-    A chat without a record counts as not agreed."""
-    if not chats:
-        return []
-    if await redis.hget(keys.consent_notice(), "version") == version:
-        return [bool(flag) for flag in await redis.smismember(keys.consent_awaiting(channel), list(chats))]
-    async with redis.pipeline(transaction=False) as pipe:
-        for chat in chats:
-            pipe.hget(keys.resident(Resident(channel, chat)), "consent_version")
-        return [given != version for given in await pipe.execute()]
-
-
-async def note_asked(redis: aioredis.Redis, keys: Keys, residents: Sequence[Resident], version: str) -> None:
-    """These residents were sent the request to agree to `version` of the privacy notice; a record erased
-    meanwhile is not brought back."""
-    script = redis.register_script(_NOTE_ASKED)
-    async with redis.pipeline(transaction=False) as pipe:
-        for resident in residents:
-            await script(keys=[keys.resident(resident)], args=[version], client=pipe)
-        await pipe.execute()
-
-
-def _history(fields: dict[str, str]) -> tuple[Consent, ...]:
-    """The consents a record holds, oldest first; a record from before the history has its one consent."""
-    raw = fields.get("consents")
-    if raw:
-        return tuple(Consent(str(c["version"]), datetime.fromisoformat(c["at"])) for c in json.loads(raw))
-    return (Consent(fields.get("consent_version", ""), datetime.fromisoformat(fields["consent_at"])),)

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from city.config import City
 from city.keys import Keys
-from city.residents import Expiry
+from city.retention import Expiry
 from city.values import Channel
 
 DAYS = 30

@@ -166,7 +166,8 @@ async def test_the_audit_log_keeps_audit_days(say: Say, service: Service, clock:
     await say(100002, "/meldung verkehr Die B7 ist gesperrt.")  # audited now, on the server's clock
     assert [entry["action"] for entry in await audit(service)] == ["draft"]
     now = datetime.now(UTC)
+    # (The desk's own upkeep may audit the draft's expiry meanwhile: only the draft's entry is followed.)
     await sweep_at(service, clock, now + timedelta(days=364))
-    assert [entry["action"] for entry in await audit(service)] == ["draft"]
+    assert "draft" in [entry["action"] for entry in await audit(service)]
     await sweep_at(service, clock, now + timedelta(days=366))
-    assert await audit(service) == []
+    assert "draft" not in [entry["action"] for entry in await audit(service)]
