@@ -5,7 +5,7 @@
 - Broadcasts' delivery records past `delivery_records_days` are deleted (broadcasts/records.py), and
   the audit log's entries past `audit_days`.
 - After the city changed its privacy notice, the residents who have not agreed to it yet are listed
-  (city/residents.py), for the planner.
+  (city/consent.py), for the planner.
 - After erasures the append-only file is rewritten, at most every ERASURE_REWRITE_MINUTES
   (bot/storage/rewrite.py).
 
@@ -79,12 +79,13 @@ class PrivacyUpkeep:
             try:
                 await self.sweep(now)
             finally:
-                await self._redis.delete(self._lease)
+                if await self._redis.get(self._lease) == self._worker:  # not another's, after a slow sweep
+                    await self._redis.delete(self._lease)
         await self._disk.run_due(now, self._rewrite_every)
 
-    async def sweep(self, now: datetime) -> dict[Expiry, int]:
+    async def sweep(self, now: datetime) -> None:
         """Erase the residents past their retention period and delete old delivery records and audit
-        entries; returns how many residents were erased, by reason."""
+        entries."""
         city = self._city()
         retention = city.retention
         periods = {Expiry.UNSUBSCRIBED: retention.unsubscribed_days, Expiry.BLOCKED: retention.blocked_days}
@@ -113,7 +114,6 @@ class PrivacyUpkeep:
         for broadcast_id in cancelled:
             detail = f"retention: still unfinished after {retention.delivery_records_days} days"
             await self._audit.record(Entry(now, SYSTEM, Action.CANCEL, broadcast_id, detail))
-        return erased
 
 
 def privacy_upkeep(
