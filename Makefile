@@ -8,12 +8,13 @@ PEERS_STAMP := $(PEERS_VENV)/.installed
 
 .PHONY: run test lint typecheck pytest bench lock clean
 
+# Every package is checked against the hashes in the lock file (pip and setuptools included), and the
+# project itself is built with that setuptools, so nothing unchecked is ever installed.
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "stadtfunk needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -44,10 +45,15 @@ $(PEERS_STAMP): benchmarks/requirements-peers.txt
 bench: $(STAMP) $(PEERS_STAMP)
 	$(BIN)/python -m benchmarks --peers-python $(PEERS_VENV)/bin/python $(BENCH_ARGS)
 
-# Re-resolve the pinned versions after changing dependencies in pyproject.toml.
+# Re-resolve the pinned versions after changing dependencies in pyproject.toml, with the hash of every file
+# (make and the image install with --require-hashes). requirements-runtime.lock is the image's: the same
+# pins without the dev tools (started from a copy of the full lock, so that pip-compile keeps its pins).
+LOCK_FLAGS := --quiet --strip-extras --no-header --no-emit-index-url --no-emit-find-links --generate-hashes --allow-unsafe
 lock:
-	@test -x $(BIN)/pip-compile || $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet pip-tools
-	$(BIN)/pip-compile --quiet --extra dev --strip-extras --no-header --no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
+	@test -x $(BIN)/pip-compile || ($(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet pip-tools)
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev --output-file requirements.lock pyproject.toml
+	cp requirements.lock requirements-runtime.lock
+	$(BIN)/pip-compile $(LOCK_FLAGS) --output-file requirements-runtime.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

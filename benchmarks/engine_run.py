@@ -141,6 +141,11 @@ async def seed(
                 pipe.sadd(keys.resident_topics(resident), topic)
             pipe.sadd((keys.audience_daily if daily else keys.audience)(topic, channel), *chats)
             await pipe.execute()
+    # What a running service does once (bot/privacy.py): list who has not agreed to the city's privacy
+    # notice as it is now, so that planning news asks that list rather than every record.
+    residents = Residents(redis, keys, UTC)
+    while not await residents.consents.list_awaiting(consent["consent_version"]):
+        continue
     await redis.aclose()
 
 

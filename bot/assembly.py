@@ -15,16 +15,19 @@ import redis.asyncio as aioredis
 from bot.settings import Settings
 from bot.storage.client import Storage
 from bot.storage.idhash import audit_secret
+from bot.storage.rewrite import DiskRewrite
+from bot.whatsapp.marks import WhatsAppMarks
 from broadcasts.audit import AuditLog
 from broadcasts.channel import ChannelClient
 from broadcasts.desk import Desk
 from broadcasts.digest import DigestLoader
 from broadcasts.engine import Engine
+from broadcasts.erasure import drop_resident
 from broadcasts.limiter import Limiter, strict_burst
 from broadcasts.outcome import SubscriberCare
 from broadcasts.planner import Planner
 from broadcasts.publisher import Publisher
-from broadcasts.queue import DeliveryQueue, drop_resident
+from broadcasts.queue import DeliveryQueue
 from broadcasts.reply_pacer import REPLY_LANE_S, ReplyPacer
 from broadcasts.scheduler import Scheduler
 from broadcasts.sender import MAX_BATCH, Sender
@@ -34,7 +37,7 @@ from broadcasts.timeline import Item, Timeline
 from city.config import City
 from city.keys import Keys
 from city.residents import Residents
-from city.values import ResidentRecord
+from city.values import Channel, ResidentRecord
 from handlers.rendering import composer, topic_namer
 from handlers.texts import Texts
 
@@ -60,12 +63,16 @@ def limiter_for(storage: Storage, client: ChannelClient, account: str, margin: f
     )
 
 
-def residents_for(storage: Storage, tz: tzinfo) -> Residents:
-    """The residents' store, wired so that an erasure also drops the resident's queued deliveries: every
-    process that may erase someone (the service, the senders' "chat not found", the command line) builds
-    it here."""
+def residents_for(storage: Storage, tz: tzinfo, hasher: Callable[[str], str]) -> Residents:
+    """The residents' store, wired so that an erasure reaches everything kept about the resident: every
+    process that may erase someone (the service, the senders' "chat not found", the retention sweep, the
+    command line) builds it here, so that each erases exactly what /loeschen does. Out of the audiences
+    first (Residents.erase), then their queued and claimed deliveries and their WhatsApp marks; once all
+    is gone, the append-only file's rewrite is due."""
     residents = Residents(storage.redis, storage.keys, tz)
-    residents.forgetters.append(partial(drop_resident, storage.redis, storage.keys))
+    residents.forgetters.append(partial(drop_resident, storage.redis, storage.keys, hasher))
+    residents.forgetters.append(WhatsAppMarks(storage.redis, storage.keys, hasher).forget)
+    residents.erased.append(DiskRewrite(storage.redis, storage.keys).note)
     return residents
 
 
@@ -110,6 +117,7 @@ def build_engine(
         city,
         [client.channel for client, _ in channels],
         digests=DigestLoader(Timeline(storage.redis, storage.keys, store), city, topic_namer(city, texts)),
+        reconsent=reconsent_request(city, texts),
     )
     return Engine(
         redis=storage.redis,
@@ -123,6 +131,17 @@ def build_engine(
         sleep=sleep,
         tz=city().tz,
     )
+
+
+def reconsent_request(city: Callable[[], City], texts: Texts) -> Callable[[str, Channel], str]:
+    """The one message to a resident on an older privacy notice: news waits for their consent."""
+
+    def request(language: str, channel: Channel) -> str:
+        key = "reconsent_request_whatsapp" if channel is Channel.WHATSAPP else "reconsent_request"
+        current = city()
+        return texts(language, key, city=current.name, version=current.privacy.version)
+
+    return request
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,6 @@ from bot.whatsapp.wiring import WhatsAppParts, whatsapp_parts
 from broadcasts.channel import ChannelClient
 from broadcasts.limiter import Limiter
 from city.config import City
-from city.residents import Residents
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +62,6 @@ def build_channels(
     session: aiohttp.ClientSession,
     storage: Storage,
     hasher: Callable[[str], str],
-    residents: Residents,
     city: Callable[[], City],
     clock: Callable[[], datetime],
     sandbox: bool,
@@ -84,6 +82,6 @@ def build_channels(
         limiter = limiter_for(storage, channel, token.partition(":")[0], margin)
         telegram = TelegramParts(token, api, channel, limiter)
     whatsapp = whatsapp_parts(
-        settings, session=session, storage=storage, hasher=hasher, residents=residents, city=city, clock=clock
+        settings, session=session, storage=storage, hasher=hasher, city=city, clock=clock
     )
     return Channels(telegram=telegram, whatsapp=whatsapp)

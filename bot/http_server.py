@@ -1,5 +1,6 @@
-"""Where the service listens: the public port (webhooks, health, the sandbox page) and, when
-METRICS_PORT is set, a loopback-only port of its own for /metrics."""
+"""Where the service listens: the public port (webhooks, health, the sandbox page), and /metrics on a
+port of its own (METRICS_PORT on METRICS_HOST, loopback unless the operator says otherwise), so that
+a reverse proxy publishing the public port never publishes the figures."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ class ListenError(ConfigurationError):
 
 
 class HttpServer:
-    def __init__(self, host: str, port: int, metrics_port: int | None) -> None:
+    def __init__(self, host: str, port: int, metrics_host: str, metrics_port: int) -> None:
         self._host = host
         self._port = port
+        self._metrics_host = metrics_host
         self._metrics_port = metrics_port
         self._runners: list[web.AppRunner] = []
         self.port: int | None = None
@@ -30,15 +32,10 @@ class HttpServer:
     async def start(
         self, app: web.Application, metrics: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> None:
-        if self._metrics_port is None:
-            app.router.add_get(METRICS_PATH, metrics)
-        else:
-            # On loopback only: the figures are for the operator's scraper, not the public port.
-            metrics_app = web.Application()
-            metrics_app.router.add_get(METRICS_PATH, metrics)
-            self.metrics_port = await self._serve(
-                metrics_app, "127.0.0.1", self._metrics_port, "METRICS_PORT"
-            )
+        metrics_app = web.Application()
+        metrics_app.router.add_get(METRICS_PATH, metrics)
+        where = f"METRICS_HOST={self._metrics_host} METRICS_PORT"
+        self.metrics_port = await self._serve(metrics_app, self._metrics_host, self._metrics_port, where)
         self.port = await self._serve(app, self._host, self._port, f"HTTP_HOST={self._host} HTTP_PORT")
         log.info("HTTP server listening on http://%s:%s", self._host, self.port)
 

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import aiohttp
-from pydantic import SecretStr
 from redis.exceptions import RedisError
 
 from bot.assembly import audit_log, build_engine, default_worker_name, reply_pacer, residents_for
@@ -19,12 +18,15 @@ from bot.http_server import HttpServer
 from bot.loops import every
 from bot.metrics import Metrics
 from bot.outbound import Outbound
+from bot.privacy import PrivacyUpkeep, privacy_upkeep
 from bot.progress_reporter import ProgressReporter
-from bot.sandbox.adapter import SandboxAdapter, is_loopback, sandbox_settings
+from bot.sandbox.adapter import SandboxAdapter, sandbox_settings
+from bot.sandbox.guard import address, is_loopback
 from bot.services import build_services
 from bot.settings import ConfigurationError, Settings, TelegramMode
-from bot.storage.client import Storage, open_storage
-from bot.storage.idhash import IdHasher, load_or_create_secret
+from bot.storage.client import Storage, check_hasher, open_storage
+from bot.storage.data_dir import secure_data_dir
+from bot.storage.idhash import IdHasher, hasher_for
 from bot.syslog import AuditShipper, SyslogSender, SyslogTarget
 from bot.telegram.adapter import TelegramAdapter, WebhookTarget
 from bot.timer import Timer
@@ -83,11 +85,14 @@ class Service:
         self.timer: Timer | None = None
         self.sandbox: SandboxAdapter | None = None
         self.audit_shipper: AuditShipper | None = None
+        self.privacy: PrivacyUpkeep | None = None
         self.outbound = Outbound()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
-        self._http = HttpServer(settings.http_host, settings.http_port, settings.metrics_port)
+        self._http = HttpServer(
+            settings.http_host, settings.http_port, settings.metrics_host, settings.metrics_port
+        )
 
     @property
     def port(self) -> int | None:
@@ -117,19 +122,22 @@ class Service:
         sandbox = settings.sandbox_mode
         # Fresh for every start, so that no adapter of an earlier run is ever handed a reply.
         self.outbound = Outbound()
+        # Private whoever made it, before anything is written there.
+        secure_data_dir(settings.data_dir)
+        hasher = hasher_for(settings)
         self.storage = storage = await open_storage(
             sandbox_settings(settings) if sandbox else settings, service=True
         )
-        residents = residents_for(storage, self.city.tz)
+        await check_hasher(storage, hasher)
+        residents = residents_for(storage, self.city.tz, hasher)
         # Enough connections for the senders' in-flight sends plus replies.
         self._session = aiohttp.ClientSession(
             timeout=HTTP_TIMEOUT, connector=aiohttp.TCPConnector(limit=SEND_CONCURRENCY + 16)
         )
-        hasher = IdHasher(load_or_create_secret(_secret(settings.id_hash_secret), settings.data_dir))
         city = self._current_city
         channels = build_channels(
-            settings, session=self._session, storage=storage, hasher=hasher, residents=residents,
-            city=city, clock=self.clock, sandbox=sandbox,
+            settings, session=self._session, storage=storage, hasher=hasher, city=city, clock=self.clock,
+            sandbox=sandbox,
         )  # fmt: skip
         metered = [(self.metrics.metered(client), limiter) for client, limiter in channels.pairs()]
         worker = settings.worker_name or default_worker_name()
@@ -148,6 +156,10 @@ class Service:
         if settings.audit_syslog is not None:
             target = SyslogTarget.parse(settings.audit_syslog)
             self.audit_shipper = AuditShipper(audit, SyslogSender(target), worker)
+        self.privacy = privacy_upkeep(
+            storage=storage, residents=residents, engine=engine, city=city, clock=self.clock,
+            settings=settings, worker=worker,
+        )  # fmt: skip
         conversation = Conversation(build_router(), self.services)
         await self._start_adapters(
             channels, conversation, residents, hasher, worker,
@@ -205,7 +217,7 @@ class Service:
                 outbox=sandbox.client.outbox, conversation=conversation, residents=residents,
                 pacer=reply_pacer(sandbox.client, sandbox.limiter, hasher, clock, sleep),
                 store=store, statistics=services.statistics, city=self._current_city,
-                texts=services.texts, limits=services.limits, clock=clock,
+                texts=services.texts, limits=services.limits, clock=clock, port=lambda: self.port,
             )  # fmt: skip
             outbound.show_everything_in(self.sandbox.notify)
 
@@ -221,6 +233,7 @@ class Service:
         actions = {Announcement.RELOAD: self.reload_city, Announcement.SCHEDULE_CHANGED: self._rearm}
         self._tasks = [
             asyncio.create_task(every(UPKEEP_EVERY_S, self.upkeep_once, self._stopping, "desk upkeep")),
+            asyncio.create_task(every(UPKEEP_EVERY_S, self._privacy, self._stopping, "privacy upkeep")),
             asyncio.create_task(control.listen(self._stopping, actions)),
             asyncio.create_task(every(REPORT_EVERY_S, self._report, self._stopping, "progress report")),
             asyncio.create_task(self._notice_loop()),
@@ -245,6 +258,10 @@ class Service:
         await self.outbound.send(
             [r for notice in notices for r in notice_replies(self.services, notice, now)]
         )
+
+    async def _privacy(self) -> None:
+        if self.privacy is not None:
+            await self.privacy.once()
 
     async def _next_due(self) -> datetime:
         if self.scheduler is None:  # stopping: look again in a while
@@ -314,10 +331,17 @@ class Service:
         if self.sandbox is not None:
             # Printed, not only logged: it is the one thing a newcomer running `make run` needs.
             print(
-                f"stadtfunk sandbox: no messenger configured; open http://{self.settings.http_host}:"
-                f"{self.port}/ to chat as residents and staff",
+                f"stadtfunk sandbox: no messenger configured; open {self.sandbox_address} "
+                "to chat as residents and staff",
                 flush=True,
             )
+
+    @property
+    def sandbox_address(self) -> str | None:
+        """The sandbox page with its token for this start; None when not running as the sandbox."""
+        if self.sandbox is None or self.port is None:
+            return None
+        return address(self.settings.http_host, self.port, self.sandbox.guard.token)
 
     async def _refresh_metrics(self) -> None:
         if self.storage is not None and self.engine is not None:
@@ -360,6 +384,7 @@ class Service:
                 log.warning("telegram adapter did not stop cleanly: %s", type(exc).__name__)
             self.telegram = None
         self.sandbox = None
+        self.privacy = None
         self.whatsapp = None
         self.inbox = None
         if self._session is not None:
@@ -389,7 +414,3 @@ class Service:
             log.info("shutting down")
         finally:
             await self.stop()
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value is not None else None

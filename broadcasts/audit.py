@@ -202,12 +202,20 @@ class AuditLog:
         """Drop the entries older than `before` (a retention limit), recording first, in the chain, where
         the log now starts; `verify` accepts that start and nothing else. Returns how many were dropped."""
         cursor = f"{int(before.timestamp() * 1000)}-0"
+        oldest = cast(list[tuple[str, dict[str, str]]], await self._redis.xrange(self._key, count=1))
+        if not oldest or _id_key(oldest[0][0]) >= _id_key(cursor):
+            return 0
         kept = cast(
             list[tuple[str, dict[str, str]]], await self._redis.xrange(self._key, min=cursor, count=1)
         )
-        oldest = cast(list[tuple[str, dict[str, str]]], await self._redis.xrange(self._key, count=1))
-        if not kept or not oldest or kept[0][0] == oldest[0][0]:
-            return 0
+        if not kept:
+            # Every entry is older than the limit: this trim's own first entry becomes where the log starts.
+            await self.record(
+                replace(entry, action=Action.TRIM, detail="every earlier entry was past the limit")
+            )
+            kept = cast(
+                list[tuple[str, dict[str, str]]], await self._redis.xrange(self._key, min=cursor, count=1)
+            )
         first_id, first = kept[0]
         await self.record(replace(entry, action=Action.TRIM, detail=_anchor(first_id, first)))
         dropped = int(first.get("n", 0)) - int(oldest[0][1].get("n", 0))

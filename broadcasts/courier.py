@@ -149,7 +149,8 @@ class Courier:
     async def _send_one(self, broadcast: Broadcast, delivery: Delivery) -> Settlement | None:
         """Send and decide: a Settlement when done with this delivery, None when it will be retried."""
         if delivery.text is not None:
-            message = Message(delivery.text, kind="digest")
+            language = "en" if delivery.language == "en" else "de"
+            message = Message(delivery.text, kind=delivery.kind or "digest", language=language)
         else:
             message = self._messages.get((broadcast.id, delivery.language)) or await self.message(
                 broadcast, delivery.language

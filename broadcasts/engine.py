@@ -117,7 +117,11 @@ class Engine:
     async def _drop(self, broadcast_id: str) -> None:
         """Take a broadcast off every sender's list and delete what was queued for it."""
         await self.store.deactivate(broadcast_id, self.channels)
-        keys = [self._keys.broadcast_seen(broadcast_id), self._keys.broadcast_plan(broadcast_id)]
+        keys = [
+            self._keys.broadcast_seen(broadcast_id),
+            self._keys.broadcast_erased(broadcast_id),
+            self._keys.broadcast_plan(broadcast_id),
+        ]
         for channel in self.channels:
             keys += [
                 self._keys.broadcast_queue(broadcast_id, channel),

@@ -13,15 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import cast
 
 import redis.asyncio as aioredis
 from city.config import City
+from city.consent import CONSENT_ASKED, note_asked, outdated_consents
 from city.keys import Keys
 from city.values import Channel, Resident
 
 from broadcasts.digest import DigestRun
 from broadcasts.model import Broadcast, Priority
-from broadcasts.queue import CHAT_FIELD, LANGUAGE_FIELD, TEXT_FIELD, open_stream
+from broadcasts.queue import CHAT_FIELD, KIND_FIELD, LANGUAGE_FIELD, TEXT_FIELD, open_stream
 
 log = logging.getLogger(__name__)
 
@@ -32,23 +34,34 @@ SCAN_BATCH = 1000
 # and claim half-empty batches.
 DIGEST_SLICE = 200
 PLAN_DONE = "done"
-# What one delivery is queued with: the recipient's keyed hash, chat, language, and a text of its own.
-Entry = tuple[str, str, str, str]
+# What one delivery is queued with: the recipient's keyed hash, chat, language, a text of its own, and
+# that text's kind when it is not a digest.
+Entry = tuple[str, str, str, str, str]
+# A resident's fields the planner reads: to pick the text's language, and whether they agreed to the
+# privacy notice as it is now (news and digests wait for that; alerts do not).
+READER_FIELDS = ["language", "consent_version", CONSENT_ASKED]
 
-# KEYS: seen, queue, plan, progress, broadcast. ARGV: plan field, next cursor, total field, then
-# (hash, chat, language, own text or "")*. Answers -1 for a cancelled broadcast, whose keys must not
-# come back. The entry's field names are the delivery queue's (broadcasts/queue.py), formatted in.
+# KEYS: seen, queue, plan, progress, broadcast, erased. ARGV: plan field, next cursor, total field, then
+# (hash, chat, language, own text or "", its kind or "")*. Answers -1 for a cancelled broadcast, whose
+# keys must not come back. A recipient erased since their page of the audience was read is skipped (their
+# hash, before a digest part's ":<number>", is in the erased set). The entry's field names are the
+# delivery queue's (broadcasts/queue.py), formatted in.
 _QUEUE_BATCH = f"""
 if redis.call('HGET', KEYS[5], 'state') == 'cancelled' then return -1 end
 local added = 0
-for i = 4, #ARGV, 4 do
-  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
-    if ARGV[i + 3] == '' then
-      redis.call('XADD', KEYS[2], '*', '{CHAT_FIELD}', ARGV[i + 1], '{LANGUAGE_FIELD}', ARGV[i + 2])
-    else
-      redis.call('XADD', KEYS[2], '*', '{CHAT_FIELD}', ARGV[i + 1], '{LANGUAGE_FIELD}', ARGV[i + 2],
-                 '{TEXT_FIELD}', ARGV[i + 3])
+for i = 4, #ARGV, 5 do
+  if redis.call('SISMEMBER', KEYS[6], string.match(ARGV[i], '^[^:]+')) == 0
+     and redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
+    local fields = {{'{CHAT_FIELD}', ARGV[i + 1], '{LANGUAGE_FIELD}', ARGV[i + 2]}}
+    if ARGV[i + 3] ~= '' then
+      fields[#fields + 1] = '{TEXT_FIELD}'
+      fields[#fields + 1] = ARGV[i + 3]
     end
+    if ARGV[i + 4] ~= '' then
+      fields[#fields + 1] = '{KIND_FIELD}'
+      fields[#fields + 1] = ARGV[i + 4]
+    end
+    redis.call('XADD', KEYS[2], '*', unpack(fields))
     added = added + 1
   end
 end
@@ -72,8 +85,11 @@ class Planner:
         channels: Sequence[Channel],
         *,
         digests: Callable[[Broadcast], Awaitable[DigestRun]],
+        reconsent: Callable[[str, Channel], str],
     ) -> None:
         self._digests = digests
+        # The request to agree to a changed privacy notice, in a language, as the messenger types it.
+        self._reconsent = reconsent
         self._redis = redis
         self._keys = keys
         self._hash = hasher
@@ -101,7 +117,7 @@ class Planner:
                 added += await self._plan_mirrors(broadcast, topics)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(self._keys.broadcast_progress(broadcast.id), "planned", "1")
-            pipe.delete(self._keys.broadcast_seen(broadcast.id))
+            pipe.delete(self._keys.broadcast_seen(broadcast.id), self._keys.broadcast_erased(broadcast.id))
             await pipe.execute()
         return added
 
@@ -124,13 +140,9 @@ class Planner:
             for start in range(0, max(len(chats), 1), size):
                 part = chats[start : start + size]
                 if digest is None:
-                    languages = await self._languages(broadcast, channel, part)
-                    entries = [
-                        (self._hash(f"{channel.value}:{chat}"), chat, language, "")
-                        for chat, language in zip(part, languages, strict=True)
-                    ]
+                    entries, asked = await self._entries(broadcast, channel, part)
                 else:
-                    entries = await self._digest_entries(digest, channel, part)
+                    entries, asked = await self._digest_entries(digest, channel, part)
                 # Until its last slice is queued, planning resumes at this page; the seen set keeps
                 # anyone already queued from this page from being queued twice.
                 if start + size < len(chats):
@@ -140,6 +152,8 @@ class Planner:
                 added += await self._queue(
                     broadcast.id, channel=channel, plan_field=field, next_cursor=resume_at, entries=entries
                 )
+                if asked:
+                    await note_asked(self._redis, self._keys, asked, self._city().privacy.version)
             if cursor == 0:
                 return added
 
@@ -154,8 +168,59 @@ class Planner:
             channel=Channel.TELEGRAM,
             plan_field="mirrors",
             next_cursor=PLAN_DONE,
-            entries=[(self._hash(f"{Channel.TELEGRAM.value}:{chat}"), chat, "", "") for chat in mirrors],
+            entries=[(self._hash(f"{Channel.TELEGRAM.value}:{chat}"), chat, "", "", "") for chat in mirrors],
         )
+
+    async def _entries(
+        self, broadcast: Broadcast, channel: Channel, chats: Sequence[str]
+    ) -> tuple[list[Entry], list[Resident]]:
+        """The broadcast for each chat, in their language. An alert reaches everyone subscribed; news only
+        residents who agreed to the privacy notice as it is now, and one who has not gets, once, the
+        request to agree again instead. Returns the entries and who was asked."""
+        if broadcast.priority is Priority.ALERT:
+            languages = await self._languages(broadcast, channel, chats)
+            return [(self._recipient(channel, chat), chat, language, "", "") for chat, language in
+                    zip(chats, languages, strict=True)], []  # fmt: skip
+        version = self._city().privacy.version
+        outdated = await outdated_consents(self._redis, self._keys, channel, chats, version)
+        agreed = [chat for chat, old in zip(chats, outdated, strict=True) if not old]
+        languages = await self._languages(broadcast, channel, agreed)
+        entries: list[Entry] = [
+            (self._recipient(channel, chat), chat, language, "", "")
+            for chat, language in zip(agreed, languages, strict=True)
+        ]
+        # Few, and only after the city changed its notice: their records say whether to ask them.
+        waiting = [chat for chat, old in zip(chats, outdated, strict=True) if old]
+        asked: list[Resident] = []
+        readers = await self._readers(channel, waiting)
+        for chat, (language, given, requested) in zip(waiting, readers, strict=True):
+            if given is None:
+                continue  # no record (erased meanwhile): nothing goes to anyone without consent
+            if request := self._request(channel, chat, language, requested, asked):
+                entries.append((self._recipient(channel, chat), *request))
+        return entries, asked
+
+    def _request(
+        self, channel: Channel, chat: str, language: str | None, requested: str | None, asked: list[Resident]
+    ) -> tuple[str, str, str, str] | None:
+        """The request to agree to the changed privacy notice, unless this resident was asked already."""
+        version = self._city().privacy.version
+        if requested == version:
+            return None
+        asked.append(Resident(channel, chat))
+        reader = "en" if language == "en" else ""
+        return chat, reader, self._reconsent(reader or "de", channel), "news"
+
+    def _recipient(self, channel: Channel, chat: str) -> str:
+        return self._hash(f"{channel.value}:{chat}")
+
+    async def _readers(self, channel: Channel, chats: Sequence[str]) -> list[list[str | None]]:
+        if not chats:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for chat in chats:
+                pipe.hmget(self._keys.resident(Resident(channel, chat)), READER_FIELDS)
+            return cast(list[list[str | None]], await pipe.execute())
 
     async def _languages(self, broadcast: Broadcast, channel: Channel, chats: Sequence[str]) -> list[str]:
         """Only a broadcast with an English text needs to know who reads English."""
@@ -167,25 +232,35 @@ class Planner:
             found = await pipe.execute()
         return ["en" if language == "en" else "" for language in found]
 
-    async def _digest_entries(self, digest: DigestRun, channel: Channel, chats: Sequence[str]) -> list[Entry]:
-        """Each resident's own digest, one entry per message; nothing for those with nothing new."""
+    async def _digest_entries(
+        self, digest: DigestRun, channel: Channel, chats: Sequence[str]
+    ) -> tuple[list[Entry], list[Resident]]:
+        """Each resident's own digest, one entry per message; nothing for those with nothing new. One who
+        has not agreed to the privacy notice as it is now gets, once, the request to agree again."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for chat in chats:
                 resident = Resident(channel, chat)
-                pipe.hmget(self._keys.resident(resident), ["language", "daily_since"])
+                pipe.hmget(self._keys.resident(resident), [*READER_FIELDS, "daily_since"])
                 pipe.smembers(self._keys.resident_topics(resident))
             found = await pipe.execute()
         entries: list[Entry] = []
+        asked: list[Resident] = []
         for index, chat in enumerate(chats):
-            (language, since), topics = found[2 * index], found[2 * index + 1]
+            (language, agreed, requested, since), topics = found[2 * index], found[2 * index + 1]
+            recipient = self._recipient(channel, chat)
+            if agreed is None:
+                continue
+            if agreed != self._city().privacy.version:
+                if request := self._request(channel, chat, language, requested, asked):
+                    entries.append((recipient, *request))
+                continue
             parts = digest.parts(topics, language or "", datetime.fromisoformat(since) if since else None)
-            recipient = self._hash(f"{channel.value}:{chat}")
             for number, text in enumerate(parts):
                 # The recipient's hash marks the first part; the others are told apart by their number.
                 entries.append(
-                    (recipient if number == 0 else f"{recipient}:{number}", chat, language or "", text)
+                    (recipient if number == 0 else f"{recipient}:{number}", chat, language or "", text, "")
                 )
-        return entries
+        return entries, asked
 
     async def _queue(
         self,
@@ -205,6 +280,7 @@ class Planner:
             self._keys.broadcast_plan(broadcast_id),
             self._keys.broadcast_progress(broadcast_id),
             self._keys.broadcast(broadcast_id),
+            self._keys.broadcast_erased(broadcast_id),
         ]
         added = int(await self._queue_batch(keys=keys, args=args))
         if added < 0:

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from city.keys import Keys
-from city.values import Channel, Resident
+from city.values import Channel
 from redis.exceptions import ResponseError
 
 from broadcasts.active import ActiveLists
@@ -31,6 +31,9 @@ GROUP = "senders"
 CHAT_FIELD = "c"
 LANGUAGE_FIELD = "l"  # "" for German, "en" for English
 TEXT_FIELD = "t"  # a text of the recipient's own (a digest); absent when the broadcast's text is sent
+# The kind of a text of the recipient's own when it is not a digest: "news" for the one request to agree
+# to a changed privacy notice (WhatsApp picks its template by the kind).
+KIND_FIELD = "k"
 
 # Aggregate daily counters are kept a little over a year (as city/residents.py keeps its own).
 DAILY_STATS_TTL_S = 400 * 24 * 3600
@@ -71,11 +74,45 @@ return added
 """
 
 # SADD or SREM (ARGV[1]) of the space-separated entry ids in ARGV[2] to or from the sending set KEYS[1].
+# Marking is the last step before a send: an entry no longer in the stream KEYS[2] (its resident was
+# erased, or the broadcast cancelled) is acknowledged in group ARGV[3] instead, and answered as gone,
+# so that a delivery held in a sender's memory meanwhile (a retry) is never sent.
 _MARK = """
-local ids = {}
-for id in string.gmatch(ARGV[2], '%S+') do ids[#ids + 1] = id end
-if #ids == 0 then return 0 end
-return redis.call(ARGV[1], KEYS[1], unpack(ids))
+local ids, gone = {}, {}
+for id in string.gmatch(ARGV[2], '%S+') do
+  if ARGV[1] == 'SADD' and #redis.call('XRANGE', KEYS[2], id, id) == 0 then
+    redis.call('XACK', KEYS[2], ARGV[3], id)
+    gone[#gone + 1] = id
+  else
+    ids[#ids + 1] = id
+  end
+end
+if #ids > 0 then redis.call(ARGV[1], KEYS[1], unpack(ids)) end
+return gone
+"""
+
+# Give claimed but unsent deliveries back as new entries (a clean shutdown): only those still in the
+# stream KEYS[1], so that an erased resident or a cancelled broadcast never comes back. ARGV: group, then
+# (entry id, chat, language, has own text 0/1, own text, kind or "")*. Every id is acknowledged.
+_RELEASE = f"""
+for i = 2, #ARGV, 6 do
+  local id = ARGV[i]
+  if #redis.call('XRANGE', KEYS[1], id, id) > 0 then
+    local fields = {{'{CHAT_FIELD}', ARGV[i + 1], '{LANGUAGE_FIELD}', ARGV[i + 2]}}
+    if ARGV[i + 3] == '1' then
+      fields[#fields + 1] = '{TEXT_FIELD}'
+      fields[#fields + 1] = ARGV[i + 4]
+    end
+    if ARGV[i + 5] ~= '' then
+      fields[#fields + 1] = '{KIND_FIELD}'
+      fields[#fields + 1] = ARGV[i + 5]
+    end
+    redis.call('XADD', KEYS[1], '*', unpack(fields))
+    redis.call('XDEL', KEYS[1], id)
+  end
+  redis.call('XACK', KEYS[1], ARGV[1], id)
+end
+return 0
 """
 
 
@@ -88,6 +125,7 @@ class Delivery:
     maybe_sent: bool = False  # claimed from a dead sender while marked "sending"
     attempt: int = 0  # failed tries so far in this process (429s, 5xx)
     text: str | None = None  # a text of its own (a resident's digest) instead of the broadcast's
+    kind: str | None = None  # the kind of a text of its own, when it is not a digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +150,7 @@ class DeliveryQueue:
         self._redis = redis
         self._settle = redis.register_script(_SETTLE)
         self._mark = redis.register_script(_MARK)
+        self._release = redis.register_script(_RELEASE)
         self._keys = keys
         self._active = ActiveLists(redis, keys)
         self.channel = channel
@@ -174,7 +213,14 @@ class DeliveryQueue:
         if isinstance(answer, ResponseError):  # cancelled meanwhile
             return []
         return [
-            Delivery(broadcast_id, entry_id, f[CHAT_FIELD], f.get(LANGUAGE_FIELD, ""), text=f.get(TEXT_FIELD))
+            Delivery(
+                broadcast_id,
+                entry_id,
+                f[CHAT_FIELD],
+                f.get(LANGUAGE_FIELD, ""),
+                text=f.get(TEXT_FIELD),
+                kind=f.get(KIND_FIELD),
+            )
             for entry_id, f in _entries(answer)
             if f
         ]
@@ -195,16 +241,24 @@ class DeliveryQueue:
                 fields.get(LANGUAGE_FIELD, ""),
                 maybe_sent=bool(mark),
                 text=fields.get(TEXT_FIELD),
+                kind=fields.get(KIND_FIELD),
             )
             for (entry_id, fields), mark in zip(live, marks, strict=True)
         ]
 
-    async def mark_sending(self, broadcast_id: str, deliveries: Sequence[Delivery]) -> None:
-        await self._marks("SADD", broadcast_id, deliveries)
+    async def mark_sending(self, broadcast_id: str, deliveries: Sequence[Delivery]) -> set[str]:
+        """Mark deliveries as on their way; returns the entry ids that are gone meanwhile (erased or
+        cancelled), which must not be sent."""
+        gone = await self._marks("SADD", broadcast_id, deliveries)
+        return {entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id) for entry_id in gone}
 
-    async def _marks(self, command: str, broadcast_id: str, deliveries: Sequence[Delivery]) -> None:
+    async def _marks(self, command: str, broadcast_id: str, deliveries: Sequence[Delivery]) -> list[Any]:
         ids = " ".join([d.entry_id for d in deliveries])
-        await self._mark(keys=[self._keys.broadcast_sending(broadcast_id, self.channel)], args=[command, ids])
+        keys = [
+            self._keys.broadcast_sending(broadcast_id, self.channel),
+            self._keys.broadcast_queue(broadcast_id, self.channel),
+        ]
+        return cast(list[Any], await self._mark(keys=keys, args=[command, ids, GROUP]))
 
     async def settle(
         self,
@@ -263,20 +317,13 @@ class DeliveryQueue:
 
     async def release(self, broadcast_id: str, deliveries: Iterable[Delivery]) -> None:
         """Give claimed but unsent deliveries back to the queue (a clean shutdown), as new entries."""
-        deliveries = list(deliveries)
-        if not deliveries:
-            return
-        stream = self._keys.broadcast_queue(broadcast_id, self.channel)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for delivery in deliveries:
-                fields: dict[Any, Any] = {CHAT_FIELD: delivery.chat_id, LANGUAGE_FIELD: delivery.language}
-                if delivery.text is not None:
-                    fields[TEXT_FIELD] = delivery.text
-                pipe.xadd(stream, fields)
-            ids = [d.entry_id for d in deliveries]
-            pipe.xack(stream, GROUP, *ids)
-            pipe.xdel(stream, *ids)
-            await pipe.execute()
+        args: list[str] = [GROUP]
+        for delivery in deliveries:
+            has_text = delivery.text is not None
+            args += [delivery.entry_id, delivery.chat_id, delivery.language, "1" if has_text else "0"]
+            args += [delivery.text or "", delivery.kind or ""]
+        if len(args) > 1:
+            await self._release(keys=[self._keys.broadcast_queue(broadcast_id, self.channel)], args=args)
 
     async def remaining(self, broadcast_id: str) -> int:
         """Deliveries not yet settled (queued or claimed)."""
@@ -328,25 +375,6 @@ async def depth(redis: aioredis.Redis, keys: Keys, channel: Channel) -> dict[Pri
     for listed in await ActiveLists(redis, keys).listed(channel):
         waiting[listed.priority] += int(await redis.xlen(keys.broadcast_queue(listed.broadcast_id, channel)))
     return waiting
-
-
-async def drop_resident(redis: aioredis.Redis, keys: Keys, resident: Resident) -> None:
-    """Delete the resident's queued deliveries from every broadcast still sending (or paused) on their
-    channel: an erasure request outranks the last message of a broadcast. Residents.erase calls this
-    through its forgetters, once the resident has left every audience.
-
-    This reads each running broadcast's stream once; erasures are rare, broadcasts few at a time.
-    """
-    for broadcast_id in await ActiveLists(redis, keys).ids(resident.channel):
-        stream = keys.broadcast_queue(broadcast_id, resident.channel)
-        start = "-"
-        while entries := cast(
-            list[tuple[str, dict[str, str]]], await redis.xrange(stream, min=start, count=1000)
-        ):
-            mine = [entry_id for entry_id, fields in entries if fields.get(CHAT_FIELD) == resident.chat_id]
-            if mine:
-                await redis.xdel(stream, *mine)
-            start = "(" + str(entries[-1][0])
 
 
 async def open_stream(redis: aioredis.Redis, keys: Keys, broadcast_id: str, channel: Channel) -> None:

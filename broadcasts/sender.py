@@ -180,15 +180,20 @@ class Sender:
             await self._courier.take_slots(len(granted))
             # Marked before the wait, so that a send leaves on its reserved time without a round trip first.
             try:
-                await self.queue.mark_sending(broadcast.id, [d for d, _ in granted])
+                gone = await self.queue.mark_sending(broadcast.id, [d for d, _ in granted])
             except BaseException:
                 self._courier.release_slots(len(granted))
                 raise
         except BaseException:
             self._keep(deliveries)
             raise
+        if gone:
+            # Erased (or cancelled) while claimed or waiting for a retry here: never sent.
+            self._courier.release_slots(len(gone))
+            granted = [(delivery, delay) for delivery, delay in granted if delivery.entry_id not in gone]
         if upload:
-            await self._send_batch(broadcast, [granted[0][0]])
+            if granted:
+                await self._send_batch(broadcast, [granted[0][0]])
             return 0.0
         waited, due = 0.0, list[Delivery]()
         for index, (delivery, delay) in enumerate(granted):

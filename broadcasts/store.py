@@ -170,6 +170,8 @@ class BroadcastStore:
             pipe.zadd(self._keys.broadcast_open(), {stored.id: stored.created_at.timestamp()})
             pipe.hset(self._keys.broadcast(stored.id), mapping=mapping(encode(stored)))
             pipe.zadd(self._keys.broadcast_index(), {stored.id: stored.created_at.timestamp()})
+            # Its delivery records end a while after it is sent (broadcasts/records.py).
+            pipe.zadd(self._keys.retention_records(), {stored.id: stored.created_at.timestamp()})
             await pipe.execute()
         return stored
 
@@ -186,7 +188,11 @@ class BroadcastStore:
         await self._redis.zadd(self._keys.broadcast_open(), score)
         if not await self._create_named(keys=[self._keys.broadcast(stored.id)], args=pairs):
             return False
-        await self._redis.zadd(self._keys.broadcast_index(), score)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            # Listed for retention too: its delivery records end after `delivery_records_days`.
+            for index in (self._keys.broadcast_index(), self._keys.retention_records()):
+                pipe.zadd(index, score)
+            await pipe.execute()
         return True
 
     async def get(self, broadcast_id: str) -> Broadcast | None:

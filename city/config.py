@@ -224,6 +224,25 @@ class Privacy(_Section):
     notice: Localized
 
 
+class Retention(_Section):
+    """How long stadtfunk keeps what it no longer needs, in days; erasure after these is the same as
+    the resident's own /loeschen."""
+
+    unsubscribed_days: int = Field(
+        30, ge=0, le=3650, description="a resident with no topics left is erased after this many days"
+    )
+    blocked_days: int = Field(
+        90, ge=0, le=3650, description="a resident who blocked the bot or is undeliverable is erased after"
+    )
+    delivery_records_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="a broadcast's delivery records are deleted this long after it began",
+    )
+    audit_days: int = Field(365, ge=1, le=36500, description="staff audit log entries are kept this long")
+
+
 class Contact(_Section):
     name: Localized
     email: EmailAddress | None = None
@@ -300,6 +319,7 @@ class City(_Section):
     # Scheduled news and digests due while the service was down still go out this long after their time.
     schedule_grace_minutes: float = Field(30, ge=0)
     privacy: Privacy
+    retention: Retention = Retention()
     netiquette: Localized
     contact: Contact
     alternative_channels: list[AlternativeChannel] = Field(default_factory=list)

@@ -37,6 +37,8 @@ _MESSAGES = {
     "float_parsing": "must be a number like 24 or 1.5 (with a dot, not a comma)",
     "finite_number": "must be an ordinary number",
     "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be {ge} or more",
+    "less_than_equal": "must be {le} or less",
     "bool_type": "must be true or false",
     "bool_parsing": "must be true or false",
     "time_type": 'must be a time of day like "07:00"',

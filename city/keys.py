@@ -12,7 +12,8 @@ from datetime import date
 from city.values import Channel, Resident
 
 # 2: the open-broadcast index, content versions of broadcasts and the chained audit log.
-SCHEMA_VERSION = 2
+# 3: the retention indexes (residents without topics or blocked, broadcasts' delivery records).
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +27,16 @@ class Keys:
     def schema(self) -> str:
         return f"{self.prefix}:meta:schema"
 
+    def id_hash_check(self) -> str:
+        """The keyed hash of a fixed text: which ID_HASH_SECRET the data was written with."""
+        return f"{self.prefix}:meta:id-hash"
+
     def resident(self, resident: Resident) -> str:
         return f"{self.prefix}:res:{{{resident.ref}}}"
+
+    def resident_pattern(self) -> str:
+        """Every resident's keys, for a scan (the records end in their hash tag)."""
+        return f"{self.prefix}:res:{{*"
 
     def resident_topics(self, resident: Resident) -> str:
         return f"{self.prefix}:res:{{{resident.ref}}}:topics"
@@ -39,6 +48,30 @@ class Keys:
     def resident_misses(self, resident: Resident) -> str:
         """When sends last answered "chat not found"; two within 24 h retire the resident."""
         return f"{self.prefix}:res:{{{resident.ref}}}:misses"
+
+    def consent_awaiting(self, channel: Channel) -> str:
+        """Residents who agreed to an older privacy notice than the city's current one; news waits."""
+        return f"{self.prefix}:consent-awaiting:{channel.value}"
+
+    def consent_notice(self) -> str:
+        """Which notice version the awaiting lists are complete for, and how far listing a new one got."""
+        return f"{self.prefix}:consent-notice"
+
+    def retention_unsubscribed(self) -> str:
+        """Residents with no topics left, by since when: erased after the city's unsubscribed_days."""
+        return f"{self.prefix}:retention:unsubscribed"
+
+    def retention_inactive(self) -> str:
+        """Residents who blocked the bot or cannot be reached, by since when: erased after blocked_days."""
+        return f"{self.prefix}:retention:inactive"
+
+    def retention_records(self) -> str:
+        """Broadcasts whose delivery records are yet to be deleted, by when to look at them next."""
+        return f"{self.prefix}:retention:records"
+
+    def retention(self) -> str:
+        """The retention sweep's lease and how far it has read the broadcast index."""
+        return f"{self.prefix}:retention"
 
     def audience(self, topic_id: str, channel: Channel) -> str:
         return f"{self.prefix}:aud:{{{topic_id}:{channel.value}}}"
@@ -89,6 +122,10 @@ class Keys:
     def broadcast_seen(self, broadcast_id: str) -> str:
         """Keyed hashes of recipients already queued, so a resident in two topics gets one message."""
         return f"{self.prefix}:{{bc:{broadcast_id}}}:seen"
+
+    def broadcast_erased(self, broadcast_id: str) -> str:
+        """Keyed hashes of residents erased while the broadcast is planned: its planner skips them."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:erased"
 
     def broadcast_queue(self, broadcast_id: str, channel: Channel) -> str:
         """The delivery stream of one broadcast on one channel."""
@@ -144,6 +181,10 @@ class Keys:
     def migration(self) -> str:
         """A lease: which process migrates the data to the current schema right now."""
         return f"{self.prefix}:meta:migrating"
+
+    def disk_rewrite(self) -> str:
+        """Whether erasures wait for the append-only file's rewrite, and when the last one started."""
+        return f"{self.prefix}:disk-rewrite"
 
     def control(self) -> str:
         """A pub/sub channel on which `stadtfunk reload` reaches every service process."""

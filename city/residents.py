@@ -14,7 +14,9 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+from city.consent import CONSENT_ASKED, Consents, history
 from city.keys import Keys
+from city.retention import Expiry, RetentionLists
 from city.values import Channel, Resident, ResidentRecord
 
 # "Chat not found" twice within this window retires a subscriber.
@@ -26,8 +28,10 @@ STATS_TTL_S = 400 * 24 * 3600
 # Identifiers a messenger adds beside the chat id (WhatsApp's business-scoped user id), kept in the record.
 IDENTITY_FIELDS = frozenset({"whatsapp_user_id"})
 
+
 # Erasure also asks each part that keeps something about a resident outside the record to forget it
-# (WhatsApp's window marks, the engine's queued deliveries); the wiring in bot/ registers them.
+# (WhatsApp's window marks, the engine's queued deliveries), and tells those that act once everything is
+# gone (the append-only file's rewrite); the wiring in bot/ registers them.
 Forget = Callable[[Resident], Awaitable[None]]
 
 
@@ -36,7 +40,10 @@ class Residents:
         self._redis = redis
         self._keys = keys
         self._tz = tz
+        self.consents = Consents(redis, keys)
+        self.retention = RetentionLists(redis, keys)
         self.forgetters: list[Forget] = []
+        self.erased: list[Forget] = []
 
     async def get(self, resident: Resident) -> ResidentRecord | None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -54,13 +61,15 @@ class Residents:
             topics=frozenset(topics),
             inactive_since=datetime.fromisoformat(inactive) if inactive else None,
             daily_since=datetime.fromisoformat(daily) if daily else None,
+            consents=history(fields),
         )
 
     async def consent(self, resident: Resident, *, language: str, version: str, at: datetime) -> None:
-        await self._redis.hset(
-            self._keys.resident(resident),
-            mapping={"language": language, "consent_at": at.isoformat(), "consent_version": version},
-        )
+        """Record consent to a version of the privacy notice, keeping the versions agreed to before."""
+        await self.consents.agree(resident, language=language, version=version, at=at)
+        if not await self._redis.scard(self._keys.resident_topics(resident)):
+            # Agreed, but no topics (yet): the retention period for a record without topics runs.
+            await self.retention.without_topics(resident, at)
 
     async def remember(self, resident: Resident, field: str, value: str) -> None:
         """Keep another identifier of a resident who agreed; nothing is written for anyone else."""
@@ -82,6 +91,7 @@ class Residents:
         async with self._redis.pipeline(transaction=False) as pipe:
             if record.inactive_since is None:
                 pipe.sadd(self._audience(record, topic_id), resident.chat_id)
+            self.retention.subscribed(pipe, resident)
             self._count(pipe, "subscribe", topic_id, resident, at)
             await pipe.execute()
         return True
@@ -97,7 +107,10 @@ class Residents:
                 self._leave(pipe, resident, topic_id)
                 self._count(pipe, "unsubscribe", topic_id, resident, at)
             pipe.srem(self._keys.resident_topics(resident), *removed)
-            await pipe.execute()
+            pipe.scard(self._keys.resident_topics(resident))
+            left = (await pipe.execute())[-1]
+        if not left:
+            await self.retention.without_topics(resident, at)
         return removed
 
     async def mark_inactive(self, resident: Resident, at: datetime) -> None:
@@ -109,6 +122,7 @@ class Residents:
             for topic_id in record.topics:
                 self._leave(pipe, resident, topic_id)
             pipe.hset(self._keys.resident(resident), "inactive_since", at.isoformat())
+            self.retention.blocked(pipe, resident, at)
             await pipe.execute()
 
     async def reactivate(self, record: ResidentRecord) -> ResidentRecord:
@@ -118,6 +132,7 @@ class Residents:
         resident = record.resident
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hdel(self._keys.resident(resident), "inactive_since")
+            self.retention.reactivated(pipe, resident)
             for topic_id in record.topics:
                 pipe.sadd(self._audience(record, topic_id), resident.chat_id)
             await pipe.execute()
@@ -156,12 +171,18 @@ class Residents:
             await pipe.execute()
         for forget in self.forgetters:
             await forget(resident)
-        await self._redis.delete(
-            self._keys.resident_topics(resident),
-            self._keys.resident_pending(resident),
-            self._keys.resident_misses(resident),
-            self._keys.resident(resident),
-        )
+        async with self._redis.pipeline(transaction=False) as pipe:
+            self.retention.forget(pipe, resident)
+            self.consents.forget(pipe, resident)
+            pipe.delete(
+                self._keys.resident_topics(resident),
+                self._keys.resident_pending(resident),
+                self._keys.resident_misses(resident),
+                self._keys.resident(resident),
+            )
+            await pipe.execute()
+        for tell in self.erased:
+            await tell(resident)
 
     # --- what the broadcast engine reports (broadcasts.outcome.SubscriberCare)
 
@@ -175,6 +196,8 @@ class Residents:
         if record is None:
             return
         fields = await self._redis.hgetall(self._keys.resident(old))
+        await self.retention.move(old, new)
+        await self.consents.move(old, new)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(self._keys.resident(new), mapping=cast(dict[Any, Any], fields))
             if record.topics:
@@ -200,6 +223,54 @@ class Residents:
         # The expiry only tidies up; whether a miss counts is decided by `at`, so tests control time.
         await self._redis.set(misses, repr(at.timestamp()), ex=MISSING_WINDOW_S)
         return False
+
+    # --- retention (city file `retention:`), swept by bot/privacy.py
+
+    async def erase_expired(
+        self, resident: Resident, expiry: Expiry, before: datetime, known_topics: Iterable[str], at: datetime
+    ) -> bool:
+        """The same erasure as /loeschen, if the reason still holds (the resident may have subscribed or
+        written again meanwhile); counted in the daily figures, without the person. True when erased."""
+        record = await self.get(resident)
+        since = await self.retention.since(expiry, resident)
+        if since is None or since > before.timestamp():
+            return False
+        holds = record is not None and (
+            not record.topics if expiry is Expiry.UNSUBSCRIBED else record.inactive_since is not None
+        )
+        if record is not None and not holds:
+            await self.retention.tidy(expiry, resident)
+            return False
+        await self.erase(resident, known_topics)  # also what a crash half-way left without a record
+        if record is None:
+            return False
+        key = self._keys.daily_stats(at.astimezone(self._tz).date())
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, f"erased:{expiry.value}:{resident.channel.value}", 1)
+            pipe.expire(key, STATS_TTL_S)
+            await pipe.execute()
+        return True
+
+    async def index_for_retention(self, at: datetime) -> int:
+        """List the residents stored before retention was kept (schema 1): a blocked one from when the
+        refusal was recorded, one without topics from `at`, the upgrade. Returns how many were listed."""
+        listed = 0
+        async for key in self._redis.scan_iter(match=self._keys.resident_pattern(), count=1000):
+            name = str(key)
+            if not name.endswith("}"):  # the record itself, not its topics or marks
+                continue
+            resident = Resident.from_ref(name[name.index("{") + 1 : -1])
+            record = await self.get(resident)
+            if record is None:
+                continue
+            async with self._redis.pipeline(transaction=False) as pipe:
+                if record.inactive_since is not None:
+                    self.retention.blocked(pipe, resident, record.inactive_since)
+                await pipe.execute()
+            if not record.topics:
+                await self.retention.without_topics(resident, at)
+            listed += record.inactive_since is not None or not record.topics
+        return listed
 
     async def audience_size(self, topic_id: str, channel: Channel) -> int:
         """Who gets each item at once."""
@@ -230,11 +301,18 @@ class Residents:
             "consent": {
                 "at": record.consent_at.isoformat(),
                 "privacy_notice_version": record.consent_version,
+                "history": [
+                    {"privacy_notice_version": given.version, "at": given.at.isoformat()}
+                    for given in record.consents
+                ],
             },
             "topics": sorted(record.topics),
             "delivery": "daily digest" if record.daily else "every item at once",
             "daily_digest_since": record.daily_since.isoformat() if record.daily_since else None,
             "inactive_since": record.inactive_since.isoformat() if record.inactive_since else None,
+            "asked_to_agree_to_privacy_notice_version": await self._redis.hget(
+                self._keys.resident(resident), CONSENT_ASKED
+            ),
             **{name: value for name, value in (await self._identities(resident)).items() if value},
         }
 

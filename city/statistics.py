@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from city.config import City
 from city.keys import Keys
+from city.retention import Expiry
 from city.values import Channel
 
 DAYS = 30
@@ -20,6 +21,7 @@ class Day:
     day: date
     broadcasts: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)  # sent, failed, blocked, retired: all channels
+    erased: int = 0  # residents erased after a retention period, all channels
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,11 @@ async def snapshot(
                 outcome: sum(int(fields.get(f"{outcome}:{channel.value}", 0)) for channel in channels)
                 for outcome in OUTCOMES
             },
+            erased=sum(
+                int(fields.get(f"erased:{expiry}:{channel.value}", 0))
+                for expiry in Expiry
+                for channel in channels
+            ),
         )
         for day, fields in zip(days[:7], daily[:7], strict=True)
     ]

@@ -25,6 +25,19 @@ class Resident:
     def ref(self) -> str:
         return f"{self.channel.value}:{self.chat_id}"
 
+    @staticmethod
+    def from_ref(ref: str) -> Resident:
+        channel, _, chat_id = ref.partition(":")
+        return Resident(Channel(channel), chat_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """One version of the privacy notice a resident agreed to, and when they first did."""
+
+    version: str
+    at: datetime
+
 
 @dataclass(frozen=True, slots=True)
 class ResidentRecord:
@@ -38,6 +51,8 @@ class ResidentRecord:
     inactive_since: datetime | None = None
     # One digest a day instead of every item at once; since when (items before were sent at once).
     daily_since: datetime | None = None
+    # Every version of the privacy notice agreed to, oldest first; the last is consent_version.
+    consents: tuple[Consent, ...] = ()
 
     @property
     def daily(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from broadcasts.audit import RESIDENT, Action, Entry, Via
 from city.values import Channel
@@ -210,8 +211,10 @@ async def my_data(ctx: Context) -> list[Reply]:
         messenger=exported["messenger"],
         chat_id=record.resident.chat_id,
         language=record.language,
-        consent_at=record.consent_at.astimezone(ctx.city.tz).strftime("%d.%m.%Y %H:%M"),
-        version=record.consent_version,
+        consents="; ".join(
+            ctx.t("mydata_consent", version=given.version, at=_local(ctx, given.at))
+            for given in record.consents
+        ),
         topics=", ".join(names) or ctx.t("none"),
         delivery=(
             ctx.t("delivery_daily", time=f"{ctx.city.digest_time:%H:%M}")
@@ -268,6 +271,10 @@ async def _audit(ctx: Context, action: Action) -> None:
 
 def _with_language(ctx: Context, language: str) -> Context:
     return Context(ctx.inbound, ctx.command, ctx.args, language, ctx.record, ctx.services)
+
+
+def _local(ctx: Context, at: datetime) -> str:
+    return at.astimezone(ctx.city.tz).strftime("%d.%m.%Y %H:%M")
 
 
 def _unknown_topic(ctx: Context) -> Reply:

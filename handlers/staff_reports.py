@@ -89,7 +89,11 @@ async def statistics(ctx: Context, member: StaffMember) -> list[Reply]:
     for day in snapshot.days:
         lines.append(
             ctx.t(
-                "staff_stats_day", day=day.day.strftime("%d.%m."), broadcasts=day.broadcasts, **day.outcomes
+                "staff_stats_day",
+                day=day.day.strftime("%d.%m."),
+                broadcasts=day.broadcasts,
+                erased=day.erased,
+                **day.outcomes,
             )
         )
     return [Reply("\n".join(lines))]

@@ -95,6 +95,8 @@ def make_settings(redis_url: str, key_prefix: str, tmp_path: Path) -> Any:
             "data_dir": tmp_path / "data",
             "http_host": "127.0.0.1",
             "http_port": 0,
+            # Tests run side by side: each service's /metrics on a free port instead of the fixed 9464.
+            "metrics_port": 0,
             "log_level": "DEBUG",
         }
         values.update(overrides)

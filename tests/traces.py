@@ -1,9 +1,12 @@
-"""Searching a whole Redis server for traces of a person, for the erasure tests."""
+"""Searching a whole Redis server, and every file under a directory (the embedded Redis's DATA_DIR), for
+traces of a person, for the erasure tests."""
 
 from __future__ import annotations
 
 import base64
 import re
+import struct
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -30,6 +33,38 @@ def needles(identifier: str) -> set[str]:
         number = int(identifier)
         found |= {f"+{identifier}", hex(number), f"{number:x}", number.to_bytes(8, "big", signed=True).hex()}
     return found
+
+
+def packed(identifier: str) -> set[bytes]:
+    """A numeric id as binary integers, as Redis packs small sets and hashes (intsets, listpacks) and as
+    an RDB file stores integers: little- and big-endian, in every width that holds it. Widths below four
+    bytes are left out: two bytes occur anywhere by chance."""
+    if not identifier.lstrip("-").isdecimal():
+        return set()
+    number = int(identifier)
+    found: set[bytes] = set()
+    for fmt in ("i", "q", "I", "Q"):
+        for order in ("<", ">"):
+            try:
+                found.add(struct.pack(order + fmt, number))
+            except struct.error:
+                continue  # does not fit this width
+    return found
+
+
+def file_traces(root: Path, identifier: str) -> list[str]:
+    """Every file under `root` that holds the identifier: raw, hex or base64 as a token of its text, or
+    packed as a binary integer anywhere in its bytes."""
+    wanted, binary = needles(identifier), packed(identifier)
+    hits: list[str] = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():  # the server's socket, directories
+            continue
+        data = path.read_bytes()
+        tokens = set(TOKEN.split(data.decode("latin-1")))
+        if wanted & tokens or any(form in data for form in binary):
+            hits.append(str(path.relative_to(root)))
+    return hits
 
 
 async def traces(redis: aioredis.Redis, identifier: str) -> list[str]:

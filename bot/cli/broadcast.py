@@ -18,7 +18,8 @@ from bot.channels import build_channels
 from bot.cli.common import CommandError, connected, os_user
 from bot.control import Announcement, ControlChannel
 from bot.settings import Settings
-from bot.storage.idhash import IdHasher, load_or_create_secret
+from bot.storage.client import check_hasher
+from bot.storage.idhash import hasher_for
 from broadcasts.approval import Refusal
 from broadcasts.audit import Via
 from broadcasts.desk_values import Actor, DeskError
@@ -64,13 +65,13 @@ async def broadcast(
         file=sys.stderr,
     )
     async with aiohttp.ClientSession() as session, connected(settings) as storage:
-        residents = residents_for(storage, city.tz)
-        secret = settings.id_hash_secret.get_secret_value() if settings.id_hash_secret else None
-        hasher = IdHasher(load_or_create_secret(secret, settings.data_dir))
+        hasher = hasher_for(settings)
+        await check_hasher(storage, hasher)
+        residents = residents_for(storage, city.tz, hasher)
         # The channels the running service sends on; only their names and limits are used here.
         channels = build_channels(
-            settings, session=session, storage=storage, hasher=hasher, residents=residents,
-            city=lambda: city, clock=system_clock, sandbox=sandbox,
+            settings, session=session, storage=storage, hasher=hasher, city=lambda: city,
+            clock=system_clock, sandbox=sandbox,
         ).pairs()  # fmt: skip
         if not channels:
             raise CommandError(

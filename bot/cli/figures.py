@@ -30,7 +30,7 @@ async def show_stats(settings: Settings, *, sandbox: bool) -> int:
     print("broadcasts and deliveries per day (all channels):")
     for day in figures.days:
         outcomes = "  ".join(f"{name} {day.outcomes.get(name, 0)}" for name in OUTCOMES)
-        print(f"  {day.day.isoformat()}  broadcasts {day.broadcasts}  {outcomes}")
+        print(f"  {day.day.isoformat()}  broadcasts {day.broadcasts}  {outcomes}  erased {day.erased}")
     return 0
 
 

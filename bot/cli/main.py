@@ -21,7 +21,7 @@ from bot.control import Announcement, ControlChannel
 from bot.logs import configure_logging
 from bot.sandbox.adapter import sandbox_settings
 from bot.service import Service
-from bot.settings import ConfigurationError, Settings
+from bot.settings import ConfigurationError, Settings, load_settings
 from bot.storage.client import StorageError, open_storage
 from bot.storage.embedded import EmbeddedRedisError
 from bot.telegram.adapter import TelegramStartError
@@ -95,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings()
+        settings = load_settings()
     except ValidationError as exc:
         return _fail(_describe_settings_error(exc))
+    except ConfigurationError as exc:
+        return _fail(str(exc))
     if args.sandbox:
         settings = sandbox_settings(settings)
     try:
@@ -277,14 +279,7 @@ def _moment(text: str) -> datetime:
 
 
 def run(settings: Settings) -> int:
-    secrets = [
-        s.get_secret_value()
-        for s in (settings.telegram_bot_token, settings.telegram_webhook_secret, settings.audit_hmac_secret)
-        if s
-    ]
-    if settings.redis_url is not None:
-        secrets.append(settings.redis_url.get_secret_value())
-    configure_logging(settings.log_level, secrets, log_format=settings.log_format.value)
+    configure_logging(settings.log_level, settings.secret_values(), log_format=settings.log_format.value)
     service = Service(settings)
     asyncio.run(service.run_until_signalled())
     return 0

@@ -1,7 +1,8 @@
 """The sandbox adapter: a local web test chat on the same conversation core and broadcast engine.
 
 It runs only when no messenger credentials are set, and only on loopback, because on its page anyone
-can act as any staff member. Residents are chats "r1", "r2", ...; a staff member's chat is "staff:<id>"
+can act as any staff member; bot/sandbox/guard.py keeps other web pages from driving it. Residents are
+chats "r1", "r2", ...; a staff member's chat is "staff:<id>"
 (handlers/staff_common.py recognises it). Notices the core addresses to a staff member's Telegram or
 WhatsApp chat are shown in that member's sandbox chat instead.
 """
@@ -23,6 +24,7 @@ from aiohttp import web
 
 from bot.progress_reporter import progress_text, summary_text
 from bot.sandbox.channel import Outbox
+from bot.sandbox.guard import Guard, page_headers
 from bot.settings import Settings
 from broadcasts.model import TERMINAL, State
 from broadcasts.outcome import SendError
@@ -45,7 +47,9 @@ MAX_TEXT = 4096
 LONG_POLL_S = 20.0
 RECENT_BROADCASTS = 10
 SHOWN = frozenset({State.QUEUED, State.SENDING, State.PAUSED, State.DONE, State.CANCELLED})
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# A rehearsal needs a handful of residents; the cap keeps a runaway script from filling memory and Redis.
+MAX_RESIDENTS = 200
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class SandboxAdapter:
@@ -62,8 +66,11 @@ class SandboxAdapter:
         texts: Texts,
         limits: Mapping[Channel, float],
         clock: Callable[[], datetime],
+        port: Callable[[], int | None],
     ) -> None:
         self.outbox = outbox
+        self.guard = Guard(port)
+        self._residents_seen: set[str] = set()
         self._conversation = conversation
         self._residents = residents
         self._pacer = pacer
@@ -75,6 +82,8 @@ class SandboxAdapter:
         self._limits = limits
         self._since = clock()
         self._reports: dict[str, tuple[int, str]] = {}  # broadcast -> progress message, its text
+        page = PAGE.read_text(encoding="utf-8")
+        self._page_text, self._page_headers = page, page_headers(page)
 
     async def handle(self, chat: str, text: str, *, button: bool = False, message: int | None = None) -> None:
         """What Telegram's update handler does: one inbound through the core, its replies shown."""
@@ -121,7 +130,10 @@ class SandboxAdapter:
     async def report(self) -> None:
         """The author's live progress message, as on Telegram; here also for a broadcast that ended
         between two looks, since a sandbox audience is tiny."""
-        for broadcast in await self._store.recent(RECENT_BROADCASTS):
+        recent = await self._store.recent(RECENT_BROADCASTS)
+        for gone in self._reports.keys() - {broadcast.id for broadcast in recent}:
+            del self._reports[gone]
+        for broadcast in recent:
             author = self._city().staff_member(broadcast.author)
             if author is None or broadcast.state not in SHOWN:
                 continue
@@ -157,15 +169,25 @@ class SandboxAdapter:
         return SANDBOX_STAFF + member.id if member is not None else None
 
     def install(self, app: web.Application) -> None:
-        app.router.add_get("/", self._page)
-        app.router.add_get("/sandbox/setup", self._setup)
-        app.router.add_post("/sandbox/send", self._send)
-        app.router.add_post("/sandbox/close", self._close)
-        app.router.add_get("/sandbox/events", self._events)
-        app.router.add_get("/sandbox/broadcasts", self._broadcasts)
+        app.router.add_get("/", self._guarded(self._page, api=False))
+        app.router.add_get("/sandbox/setup", self._guarded(self._setup))
+        app.router.add_post("/sandbox/send", self._guarded(self._send, changes_state=True))
+        app.router.add_post("/sandbox/close", self._guarded(self._close, changes_state=True))
+        app.router.add_get("/sandbox/events", self._guarded(self._events))
+        app.router.add_get("/sandbox/broadcasts", self._guarded(self._broadcasts))
+
+    def _guarded(self, handler: Handler, *, api: bool = True, changes_state: bool = False) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            self.guard.check(request, api=api, changes_state=changes_state)
+            response = await handler(request)
+            response.headers.update({"X-Frame-Options": "DENY", "Cache-Control": "no-store"})
+            return response
+
+        return guarded
 
     async def _page(self, _: web.Request) -> web.Response:
-        return web.Response(text=PAGE.read_text(encoding="utf-8"), content_type="text/html")
+        # The page holds no data: it reads its token from its own address and asks the API with it.
+        return web.Response(text=self._page_text, content_type="text/html", headers=self._page_headers)
 
     async def _setup(self, _: web.Request) -> web.Response:
         city = self._city()
@@ -182,10 +204,8 @@ class SandboxAdapter:
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
-        chat, text = body.get("chat"), body.get("text")
+        chat, text = self._admit(body.get("chat")), body.get("text")
         message = body.get("message")
-        if not isinstance(chat, str) or not CHAT_PATTERN.match(chat):
-            raise _bad('"chat" must be "r<number>" or "staff:<staff id>"')
         if not isinstance(text, str) or not 0 < len(text) <= MAX_TEXT:
             raise _bad(f'"text" must be 1 to {MAX_TEXT} characters')
         if message is not None and (not isinstance(message, int) or isinstance(message, bool)):
@@ -198,11 +218,24 @@ class SandboxAdapter:
 
     async def _close(self, request: web.Request) -> web.Response:
         """The person leaves: later deliveries are refused as a blocked bot would be."""
-        chat = (await _json_object(request)).get("chat")
-        if not isinstance(chat, str) or not CHAT_PATTERN.match(chat):
-            raise _bad('"chat" must be "r<number>" or "staff:<staff id>"')
+        chat = self._admit((await _json_object(request)).get("chat"))
         self.outbox.closed.add(chat)
         return web.json_response({"ok": True})
+
+    def _admit(self, chat: object) -> str:
+        """A chat the page may use: a staff member of the city file, or one of at most MAX_RESIDENTS."""
+        if not isinstance(chat, str) or not CHAT_PATTERN.match(chat):
+            raise _bad('"chat" must be "r<number>" or "staff:<staff id>"')
+        if chat.startswith(SANDBOX_STAFF):
+            if self._city().staff_member(chat.removeprefix(SANDBOX_STAFF)) is None:
+                raise _bad(f"{chat} is not a staff member in the city file")
+        elif chat not in self._residents_seen:
+            if len(self._residents_seen) >= MAX_RESIDENTS:
+                raise web.HTTPTooManyRequests(
+                    text=f"the sandbox holds at most {MAX_RESIDENTS} residents; restart it for a fresh one"
+                )
+            self._residents_seen.add(chat)
+        return chat
 
     async def _events(self, request: web.Request) -> web.Response:
         try:
@@ -275,7 +308,3 @@ def sandbox_settings(settings: Settings) -> Settings:
     """The sandbox keeps its data under a prefix of its own, so that a rehearsal broadcast (a scheduled
     Probealarm, say) can never reach real residents once messenger credentials are set."""
     return settings.model_copy(update={"redis_key_prefix": f"{settings.redis_key_prefix}:sandbox"})
-
-
-def is_loopback(host: str) -> bool:
-    return host in LOOPBACK or host.startswith("127.")

@@ -19,7 +19,8 @@ from broadcasts.outcome import SendError, SendProblem
 from city.values import Channel
 from handlers.values import Attachment, Button
 
-# Enough for a long rehearsal; the page asks only for what it has not seen.
+# Enough for a long rehearsal, and a bound on the memory the page's messages take: the oldest go first.
+# The page asks only for what it has not seen.
 MAX_EVENTS = 5000
 # Generous, so that a rehearsal broadcast is over in moments, but real: the shared limiter paces it.
 SANDBOX_PACING = Pacing(overall=Rate(500), private_chat=Rate(20), group_chat=Rate(20))
@@ -76,6 +77,8 @@ class Outbox:
     ) -> int:
         self._seq += 1
         self._messages[self._seq] = chat
+        if len(self._messages) > MAX_EVENTS:  # a message that long gone is not edited any more
+            del self._messages[next(iter(self._messages))]
         self._add(Event(self._seq, chat, self._seq, text, kind, buttons, attachment))
         return self._seq
 

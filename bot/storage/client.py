@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from bot.settings import Settings
 from bot.storage.embedded import EmbeddedRedis
-from bot.storage.idhash import audit_secret
+from bot.storage.idhash import PROBE, audit_secret
 from bot.storage.migrations import upgrade
 from city.keys import SCHEMA_VERSION, Keys
 
@@ -69,3 +69,15 @@ async def migrate(storage: Storage, audit_secret: Callable[[], bytes]) -> None:
         )
     if stored < SCHEMA_VERSION and not await upgrade(storage.redis, storage.keys, stored, audit_secret()):
         raise StorageError("another stadtfunk process is upgrading the data in Redis and did not finish")
+
+
+async def check_hasher(storage: Storage, hasher: Callable[[str], str]) -> None:
+    """Refuse a process whose ID_HASH_SECRET differs from the one the data was written with: its
+    limiter, dedupe marks and erasures would miss everything the other processes keyed."""
+    expected = hasher(PROBE)
+    await storage.redis.set(storage.keys.id_hash_check(), expected, nx=True)
+    if await storage.redis.get(storage.keys.id_hash_check()) != expected:
+        raise StorageError(
+            "ID_HASH_SECRET differs from the one the data in Redis was written with; give this process "
+            "the service's ID_HASH_SECRET (or run it with the service's DATA_DIR, where the secret is kept)"
+        )

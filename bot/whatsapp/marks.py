@@ -13,7 +13,7 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from city.keys import Keys
-from city.values import Channel
+from city.values import Channel, Resident
 
 # https://developers.facebook.com/docs/whatsapp/pricing#customer-service-windows
 WINDOW_S = 24 * 3600
@@ -82,3 +82,8 @@ class WhatsAppMarks:
     async def erase(self, chat_id: str) -> None:
         hashed = self._resident(chat_id)
         await self._redis.delete(self._keys.whatsapp_window(hashed), self._keys.whatsapp_seen(hashed))
+
+    async def forget(self, resident: Resident) -> None:
+        """What erasure asks of the marks (city.residents.Forget): a WhatsApp resident's go with them."""
+        if resident.channel is Channel.WHATSAPP:
+            await self.erase(resident.chat_id)

@@ -4,7 +4,9 @@ Meta expects an answer within seconds, retries what got none for up to 7 days, a
 got a 200 (https://developers.facebook.com/docs/graph-api/webhooks/getting-started). So a POST is
 checked (X-Hub-Signature-256 over the raw body, before anything is parsed), appended to a Redis stream,
 and acknowledged; a consumer group works the stream off afterwards. A process that dies mid-way leaves
-its entries pending, to be taken up again by itself after a restart or by another process.
+its entries pending, to be taken up again by itself after a restart or by another process. Each entry is
+deleted as soon as it is processed, and the append-only file's rewrite (bot/storage/rewrite.py) takes
+the bodies (numbers, names, texts, also of people who never agreed to anything) off the disk.
 """
 
 from __future__ import annotations
@@ -108,8 +110,11 @@ class Inbox:
         process: Process,
         *,
         reclaim_idle_ms: int = RECLAIM_IDLE_MS,
+        processed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._reclaim_idle_ms = reclaim_idle_ms
+        # Told after processed bodies are deleted: they stay in the append-only file until its rewrite.
+        self._processed = processed
         self._redis = redis
         self._stream = stream
         self._worker = worker
@@ -186,6 +191,8 @@ class Inbox:
                     pipe.xack(self._stream, GROUP, *finished)
                     pipe.xdel(self._stream, *finished)
                     await pipe.execute()
+                if self._processed is not None:
+                    await self._processed()
         return len(entries)
 
     async def _one(self, entry_id: str, body: str) -> None:

@@ -14,6 +14,7 @@ from bot.assembly import limiter_for
 from bot.outbound import Outbound
 from bot.settings import Settings
 from bot.storage.client import Storage
+from bot.storage.rewrite import DiskRewrite
 from bot.web import WhatsAppHook
 from bot.whatsapp.adapter import WhatsAppAdapter
 from bot.whatsapp.api import WhatsAppAPI
@@ -27,7 +28,7 @@ from broadcasts.model import Broadcast
 from broadcasts.reply_pacer import ReplyPacer
 from city.config import City
 from city.residents import Residents
-from city.values import Channel, Resident
+from city.values import Channel
 from handlers.conversation import Conversation
 
 # Audience members read per SSCAN page when counting closed windows for a preview.
@@ -48,7 +49,6 @@ def whatsapp_parts(
     session: aiohttp.ClientSession,
     storage: Storage,
     hasher: Callable[[str], str],
-    residents: Residents,
     city: Callable[[], City],
     clock: Callable[[], datetime],
 ) -> WhatsAppParts | None:
@@ -59,13 +59,8 @@ def whatsapp_parts(
     api = WhatsAppAPI(
         session, settings.whatsapp_api_url, settings.whatsapp_api_version, number, token.get_secret_value()
     )
+    # Erasure forgets the marks through its own instance (bot/assembly.residents_for), in every process.
     marks = WhatsAppMarks(storage.redis, storage.keys, hasher)
-
-    async def forget(resident: Resident) -> None:
-        if resident.channel is Channel.WHATSAPP:
-            await marks.erase(resident.chat_id)
-
-    residents.forgetters.append(forget)
     channel = WhatsAppChannel(api, settings.whatsapp_rate_limit, marks, city, clock)
     # One budget per phone number id, shared by every process.
     limiter = limiter_for(storage, channel, number, settings.rate_limit_margin)
@@ -105,7 +100,9 @@ def whatsapp_adapter(
         clock=clock,
         outbound=outbound,
     )
-    return adapter, Inbox(storage.redis, storage.keys.whatsapp_inbox(), worker, adapter.process)
+    disk = DiskRewrite(storage.redis, storage.keys)
+    inbox = Inbox(storage.redis, storage.keys.whatsapp_inbox(), worker, adapter.process, processed=disk.note)
+    return adapter, inbox
 
 
 def template_counter(

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bot.logs import configure_logging
+from bot.logs import REDACTED, configure_logging
+from bot.settings import Settings
 from tests.bot.conftest import Sleeps
 from tests.bot.sandbox.client import sandbox_service
 from tests.conftest import ManualClock
@@ -96,3 +97,37 @@ async def test_a_sandbox_session_logs_json_without_texts(
     log = json_log.getvalue()
     for text in ("Geheimer Freitext", "Sperrmüll", "Brand in der Altstadt", "r77", "Willkommen"):
         assert text not in log
+
+
+def test_every_secret_setting_is_redacted() -> None:
+    secrets = {
+        "telegram_bot_token": "4242:secret-bot-token-value",
+        "telegram_webhook_secret": "webhook_secret_0123456789_abcdefghij",
+        "whatsapp_access_token": "EAAG-secret-access-token",
+        "whatsapp_phone_number_id": "123456",
+        "whatsapp_app_secret": "app-secret-0123456789abcdef",
+        "whatsapp_verify_token": "verify-token-0123456789",
+        "id_hash_secret": "hash-secret-0123456789",
+        "audit_hmac_secret": "audit-hmac-secret-0123456789",
+        "redis_url": "redis://:pass%2Fword-in-the-url@redis:6379/0",
+    }
+    settings = Settings(_env_file=None, **secrets)  # type: ignore[arg-type]
+    # Every SecretStr field of the settings is one of these: a new secret setting must join the list.
+    secret_fields = {
+        name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)
+    }
+    assert secret_fields == set(secrets) - {"whatsapp_phone_number_id"}
+    stream = io.StringIO()
+    handler = configure_logging("DEBUG", settings.secret_values(), stream)
+    try:
+        log = logging.getLogger("stadtfunk.test")
+        for value in [*secrets.values(), "pass/word-in-the-url", "pass%2Fword-in-the-url"]:
+            log.info("connecting with %s", value)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    written = stream.getvalue()
+    for name, value in secrets.items():
+        if name != "whatsapp_phone_number_id":
+            assert value not in written, name
+    assert "pass/word-in-the-url" not in written
+    assert written.count(REDACTED) >= 9

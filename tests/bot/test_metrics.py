@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.service import Service
+from bot.settings import Settings
 from broadcasts.model import State
 from tests.bot.conftest import Say, Sleeps, approve
 from tests.bot.sandbox.client import sandbox_service
@@ -62,12 +64,12 @@ async def test_deliveries_move_by_exactly_the_number_delivered(
     await say(ELSEWHERE, "/start")
     await say(ELSEWHERE, "/zustimmen")
     await say(ELSEWHERE, "/abo kultur")
-    _, before = await scrape(service.port)
+    _, before = await scrape(service.metrics_port)
     await say(EDITOR, "/meldung verkehr Die B7 ist gesperrt.")
     await say(EDITOR, "/einreichen 1")
     await approve(say, tg, APPROVER, 1)
     await done(service, "1")
-    body, after = await scrape(service.port)
+    body, after = await scrape(service.metrics_port)
 
     sent = "stadtfunk_deliveries_total"
     assert (
@@ -93,11 +95,11 @@ async def test_blocked_deliveries_are_counted_as_such(
             await client.say(chat, "/abo sternwarte")
         async with client.session.post(f"{client.base}/sandbox/close", json={"chat": "r2"}) as response:
             assert response.status == 200
-        _, before = await scrape(service.port)
+        _, before = await scrape(service.metrics_port)
         await client.say("staff:sternwarte", "/meldung sternwarte Heute Saturn!")
         await client.say("staff:sternwarte", "/einreichen 1")
         await done(service, "1")
-        _, after = await scrape(service.port)
+        _, after = await scrape(service.metrics_port)
         for outcome in ("sent", "blocked"):
             moved = value(after, "stadtfunk_deliveries_total", channel="sb", outcome=outcome) - value(
                 before, "stadtfunk_deliveries_total", channel="sb", outcome=outcome
@@ -108,18 +110,33 @@ async def test_blocked_deliveries_are_counted_as_such(
         assert typed == 6 + 2 == value(before, "stadtfunk_webhook_seconds_count", channel="sb") + 2
 
 
-async def test_metrics_may_move_to_a_loopback_port_of_their_own(
+def test_metrics_have_a_loopback_port_of_their_own_by_default() -> None:
+    settings = Settings(_env_file=None)
+    assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", 9464)
+
+
+async def test_metrics_are_never_on_the_public_port(
     make_settings: Any, city_file: Path, clock: ManualClock, sleeps: Sleeps, redis: aioredis.Redis
 ) -> None:
-    settings = make_settings(telegram_bot_token=None, city_config=city_file, metrics_port=0)
+    settings = make_settings(telegram_bot_token=None, city_config=city_file, metrics_host="127.0.0.2")
     service = Service(settings, clock=clock, sleep=sleeps)
     await service.start()
     try:
         assert service.metrics_port not in (None, service.port)
-        _, samples = await scrape(service.metrics_port)
-        assert value(samples, "stadtfunk_subscribers", topic="verkehr", channel="sb") == 0
-        url = f"http://127.0.0.1:{service.port}/metrics"
-        async with aiohttp.ClientSession() as session, session.get(url) as response:
-            assert response.status == 404
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.2:{service.metrics_port}/metrics"
+            async with session.get(url) as response:
+                assert response.status == 200
+                samples = {
+                    (s.name, tuple(sorted(s.labels.items()))): s.value
+                    for family in text_string_to_metric_families(await response.text())
+                    for s in family.samples
+                }
+            assert value(samples, "stadtfunk_subscribers", topic="verkehr", channel="sb") == 0
+            # METRICS_HOST decides where they listen: not on 127.0.0.1 here, and never on HTTP_PORT.
+            with pytest.raises(aiohttp.ClientConnectionError):
+                await session.get(f"http://127.0.0.1:{service.metrics_port}/metrics")
+            async with session.get(f"http://127.0.0.1:{service.port}/metrics") as response:
+                assert response.status == 404
     finally:
         await service.stop()

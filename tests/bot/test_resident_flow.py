@@ -56,6 +56,8 @@ async def test_consent_by_button_records_time_and_version_and_offers_topics(
     assert tg.sent(None, "answerCallbackQuery"), "the button's spinner must be answered"
     record = await redis.hgetall(f"{key_prefix}:res:{{tg:{CHAT}}}")
     # Recorded when the button was handled: before the reply's pacing moved the clock on.
+    # The history of consents, one per version agreed to: for now the one.
+    assert json.loads(record.pop("consents")) == [{"version": "2026-11-01", "at": pressed_at.isoformat()}]
     assert record == {"language": "de", "consent_at": pressed_at.isoformat(), "consent_version": "2026-11-01"}
     buttons = [row[0]["callback_data"] for row in tg.calls[-1].params["reply_markup"]["inline_keyboard"]]
     assert "/abo verkehr" in buttons
@@ -229,11 +231,16 @@ async def test_my_data_export_is_readable_and_json(say: Say, tg: FakeTelegram, c
         "messenger": "telegram",
         "chat_id": str(CHAT),
         "language": "de",
-        "consent": {"at": agreed_at.isoformat(), "privacy_notice_version": "2026-11-01"},
+        "consent": {
+            "at": agreed_at.isoformat(),
+            "privacy_notice_version": "2026-11-01",
+            "history": [{"privacy_notice_version": "2026-11-01", "at": agreed_at.isoformat()}],
+        },
         "topics": ["verkehr"],
         "delivery": "every item at once",
         "daily_digest_since": None,
         "inactive_since": None,
+        "asked_to_agree_to_privacy_notice_version": None,
     }
 
 

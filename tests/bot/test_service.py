@@ -52,13 +52,13 @@ async def test_webhook_mode_registers_and_checks_the_secret(
             telegram_api_url=tg.url,
             telegram_mode="webhook",
             telegram_webhook_url="http://127.0.0.1:1/",
-            telegram_webhook_secret="s3cr3t-Token_1",
+            telegram_webhook_secret="s3cr3t-Token_1-for-the-webhook-test",
         ),
         clock=clock,
     )
     await service.start()
     try:
-        assert tg.webhook_secret == "s3cr3t-Token_1"
+        assert tg.webhook_secret == "s3cr3t-Token_1-for-the-webhook-test"
         assert tg.webhook_url == "http://127.0.0.1:1/webhooks/telegram"
         assert not tg.sent(None, "getUpdates"), "webhook mode must not poll"
         # Telegram would POST to the public URL; the test posts to where the service listens.
@@ -71,7 +71,7 @@ async def test_webhook_mode_registers_and_checks_the_secret(
         assert "/abo <thema>" in tg.sent(CHAT)[-1].params["text"].replace("&lt;", "<").replace("&gt;", ">")
         url = tg.webhook_url
         async with aiohttp.ClientSession() as session:
-            headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cr3t-Token_1"}
+            headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cr3t-Token_1-for-the-webhook-test"}
             async with session.post(url, data=b"{not json", headers=headers) as response:
                 assert response.status == 400
             async with session.post(url, json=[1, 2], headers=headers) as response:

@@ -270,7 +270,10 @@ async def test_statistics_show_totals_only(say: Say, tg: FakeTelegram) -> None:
     assert stats[0] == "Statistik – nur Summen, keine Personen. Abonnements je Thema:"
     assert "Sternwarte: 1 Telegram (+1 in 7 Tagen, +1 in 30 Tagen)" in stats
     assert "Verkehr: 0 Telegram (+0 in 7 Tagen, +0 in 30 Tagen)" in stats
-    assert "23.11.: 1 Meldungen, 1 zugestellt, 0 fehlgeschlagen, 0 blockiert, 0 ausgeschieden" in stats
+    assert (
+        "23.11.: 1 Meldungen, 1 zugestellt, 0 fehlgeschlagen, 0 blockiert, 0 ausgeschieden, "
+        "0 nach Löschfrist gelöscht"
+    ) in stats
     assert not any(str(RESIDENT) in line for line in stats)
     assert await say(RESIDENT, "/statistik") == [
         "Das habe ich nicht verstanden. Eine Übersicht aller Befehle gibt es mit /hilfe."

@@ -78,7 +78,9 @@ class Rig:
     ) -> None:
         for chat in chats:
             resident = Resident(Channel.TELEGRAM, str(chat))
-            await self.residents.consent(resident, language=language, version="v1", at=self.clock())
+            await self.residents.consent(
+                resident, language=language, version=CITY.privacy.version, at=self.clock()
+            )
             record = await self.residents.get(resident)
             assert record is not None
             await self.residents.subscribe(record, topic, self.clock())
@@ -142,13 +144,21 @@ class Rig:
         return [html.unescape(str(c.params["text"])) for c in self.tg.sent(chat, "sendMessage")]
 
 
+SECRET = b"test-secret-of-sixteen-bytes"
+
+
 @asynccontextmanager
-async def build_rig(redis: aioredis.Redis, key_prefix: str, clock: ManualClock) -> AsyncIterator[Rig]:
+async def build_rig(
+    redis: aioredis.Redis,
+    key_prefix: str,
+    clock: ManualClock,
+    hasher: Callable[[str], str] | None = None,
+) -> AsyncIterator[Rig]:
+    hasher = hasher or IdHasher(SECRET)
     sleeps = Sleeps(clock)
     keys = Keys(key_prefix)
     storage = Storage(redis, keys, None)
-    residents = residents_for(storage, CITY.tz)
-    hasher = IdHasher(b"test-secret-of-sixteen-bytes")
+    residents = residents_for(storage, CITY.tz, hasher)
     async with (
         FakeTelegram(token=TOKEN, clock=lambda: clock().timestamp()) as tg,
         aiohttp.ClientSession() as session,

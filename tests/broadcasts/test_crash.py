@@ -52,7 +52,11 @@ class Deployment:
 
     async def start(self, worker: str, **settings: str) -> asyncio.subprocess.Process:
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REDIS_", "WHATSAPP_"))},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("TELEGRAM_", "REDIS_", "WHATSAPP_", "STADTFUNK_", "METRICS_"))
+            },
             "TELEGRAM_BOT_TOKEN": TOKEN,
             "TELEGRAM_API_URL": self.tg.url,
             "TELEGRAM_RATE_LIMIT": "1000",
@@ -62,6 +66,7 @@ class Deployment:
             "ID_HASH_SECRET": SECRET,
             "DATA_DIR": str(self._workdir / worker),
             "HTTP_PORT": "0",
+            "METRICS_PORT": "0",
             "LOG_LEVEL": "INFO",
             **settings,
         }
@@ -119,7 +124,7 @@ async def deployment(
     residents = Residents(redis, keys, CITY.tz)
     for chat in range(1, SUBSCRIBERS + 1):
         resident = Resident(Channel.TELEGRAM, str(chat))
-        await residents.consent(resident, language="de", version="v1", at=now())
+        await residents.consent(resident, language="de", version=CITY.privacy.version, at=now())
         record = await residents.get(resident)
         assert record is not None
         await residents.subscribe(record, "verkehr", now())

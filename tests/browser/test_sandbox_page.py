@@ -39,8 +39,11 @@ async def test_an_approved_alert_arrives_in_the_residents_pane(
 ) -> None:
     async with sandbox_service(make_settings, city_file, clock, sleeps) as (service, _):
         page = await browser.new_page(viewport={"width": 1800, "height": 900})
+        console: list[str] = []
+        page.on("console", lambda message: console.append(message.text))
         expect.set_options(timeout=WAIT_MS)
-        await page.goto(f"http://127.0.0.1:{service.port}/")
+        assert service.sandbox_address is not None
+        await page.goto(service.sandbox_address)
         await expect(page.locator("#city")).to_have_text("Beispielstadt")
 
         await page.click("#add-resident")
@@ -66,3 +69,24 @@ async def test_an_approved_alert_arrives_in_the_residents_pane(
         await expect(page.get_by_test_id("today")).to_contain_text("sent: 1")
         await page.screenshot(path=artifacts / "sandbox-alert.png", full_page=True)
         assert (artifacts / "sandbox-alert.png").stat().st_size > 10_000
+        # The page's own policy let everything it does through (the progress bar's width included).
+        assert not [line for line in console if "Content Security Policy" in line], console
+        width = await page.locator('[data-broadcast="1"] .bar div').evaluate("bar => bar.style.width")
+        assert width == "100%"
+
+
+async def test_without_its_token_the_page_says_where_to_find_it(
+    browser: Browser,
+    make_settings: Any,
+    city_file: Path,
+    clock: ManualClock,
+    sleeps: Sleeps,
+    redis: aioredis.Redis,
+) -> None:
+    async with sandbox_service(make_settings, city_file, clock, sleeps) as (service, _):
+        page = await browser.new_page()
+        expect.set_options(timeout=WAIT_MS)
+        await page.goto(f"http://127.0.0.1:{service.port}/")
+        await expect(page.locator("#locked")).to_be_visible()
+        await expect(page.locator("#locked")).to_contain_text("?t=")
+        await expect(page.locator("#city")).to_have_text("")

@@ -74,6 +74,16 @@ def example() -> City:
     return load_city(DEFAULT_CITY_FILE)
 
 
+def test_retention_has_defaults_when_the_city_file_names_none(tmp_path: Path) -> None:
+    retention = load_city(write(tmp_path, BASE)).retention
+    assert retention.model_dump() == {
+        "unsubscribed_days": 30,
+        "blocked_days": 90,
+        "delivery_records_days": 30,
+        "audit_days": 365,
+    }
+
+
 def test_base_is_valid(tmp_path: Path) -> None:
     city = load_city(write(tmp_path, BASE))
     assert [topic.id for topic in city.topics] == ["verkehr", "kultur"]
@@ -108,6 +118,9 @@ def test_example_settings(example: City) -> None:
     assert example.alerts_need_approval
     assert example.draft_expiry_hours == 24
     assert example.alert_escalation_minutes == 10
+    retention = example.retention
+    assert (retention.unsubscribed_days, retention.blocked_days) == (30, 90)
+    assert (retention.delivery_records_days, retention.audit_days) == (30, 365)
     assert example.alternative_channels
     assert all(channel.url.startswith("https://") for channel in example.alternative_channels)
 
@@ -237,6 +250,24 @@ ERROR_CASES = [
         "topics[2].departmnt",
         'unknown key "departmnt", did you mean "department"?',
         id="unknown-key-suggestion",
+    ),
+    pytest.param(
+        {"contact:": "retention:\n  unsubscribe_days: 30  # <-\ncontact:"},
+        "retention.unsubscribe_days",
+        'unknown key "unsubscribe_days", did you mean "unsubscribed_days"?',
+        id="retention-key-suggestion",
+    ),
+    pytest.param(
+        {"contact:": "retention:\n  blocked_days: -5  # <-\ncontact:"},
+        "retention.blocked_days",
+        'must be 0 or more (got "-5")',
+        id="retention-negative-days",
+    ),
+    pytest.param(
+        {"contact:": "retention:\n  audit_days: ein Jahr  # <-\ncontact:"},
+        "retention.audit_days",
+        'must be a whole number (got "ein Jahr")',
+        id="retention-days-as-words",
     ),
     pytest.param(
         {"contact:": 'digest_tme: "07:00"  # <-\ncontact:'},

@@ -14,8 +14,12 @@ from bot.settings import DEFAULT_CITY_FILE
 
 def stadtfunk(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REDIS_", "CITY_", "WHATSAPP_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "REDIS_", "CITY_", "WHATSAPP_", "STADTFUNK_", "METRICS_"))
     }
+    # Tests run side by side: a free port for each process's /metrics instead of the fixed 9464.
+    base["METRICS_PORT"] = "0"
     return subprocess.run(  # noqa: S603 (our own interpreter and module)
         [sys.executable, "-m", "bot.cli", *args],
         cwd=cwd,
@@ -83,3 +87,48 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "check-config" in result.stdout
     assert "run" in result.stdout
+
+
+def test_a_misspelt_variable_stops_the_start_with_a_suggestion(tmp_path: Path) -> None:
+    result = stadtfunk("run", cwd=tmp_path, TELEGRAM_BOT_TOKN="4242:not-to-be-printed-anywhere")
+    assert result.returncode == 2
+    assert "unknown variable TELEGRAM_BOT_TOKN; did you mean TELEGRAM_BOT_TOKEN?" in result.stderr
+    assert "not-to-be-printed" not in result.stderr + result.stdout
+    assert "sandbox" not in result.stdout, "a typo must not start the sandbox"
+    assert "Traceback" not in result.stderr
+
+
+def test_dot_env_is_checked_the_same_way(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "# compose reads the Redis password from here too\nREDIS_PASSWORD=x\n"
+        "WHATSAPP_VERIFY_TOKN=abc\nSTADTFUNK_COLOUR=blue\nHTTP_PORT=8080\n",
+        encoding="utf-8",
+    )
+    result = stadtfunk("check-config", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown variable WHATSAPP_VERIFY_TOKN in .env; did you mean WHATSAPP_VERIFY_TOKEN?" in (
+        result.stderr
+    )
+    assert "unknown variable STADTFUNK_COLOUR in .env; stadtfunk reads no such variable" in result.stderr
+    assert "REDIS_PASSWORD" not in result.stderr
+    (tmp_path / ".env").write_text("REDIS_PASSWORD=x\nHTTP_PORT=8080\n", encoding="utf-8")
+    assert stadtfunk("check-config", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("TELEGRAM_WEBHOOK_SECRET", "s3cr3t", "32 to 256 characters of A-Z, a-z, 0-9, _ and -"),
+        ("TELEGRAM_WEBHOOK_SECRET", "x" * 31 + "!", "32 to 256 characters"),
+        ("WHATSAPP_VERIFY_TOKEN", "short-token", "at least 16 characters"),
+        ("ID_HASH_SECRET", "fifteen-chars!!", "at least 16 characters"),
+    ],
+)
+def test_short_or_malformed_secrets_are_refused_without_echoing_them(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    result = stadtfunk("check-config", cwd=tmp_path, **{variable: value})
+    assert result.returncode == 2
+    assert variable in result.stderr
+    assert message in result.stderr
+    assert value not in result.stderr

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.sandbox.guard import TOKEN_HEADER
 from bot.service import Service
 from tests.conftest import ManualClock
 
@@ -66,8 +67,10 @@ async def sandbox_service(
 ) -> AsyncIterator[tuple[Service, SandboxClient]]:
     service = Service(make_settings(telegram_bot_token=None, city_config=city_file), clock=clock, sleep=sleep)
     await service.start()
+    assert service.sandbox is not None
     try:
-        async with aiohttp.ClientSession() as session:
+        # Like the page: every request carries the token printed with the address.
+        async with aiohttp.ClientSession(headers={TOKEN_HEADER: service.sandbox.guard.token}) as session:
             yield service, SandboxClient(session, f"http://127.0.0.1:{service.port}")
     finally:
         await service.stop()

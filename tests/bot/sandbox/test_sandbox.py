@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from bot.sandbox.guard import TOKEN_HEADER
 from bot.service import Service
 from bot.settings import ConfigurationError
 from city.values import Channel
@@ -126,7 +127,9 @@ async def test_bad_requests_get_a_precise_400(
             {"chat": "r1", "text": "x" * 5000},
         ):
             assert await client.send(**body) == 400
-        async with client.session.post(f"{client.base}/sandbox/send", data=b"{oops") as response:
+        async with client.session.post(
+            f"{client.base}/sandbox/send", data=b"{oops", headers={"Content-Type": "application/json"}
+        ) as response:
             assert (response.status, await response.text()) == (400, "the body must be JSON")
         async with client.session.get(f"{client.base}/sandbox/events?after=x") as response:
             assert response.status == 400
@@ -155,8 +158,8 @@ async def test_the_sandbox_never_runs_with_messenger_credentials(
         telegram_bot_token=None,
         whatsapp_access_token="EAAG-test",
         whatsapp_phone_number_id="123456",
-        whatsapp_app_secret="app-secret",
-        whatsapp_verify_token="verify-token",
+        whatsapp_app_secret="app-secret-0123456789",
+        whatsapp_verify_token="verify-token-0123456789",
     )
     assert not whatsapp.sandbox_mode
 
@@ -182,9 +185,17 @@ async def test_run_without_credentials_prints_the_address_and_stops_on_sigterm(
     redis_url: str, key_prefix: str, tmp_path: Path, redis: aioredis.Redis
 ) -> None:
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "REDIS_", "CITY_", "WHATSAPP_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "REDIS_", "CITY_", "WHATSAPP_", "STADTFUNK_", "METRICS_"))
     }
-    env |= {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix, "HTTP_PORT": "0", "LOG_FORMAT": "json"}
+    env |= {
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": key_prefix,
+        "HTTP_PORT": "0",
+        "METRICS_PORT": "0",
+        "LOG_FORMAT": "json",
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", cwd=tmp_path, env=env, stdout=PIPE, stderr=PIPE
     )
@@ -192,13 +203,17 @@ async def test_run_without_credentials_prints_the_address_and_stops_on_sigterm(
         assert process.stdout is not None
         async with asyncio.timeout(30):
             banner = (await process.stdout.readline()).decode()
-        match = re.search(r"open (http://127\.0\.0\.1:\d+/) to chat as residents and staff", banner)
+        match = re.search(
+            r"open (http://127\.0\.0\.1:\d+/)\?t=([A-Za-z0-9_-]{32}) to chat as residents and staff", banner
+        )
         assert match, banner
         async with aiohttp.ClientSession() as session:
             async with session.get(match[1] + "readyz") as response:
                 assert response.status == 200
-            async with session.get(match[1]) as response:
+            async with session.get(f"{match[1]}?t={match[2]}") as response:
                 assert "stadtfunk Sandbox" in await response.text()
+            async with session.get(match[1] + "sandbox/setup", headers={TOKEN_HEADER: match[2]}) as response:
+                assert response.status == 200
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             _, stderr = await process.communicate()

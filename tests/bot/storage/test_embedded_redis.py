@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,3 +92,49 @@ async def test_too_long_data_dir_is_explained(tmp_path: Path) -> None:
     deep = tmp_path / ("x" * 120)
     with pytest.raises(EmbeddedRedisError, match="too long for a unix socket path"):
         await EmbeddedRedis(deep).open(wait_for_owner_s=0)
+
+
+def premade(data_dir: Path) -> None:
+    """DATA_DIR as someone else made it: open to everyone, with a file and an old snapshot in it."""
+    data_dir.chmod(0o755)
+    (data_dir / "notes").mkdir(mode=0o755)
+    (data_dir / "notes" / "left-over.txt").write_text("x")
+    (data_dir / "notes" / "left-over.txt").chmod(0o644)
+    (data_dir / "dump.rdb").write_bytes(b"REDIS0009 an old snapshot with everyone in it")
+
+
+def modes(data_dir: Path) -> dict[str, int]:
+    """The permission bits of DATA_DIR and of everything in it, by path relative to it."""
+    found = {".": stat.S_IMODE(data_dir.stat().st_mode)}
+    for path in data_dir.rglob("*"):
+        found[str(path.relative_to(data_dir))] = stat.S_IMODE(path.lstat().st_mode)
+    return found
+
+
+async def test_data_dir_and_its_files_are_private_whoever_made_them(data_dir: Path) -> None:
+    """systemd's StateDirectory is 0755 and a volume is whatever the host made it."""
+    premade(data_dir)
+    server = EmbeddedRedis(data_dir)
+    await server.open(wait_for_owner_s=1)
+    try:
+        client = aioredis.Redis.from_url(server.url, decode_responses=True)
+        await client.set("written", "after the start")
+        await client.bgrewriteaof()
+        # The rewrite runs in a child process of the server; there is nothing to await but its end.
+        while (await client.info("persistence"))["aof_rewrite_in_progress"]:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        assert await client.config_get("save") == {"save": ""}
+        assert await client.config_get("aof-use-rdb-preamble") == {"aof-use-rdb-preamble": "no"}
+        await client.aclose()
+        found = modes(data_dir)
+        assert found.pop(".") == 0o700
+        assert found.pop("notes") == 0o700
+        assert found.pop("redis.sock") & 0o077 == 0
+        assert "dump.rdb" not in found, "a snapshot the server never reads must not keep data"
+        assert {"appendonly.aof", "redis.log", "redis.pid", "redis.lock"} <= set(found)
+        # Written by the server after the start, the rewritten append-only file too.
+        assert set(found.values()) == {0o600}, found
+        assert (data_dir / "appendonly.aof").read_bytes().startswith(b"*"), "plain commands, no RDB"
+    finally:
+        await server.close()
+    assert not (data_dir / "dump.rdb").exists(), "shutting down writes no snapshot"

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from bot.assembly import audit_log
 from bot.service import Service
 from bot.storage.client import open_storage
+from city.keys import SCHEMA_VERSION
 from tests.bot.conftest import Sleeps, approve, bot_calls
 from tests.bot.test_staff_flow import APPROVER, EDITOR, RESIDENT
 from tests.conftest import ManualClock
@@ -82,7 +83,7 @@ async def test_an_upgraded_database_keeps_its_history_and_its_open_broadcasts(
     first = Service(settings, clock=clock, sleep=sleeps)
     await first.start()
     try:
-        assert await redis.get(f"{key_prefix}:meta:schema") == "2"
+        assert await redis.get(f"{key_prefix}:meta:schema") == str(SCHEMA_VERSION)
         assert first.storage is not None
         report = await audit_log(first.storage, settings).verify()
         assert (report.entries, report.broken, report.first) == (3, None, legacy_ids[0])

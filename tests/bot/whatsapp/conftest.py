@@ -49,7 +49,9 @@ async def subscribe(
     residents = service.services.residents
     for chat in chats:
         resident = Resident(channel, chat)
-        await residents.consent(resident, language=language, version="2026-11", at=service.clock())
+        await residents.consent(
+            resident, language=language, version=service.city.privacy.version, at=service.clock()
+        )
         record = await residents.get(resident)
         assert record is not None
         await residents.subscribe(record, topic, service.clock())

@@ -277,7 +277,7 @@ async def test_pacing_holds_the_numbers_rate_and_the_pair_rate(
         )  # fmt: skip
         for chat in chats:
             resident = Resident(Channel.WHATSAPP, chat)
-            await residents.consent(resident, language="de", version="v1", at=clock())
+            await residents.consent(resident, language="de", version=CITY.privacy.version, at=clock())
             record = await residents.get(resident)
             assert record is not None
             await residents.subscribe(record, "verkehr", clock())
