@@ -415,3 +415,14 @@ async def test_staff_hear_unprompted_messages_in_their_own_language(
     ]
     await say(APPROVER, "/freigeben 1")
     await notified(tg, EDITOR, "Freigabe durch Sabine Wagner (Presseamt): #1 ist freigegeben")
+
+
+async def test_statistics_count_daily_digest_readers_in_each_topic(say: Say) -> None:
+    await subscribe(say, RESIDENT, "verkehr")
+    await say(RESIDENT, "/abo baustellen")
+    await say(RESIDENT, "/zustellung taeglich")
+    await subscribe(say, RESIDENT + 1, "verkehr")
+    [stats_text] = await say(OBSERVATORY, "/statistik")
+    stats = stats_text.splitlines()
+    assert "Verkehr: 2 Telegram (+2 in 7 Tagen, +2 in 30 Tagen)" in stats
+    assert "Baustellen: 1 Telegram (+1 in 7 Tagen, +1 in 30 Tagen)" in stats
