@@ -60,6 +60,8 @@ async def test_draft_preview_submit_approve_and_delivery(say: Say, tg: FakeTeleg
     assert "Englische Fassung:\n📣 Traffic\n\nThe B7 is closed from Monday." in preview
     assert "Empfänger: 1 Telegram ≈ 1 s beim Plattformlimit. WhatsApp-Vorlagen nötig: 0." in preview
     assert buttons(tg, EDITOR) == ["/einreichen 1", "/aendern 1", "/probe 1", "/verwerfen 1"]
+    assert button_labels(tg, EDITOR)[0] == "✅ Einreichen"
+    assert "keine Freigabe" not in preview
 
     [test] = (
         await say(EDITOR, "/probe 1", replies=2)[:1]
@@ -106,9 +108,18 @@ async def test_an_editor_cannot_write_for_another_departments_topic(say: Say) ->
     assert own_topic.startswith("Entwurf #1")
 
 
+def button_labels(tg: FakeTelegram, chat: int) -> list[str]:
+    markup = tg.sent(chat)[-1].params.get("reply_markup") or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
 async def test_topics_without_approval_go_out_on_submit(say: Say, tg: FakeTelegram) -> None:
     await subscribe(say, RESIDENT, "sternwarte")
-    await say(OBSERVATORY, "/meldung sternwarte Heute Abend Jupiter beobachten")
+    [preview] = await say(OBSERVATORY, "/meldung sternwarte Heute Abend Jupiter beobachten")
+    assert "Für diese Themen ist keine Freigabe nötig: „Jetzt senden“ schickt die Meldung sofort" in preview
+    assert "Jetzt senden: /einreichen 1" in preview
+    assert button_labels(tg, OBSERVATORY)[0] == "Jetzt senden (ohne Freigabe)"
+    assert buttons(tg, OBSERVATORY)[0] == "/einreichen 1"
     [sent] = await say(OBSERVATORY, "/submit 1")
     assert sent == "#1 geht jetzt hinaus: Für diese Themen ist keine Freigabe nötig."
     await tg.wait_for(lambda t: any("Jupiter" in c.params["text"] for c in t.sent(RESIDENT)))
