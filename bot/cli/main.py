@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import ValidationError
 
 from bot.cli.broadcast import broadcast
-from bot.cli.common import CommandError, messenger
+from bot.cli.common import CommandError, connected, messenger
 from bot.cli.figures import export_subscribers, show_stats
 from bot.cli.residents import erase_resident, export_resident
 from bot.control import Announcement, ControlChannel
@@ -20,7 +21,7 @@ from bot.logs import configure_logging
 from bot.sandbox.adapter import sandbox_settings
 from bot.service import Service
 from bot.settings import ConfigurationError, Settings
-from bot.storage.client import StorageError, open_storage
+from bot.storage.client import StorageError
 from bot.storage.embedded import EmbeddedRedisError
 from bot.telegram.adapter import TelegramStartError
 from broadcasts.audit import AuditLog
@@ -82,7 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.sandbox:
         settings = sandbox_settings(settings)
     try:
-        return dispatch(args, settings)
+        code = dispatch(args, settings)
+        # Inside the try: a pipe closed early shows only when the last buffered output goes out.
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except (
         CityFileError,
         CommandError,
@@ -135,8 +141,7 @@ def check_config(settings: Settings) -> int:
 
 
 async def show_status(settings: Settings, broadcast_id: str | None) -> int:
-    storage = await open_storage(settings, service=False)
-    try:
+    async with connected(settings) as storage:
         store = BroadcastStore(storage.redis, storage.keys)
         if broadcast_id is None:
             ids = await store.active.everywhere()
@@ -151,8 +156,6 @@ async def show_status(settings: Settings, broadcast_id: str | None) -> int:
             return _fail(f"there is no broadcast {broadcast_id}")
         print(describe(progress, settings))
         return 0
-    finally:
-        await storage.close()
 
 
 def describe(progress: Progress, settings: Settings) -> str:
@@ -179,11 +182,8 @@ def describe(progress: Progress, settings: Settings) -> str:
 
 async def reload_services(settings: Settings) -> int:
     city = load_city(settings.city_config)  # refuse a broken file here, with its explanation
-    storage = await open_storage(settings, service=False)
-    try:
+    async with connected(settings) as storage:
         receivers = await ControlChannel(storage.redis, storage.keys).announce(Announcement.RELOAD)
-    finally:
-        await storage.close()
     if receivers == 0:
         return _fail("no running stadtfunk service listens on this Redis; nothing was reloaded")
     print(f"{settings.city_config}: {city.name} reloaded by {receivers} service process(es)")
@@ -191,13 +191,10 @@ async def reload_services(settings: Settings) -> int:
 
 
 async def export_audit(settings: Settings, since: datetime) -> int:
-    storage = await open_storage(settings, service=False)
-    try:
+    async with connected(settings) as storage:
         async for entry in AuditLog(storage.redis, storage.keys.audit()).since(since):
             print(json.dumps(entry.as_json(), ensure_ascii=False))
         return 0
-    finally:
-        await storage.close()
 
 
 def _moment(text: str) -> datetime:
@@ -229,6 +226,15 @@ def _describe_settings_error(exc: ValidationError) -> str:
         name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
         lines.append(f"  {name}: {error['msg']}")
     return "\n".join(lines)
+
+
+def _reader_gone() -> int:
+    """`stadtfunk audit | head`: the reader has all it wanted, which is success, not an error."""
+    # Python flushes stdout again at exit; pointing it at /dev/null keeps that flush from failing too.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
 
 
 def _fail(message: str) -> int:
