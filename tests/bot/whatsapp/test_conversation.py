@@ -133,6 +133,18 @@ async def test_a_free_text_question_gets_the_faq_answer_alone_and_hints_name_hil
     ]
 
 
+async def test_staff_help_names_the_desk_commands_as_words_to_send(write: Write) -> None:
+    kulturamt = "4915100000005"  # editor for kultur, in the example city
+    overview, desk = await write("HILFE", wa_id=kulturamt)
+    assert "THEMEN" in overview
+    assert "Meldungen schreiben – Kultur:" in desk
+    assert "MELDUNG <thema> <text> – Meldung entwerfen" in desk
+    assert "ANHALTEN <nr>" in desk
+    assert "/" not in "".join(line.split(" ", 1)[0] for line in desk.splitlines())
+    assert "FREIGEBEN" not in desk
+    assert "EILMELDUNG" not in desk
+
+
 async def test_a_template_quick_reply_button_is_a_command(
     webhook: Webhook, graph: FakeGraph, clock: ManualClock, write: Write
 ) -> None:
