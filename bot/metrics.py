@@ -25,6 +25,7 @@ from broadcasts.outcome import SendError
 from broadcasts.queue import depth
 from city.config import City
 from city.keys import Keys
+from city.residents import subscriber_counts
 from city.values import Channel
 
 METRICS_PATH = "/metrics"
@@ -62,7 +63,7 @@ class Metrics:
         )
         self.subscribers = Gauge(
             "stadtfunk_subscribers",
-            "Subscribers per topic and channel",
+            "Subscribers per topic and channel, at once and daily digest",
             ["topic", "channel"],
             registry=self.registry,
         )
@@ -86,12 +87,9 @@ class Metrics:
         for channel in channels:
             for priority, count in (await depth(redis, keys, channel)).items():
                 self.queue_depth.labels(channel.value, priority.name.lower()).set(count)
-            async with redis.pipeline(transaction=False) as pipe:
-                for topic in city.topics:
-                    pipe.scard(keys.audience(topic.id, channel))
-                counts = await pipe.execute()
-            for topic, count in zip(city.topics, counts, strict=True):
-                self.subscribers.labels(topic.id, channel.value).set(int(count))
+            counts = await subscriber_counts(redis, keys, [(topic.id, channel) for topic in city.topics])
+            for (topic_id, _), count in counts.items():
+                self.subscribers.labels(topic_id, channel.value).set(count)
 
     @web.middleware
     async def middleware(

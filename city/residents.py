@@ -35,6 +35,21 @@ IDENTITY_FIELDS = frozenset({"whatsapp_user_id"})
 Forget = Callable[[Resident], Awaitable[None]]
 
 
+async def subscriber_counts(
+    redis: aioredis.Redis, keys: Keys, pairs: Iterable[tuple[str, Channel]]
+) -> dict[tuple[str, Channel], int]:
+    """Subscribers per (topic, channel) in both delivery modes, at once and daily digest.
+
+    A resident is in one of the two sets per topic (switching moves them), so the sum counts each once."""
+    wanted = list(pairs)
+    async with redis.pipeline(transaction=False) as pipe:
+        for topic_id, channel in wanted:
+            pipe.scard(keys.audience(topic_id, channel))
+            pipe.scard(keys.audience_daily(topic_id, channel))
+        sizes = [int(size) for size in await pipe.execute()]
+    return {pair: sizes[2 * n] + sizes[2 * n + 1] for n, pair in enumerate(wanted)}
+
+
 class Residents:
     def __init__(self, redis: aioredis.Redis, keys: Keys, tz: tzinfo) -> None:
         self._redis = redis

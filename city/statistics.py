@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from city.config import City
 from city.keys import Keys
+from city.residents import subscriber_counts
 from city.retention import Expiry
 from city.values import Channel
 
@@ -26,7 +27,7 @@ class Day:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    subscribers: dict[tuple[str, Channel], int]  # (topic, channel) -> now
+    subscribers: dict[tuple[str, Channel], int]  # (topic, channel) -> now, at once and daily digest
     change_7: dict[tuple[str, Channel], int]  # subscribed minus unsubscribed in the last 7 days
     change_30: dict[tuple[str, Channel], int]
     days: list[Day]  # the last 7 days, newest first
@@ -37,13 +38,11 @@ async def snapshot(
 ) -> Snapshot:
     pairs = [(topic.id, channel) for topic in city.topics for channel in channels]
     days = [today - timedelta(days=n) for n in range(DAYS)]
+    subscribers = await subscriber_counts(redis, keys, pairs)
     async with redis.pipeline(transaction=False) as pipe:
-        for topic_id, channel in pairs:
-            pipe.scard(keys.audience(topic_id, channel))
         for day in days:
             pipe.hgetall(keys.daily_stats(day))
-        answers = await pipe.execute()
-    counts, daily = answers[: len(pairs)], answers[len(pairs) :]
+        daily = await pipe.execute()
     change_7: dict[tuple[str, Channel], int] = {}
     change_30: dict[tuple[str, Channel], int] = {}
     for age, fields in enumerate(daily):
@@ -69,4 +68,4 @@ async def snapshot(
         )
         for day, fields in zip(days[:7], daily[:7], strict=True)
     ]
-    return Snapshot(dict(zip(pairs, map(int, counts), strict=True)), change_7, change_30, recent)
+    return Snapshot(subscribers, change_7, change_30, recent)

@@ -52,7 +52,8 @@ class Conversation:
         language = self._language(inbound, record)
         text = inbound.text.strip()
         if len(text) > MAX_INPUT_CHARS:
-            return [Reply(self._services.texts(language, "too_long"))]
+            slashless = inbound.channel in SLASHLESS_CHANNELS
+            return [Reply(self._services.texts(language, "too_long_whatsapp" if slashless else "too_long"))]
         name, args = self._parse(inbound, text)
         handler = self._router.find(name) if name else None
         ctx = Context(inbound, name or "", args, language, record, self._services)
@@ -74,7 +75,8 @@ class Conversation:
                 answer = ctx.t(
                     "faq_answer", question=entry.question.get(language), answer=entry.answer.get(language)
                 )
-                return [Reply(f"{answer}\n\n{ctx.t('unknown')}")]
+                # The answer stands alone: a hint after a matched question reads as "not understood".
+                return [Reply(answer)]
         return [Reply(ctx.not_understood())]
 
     def _parse(self, inbound: Inbound, text: str) -> tuple[str | None, str]:

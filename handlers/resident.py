@@ -11,6 +11,8 @@ from handlers.consent import consent_prompt
 from handlers.delivery import delivery_buttons, latest_items, mode_text
 from handlers.matching import find_faq, find_topic, normalize
 from handlers.router import Context, Router
+from handlers.staff_common import staff_member
+from handlers.staff_help import staff_help
 from handlers.texts import pick_language
 from handlers.values import Attachment, Button, Reply
 
@@ -144,8 +146,11 @@ async def stop(ctx: Context) -> list[Reply]:
 
 @router.command("hilfe", "help")
 async def help_(ctx: Context) -> list[Reply]:
-    """Every resident command in a short list; on WhatsApp as the words to send."""
-    return [Reply(ctx.t("help_whatsapp" if ctx.inbound.channel is Channel.WHATSAPP else "help"))]
+    """Every resident command in a short list; on WhatsApp as the words to send. Staff also get the desk
+    commands their roles allow, in the language their answers follow."""
+    member = staff_member(ctx)
+    replies = [Reply(ctx.t("help_whatsapp" if ctx.inbound.channel is Channel.WHATSAPP else "help"))]
+    return replies if member is None else [*replies, staff_help(ctx, member)]
 
 
 @router.command("faq")

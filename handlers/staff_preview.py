@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from broadcasts.approval import needs_approval
 from broadcasts.model import Broadcast, Priority
 from handlers.router import Context
 from handlers.staff_common import duration, local_time, number
@@ -36,8 +37,15 @@ async def preview(ctx: Context, broadcast: Broadcast, *, actions: bool = True) -
         )
     if not actions:
         return [Reply("\n".join(parts))]
-    parts += ["", ctx.t("staff_preview_actions", id=broadcast.id)]
-    buttons = ((Button(ctx.t("button_submit"), f"/einreichen {broadcast.id}"),
+    # Where the city switched approval off, submitting sends: the button and the text must say so.
+    direct = not needs_approval(ctx.city, broadcast)
+    if direct:
+        alert = broadcast.priority is Priority.ALERT
+        parts += ["", ctx.t("staff_preview_direct_alert" if alert else "staff_preview_direct")]
+    actions_text = "staff_preview_actions_direct" if direct else "staff_preview_actions"
+    parts += ["", ctx.t(actions_text, id=broadcast.id)]
+    submit = ctx.t("button_submit_direct" if direct else "button_submit")
+    buttons = ((Button(submit, f"/einreichen {broadcast.id}"),
                 Button(ctx.t("button_edit"), f"/aendern {broadcast.id}")),
                (Button(ctx.t("button_test"), f"/probe {broadcast.id}"),
                 Button(ctx.t("button_discard"), f"/verwerfen {broadcast.id}")))  # fmt: skip

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+from bot.sandbox.adapter import sandbox_settings
 from bot.settings import Settings
-from bot.storage.client import Storage, open_storage
+from bot.storage.client import Storage, open_storage, require_data_dir
+from city.keys import Keys
 from city.values import Channel
 
 CHANNEL_NAMES = {"telegram": Channel.TELEGRAM, "whatsapp": Channel.WHATSAPP, "sandbox": Channel.SANDBOX}
@@ -21,11 +25,35 @@ class CommandError(Exception):
 
 @asynccontextmanager
 async def connected(settings: Settings) -> AsyncIterator[Storage]:
+    """The service's data for one command; never a new, empty store in the wrong directory."""
+    require_data_dir(settings)
     storage = await open_storage(settings, service=False)
     try:
+        await _require_own_data(storage, settings)
+        # On stderr, so that the figures on stdout stay clean for a pipe or a file.
+        print(f"stadtfunk: reading {data_source(settings)}", file=sys.stderr)
         yield storage
     finally:
         await storage.close()
+
+
+def data_source(settings: Settings) -> str:
+    """Where a command reads, for the operator: never the URL, which may carry a password."""
+    if settings.redis_url is not None:
+        return f"the Redis at REDIS_URL, key prefix {settings.redis_key_prefix}"
+    return f"DATA_DIR {Path(settings.data_dir).resolve()}, key prefix {settings.redis_key_prefix}"
+
+
+async def _require_own_data(storage: Storage, settings: Settings) -> None:
+    """Only the service stamps its prefix; a store that only a sandbox ever used gets a hint at --sandbox."""
+    if await storage.redis.exists(storage.keys.schema()):
+        return
+    sandbox = Keys(sandbox_settings(settings).redis_key_prefix)
+    if await storage.redis.exists(sandbox.schema()):
+        raise CommandError(
+            f"{data_source(settings)} holds only the sandbox's data; "
+            "add --sandbox to act on it, e.g. `stadtfunk --sandbox audit`"
+        )
 
 
 def messenger(text: str) -> Channel:

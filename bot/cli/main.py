@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import csv
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 
 from bot.assembly import audit_log
 from bot.cli.broadcast import broadcast
-from bot.cli.common import CommandError, messenger, os_user
+from bot.cli.common import CommandError, connected, messenger, os_user
 from bot.cli.figures import export_subscribers, show_stats
 from bot.cli.residents import erase_resident, export_resident
 from bot.control import Announcement, ControlChannel
@@ -22,7 +23,7 @@ from bot.logs import configure_logging
 from bot.sandbox.adapter import sandbox_settings
 from bot.service import Service
 from bot.settings import ConfigurationError, Settings, load_settings
-from bot.storage.client import StorageError, open_storage
+from bot.storage.client import StorageError
 from bot.storage.embedded import EmbeddedRedisError
 from bot.telegram.adapter import TelegramStartError
 from broadcasts.audit import OPERATOR, Action, Entry, Via
@@ -103,7 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.sandbox:
         settings = sandbox_settings(settings)
     try:
-        return dispatch(args, settings)
+        code = dispatch(args, settings)
+        # Inside the try: a pipe closed early shows only when the last buffered output goes out.
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except (
         CityFileError,
         CommandError,
@@ -161,8 +167,7 @@ def check_config(settings: Settings) -> int:
 
 
 async def show_status(settings: Settings, broadcast_id: str | None) -> int:
-    storage = await open_storage(settings, service=False)
-    try:
+    async with connected(settings) as storage:
         store = BroadcastStore(storage.redis, storage.keys)
         if broadcast_id is None:
             ids = await store.active.everywhere()
@@ -177,8 +182,6 @@ async def show_status(settings: Settings, broadcast_id: str | None) -> int:
             return _fail(f"there is no broadcast {broadcast_id}")
         print(describe(progress, settings))
         return 0
-    finally:
-        await storage.close()
 
 
 def describe(progress: Progress, settings: Settings) -> str:
@@ -205,11 +208,8 @@ def describe(progress: Progress, settings: Settings) -> str:
 
 async def reload_services(settings: Settings) -> int:
     city = load_city(settings.city_config)  # refuse a broken file here, with its explanation
-    storage = await open_storage(settings, service=False)
-    try:
+    async with connected(settings) as storage:
         receivers = await ControlChannel(storage.redis, storage.keys).announce(Announcement.RELOAD)
-    finally:
-        await storage.close()
     if receivers == 0:
         return _fail("no running stadtfunk service listens on this Redis; nothing was reloaded")
     print(f"{settings.city_config}: {city.name} reloaded by {receivers} service process(es)")
@@ -217,8 +217,7 @@ async def reload_services(settings: Settings) -> int:
 
 
 async def export_audit(settings: Settings, since: datetime, form: str) -> int:
-    storage = await open_storage(settings, service=False)
-    try:
+    async with connected(settings) as storage:
         entries = audit_log(storage, settings).since(since)
         if form == "csv":
             writer = csv.DictWriter(sys.stdout, fieldnames=AUDIT_COLUMNS, lineterminator="\n")
@@ -229,17 +228,12 @@ async def export_audit(settings: Settings, since: datetime, form: str) -> int:
             async for entry in entries:
                 print(json.dumps(entry.as_json(), ensure_ascii=False))
         return 0
-    finally:
-        await storage.close()
 
 
 async def verify_audit(settings: Settings) -> int:
     """Exit 0 when every entry's keyed hash holds, 1 naming the first entry where the chain breaks."""
-    storage = await open_storage(settings, service=False)
-    try:
+    async with connected(settings) as storage:
         report = await audit_log(storage, settings).verify()
-    finally:
-        await storage.close()
     if report.broken is not None:
         broken = report.broken
         number = f" (#{broken.n})" if broken.n is not None else ""
@@ -257,12 +251,9 @@ async def verify_audit(settings: Settings) -> int:
 
 
 async def trim_audit(settings: Settings, before: datetime) -> int:
-    storage = await open_storage(settings, service=False)
-    try:
+    async with connected(settings) as storage:
         entry = Entry(datetime.now(UTC), OPERATOR, Action.TRIM, via=Via.CLI, os_user=os_user())
         dropped = await audit_log(storage, settings).trim(before, entry)
-    finally:
-        await storage.close()
     print(f"{dropped} audit entries before {before.isoformat()} dropped; the log records where it now starts")
     return 0
 
@@ -291,6 +282,15 @@ def _describe_settings_error(exc: ValidationError) -> str:
         name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
         lines.append(f"  {name}: {error['msg']}")
     return "\n".join(lines)
+
+
+def _reader_gone() -> int:
+    """`stadtfunk audit | head`: the reader has all it wanted, which is success, not an error."""
+    # Python flushes stdout again at exit; pointing it at /dev/null keeps that flush from failing too.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
 
 
 def _fail(message: str) -> int:

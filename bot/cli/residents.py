@@ -39,10 +39,11 @@ async def erase_resident(settings: Settings, channel: Channel, chat_id: str) -> 
     WhatsApp marks; then the append-only file's rewrite, now if the last one is old enough."""
     city = load_city(settings.city_config)
     resident = _resident(channel, chat_id)
-    # The service's hasher: the WhatsApp marks and the planner's dedupe are keyed with it.
-    hasher = hasher_for(settings)
     every = timedelta(minutes=settings.erasure_rewrite_minutes)
     async with connected(settings) as storage:
+        # The service's hasher: the WhatsApp marks and the planner's dedupe are keyed with it. Read only
+        # once DATA_DIR is known to hold the service's data, so that a wrong one is refused, not created.
+        hasher = hasher_for(settings)
         await check_hasher(storage, hasher)
         residents = residents_for(storage, city.tz, hasher)
         stored = await residents.get(resident) is not None

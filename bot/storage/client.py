@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -46,18 +47,21 @@ async def open_storage(settings: Settings, *, service: bool) -> Storage:
     client: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
     storage = Storage(client, Keys(settings.redis_key_prefix), embedded)
     try:
-        await migrate(storage, lambda: audit_secret(settings))
+        await migrate(storage, lambda: audit_secret(settings), stamp=service)
     except BaseException:
         await storage.close()
         raise
     return storage
 
 
-async def migrate(storage: Storage, audit_secret: Callable[[], bytes]) -> None:
+async def migrate(storage: Storage, audit_secret: Callable[[], bytes], *, stamp: bool = True) -> None:
     """Stamp a new database with the schema version, upgrade data written by an older release (once,
-    bot/storage/migrations.py), and refuse data written by a newer one."""
+    bot/storage/migrations.py), and refuse data written by a newer one.
+
+    Only the service stamps: a command that merely looked must not make an empty prefix look used."""
     try:
-        await storage.redis.set(storage.keys.schema(), SCHEMA_VERSION, nx=True)
+        if stamp:
+            await storage.redis.set(storage.keys.schema(), SCHEMA_VERSION, nx=True)
         stored = int(await storage.redis.get(storage.keys.schema()) or SCHEMA_VERSION)
     except RedisError as exc:
         # The exception text can carry the URL with its password; name only the kind of failure.
@@ -81,3 +85,23 @@ async def check_hasher(storage: Storage, hasher: Callable[[str], str]) -> None:
             "ID_HASH_SECRET differs from the one the data in Redis was written with; give this process "
             "the service's ID_HASH_SECRET (or run it with the service's DATA_DIR, where the secret is kept)"
         )
+
+
+# What a redis-server with the append-only file leaves in its directory (appendonlydir since Redis 7),
+# and the socket of one running there now.
+DATA_FILES = ("appendonlydir", "appendonly.aof", "dump.rdb", "redis.sock")
+
+
+def require_data_dir(settings: Settings) -> None:
+    """Refuse a command beside the service when DATA_DIR holds no data: starting an embedded server
+    there would create an empty store and report zeros as if they were the city's figures."""
+    if settings.redis_url is not None:
+        return
+    data_dir = Path(settings.data_dir).resolve()
+    if any((data_dir / name).exists() for name in DATA_FILES):
+        return
+    state = "does not exist" if not data_dir.exists() else "holds no stadtfunk data"
+    raise StorageError(
+        f"DATA_DIR {data_dir} {state}; set DATA_DIR to the directory the service uses "
+        "(only `stadtfunk run` creates one)"
+    )

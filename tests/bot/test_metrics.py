@@ -85,6 +85,21 @@ async def test_deliveries_move_by_exactly_the_number_delivered(
     assert "B7" not in body
 
 
+async def test_subscribers_count_daily_digest_readers_in_each_of_their_topics(
+    say: Say, service: Service
+) -> None:
+    for chat, topics, mode in ((5101, ("verkehr", "baustellen"), "taeglich"), (5102, ("verkehr",), "sofort")):
+        await say(chat, "/start")
+        await say(chat, "/zustimmen")
+        for topic in topics:
+            await say(chat, f"/abo {topic}")
+        await say(chat, f"/zustellung {mode}")
+    _, samples = await scrape(service.metrics_port)
+    assert value(samples, "stadtfunk_subscribers", topic="verkehr", channel="tg") == 2
+    assert value(samples, "stadtfunk_subscribers", topic="baustellen", channel="tg") == 1
+    assert value(samples, "stadtfunk_subscribers", topic="kultur", channel="tg") == 0
+
+
 async def test_blocked_deliveries_are_counted_as_such(
     make_settings: Any, city_file: Path, clock: ManualClock, sleeps: Sleeps, redis: aioredis.Redis
 ) -> None:

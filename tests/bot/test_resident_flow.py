@@ -190,10 +190,15 @@ async def test_faq_list_keyword_number_and_no_match(say: Say, tg: FakeTelegram) 
     assert english.startswith("Do I have to register my dog?")
 
 
-async def test_free_text_question_gets_the_faq_answer(say: Say) -> None:
+async def test_free_text_question_gets_the_faq_answer_alone(say: Say) -> None:
     [answer] = await say(CHAT, "Wann hat das Bürgerbüro geöffnet?")
     assert answer.startswith("Wann hat das Bürgerbüro geöffnet?")
-    assert answer.endswith("Eine Übersicht aller Befehle gibt es mit /hilfe.")
+    assert "nicht verstanden" not in answer
+    assert "/hilfe" not in answer
+    [english] = await say(CHAT, "When is the citizens' office open?", language_code="en")
+    assert "understand" not in english
+    [unknown] = await say(CHAT, "Raumfahrtprogramm")
+    assert unknown == "Das habe ich nicht verstanden. Eine Übersicht aller Befehle gibt es mit /hilfe."
 
 
 async def test_privacy_netiquette_and_alternative_channels(say: Say) -> None:

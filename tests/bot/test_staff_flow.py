@@ -60,6 +60,8 @@ async def test_draft_preview_submit_approve_and_delivery(say: Say, tg: FakeTeleg
     assert "Englische Fassung:\n📣 Traffic\n\nThe B7 is closed from Monday." in preview
     assert "Empfänger: 1 Telegram ≈ 1 s beim Plattformlimit. WhatsApp-Vorlagen nötig: 0." in preview
     assert buttons(tg, EDITOR) == ["/einreichen 1", "/aendern 1", "/probe 1", "/verwerfen 1"]
+    assert button_labels(tg, EDITOR)[0] == "✅ Einreichen"
+    assert "keine Freigabe" not in preview
 
     [test] = (await say(EDITOR, "/probe 1", replies=2))[1:]
     assert test == "📣 Verkehr\n\nDie B7 ist ab Montag gesperrt."
@@ -103,9 +105,18 @@ async def test_an_editor_cannot_write_for_another_departments_topic(say: Say) ->
     assert own_topic.startswith("Entwurf #1")
 
 
+def button_labels(tg: FakeTelegram, chat: int) -> list[str]:
+    markup = tg.sent(chat)[-1].params.get("reply_markup") or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
 async def test_topics_without_approval_go_out_on_submit(say: Say, tg: FakeTelegram) -> None:
     await subscribe(say, RESIDENT, "sternwarte")
-    await say(OBSERVATORY, "/meldung sternwarte Heute Abend Jupiter beobachten")
+    [preview] = await say(OBSERVATORY, "/meldung sternwarte Heute Abend Jupiter beobachten")
+    assert "Für diese Themen ist keine Freigabe nötig: „Jetzt senden“ schickt die Meldung sofort" in preview
+    assert "Jetzt senden: /einreichen 1" in preview
+    assert button_labels(tg, OBSERVATORY)[0] == "Jetzt senden (ohne Freigabe)"
+    assert buttons(tg, OBSERVATORY)[0] == "/einreichen 1"
     [sent] = await say(OBSERVATORY, "/submit 1")
     assert sent == "#1 geht jetzt hinaus: Für diese Themen ist keine Freigabe nötig."
     await tg.wait_for(lambda t: any("Jupiter" in c.params["text"] for c in t.sent(RESIDENT)))
@@ -397,3 +408,14 @@ async def test_staff_hear_unprompted_messages_in_their_own_language(
     ]
     await approve(say, tg, APPROVER, 1)
     await notified(tg, EDITOR, "Freigabe durch Sabine Wagner (Presseamt): #1 ist freigegeben")
+
+
+async def test_statistics_count_daily_digest_readers_in_each_topic(say: Say) -> None:
+    await subscribe(say, RESIDENT, "verkehr")
+    await say(RESIDENT, "/abo baustellen")
+    await say(RESIDENT, "/zustellung taeglich")
+    await subscribe(say, RESIDENT + 1, "verkehr")
+    [stats_text] = await say(OBSERVATORY, "/statistik")
+    stats = stats_text.splitlines()
+    assert "Verkehr: 2 Telegram (+2 in 7 Tagen, +2 in 30 Tagen)" in stats
+    assert "Baustellen: 1 Telegram (+1 in 7 Tagen, +1 in 30 Tagen)" in stats

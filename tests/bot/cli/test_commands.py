@@ -47,6 +47,31 @@ async def test_stats_and_the_aggregate_export_hold_counts_only(say: Say, cli: An
         assert str(OTHER) not in output
 
 
+async def daily_and_immediate_readers(say: Say) -> None:
+    """One resident on two topics with the daily digest, one on one topic at once."""
+    await subscribe(say, RESIDENT, "verkehr")
+    await say(RESIDENT, "/abo baustellen")
+    await say(RESIDENT, "/zustellung taeglich")
+    await subscribe(say, OTHER, "verkehr")
+
+
+async def test_stats_count_daily_digest_readers_in_each_topic(say: Say, cli: Any) -> None:
+    await daily_and_immediate_readers(say)
+    stats = await cli("stats")
+    assert stats.returncode == 0, stats.stderr
+    rows = {tuple(line.split()[:3]) for line in stats.stdout.splitlines()}
+    expected = {("verkehr", "telegram", "2"), ("baustellen", "telegram", "1"), ("kultur", "telegram", "0")}
+    assert expected <= rows
+
+
+async def test_the_aggregate_export_counts_daily_digest_readers_in_each_topic(say: Say, cli: Any) -> None:
+    await daily_and_immediate_readers(say)
+    export = await cli("export-subscribers", "--aggregate")
+    assert export.returncode == 0, export.stderr
+    expected = {"verkehr,telegram,2", "baustellen,telegram,1", "kultur,telegram,0"}
+    assert expected <= set(export.stdout.splitlines())
+
+
 async def test_broadcast_follows_the_four_eyes_rules(
     say: Say, cli: Any, tg: FakeTelegram, city_file: Path
 ) -> None:

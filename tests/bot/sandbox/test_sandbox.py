@@ -91,6 +91,21 @@ async def test_a_staff_alert_reaches_a_sandbox_resident_through_the_engine(
         assert progress[f"sent:{Channel.SANDBOX.value}"] == "1"
 
 
+async def test_the_statistics_panel_counts_daily_digest_readers_in_each_topic(
+    make_settings: Any, city_file: Path, clock: ManualClock, sleeps: Sleeps
+) -> None:
+    async with sandbox_service(make_settings, city_file, clock, sleeps) as (_, client):
+        await subscribe(client, "r1", "verkehr")
+        await client.say("r1", "/abo baustellen")
+        await client.say("r1", "/zustellung taeglich")
+        await subscribe(client, "r2", "verkehr")
+        figures = (await client.get("/sandbox/broadcasts"))["statistics"]
+        subscribers = {(s["topic"], s["channel"]): s["count"] for s in figures["subscribers"]}
+        assert subscribers[("Verkehr", "sb")] == 2
+        assert subscribers[("Baustellen", "sb")] == 1
+        assert subscribers[("Kultur", "sb")] == 0
+
+
 async def test_a_pressed_menu_button_replaces_its_message(
     make_settings: Any, city_file: Path, clock: ManualClock, sleeps: Sleeps, redis: aioredis.Redis
 ) -> None:

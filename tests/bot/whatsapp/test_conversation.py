@@ -112,11 +112,37 @@ async def test_kinds_without_text_get_a_hint_and_reactions_and_system_notices_ge
     await webhook.settled()
     texts = graph.texts(RESIDENT)
     assert len(texts) == len(hinted)
-    assert all("HILFE" in text or "/hilfe" in text for text in texts)
+    assert all("HILFE" in text and "/hilfe" not in text for text in texts)
     captioned = wh.message(RESIDENT, "image", {"caption": "hilfe", "id": "2"}, at=at)
     assert await webhook.post(messages=[captioned]) == 200
     await webhook.settled()
     assert "THEMEN" in graph.texts(RESIDENT)[-1]
+
+
+async def test_a_free_text_question_gets_the_faq_answer_alone_and_hints_name_hilfe(write: Write) -> None:
+    await agree(write)
+    [answer] = await write("wann hat das bürgerbüro geöffnet")
+    assert answer.startswith("Wann hat das Bürgerbüro geöffnet?")
+    assert "nicht verstanden" not in answer
+    assert "HILFE" not in answer
+    assert await write("Raumfahrtprogramm") == [
+        "Das habe ich nicht verstanden. Eine Übersicht aller Befehle gibt es mit HILFE."
+    ]
+    assert await write("x" * 5000) == [
+        "Diese Nachricht ist zu lang für mich. Eine Übersicht aller Befehle gibt es mit HILFE."
+    ]
+
+
+async def test_staff_help_names_the_desk_commands_as_words_to_send(write: Write) -> None:
+    kulturamt = "4915100000005"  # editor for kultur, in the example city
+    overview, desk = await write("HILFE", wa_id=kulturamt)
+    assert "THEMEN" in overview
+    assert "Meldungen schreiben – Kultur:" in desk
+    assert "MELDUNG <thema> <text> – Meldung entwerfen" in desk
+    assert "ANHALTEN <nr>" in desk
+    assert "/" not in "".join(line.split(" ", 1)[0] for line in desk.splitlines())
+    assert "FREIGEBEN" not in desk
+    assert "EILMELDUNG" not in desk
 
 
 async def test_a_template_quick_reply_button_is_a_command(
