@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import partial
 
-import redis.asyncio as aioredis
-
 from bot.storage.client import Storage
 from broadcasts.audit import AuditLog
 from broadcasts.channel import ChannelClient
@@ -30,6 +28,7 @@ from broadcasts.spam_limit import SpamLimit
 from broadcasts.store import BroadcastStore
 from broadcasts.timeline import Item, Timeline
 from city.config import City
+from city.connection import RedisClient
 from city.keys import Keys
 from city.residents import Residents
 from city.values import ResidentRecord
@@ -146,7 +145,7 @@ class Editorial:
 
 def build_editorial(
     *,
-    redis: aioredis.Redis,
+    redis: RedisClient,
     keys: Keys,
     engine: Engine,
     city: Callable[[], City],

@@ -12,9 +12,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from city.connection import RedisClient
 from city.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class Announcement(StrEnum):
 
 
 class ControlChannel:
-    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._channel = keys.control()
 

@@ -6,8 +6,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.storage.redis_url import parse_redis_url
 
 DEFAULT_CITY_FILE = Path(__file__).parent / "cities" / "beispielstadt.yaml"
 
@@ -67,6 +69,13 @@ class Settings(BaseSettings):
     log_format: LogFormat = LogFormat.TEXT
     # Unset: /metrics is served on HTTP_PORT; set: on a port of its own, on loopback only.
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_in_one_of_its_forms(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_redis_url(value.get_secret_value())  # its error names the part, never the password
+        return value
 
     @model_validator(mode="after")
     def _webhook_needs_url_and_secret(self) -> Self:

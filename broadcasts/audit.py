@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
 
-import redis.asyncio as aioredis
+from city.connection import RedisClient
 
 
 class Action(StrEnum):
@@ -52,7 +52,7 @@ class Entry:
 
 
 class AuditLog:
-    def __init__(self, redis: aioredis.Redis, key: str) -> None:
+    def __init__(self, redis: RedisClient, key: str) -> None:
         self._redis = redis
         self._key = key
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-import redis.asyncio as aioredis
 from city.config import City, StaffMember
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel
 
@@ -72,7 +72,7 @@ class Desk:
         digest_audience: Callable[[str, Channel], Awaitable[int]],
         publisher: Publisher,
         clock: Callable[[], datetime],
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: Keys,
     ) -> None:
         self._digest_audience = digest_audience

@@ -14,8 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
-import redis.asyncio as aioredis
 from city.config import City
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel, Resident
 
@@ -65,7 +65,7 @@ class PlanningCancelled(Exception):
 class Planner:
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: Keys,
         hasher: Callable[[str], str],
         city: Callable[[], City],

@@ -12,8 +12,7 @@ from dataclasses import replace
 from datetime import datetime, tzinfo
 from typing import Any, cast
 
-import redis.asyncio as aioredis
-
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel, Resident, ResidentRecord
 
@@ -32,7 +31,7 @@ Forget = Callable[[Resident], Awaitable[None]]
 
 
 class Residents:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, tz: tzinfo) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, tz: tzinfo) -> None:
         self._redis = redis
         self._keys = keys
         self._tz = tz
