@@ -32,7 +32,12 @@ class Settings(BaseSettings):
     """Every variable is documented in `.env.example`; keep the two in step."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,
+        # A refused value is never repeated: REDIS_URL and the tokens hold secrets.
+        hide_input_in_errors=True,
     )
 
     telegram_bot_token: SecretStr | None = None

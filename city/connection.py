@@ -12,5 +12,10 @@ from typing import TypeAlias
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 RedisClient: TypeAlias = Redis | RedisCluster
+
+# What a command may raise while a server is away or a failover is under way. A cluster client's own
+# errors (no node reachable, a slot not yet covered again) do not derive from RedisError.
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException)

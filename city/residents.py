@@ -135,8 +135,13 @@ class Residents:
                 pipe.hdel(self._keys.resident(resident), "daily_since")
             if record.inactive_since is None:
                 for topic_id in record.topics:
-                    pipe.smove(
-                        self._audience(record, topic_id), self._audience(switched, topic_id), resident.chat_id
+                    # A raw command: redis-py's cluster pipeline refuses SMOVE by name, as its two sets
+                    # could lie in two slots; these share the topic's hash tag (city/keys.py).
+                    pipe.execute_command(
+                        "SMOVE",
+                        self._audience(record, topic_id),
+                        self._audience(switched, topic_id),
+                        resident.chat_id,
                     )
             await pipe.execute()
         return switched

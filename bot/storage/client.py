@@ -15,12 +15,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel
-from redis.exceptions import RedisError
 
 from bot.settings import Settings
 from bot.storage.embedded import EmbeddedRedis
 from bot.storage.redis_url import Mode, RedisTarget, parse_redis_url
-from city.connection import RedisClient
+from city.connection import REDIS_ERRORS, RedisClient
 from city.keys import SCHEMA_VERSION, Keys
 
 # How long a starting service waits for a CLI command that briefly owns the embedded server.
@@ -119,7 +118,9 @@ async def reachable(redis: RedisClient) -> bool:
                 await redis.ping(target_nodes=RedisCluster.PRIMARIES)
             else:
                 await redis.ping()
-    except (RedisError, OSError, TimeoutError):
+    except REDIS_ERRORS:
+        return False
+    except (OSError, TimeoutError):
         return False
     return True
 
@@ -147,7 +148,7 @@ async def migrate(storage: Storage) -> None:
     try:
         await storage.redis.set(storage.keys.schema(), SCHEMA_VERSION, nx=True)
         stored = int(await storage.redis.get(storage.keys.schema()) or SCHEMA_VERSION)
-    except RedisError as exc:
+    except REDIS_ERRORS as exc:
         # The exception text can carry the URL with its password; name only the kind of failure.
         raise StorageError(f"Redis is not reachable ({type(exc).__name__}); check REDIS_URL") from None
     if stored > SCHEMA_VERSION:

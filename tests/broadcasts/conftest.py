@@ -26,10 +26,15 @@ from city.keys import Keys
 from city.residents import Residents
 from city.values import Channel, Resident, ResidentRecord
 from tests.bot.conftest import Sleeps
-from tests.conftest import TOKEN, ManualClock
+from tests.conftest import TOKEN, ManualClock, parametrize_by_redis_mode
 from tests.fakes.telegram_api import FakeTelegram
 
 CITY = load_city(DEFAULT_CITY_FILE)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The engine's and scheduler's tests hold for one server, a Sentinel service and a Cluster alike."""
+    parametrize_by_redis_mode(metafunc)
 
 
 @dataclass
