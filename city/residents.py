@@ -7,8 +7,8 @@ leaves someone in an audience without a record that erasure would find.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from typing import Any, cast
 
@@ -16,6 +16,9 @@ from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel, Resident, ResidentRecord
 
+# Keys a SCAN call looks at, and records read per round trip, when walking every resident.
+SCAN_COUNT = 1000
+HEADCOUNT_PAGE = 500
 # "Chat not found" twice within this window retires a subscriber.
 MISSING_WINDOW_S = 24 * 3600
 # Aggregate counters are kept a little over a year for the 7- and 30-day and yearly comparisons.
@@ -28,6 +31,14 @@ IDENTITY_FIELDS = frozenset({"whatsapp_user_id"})
 # Erasure also asks each part that keeps something about a resident outside the record to forget it
 # (WhatsApp's window marks, the engine's queued deliveries); the wiring in bot/ registers them.
 Forget = Callable[[Resident], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Headcount:
+    """People, not subscriptions: the residents of one messenger who agreed to the privacy notice."""
+
+    agreed: int = 0
+    inactive: int = 0  # of them, those who blocked the bot or cannot be reached: nothing is sent to them
 
 
 class Residents:
@@ -54,6 +65,42 @@ class Residents:
             inactive_since=datetime.fromisoformat(inactive) if inactive else None,
             daily_since=datetime.fromisoformat(daily) if daily else None,
         )
+
+    async def every(self) -> AsyncIterator[Resident]:
+        """Every resident with a record, once each, for counts and checks over everyone.
+
+        SCAN walks one server's keys; on a Redis Cluster redis-py runs it on every primary in turn, so
+        nobody is missed. A record written or erased during the walk may or may not be seen.
+        """
+        pattern = self._keys.resident_records()
+        async for key in self._redis.scan_iter(match=pattern, count=SCAN_COUNT, _type="hash"):
+            if (resident := self._keys.resident_of(str(key))) is not None:
+                yield resident
+
+    async def headcount(self) -> dict[Channel, Headcount]:
+        """Per messenger, how many residents agreed and how many of them receive nothing now."""
+        counts: dict[Channel, Headcount] = {}
+        page: list[Resident] = []
+        async for resident in self.every():
+            page.append(resident)
+            if len(page) == HEADCOUNT_PAGE:
+                await self._count_page(page, counts)
+                page = []
+        await self._count_page(page, counts)
+        return counts
+
+    async def _count_page(self, page: list[Resident], counts: dict[Channel, Headcount]) -> None:
+        if not page:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for resident in page:
+                pipe.hmget(self._keys.resident(resident), ["consent_at", "inactive_since"])
+            answers = await pipe.execute()
+        for resident, (consent_at, inactive_since) in zip(page, answers, strict=True):
+            if consent_at is None:
+                continue
+            before = counts.get(resident.channel, Headcount())
+            counts[resident.channel] = Headcount(before.agreed + 1, before.inactive + bool(inactive_since))
 
     async def consent(self, resident: Resident, *, language: str, version: str, at: datetime) -> None:
         await self._redis.hset(

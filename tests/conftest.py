@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from bot.storage.client import connect
+from bot.storage.client import open_client
 from bot.storage.embedded import EmbeddedRedis
 from city.connection import RedisClient
 from tests.fakes.telegram_api import FakeTelegram
@@ -52,6 +52,13 @@ def parametrize_by_redis_mode(metafunc: pytest.Metafunc) -> None:
     `pytest_generate_tests` of the directories and modules whose tests must hold in every mode."""
     if "redis" in metafunc.fixturenames:
         metafunc.parametrize("redis_mode", REDIS_MODES, indirect=True)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `every_redis_mode` runs once per mode. (Directories and modules that hold for every
+    mode as a whole call `parametrize_by_redis_mode` from a hook of their own instead; not both.)"""
+    if metafunc.definition.get_closest_marker("every_redis_mode") is not None:
+        parametrize_by_redis_mode(metafunc)
 
 
 @pytest.fixture(scope="session")
@@ -121,7 +128,7 @@ def key_prefix() -> str:
 async def redis(redis_url: str, key_prefix: str) -> AsyncIterator[RedisClient]:
     """A client for the test's own key prefix, made as the service makes it; everything under the prefix
     is deleted afterwards (on a cluster, from every primary)."""
-    client = connect(redis_url)
+    client = await open_client(redis_url)
     yield client
     keys = [key async for key in client.scan_iter(match=f"{key_prefix}:*", count=1000)]
     if keys:

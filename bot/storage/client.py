@@ -110,6 +110,19 @@ def _sentinel(target: RedisTarget, options: dict[str, Any]) -> SentinelManagedRe
     return client
 
 
+async def open_client(url: str, *, decode_responses: bool = True) -> RedisClient:
+    """`connect`, and on a cluster learn its layout before anyone uses the client: redis-py 8.1's async
+    cluster client can break a connection when many tasks race its first look at the cluster."""
+    client = connect(url, decode_responses=decode_responses)
+    if isinstance(client, RedisCluster):
+        try:
+            await client.initialize()
+        except BaseException:
+            await client.aclose()
+            raise
+    return client
+
+
 async def reachable(redis: RedisClient) -> bool:
     """Whether the primary (every primary of a cluster) answers within REACHABLE_TIMEOUT_S."""
     try:
@@ -146,6 +159,8 @@ async def open_storage(settings: Settings, *, service: bool) -> Storage:
 async def migrate(storage: Storage) -> None:
     """Stamp a new database with the schema version and refuse data written by a newer release."""
     try:
+        if isinstance(storage.redis, RedisCluster):
+            await storage.redis.initialize()  # see open_client
         await storage.redis.set(storage.keys.schema(), SCHEMA_VERSION, nx=True)
         stored = int(await storage.redis.get(storage.keys.schema()) or SCHEMA_VERSION)
     except REDIS_ERRORS as exc:

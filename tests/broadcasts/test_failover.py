@@ -19,7 +19,7 @@ import pytest
 
 from bot.assembly import build_engine, limiter_for
 from bot.control import Announcement, ControlChannel
-from bot.storage.client import Storage, connect
+from bot.storage.client import Storage, open_client
 from bot.storage.idhash import IdHasher
 from bot.telegram.api import TelegramAPI
 from bot.telegram.channel import TelegramChannel
@@ -78,7 +78,7 @@ def failing(request: pytest.FixtureRequest) -> Iterator[Failing]:
 
 @pytest.fixture
 async def client(failing: Failing) -> AsyncIterator[RedisClient]:
-    redis = connect(failing.topology.url)
+    redis = await open_client(failing.topology.url)
     yield redis
     await redis.aclose()
 
