@@ -312,7 +312,11 @@ class SentinelTopology(Topology):
             f"sentinel down-after-milliseconds {SERVICE} {self.down_after_ms}\n"
             f"sentinel failover-timeout {SERVICE} 10000\n"
         )
-        sentinel = Server(self.server_binary, port, self.dir, [str(config), "--sentinel"])
+        # Debian's redis-sentinel package names the same binary; without it, redis-server runs as one.
+        if (binary := shutil.which("redis-sentinel")) is not None:
+            sentinel = Server(binary, port, self.dir, [str(config)])
+        else:
+            sentinel = Server(self.server_binary, port, self.dir, [str(config), "--sentinel"])
         self.servers.append(sentinel)
         return sentinel
 
