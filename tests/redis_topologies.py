@@ -1,7 +1,8 @@
 """Real Redis topologies on loopback ports of their own, for the suite and `make bench`.
 
 - `ClusterTopology`: a Redis Cluster of 3 primaries and 3 replicas, made by `redis-cli --cluster create`;
-- `SentinelTopology`: a primary, a replica and 3 sentinels watching them.
+- `SentinelTopology`: a primary, a replica and 3 sentinels watching them;
+- `SingleServer`: one server of the same binary over TCP, for comparisons in `make bench`.
 
 They run Debian's `redis-server` and `redis-cli` (7.0 or newer: the control channel uses sharded pub/sub
 on a cluster), never the machine's own Redis on 6379. Every server is a child process of this one, so
@@ -173,6 +174,24 @@ class Topology:
         server = Server(self.server_binary, port, self.dir, args)
         self.servers.append(server)
         return server
+
+
+class SingleServer(Topology):
+    """One redis-server on TCP loopback: what a cluster is compared with, on equal terms."""
+
+    @property
+    def url(self) -> str:
+        return f"redis://:{PASSWORD}@{self.servers[0].address}/0"
+
+    def start(self) -> SingleServer:
+        try:
+            server = self._data_server([], bus=False)
+            server.start()
+            server.wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+        return self
 
 
 class ClusterTopology(Topology):
