@@ -67,10 +67,12 @@ class Residents:
         )
 
     async def every(self) -> AsyncIterator[Resident]:
-        """Every resident with a record, once each, for counts and checks over everyone.
+        """Every resident with a record, for counts and checks over everyone.
 
         SCAN walks one server's keys; on a Redis Cluster redis-py runs it on every primary in turn, so
-        nobody is missed. A record written or erased during the walk may or may not be seen.
+        nobody is missed. As SCAN promises: whoever has a record for the whole walk is found, a record
+        written or erased meanwhile may or may not be, and one may come twice when the server resizes its
+        tables during the walk.
         """
         pattern = self._keys.resident_records()
         async for key in self._redis.scan_iter(match=pattern, count=SCAN_COUNT, _type="hash"):
@@ -81,7 +83,11 @@ class Residents:
         """Per messenger, how many residents agreed and how many of them receive nothing now."""
         counts: dict[Channel, Headcount] = {}
         page: list[Resident] = []
+        seen: set[Resident] = set()
         async for resident in self.every():
+            if resident in seen:
+                continue
+            seen.add(resident)
             page.append(resident)
             if len(page) == HEADCOUNT_PAGE:
                 await self._count_page(page, counts)
