@@ -130,10 +130,12 @@ async def redis(redis_url: str, key_prefix: str) -> AsyncIterator[RedisClient]:
     is deleted afterwards (on a cluster, from every primary)."""
     client = await open_client(redis_url)
     yield client
-    keys = [key async for key in client.scan_iter(match=f"{key_prefix}:*", count=1000)]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{key_prefix}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture
