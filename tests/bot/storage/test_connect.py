@@ -15,6 +15,15 @@ from tests.conftest import parametrize_by_redis_mode
 from tests.redis_topologies import PASSWORD, Topology
 
 KINDS = {"single": "Redis", "sentinel": "SentinelManagedRedis", "cluster": "RedisCluster"}
+# The topologies the suite starts, which (unlike its single server) take a password.
+TOPOLOGIES = pytest.mark.parametrize(
+    "redis_mode",
+    [
+        pytest.param("cluster", marks=pytest.mark.cluster),
+        pytest.param("sentinel", marks=pytest.mark.sentinel),
+    ],
+    indirect=True,
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -33,11 +42,8 @@ async def test_the_storage_opens_and_migrates_in_every_mode(
         await storage.close()
 
 
-async def test_a_wrong_password_is_refused_without_naming_it(
-    redis: RedisClient, redis_mode: str, redis_url: str, make_settings: Any
-) -> None:
-    if redis_mode == "single":
-        pytest.skip("the suite's single server takes no password")
+@TOPOLOGIES
+async def test_a_wrong_password_is_refused_without_naming_it(redis_url: str, make_settings: Any) -> None:
     wrong = redis_url.replace(PASSWORD, "not-the-password")
     with pytest.raises(StorageError, match="not reachable") as refused:
         await open_storage(make_settings(redis_url=wrong), service=False)
@@ -45,12 +51,11 @@ async def test_a_wrong_password_is_refused_without_naming_it(
     assert PASSWORD not in str(refused.value)
 
 
+@TOPOLOGIES
 async def test_closing_releases_every_connection(
-    redis: RedisClient, redis_mode: str, redis_url: str, request: pytest.FixtureRequest
+    redis_mode: str, redis_url: str, request: pytest.FixtureRequest
 ) -> None:
     """Counted by the servers themselves: the primaries, and for Sentinel the sentinels too."""
-    if redis_mode == "single":
-        pytest.skip("one server: closing the client closes its one pool")
     topology: Topology = request.getfixturevalue(f"redis_{redis_mode}")
     before = connections(topology)
     client = connect(redis_url)
