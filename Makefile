@@ -29,9 +29,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The sandbox page's browser tests need Debian's chromium (never `playwright install`); say so loudly.
+# The sandbox page's browser tests need Debian's chromium (never `playwright install`), the Redis Cluster
+# and Sentinel tests Debian's redis-server 7 and redis-cli; say so loudly when they are missing.
 pytest: $(STAMP)
 	@test -x /usr/bin/chromium || echo "!!! /usr/bin/chromium is missing: the browser tests are SKIPPED (apt-get install chromium; .ci/run does) !!!"
+	@{ command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || echo "!!! redis-server or redis-cli is missing: the Redis Cluster and Sentinel tests are SKIPPED (apt-get install redis-server; .ci/run does) !!!"
 	$(BIN)/pytest -q
 
 # The peers the engine is measured against live in a venv of their own: aiogram pins an older pydantic.

@@ -30,10 +30,12 @@ async def run(plan: Plan, peers_python: Path | None, token: str) -> Results:
         async with StandInProcess("none", token) as standin:
             zero = await scenarios.zero_latency(env, standin, plan)
             two_procs = await scenarios.two_processes(env, standin, plan)
+            modes = await scenarios.redis_modes(env, standin, plan)
         async with StandInProcess("tg", token) as standin:
             limits = {"tg": await scenarios.at_limit(env, standin, "tg", plan.limit_seconds)}
             two_procs_limit = await scenarios.at_limit(env, standin, "tg", plan.limit_seconds, processes=2)
             alert = await scenarios.alert_latency(env, standin, plan)
+            failover = await scenarios.failover(env, standin)
         async with StandInProcess("wa", token) as standin:
             limits["wa"] = await scenarios.at_limit(env, standin, "wa", plan.limit_seconds)
         memory = await scenarios.redis_memory(env, plan)
@@ -48,6 +50,8 @@ async def run(plan: Plan, peers_python: Path | None, token: str) -> Results:
         alert=alert,
         redis_memory=memory,
         webhook=webhook,
+        redis_modes=modes,
+        failover=failover,
     )
 
 

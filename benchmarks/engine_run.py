@@ -2,7 +2,8 @@
 
 The engine runs exactly as `stadtfunk run` wires it (bot.assembly.build_engine, the Telegram
 channel client, the shared limiter), against the stand-in of benchmarks/standin.py and a Redis of its
-own. Subscribers are written in the layout city/residents.py keeps, so Redis memory figures are real.
+own (one server, or a Cluster: `--redis-url` takes every form REDIS_URL does). Subscribers are written
+in the layout city/residents.py keeps, so Redis memory figures are real.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-import redis.asyncio as aioredis
 
 from benchmarks.message import TEXT
 from bot.assembly import build_engine, limiter_for
 from bot.settings import DEFAULT_CITY_FILE
-from bot.storage.client import Storage
+from bot.storage.client import Storage, open_client
 from bot.storage.idhash import IdHasher
 from bot.telegram.api import TelegramAPI
 from bot.telegram.channel import TelegramChannel
@@ -82,7 +82,7 @@ def peak_rss_mb() -> float:
 async def running_engine(
     target: Target, rate: float, worker: str, margin: float = DEFAULT_MARGIN, channel: str = "tg"
 ) -> AsyncIterator[Engine]:
-    redis: aioredis.Redis = aioredis.Redis.from_url(target.redis_url, decode_responses=True)
+    redis = await open_client(target.redis_url)
     storage = Storage(redis, Keys(PREFIX), None)
     hasher = IdHasher(b"benchmark-secret-0123456789")
     connector = aiohttp.TCPConnector(limit=80)
@@ -125,7 +125,7 @@ async def seed(
 ) -> None:
     """Residents as bot/residents.py stores them: consent record, topics, audience membership (the
     digest readers' audience with `daily`)."""
-    redis: aioredis.Redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    redis = await open_client(redis_url)
     keys = Keys(PREFIX)
     consent: dict[Any, Any] = {
         "language": "de",
@@ -255,7 +255,7 @@ async def start_digest(target: Target, engine: Engine, topic: str) -> str:
         id="", topics=(topic,), text_de=TEXT, author="benchmark", created_at=now - timedelta(hours=2)
     )
     news = await engine.store.create(news)
-    redis: aioredis.Redis = aioredis.Redis.from_url(target.redis_url, decode_responses=True)
+    redis = await open_client(target.redis_url)
     await Timeline(redis, Keys(PREFIX), engine.store).record(news, [topic], now - timedelta(hours=1))
     await redis.aclose()
     digest = Broadcast(id=f"digest-{now.date().isoformat()}", topics=(ALL_TOPICS,), text_de="Tagesüberblick",
@@ -280,7 +280,7 @@ async def first_delivery(api_url: str, marker: str, deadline: float) -> float | 
 
 
 async def redis_memory(redis_url: str, subscribers: int) -> dict[str, Any]:
-    redis: aioredis.Redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    redis = await open_client(redis_url)
     before = int((await redis.info("memory"))["used_memory"])
     await seed(redis_url, subscribers)
     after = int((await redis.info("memory"))["used_memory"])

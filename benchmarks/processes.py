@@ -22,8 +22,8 @@ from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
-import redis.asyncio as aioredis
 
+from bot.storage.client import open_client
 from bot.storage.embedded import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,8 +141,8 @@ async def bench_redis() -> AsyncIterator[str]:
 
 
 async def flush_redis(url: str) -> None:
-    """Empty the run's Redis, so that each engine scenario starts from nothing."""
-    client = aioredis.Redis.from_url(url)
+    """Empty the run's Redis (every primary of a cluster), so each engine scenario starts from nothing."""
+    client = await open_client(url)
     try:
         await client.flushall(asynchronous=True)  # a million keys take longer than a read timeout
     finally:

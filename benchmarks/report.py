@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.processes import JSON, NotMeasured, Outcome
+from benchmarks.report_redis import render_redis_modes
 from benchmarks.scenarios import PEER_PREFIX, PEERS, Plan
 from benchmarks.standin import RULES
 from broadcasts.sender import CONCURRENCY
@@ -49,6 +50,8 @@ class Results:
     alert: Outcome
     redis_memory: Outcome
     webhook: Mapping[str, Outcome] = field(default_factory=dict)  # offered rate -> the run
+    redis_modes: Mapping[str, Outcome] = field(default_factory=dict)  # single, cluster, cluster_two_procs
+    failover: Mapping[str, Outcome] = field(default_factory=dict)  # sentinel, cluster
     notes: list[str] = field(default_factory=list)
 
 
@@ -63,6 +66,7 @@ def render(results: Results) -> str:
         _alert(results.alert, results.plan),
         _memory(results.redis_memory, results.plan),
         _webhook(results.webhook),
+        render_redis_modes(results.plan, results.redis_modes, results.failover),
     ]
     if results.notes:
         sections.append("## Notes\n\n" + "\n".join(f"- {note}" for note in results.notes))

@@ -15,6 +15,11 @@ get `--api-url URL --token T` (the stand-in; Telegram at `{URL}/bot{T}/…`, Wha
   sending at the limit → {"latency_s", ...} (submission to the alert's first delivery);
 - `redis-memory --subscribers N`: N subscribers stored → {"bytes_per_subscriber", ...}.
 
+The Redis modes: `zero` and `two-procs` again, with `--redis-url` naming one server on TCP and a Redis
+Cluster of 3 primaries and 3 replicas of the same binary (started here, tests/redis_topologies.py); and
+`python -m benchmarks.failover_run --mode cluster|sentinel` → {"kill_to_delivery_s", ...}, the time from
+SIGKILLing the primary to the next delivery.
+
 The WhatsApp webhook is measured by `python -m benchmarks.webhook` (a server process and a load process on
 loopback) → {"acks_per_cpu_s", "p50_ms", "p99_ms", "rate", ...} per offered rate.
 
@@ -24,12 +29,14 @@ show what was delivered, whether a chat got a message twice and whether a limit 
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.processes import NotMeasured, Outcome, StandInProcess, flush_redis, run_json
+from tests.redis_topologies import ClusterTopology, SingleServer, TopologyUnavailable
 
 PEERS = ("ptb", "aiogram", "aiohttp")
 WEBHOOK_RATES = (500, 1000, 2000, 3000)
@@ -45,6 +52,9 @@ STANDIN_SUMMARY = (
     "cpu_s",
 )
 LIMIT_SUMMARY = (*STANDIN_SUMMARY, "per_second", "achieved_rate", "first_ts", "last_ts", "rule")
+# What an operator would set (docs/operations.md): a primary silent this long is replaced.
+FAILOVER_TIMEOUT_MS = 5000
+FAILOVER_MODES = ("sentinel", "cluster")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +85,18 @@ class Env:
 
 
 async def engine(
-    env: Env, scenario: str, args: Sequence[str], *, api_url: str | None, timeout_s: float
+    env: Env,
+    scenario: str,
+    args: Sequence[str],
+    *,
+    api_url: str | None,
+    timeout_s: float,
+    redis_url: str | None = None,
 ) -> Outcome:
-    await flush_redis(env.redis_url)
-    command = [sys.executable, "-m", "benchmarks.engine_run", scenario, *args, "--redis-url", env.redis_url]
+    """`benchmarks.engine_run` against the run's Redis, or the one `redis_url` names."""
+    redis_url = redis_url or env.redis_url
+    await flush_redis(redis_url)
+    command = [sys.executable, "-m", "benchmarks.engine_run", scenario, *args, "--redis-url", redis_url]
     if api_url is not None:
         command += ["--api-url", api_url, "--token", env.token]
     return await run_json(command, timeout_s)
@@ -169,6 +187,49 @@ async def webhook(env: Env, plan: Plan) -> dict[str, Outcome]:
     command = [sys.executable, "-m", "benchmarks.webhook", "--bare",
                "--rate", str(top), "--seconds", str(seconds)]  # fmt: skip
     results[f"{PEER_PREFIX}{top}"] = await run_json(command, timeout_s=seconds * 4 + 120)
+    return results
+
+
+async def redis_modes(env: Env, standin: StandInProcess, plan: Plan) -> dict[str, Outcome]:
+    """The largest zero-latency fan-out on one server and on a 3-primary cluster of the same Redis binary,
+    both over TCP; then two engine processes on the cluster. Keys: single, cluster, cluster_two_procs."""
+    size = plan.sizes[-1]
+    try:
+        single = await asyncio.to_thread(SingleServer().start)
+    except TopologyUnavailable as exc:
+        return {"single": NotMeasured(str(exc))}
+    try:
+        cluster = await asyncio.to_thread(ClusterTopology().start)
+    except TopologyUnavailable as exc:
+        single.stop()
+        return {"cluster": NotMeasured(str(exc))}
+    results: dict[str, Outcome] = {}
+    try:
+        for name, url, scenario in (
+            ("single", single.url, "zero"),
+            ("cluster", cluster.url, "zero"),
+            ("cluster_two_procs", cluster.url, "two-procs"),
+        ):
+            await standin.reset()
+            _progress(f"zero latency, {size:,} subscribers, {name.replace('_', ' ')}")
+            outcome = await engine(env, scenario, ["--subscribers", str(size)], api_url=standin.url,
+                                   timeout_s=_send_timeout(size), redis_url=url)  # fmt: skip
+            results[name] = await with_standin(standin, outcome)
+    finally:
+        single.stop()
+        cluster.stop()
+    return results
+
+
+async def failover(env: Env, standin: StandInProcess) -> dict[str, Outcome]:
+    """From SIGKILLing the primary to the next delivery, sending at the Telegram limit, per mode."""
+    results: dict[str, Outcome] = {}
+    for mode in FAILOVER_MODES:
+        await standin.reset()
+        _progress(f"failover: {mode}, the primary killed mid-broadcast")
+        command = [sys.executable, "-m", "benchmarks.failover_run", "--mode", mode, "--api-url", standin.url,
+                   "--token", env.token, "--timeout-ms", str(FAILOVER_TIMEOUT_MS)]  # fmt: skip
+        results[mode] = await run_json(command, timeout_s=300)
     return results
 
 

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import partial
 
-import redis.asyncio as aioredis
-
 from bot.settings import Settings
 from bot.storage.client import Storage
 from bot.storage.idhash import audit_secret
@@ -35,6 +33,7 @@ from broadcasts.spam_limit import SpamLimit
 from broadcasts.store import BroadcastStore
 from broadcasts.timeline import Item, Timeline
 from city.config import City
+from city.connection import RedisClient
 from city.keys import Keys
 from city.residents import Residents
 from city.values import Channel, ResidentRecord
@@ -168,7 +167,7 @@ class Editorial:
 
 def build_editorial(
     *,
-    redis: aioredis.Redis,
+    redis: RedisClient,
     keys: Keys,
     engine: Engine,
     city: Callable[[], City],

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,6 +23,7 @@ from broadcasts.channel import ChannelClient, Message, Pacing
 from broadcasts.outcome import SendError
 from broadcasts.queue import depth
 from city.config import City
+from city.connection import RedisClient
 from city.keys import Keys
 from city.residents import subscriber_counts
 from city.values import Channel
@@ -80,9 +80,7 @@ class Metrics:
 
         return counted
 
-    async def refresh(
-        self, redis: aioredis.Redis, keys: Keys, city: City, channels: Sequence[Channel]
-    ) -> None:
+    async def refresh(self, redis: RedisClient, keys: Keys, city: City, channels: Sequence[Channel]) -> None:
         """Read the gauges from Redis, the truth every process shares."""
         for channel in channels:
             for priority, count in (await depth(redis, keys, channel)).items():

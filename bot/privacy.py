@@ -19,8 +19,6 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-import redis.asyncio as aioredis
-
 from bot.assembly import audit_log
 from bot.settings import Settings
 from bot.storage.client import Storage
@@ -29,6 +27,7 @@ from broadcasts.audit import Action, AuditLog, Entry
 from broadcasts.engine import Engine
 from broadcasts.records import DeliveryRecords
 from city.config import City
+from city.connection import RedisClient
 from city.keys import Keys
 from city.residents import Residents
 from city.retention import Expiry
@@ -48,7 +47,7 @@ class PrivacyUpkeep:
     def __init__(
         self,
         *,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: Keys,
         residents: Residents,
         records: DeliveryRecords,

@@ -13,14 +13,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import cast
 
-import redis.asyncio as aioredis
-
 from bot.telegram.api import TelegramAPI
 from broadcasts.model import TERMINAL
 from broadcasts.outcome import SendError, SendProblem
 from broadcasts.reply_pacer import ReplyPacer
 from broadcasts.store import BroadcastStore, Progress
 from city.config import City
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel, Resident
 from handlers.staff_common import duration, number
@@ -41,7 +40,7 @@ class ProgressReporter:
     def __init__(
         self,
         *,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: Keys,
         store: BroadcastStore,
         telegram: tuple[TelegramAPI, ReplyPacer] | None,

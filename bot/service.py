@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import aiohttp
-from redis.exceptions import RedisError
 
 from bot.assembly import audit_log, build_engine, default_worker_name, reply_pacer, residents_for
 from bot.channels import Channels, build_channels
@@ -357,10 +356,9 @@ class Service:
             return False
         if self.settings.sandbox_mode and self.sandbox is None:
             return False
-        try:
-            return bool(await self.storage.redis.ping())
-        except RedisError:
-            return False
+        # 503 while no primary answers (on a cluster: while any part of the data has none), so that a load
+        # balancer sends webhooks to a process that can store them; the client reconnects by itself.
+        return await self.storage.reachable()
 
     async def stop(self) -> None:
         self._stopping.set()

@@ -15,6 +15,7 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.storage.redis_url import parse_redis_url
 from bot.syslog import SyslogTarget
 
 DEFAULT_CITY_FILE = Path(__file__).parent / "cities" / "beispielstadt.yaml"
@@ -49,7 +50,12 @@ class Settings(BaseSettings):
     """Every variable is documented in `.env.example`; keep the two in step."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,
+        # A refused value is never repeated: REDIS_URL and the tokens hold secrets.
+        hide_input_in_errors=True,
     )
 
     telegram_bot_token: SecretStr | None = None
@@ -120,6 +126,13 @@ class Settings(BaseSettings):
     def _syslog_url(cls, value: str | None) -> str | None:
         if value is not None:
             SyslogTarget.parse(value)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_in_one_of_its_forms(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_redis_url(value.get_secret_value())  # its error names the part, never the password
         return value
 
     @model_validator(mode="after")

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import redis.asyncio as aioredis
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 
 from broadcasts.model import Broadcast, Priority
 
@@ -41,7 +42,7 @@ def priority_of(value: float) -> Priority:
 
 
 class ActiveLists:
-    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
 
@@ -63,7 +64,7 @@ class ActiveLists:
         end = -1 if limit is None else limit - 1
         return self.ids_from(await self._redis.zrange(self._keys.active(channel), 0, end))
 
-    def read_in(self, pipe: Pipeline, channel: Channel, limit: int) -> None:
+    def read_in(self, pipe: Pipeline | ClusterPipeline, channel: Channel, limit: int) -> None:
         """The read of `ids`, queued on a pipeline that batches it with other commands (a sender's
         survey); `ids_from` turns its answer into ids."""
         pipe.zrange(self._keys.active(channel), 0, limit - 1)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, cast
 
-import redis.asyncio as aioredis
+from city.connection import RedisClient
 from city.keys import Keys
 from redis.exceptions import ResponseError
 
@@ -139,7 +139,7 @@ class ChainReport:
 
 
 class AuditLog:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, secret: bytes) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, secret: bytes) -> None:
         self._redis = redis
         self._keys = keys
         self._key = keys.audit()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 
-from redis.exceptions import RedisError
+from city.connection import REDIS_ERRORS
 
 from broadcasts.channel import ChannelClient, Message
 from broadcasts.model import Broadcast
@@ -113,7 +113,7 @@ class Courier:
             await self.queue.settle(
                 broadcast.id, settlements, unmark=retried, day=now.astimezone(self._tz).date()
             )
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.error("sender %s could not settle a batch: %s", self.channel, type(exc).__name__)
             return False
         finally:
@@ -126,7 +126,7 @@ class Courier:
         self._daily_flushed = now
         try:
             await self.queue.flush_daily()
-        except RedisError as exc:  # kept, and written with the next flush
+        except REDIS_ERRORS as exc:  # kept, and written with the next flush
             log.error("sender %s could not write the daily figures: %s", self.channel, type(exc).__name__)
 
     async def message(self, broadcast: Broadcast, language: str) -> Message:

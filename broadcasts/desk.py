@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 
-import redis.asyncio as aioredis
 from city.config import City, StaffMember
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel
 
@@ -46,7 +46,7 @@ class Desk:
         digest_audience: Callable[[str, Channel], Awaitable[int]],
         publisher: Publisher,
         clock: Callable[[], datetime],
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: Keys,
     ) -> None:
         self._digest_audience = digest_audience

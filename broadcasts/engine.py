@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 
-import redis.asyncio as aioredis
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel
 
@@ -35,7 +35,7 @@ class Engine:
     def __init__(
         self,
         *,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: Keys,
         store: BroadcastStore,
         planner: Planner,

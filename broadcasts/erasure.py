@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
-import redis.asyncio as aioredis
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Resident
 
@@ -33,7 +33,7 @@ ERASED_TTL_S = 7 * 24 * 3600
 
 
 async def drop_resident(
-    redis: aioredis.Redis, keys: Keys, hasher: Callable[[str], str], resident: Resident
+    redis: RedisClient, keys: Keys, hasher: Callable[[str], str], resident: Resident
 ) -> None:
     """Drop the resident from every broadcast still sending (or paused) on their channel: an erasure
     request outranks the last message of a broadcast. This reads each running broadcast's stream once;

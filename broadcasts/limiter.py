@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
+from city.connection import RedisClient
 
 # KEYS[1] is the global TAT, KEYS[1 + i] recipient i's; the caller builds them all under one hash tag.
 # ARGV: now, global T, global tolerance, horizon, every recipient's T joined by ";", and a push: how
@@ -115,7 +114,7 @@ class Limiter:
 
     def __init__(
         self,
-        redis: aioredis.Redis | RedisCluster,
+        redis: RedisClient,
         key: str,
         rate: Rate,
         *,

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import cast
 
-import redis.asyncio as aioredis
 from city.config import City
+from city.connection import RedisClient
 from city.consent import CONSENT_ASKED, note_asked, outdated_consents
 from city.keys import Keys
 from city.values import Channel, Resident
@@ -78,7 +78,7 @@ class PlanningCancelled(Exception):
 class Planner:
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: Keys,
         hasher: Callable[[str], str],
         city: Callable[[], City],

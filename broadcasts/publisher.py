@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 
-import redis.asyncio as aioredis
 from city.config import City
+from city.connection import RedisClient
 from city.keys import Keys
 
 from broadcasts import approval
@@ -36,7 +36,7 @@ class Publisher:
     def __init__(
         self,
         *,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: Keys,
         engine: Engine,
         timeline: Timeline,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-import redis.asyncio as aioredis
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel
 from redis.exceptions import ResponseError
@@ -146,7 +146,7 @@ class Survey:
 
 
 class DeliveryQueue:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, channel: Channel, worker: str) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, channel: Channel, worker: str) -> None:
         self._redis = redis
         self._settle = redis.register_script(_SETTLE)
         self._mark = redis.register_script(_MARK)
@@ -369,7 +369,7 @@ class DeliveryQueue:
             await self._redis.hdel(self._keys.workers(self.channel), *dead)
 
 
-async def depth(redis: aioredis.Redis, keys: Keys, channel: Channel) -> dict[Priority, int]:
+async def depth(redis: RedisClient, keys: Keys, channel: Channel) -> dict[Priority, int]:
     """Deliveries waiting on a channel (queued or claimed, not yet settled), by priority: for metrics."""
     waiting = dict.fromkeys(Priority, 0)
     for listed in await ActiveLists(redis, keys).listed(channel):
@@ -377,7 +377,7 @@ async def depth(redis: aioredis.Redis, keys: Keys, channel: Channel) -> dict[Pri
     return waiting
 
 
-async def open_stream(redis: aioredis.Redis, keys: Keys, broadcast_id: str, channel: Channel) -> None:
+async def open_stream(redis: RedisClient, keys: Keys, broadcast_id: str, channel: Channel) -> None:
     """Create a broadcast's delivery stream on one channel with its consumer group, before anything is
     queued; a second call (another process, or a restart) finds them and leaves them be."""
     try:

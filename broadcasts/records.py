@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
-import redis.asyncio as aioredis
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel
 
@@ -29,7 +29,7 @@ RUNNING = frozenset({State.QUEUED, State.SENDING, State.PAUSED})
 
 
 class DeliveryRecords:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, store: BroadcastStore) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, store: BroadcastStore) -> None:
         self._redis = redis
         self._keys = keys
         self._store = store

@@ -16,8 +16,8 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import cast
 
-import redis.asyncio as aioredis
 from city.config import City
+from city.connection import RedisClient
 from city.keys import Keys
 
 from broadcasts import approval
@@ -49,7 +49,7 @@ class Scheduler:
     def __init__(
         self,
         *,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: Keys,
         store: BroadcastStore,
         publisher: Publisher,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import cast
 
-import redis.asyncio as aioredis
+from city.connection import RedisClient
 from city.keys import Keys
 
 # An identity longer than this (a feed's guid may be a long URL) is kept as its hash.
@@ -96,7 +96,7 @@ class SourceStatus:
 
 
 class Sources:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, *, down_after: int, lease_s: float) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, *, down_after: int, lease_s: float) -> None:
         self._redis = redis
         self._keys = keys
         self._down_after = down_after

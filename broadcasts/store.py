@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import cast
 
-import redis.asyncio as aioredis
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel
 
@@ -152,7 +152,7 @@ class Progress:
 
 
 class BroadcastStore:
-    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
         self._transition = redis.register_script(_TRANSITION)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-import redis.asyncio as aioredis
+from city.connection import RedisClient
 from city.keys import Keys
 
 from broadcasts.model import Broadcast, Priority, State
@@ -29,7 +29,7 @@ KEEP = timedelta(days=35)
 
 
 class Timeline:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, store: BroadcastStore) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, store: BroadcastStore) -> None:
         self._redis = redis
         self._keys = keys
         self._store = store

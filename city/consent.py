@@ -8,13 +8,13 @@ consent and erasure.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-import redis.asyncio as aioredis
-
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel, Consent, Resident
 
@@ -50,7 +50,7 @@ return redis.call('HSET', KEYS[1], 'consent_asked', ARGV[1])
 
 
 class Consents:
-    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
         self._consent = redis.register_script(_CONSENT)
@@ -82,7 +82,9 @@ class Consents:
         if state.get("version") == version:
             return True
         if state.get("listing") != version:  # a new version: list from the start
-            async with self._redis.pipeline(transaction=True) as pipe:
+            # Not one transaction (the keys lie in several Cluster slots): a crash half-way leaves the
+            # listing marker on the old version, so the next call starts over.
+            async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.delete(*(self._keys.consent_awaiting(channel) for channel in Channel))
                 pipe.hset(self._keys.consent_notice(), mapping={"listing": version, "cursor": "0"})
                 pipe.hdel(self._keys.consent_notice(), "version")
@@ -117,7 +119,7 @@ class Consents:
 
 
 async def outdated_consents(
-    redis: aioredis.Redis, keys: Keys, channel: Channel, chats: Sequence[str], version: str
+    redis: RedisClient, keys: Keys, channel: Channel, chats: Sequence[str], version: str
 ) -> list[bool]:
     """Which of these residents have not agreed to `version` of the privacy notice (news waits for them):
     one look at the list made when the notice changed, or, while it is still being made, at each record.
@@ -132,14 +134,12 @@ async def outdated_consents(
         return [given != version for given in await pipe.execute()]
 
 
-async def note_asked(redis: aioredis.Redis, keys: Keys, residents: Sequence[Resident], version: str) -> None:
+async def note_asked(redis: RedisClient, keys: Keys, residents: Sequence[Resident], version: str) -> None:
     """These residents were sent the request to agree to `version` of the privacy notice; a record erased
     meanwhile is not brought back."""
     script = redis.register_script(_NOTE_ASKED)
-    async with redis.pipeline(transaction=False) as pipe:
-        for resident in residents:
-            await script(keys=[keys.resident(resident)], args=[version], client=pipe)
-        await pipe.execute()
+    # One call per record, at once: each record is a slot of its own on a cluster.
+    await asyncio.gather(*(script(keys=[keys.resident(resident)], args=[version]) for resident in residents))
 
 
 def history(fields: dict[str, str]) -> tuple[Consent, ...]:

@@ -38,6 +38,21 @@ class Keys:
         """Every resident's keys, for a scan (the records end in their hash tag)."""
         return f"{self.prefix}:res:{{*"
 
+    def resident_records(self) -> str:
+        """A SCAN pattern for every resident's record, and nothing else: the record alone ends in its tag."""
+        return f"{self.prefix}:res:{{*}}"
+
+    def resident_of(self, record_key: str) -> Resident | None:
+        """Whose record a key found by `resident_records` is; None for any other key."""
+        head, brace, tail = record_key.partition(":res:{")
+        channel, colon, chat_id = tail.removesuffix("}").partition(":")
+        if head != self.prefix or not brace or not tail.endswith("}") or not colon:
+            return None
+        try:
+            return Resident(Channel(channel), chat_id)
+        except ValueError:  # a messenger this release does not know
+            return None
+
     def resident_topics(self, resident: Resident) -> str:
         return f"{self.prefix}:res:{{{resident.ref}}}:topics"
 

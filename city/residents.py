@@ -7,18 +7,20 @@ leaves someone in an audience without a record that erasure would find.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from typing import Any, cast
 
-import redis.asyncio as aioredis
-
+from city.connection import RedisClient
 from city.consent import CONSENT_ASKED, Consents, history
 from city.keys import Keys
 from city.retention import Expiry, RetentionLists
 from city.values import Channel, Resident, ResidentRecord
 
+# Keys a SCAN call looks at, and records read per round trip, when walking every resident.
+SCAN_COUNT = 1000
+HEADCOUNT_PAGE = 500
 # "Chat not found" twice within this window retires a subscriber.
 MISSING_WINDOW_S = 24 * 3600
 # Aggregate counters are kept a little over a year for the 7- and 30-day and yearly comparisons.
@@ -36,7 +38,7 @@ Forget = Callable[[Resident], Awaitable[None]]
 
 
 async def subscriber_counts(
-    redis: aioredis.Redis, keys: Keys, pairs: Iterable[tuple[str, Channel]]
+    redis: RedisClient, keys: Keys, pairs: Iterable[tuple[str, Channel]]
 ) -> dict[tuple[str, Channel], int]:
     """Subscribers per (topic, channel) in both delivery modes, at once and daily digest.
 
@@ -50,8 +52,16 @@ async def subscriber_counts(
     return {pair: sizes[2 * n] + sizes[2 * n + 1] for n, pair in enumerate(wanted)}
 
 
+@dataclass(frozen=True, slots=True)
+class Headcount:
+    """People, not subscriptions: the residents of one messenger who agreed to the privacy notice."""
+
+    agreed: int = 0
+    inactive: int = 0  # of them, those who blocked the bot or cannot be reached: nothing is sent to them
+
+
 class Residents:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, tz: tzinfo) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, tz: tzinfo) -> None:
         self._redis = redis
         self._keys = keys
         self._tz = tz
@@ -78,6 +88,48 @@ class Residents:
             daily_since=datetime.fromisoformat(daily) if daily else None,
             consents=history(fields),
         )
+
+    async def every(self) -> AsyncIterator[Resident]:
+        """Every resident with a record, for counts and checks over everyone.
+
+        SCAN walks one server's keys; on a Redis Cluster redis-py runs it on every primary in turn, so
+        nobody is missed. As SCAN promises: whoever has a record for the whole walk is found, a record
+        written or erased meanwhile may or may not be, and one may come twice when the server resizes its
+        tables during the walk.
+        """
+        pattern = self._keys.resident_records()
+        async for key in self._redis.scan_iter(match=pattern, count=SCAN_COUNT, _type="hash"):
+            if (resident := self._keys.resident_of(str(key))) is not None:
+                yield resident
+
+    async def headcount(self) -> dict[Channel, Headcount]:
+        """Per messenger, how many residents agreed and how many of them receive nothing now."""
+        counts: dict[Channel, Headcount] = {}
+        page: list[Resident] = []
+        seen: set[Resident] = set()
+        async for resident in self.every():
+            if resident in seen:
+                continue
+            seen.add(resident)
+            page.append(resident)
+            if len(page) == HEADCOUNT_PAGE:
+                await self._count_page(page, counts)
+                page = []
+        await self._count_page(page, counts)
+        return counts
+
+    async def _count_page(self, page: list[Resident], counts: dict[Channel, Headcount]) -> None:
+        if not page:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for resident in page:
+                pipe.hmget(self._keys.resident(resident), ["consent_at", "inactive_since"])
+            answers = await pipe.execute()
+        for resident, (consent_at, inactive_since) in zip(page, answers, strict=True):
+            if consent_at is None:
+                continue
+            before = counts.get(resident.channel, Headcount())
+            counts[resident.channel] = Headcount(before.agreed + 1, before.inactive + bool(inactive_since))
 
     async def consent(self, resident: Resident, *, language: str, version: str, at: datetime) -> None:
         """Record consent to a version of the privacy notice, keeping the versions agreed to before."""
@@ -166,8 +218,13 @@ class Residents:
                 pipe.hdel(self._keys.resident(resident), "daily_since")
             if record.inactive_since is None:
                 for topic_id in record.topics:
-                    pipe.smove(
-                        self._audience(record, topic_id), self._audience(switched, topic_id), resident.chat_id
+                    # A raw command: redis-py's cluster pipeline refuses SMOVE by name, as its two sets
+                    # could lie in two slots; these share the topic's hash tag (city/keys.py).
+                    pipe.execute_command(
+                        "SMOVE",
+                        self._audience(record, topic_id),
+                        self._audience(switched, topic_id),
+                        resident.chat_id,
                     )
             await pipe.execute()
         return switched

@@ -9,8 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import redis.asyncio as aioredis
-
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Resident
 
@@ -23,7 +22,7 @@ class Expiry(StrEnum):
 
 
 class RetentionLists:
-    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._lists = {
             Expiry.UNSUBSCRIBED: keys.retention_unsubscribed(),

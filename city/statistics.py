@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import redis.asyncio as aioredis
-
 from city.config import City
+from city.connection import RedisClient
 from city.keys import Keys
 from city.residents import subscriber_counts
 from city.retention import Expiry
@@ -34,7 +33,7 @@ class Snapshot:
 
 
 async def snapshot(
-    redis: aioredis.Redis, keys: Keys, city: City, today: date, channels: tuple[Channel, ...]
+    redis: RedisClient, keys: Keys, city: City, today: date, channels: tuple[Channel, ...]
 ) -> Snapshot:
     pairs = [(topic.id, channel) for topic in city.topics for channel in channels]
     days = [today - timedelta(days=n) for n in range(DAYS)]

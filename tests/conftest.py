@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Redis (REDIS_URL, or the embedded server), a manual clock, the Bot API stand-in."""
+"""Shared fixtures: a real Redis (REDIS_URL, or the embedded server; a Cluster and a Sentinel service for
+tests run once per Redis mode), a manual clock, the Bot API stand-in."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 from bot.settings import Settings
+from bot.storage.client import open_client
 from bot.storage.embedded import EmbeddedRedis
+from city.connection import RedisClient
 from tests.fakes.telegram_api import FakeTelegram
+from tests.redis_topologies import ClusterTopology, SentinelTopology, TopologyUnavailable
 
 TOKEN = "123456:TEST-token-for-the-stand-in"
 
@@ -35,8 +38,35 @@ class ManualClock:
         self.current += timedelta(**delta)
 
 
+# The Redis modes a deployment may choose (REDIS_URL's three forms); each but the first has its marker,
+# so that `-m "not cluster and not sentinel"` leaves them out.
+REDIS_MODES = (
+    pytest.param("single"),
+    pytest.param("cluster", marks=pytest.mark.cluster),
+    pytest.param("sentinel", marks=pytest.mark.sentinel),
+)
+
+
+def parametrize_by_redis_mode(metafunc: pytest.Metafunc) -> None:
+    """Run each test that talks to the suite's Redis (the `redis` fixture) once per mode: called from the
+    `pytest_generate_tests` of the directories and modules whose tests must hold in every mode."""
+    if "redis" not in metafunc.fixturenames:
+        return
+    # A test that fronts the server with a stand-in (tests/fakes/redis_proxy.py) or reaches into one
+    # server's timing holds for the single server it names only.
+    single = metafunc.definition.get_closest_marker("single_redis") is not None
+    metafunc.parametrize("redis_mode", REDIS_MODES[:1] if single else REDIS_MODES, indirect=True)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `every_redis_mode` runs once per mode. (Directories and modules that hold for every
+    mode as a whole call `parametrize_by_redis_mode` from a hook of their own instead; not both.)"""
+    if metafunc.definition.get_closest_marker("every_redis_mode") is not None:
+        parametrize_by_redis_mode(metafunc)
+
+
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+def single_redis_url() -> Iterator[str]:
     """REDIS_URL when the environment names a server; otherwise one embedded server for the whole run."""
     if url := os.environ.get("REDIS_URL"):
         yield url
@@ -52,20 +82,64 @@ def redis_url() -> Iterator[str]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[ClusterTopology]:
+    """3 primaries and 3 replicas, started once for the run and only when a test needs them."""
+    try:
+        topology = ClusterTopology().start()
+    except TopologyUnavailable as exc:
+        pytest.skip(f"no Redis Cluster: {exc}")
+    yield topology
+    topology.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[SentinelTopology]:
+    """A primary, a replica and 3 sentinels, started once for the run and only when a test needs them."""
+    try:
+        topology = SentinelTopology().start()
+    except TopologyUnavailable as exc:
+        pytest.skip(f"no Redis Sentinel: {exc}")
+    yield topology
+    topology.stop()
+
+
+@pytest.fixture
+def redis_mode(request: pytest.FixtureRequest) -> str:
+    """Which of REDIS_URL's forms the test talks to: one server, unless parametrised by mode."""
+    return str(getattr(request, "param", "single"))
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest, redis_mode: str) -> str:
+    """The URL of the test's Redis in its mode, exactly as a deployment writes REDIS_URL."""
+    if redis_mode == "cluster":
+        cluster: ClusterTopology = request.getfixturevalue("redis_cluster")
+        return cluster.url
+    if redis_mode == "sentinel":
+        sentinel: SentinelTopology = request.getfixturevalue("redis_sentinel")
+        return sentinel.url
+    single: str = request.getfixturevalue("single_redis_url")
+    return single
+
+
 @pytest.fixture
 def key_prefix() -> str:
     return f"t{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
-async def redis(redis_url: str, key_prefix: str) -> AsyncIterator[aioredis.Redis]:
-    """A client for the test's own key prefix; everything under it is deleted afterwards."""
-    client: aioredis.Redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+async def redis(redis_url: str, key_prefix: str) -> AsyncIterator[RedisClient]:
+    """A client for the test's own key prefix, made as the service makes it; everything under the prefix
+    is deleted afterwards (on a cluster, from every primary)."""
+    client = await open_client(redis_url)
     yield client
-    keys = [key async for key in client.scan_iter(match=f"{key_prefix}:*", count=1000)]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{key_prefix}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture

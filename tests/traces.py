@@ -9,7 +9,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
+from city.connection import RedisClient
 
 # Values are compared token by token: a short id such as 777 must not "match" inside a stream
 # entry's millisecond timestamp or a keyed hash, yet "tg:777" or "777,888" still give it away.
@@ -67,7 +67,7 @@ def file_traces(root: Path, identifier: str) -> list[str]:
     return hits
 
 
-async def traces(redis: aioredis.Redis, identifier: str) -> list[str]:
+async def traces(redis: RedisClient, identifier: str) -> list[str]:
     """Every key whose name or value mentions the identifier, scanning the whole server."""
     wanted = needles(identifier)
     # Raw commands answer whatever the key holds; redis-py types them as untyped, so read them as Any.

@@ -1,22 +1,39 @@
-"""The Redis connection: the server named by REDIS_URL, or the embedded one under DATA_DIR."""
+"""The Redis connection: the server, Sentinel service or Cluster named by REDIS_URL, or the embedded one.
+
+`connect` is the one factory of Redis clients (the service, the command line, the test suite and the
+benchmarks all use it). Everything above works unchanged with any of them: the key schema keeps each
+script and transaction in one Cluster slot, and a client reconnects by itself after a failover, to the
+primary the sentinels name or to the replica the cluster promoted.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.sentinel import Sentinel
 
 from bot.settings import Settings
 from bot.storage.embedded import EmbeddedRedis
 from bot.storage.idhash import PROBE, audit_secret
 from bot.storage.migrations import upgrade
+from bot.storage.redis_url import Mode, RedisTarget, parse_redis_url
+from city.connection import REDIS_ERRORS, RedisClient
 from city.keys import SCHEMA_VERSION, Keys
 
 # How long a starting service waits for a CLI command that briefly owns the embedded server.
 SERVICE_OWNER_WAIT_S = 30.0
+# A server that vanished without closing its connections (a host down, a partition) must not hold a
+# command forever; no command of ours blocks longer than the WhatsApp inbox's 0.5 s read.
+SOCKET_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 5.0
+# /readyz answers within a load balancer's usual health-check timeout, reachable or not.
+REACHABLE_TIMEOUT_S = 2.0
 
 
 class StorageError(RuntimeError):
@@ -25,7 +42,7 @@ class StorageError(RuntimeError):
 
 @dataclass(slots=True)
 class Storage:
-    redis: aioredis.Redis
+    redis: RedisClient
     keys: Keys
     embedded: EmbeddedRedis | None
 
@@ -33,6 +50,96 @@ class Storage:
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.close()
+
+    async def reachable(self) -> bool:
+        """Whether every primary answers: on a cluster, each holds a part of the data."""
+        return await reachable(self.redis)
+
+
+class SentinelManagedRedis(aioredis.Redis):
+    """The primary a Sentinel service names; closing it also closes the connections to the sentinels."""
+
+    sentinel_manager: Sentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        if self.sentinel_manager is not None:
+            for sentinel in self.sentinel_manager.sentinels:
+                await sentinel.aclose()
+
+
+def connect(url: str, *, decode_responses: bool = True) -> RedisClient:
+    """A client for REDIS_URL in any of its forms (see bot/storage/redis_url.py); connects lazily."""
+    target = parse_redis_url(url)
+    options: dict[str, Any] = {
+        "decode_responses": decode_responses,
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+    }
+    match target.mode:
+        case Mode.SINGLE:
+            client: aioredis.Redis = aioredis.Redis.from_url(target.url, health_check_interval=30, **options)
+            return client
+        case Mode.SENTINEL:
+            return _sentinel(target, options)
+        case Mode.CLUSTER:
+            return RedisCluster(
+                startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
+                username=target.username,
+                password=target.password,
+                **options,
+            )
+
+
+def _sentinel(target: RedisTarget, options: dict[str, Any]) -> SentinelManagedRedis:
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves Sentinel's arguments untyped
+        list(target.nodes),
+        sentinel_kwargs={
+            "username": target.username,
+            "password": target.password,
+            "socket_timeout": options["socket_timeout"],
+            "socket_connect_timeout": options["socket_connect_timeout"],
+        },
+    )
+    client: SentinelManagedRedis = sentinel.master_for(
+        target.service,
+        redis_class=SentinelManagedRedis,
+        db=target.db,
+        username=target.username,
+        password=target.password,
+        health_check_interval=30,
+        **options,
+    )
+    client.sentinel_manager = sentinel
+    return client
+
+
+async def open_client(url: str, *, decode_responses: bool = True) -> RedisClient:
+    """`connect`, and on a cluster learn its layout before anyone uses the client: redis-py 8.1's async
+    cluster client can break a connection when many tasks race its first look at the cluster."""
+    client = connect(url, decode_responses=decode_responses)
+    if isinstance(client, RedisCluster):
+        try:
+            await client.initialize()
+        except BaseException:
+            await client.aclose()
+            raise
+    return client
+
+
+async def reachable(redis: RedisClient) -> bool:
+    """Whether the primary (every primary of a cluster) answers within REACHABLE_TIMEOUT_S."""
+    try:
+        async with asyncio.timeout(REACHABLE_TIMEOUT_S):
+            if isinstance(redis, RedisCluster):
+                await redis.ping(target_nodes=RedisCluster.PRIMARIES)
+            else:
+                await redis.ping()
+    except REDIS_ERRORS:
+        return False
+    except (OSError, TimeoutError):
+        return False
+    return True
 
 
 async def open_storage(settings: Settings, *, service: bool) -> Storage:
@@ -44,8 +151,7 @@ async def open_storage(settings: Settings, *, service: bool) -> Storage:
         embedded = EmbeddedRedis(settings.data_dir)
         await embedded.open(wait_for_owner_s=SERVICE_OWNER_WAIT_S if service else 0.0)
         url = embedded.url
-    client: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
-    storage = Storage(client, Keys(settings.redis_key_prefix), embedded)
+    storage = Storage(connect(url), Keys(settings.redis_key_prefix), embedded)
     try:
         await migrate(storage, lambda: audit_secret(settings), stamp=service)
     except BaseException:
@@ -60,10 +166,12 @@ async def migrate(storage: Storage, audit_secret: Callable[[], bytes], *, stamp:
 
     Only the service stamps: a command that merely looked must not make an empty prefix look used."""
     try:
+        if isinstance(storage.redis, RedisCluster):
+            await storage.redis.initialize()  # see open_client
         if stamp:
             await storage.redis.set(storage.keys.schema(), SCHEMA_VERSION, nx=True)
         stored = int(await storage.redis.get(storage.keys.schema()) or SCHEMA_VERSION)
-    except RedisError as exc:
+    except REDIS_ERRORS as exc:
         # The exception text can carry the URL with its password; name only the kind of failure.
         raise StorageError(f"Redis is not reachable ({type(exc).__name__}); check REDIS_URL") from None
     if stored > SCHEMA_VERSION:

@@ -14,11 +14,10 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-import redis.asyncio as aioredis
-
 from broadcasts.audit import Action, AuditLog
 from broadcasts.records import DeliveryRecords
 from broadcasts.store import BroadcastStore
+from city.connection import RedisClient
 from city.keys import SCHEMA_VERSION, Keys
 from city.residents import Residents
 
@@ -30,7 +29,7 @@ WAIT_S = 120.0
 LOOK_EVERY_S = 0.2
 
 
-async def upgrade(redis: aioredis.Redis, keys: Keys, stored: int, audit_secret: bytes) -> bool:
+async def upgrade(redis: RedisClient, keys: Keys, stored: int, audit_secret: bytes) -> bool:
     """Bring data at schema `stored` up to SCHEMA_VERSION; another process doing it is waited for.
     False when that other process did not finish in time."""
     if not await redis.set(keys.migration(), "1", nx=True, px=LEASE_MS):
@@ -46,7 +45,7 @@ async def upgrade(redis: aioredis.Redis, keys: Keys, stored: int, audit_secret: 
     return True
 
 
-async def _to_2(redis: aioredis.Redis, keys: Keys, audit_secret: bytes) -> None:
+async def _to_2(redis: RedisClient, keys: Keys, audit_secret: bytes) -> None:
     audit = AuditLog(redis, keys, audit_secret)
     chained = await audit.rechain()
     approvers: dict[str, str] = {}
@@ -57,13 +56,13 @@ async def _to_2(redis: aioredis.Redis, keys: Keys, audit_secret: bytes) -> None:
     log.info("data upgraded to schema 2: %d audit entries chained, %d broadcasts versioned", chained, looked)
 
 
-async def _to_3(redis: aioredis.Redis, keys: Keys) -> None:
+async def _to_3(redis: RedisClient, keys: Keys) -> None:
     listed = await Residents(redis, keys, UTC).index_for_retention(datetime.now(UTC))
     await DeliveryRecords(redis, keys, BroadcastStore(redis, keys)).list_existing()
     log.info("data upgraded to schema 3: %d residents listed for retention", listed)
 
 
-async def _wait_for_other(redis: aioredis.Redis, keys: Keys) -> bool:
+async def _wait_for_other(redis: RedisClient, keys: Keys) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_S
     while loop.time() < deadline:

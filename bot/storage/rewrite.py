@@ -15,9 +15,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Resident
 
@@ -43,7 +43,7 @@ return 1
 
 
 class DiskRewrite:
-    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._key = keys.disk_rewrite()
         self._claim = redis.register_script(_CLAIM)

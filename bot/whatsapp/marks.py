@@ -10,8 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import cast
 
-import redis.asyncio as aioredis
-
+from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel, Resident
 
@@ -35,7 +34,7 @@ return 1
 
 
 class WhatsAppMarks:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, hasher: Callable[[str], str]) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, hasher: Callable[[str], str]) -> None:
         self._redis = redis
         self._keys = keys
         self._hash = hasher

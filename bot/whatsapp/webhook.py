@@ -21,9 +21,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import ResponseError
+
+from city.connection import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class Inbox:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         stream: str,
         worker: str,
         process: Process,

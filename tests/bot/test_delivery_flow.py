@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from bot.service import Service
@@ -191,6 +192,7 @@ async def test_a_broadcast_due_while_the_service_was_down(
         await third.stop()
 
 
+@pytest.mark.every_redis_mode  # the trace scan walks every primary of a cluster
 async def test_erasing_a_digest_reader_leaves_no_trace(
     say: Say, tg: FakeTelegram, service: Service, clock: ManualClock, redis: aioredis.Redis
 ) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from bot.service import Service
@@ -272,6 +273,7 @@ async def until_done(service: Service, tg: FakeTelegram, broadcast_id: str) -> N
     raise AssertionError(f"broadcast {broadcast_id} did not finish")
 
 
+@pytest.mark.every_redis_mode  # the trace scan walks every primary of a cluster
 async def test_erasure_leaves_no_trace(
     say: Say, tg: FakeTelegram, service: Service, clock: ManualClock, redis: aioredis.Redis, key_prefix: str
 ) -> None:

@@ -28,7 +28,7 @@ from city.keys import Keys
 from city.residents import Residents
 from city.values import Channel, Resident, ResidentRecord
 from tests.bot.conftest import Sleeps
-from tests.conftest import TOKEN, ManualClock
+from tests.conftest import TOKEN, ManualClock, parametrize_by_redis_mode
 from tests.fakes.telegram_api import FakeTelegram
 
 CITY = load_city(DEFAULT_CITY_FILE)
@@ -40,6 +40,11 @@ def actor(staff_id: str, via: Via = Via.TELEGRAM, city: City = CITY) -> Actor:
     member = city.staff_member(staff_id)
     assert member is not None
     return Actor(member, via)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The engine's and scheduler's tests hold for one server, a Sentinel service and a Cluster alike."""
+    parametrize_by_redis_mode(metafunc)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis.asyncio as aioredis
 
 from broadcasts.audit import Action, AuditLog, Entry, Via
@@ -12,6 +13,7 @@ from tests.broadcasts.conftest import AUDIT_SECRET
 from tests.conftest import ManualClock
 
 
+@pytest.mark.single_redis
 async def test_processes_appending_at_once_keep_one_chain(
     redis: aioredis.Redis, redis_url: str, key_prefix: str, clock: ManualClock
 ) -> None:

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from bot.assembly import residents_for
@@ -157,6 +158,7 @@ class EraseWhilePlanning:
             await client.aclose()
 
 
+@pytest.mark.single_redis
 async def test_an_erasure_between_reading_the_audience_and_queueing_is_skipped(
     redis: aioredis.Redis, redis_url: str, key_prefix: str, clock: ManualClock
 ) -> None:

@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.crc import key_slot
 
+from bot.storage.client import connect
 from broadcasts.limiter import Grant, Limiter, Rate, strict_burst
 from city.keys import Keys
 from city.values import Channel
@@ -170,7 +171,7 @@ async def test_reserved_sends_keep_every_window_within_the_limit(redis: aioredis
 
 
 async def test_two_processes_share_one_budget(redis: aioredis.Redis, redis_url: str, key: str) -> None:
-    other = aioredis.Redis.from_url(redis_url)  # another process, which may not decode replies
+    other = connect(redis_url, decode_responses=False)  # another process, which may not decode replies
     try:
         one = Limiter(redis, key, Rate(10), margin=0.0)
         two = Limiter(other, key, Rate(10), margin=0.0)
@@ -228,11 +229,11 @@ def test_nonsense_is_refused_early() -> None:
 # ready (so slow interpreter start-up cannot spoil the overlap), and prints its grant times.
 HAMMER = """
 import asyncio, json, sys, time
-import redis.asyncio as aioredis
+from bot.storage.client import connect
 from broadcasts.limiter import Limiter, Rate
 
 async def main(url, key, name):
-    client = aioredis.Redis.from_url(url)
+    client = connect(url, decode_responses=False)
     limiter, stamps = Limiter(client, key, Rate(500), burst=0.05), []
     await client.ping()
     print("ready", flush=True)

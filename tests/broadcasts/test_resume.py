@@ -24,6 +24,9 @@ from tests.broadcasts.conftest import Rig, build_rig
 from tests.conftest import ManualClock
 from tests.fakes.redis_proxy import RETRIES, RedisProxy
 
+# The stand-in fronts one server; the engine's behaviour under every mode is tested elsewhere.
+pytestmark = pytest.mark.single_redis
+
 RESIDENTS = 12
 # Read only when a sender takes up its pending list again, right after reading the list.
 READ_MARKS = "SMISMEMBER"

@@ -33,6 +33,7 @@ async def test_stats_and_the_aggregate_export_hold_counts_only(say: Say, cli: An
     stats = await cli("stats")
     assert stats.returncode == 0, stats.stderr
     rows = {tuple(line.split()[:3]) for line in stats.stdout.splitlines()}
+    assert {("telegram", "2", "(0"), ("whatsapp", "0", "(0")} <= rows, "people, each counted once"
     assert {("verkehr", "telegram", "2"), ("kultur", "telegram", "1"), ("kultur", "whatsapp", "0")} <= rows
     refused = await cli("export-subscribers")
     assert refused.returncode == 2

@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.service import Service
+from city.connection import RedisClient
 from city.values import Channel, Resident
 from tests.bot.conftest import Sleeps
 from tests.conftest import TOKEN, ManualClock
@@ -83,7 +84,7 @@ async def wa_service(
 class Webhook:
     """Meta's side of the webhook: signed POSTs and verification GETs to a running service."""
 
-    def __init__(self, session: aiohttp.ClientSession, service: Service, redis: aioredis.Redis) -> None:
+    def __init__(self, session: aiohttp.ClientSession, service: Service, redis: RedisClient) -> None:
         self._session = session
         self.service = service
         self._redis = redis

@@ -22,6 +22,7 @@ from bot.whatsapp.marks import WhatsAppMarks
 from broadcasts.model import Broadcast, Priority, State
 from broadcasts.store import ChannelProgress
 from city.config import load_city
+from city.connection import RedisClient
 from city.keys import Keys
 from city.residents import Residents
 from city.values import Channel, Resident
@@ -79,7 +80,7 @@ async def open_window(graph: FakeGraph, clock: ManualClock, service: Service, wa
         await hook.settled()
 
 
-def _redis(service: Service) -> aioredis.Redis:
+def _redis(service: Service) -> RedisClient:
     assert service.storage is not None
     return service.storage.redis
 

@@ -17,9 +17,14 @@ from city.keys import Keys
 from tests.bot.conftest import Sleeps
 from tests.bot.whatsapp.conftest import RESIDENT, Webhook, whatsapp_settings
 from tests.broadcasts.test_redis_restart import PrivateRedis
-from tests.conftest import ManualClock
+from tests.conftest import ManualClock, parametrize_by_redis_mode
 from tests.fakes import whatsapp_webhooks as wh
 from tests.fakes.graph_api import FakeGraph
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The inbox holds for one server, a Sentinel service and a Cluster alike."""
+    parametrize_by_redis_mode(metafunc)
 
 
 @pytest.fixture
