@@ -130,7 +130,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 def check_config(settings: Settings) -> int:
     city = load_city(settings.city_config)
-    print(f"{settings.city_config}: OK ({city.name}, {len(city.topics)} topics, {len(city.staff)} staff)")
+    print(f"{settings.city_config}: OK ({city.name}, {len(city.topics)} topics, {len(city.staff)} staff, "
+          f"{len(city.feeds)} feeds)")  # fmt: skip
     return 0
 
 
