@@ -20,6 +20,7 @@ from broadcasts import approval
 from broadcasts.audit import Action, AuditLog, Entry
 from broadcasts.calendar import Recurrence
 from broadcasts.engine import Engine
+from broadcasts.feed_desk import is_feed_author
 from broadcasts.model import TERMINAL, Broadcast, InvalidTransition, Priority, State
 from broadcasts.notice import Notice
 from broadcasts.publisher import Publisher
@@ -355,9 +356,22 @@ class Desk:
 
     async def _own(self, member: StaffMember, broadcast_id: str) -> Broadcast:
         broadcast = await self._get(broadcast_id)
+        if is_feed_author(broadcast.author):
+            broadcast = await self._adopt(member, broadcast)
         if broadcast.author != member.id:
             raise DeskError(DeskProblem.NOT_AUTHOR)
         return broadcast
+
+    async def _adopt(self, member: StaffMember, broadcast: Broadcast) -> Broadcast:
+        """An editor of its topics who submits or edits a feed's draft becomes its author (four-eyes then
+        applies to them); one editor only, however many press at once."""
+        verdict = approval.may_draft(self._city(), member, broadcast.topics, broadcast.priority)
+        if not verdict.allowed:
+            raise DeskError(DeskProblem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
+        if not await self._store.adopt(broadcast.id, broadcast.author, member.id):
+            return await self._get(broadcast.id)  # taken up by another editor, or no longer a draft
+        await self._log(member.id, Action.EDIT, broadcast.id, f"taken up from {broadcast.author}")
+        return replace(broadcast, author=member.id)
 
     async def _move(self, broadcast: Broadcast, to: State) -> None:
         try:

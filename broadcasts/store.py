@@ -48,6 +48,15 @@ redis.call('HSET', KEYS[1], 'scheduled_for', ARGV[2])
 return 1
 """
 
+# A draft made from a feed becomes the draft of the staff member who takes it up, exactly once.
+# ARGV: the author expected (the feed), the new author.
+_ADOPT = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'draft' then return 0 end
+if redis.call('HGET', KEYS[1], 'author') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'author', ARGV[2])
+return 1
+"""
+
 
 class Reported(StrEnum):
     """What a platform reports about a send later (WhatsApp statuses): counted in aggregate only."""
@@ -132,6 +141,7 @@ class BroadcastStore:
         self._transition = redis.register_script(_TRANSITION)
         self._create_named = redis.register_script(_CREATE_NAMED)
         self._reschedule = redis.register_script(_RESCHEDULE)
+        self._adopt = redis.register_script(_ADOPT)
         self.active = ActiveLists(redis, keys)
 
     async def create(self, draft: Broadcast) -> Broadcast:
@@ -166,6 +176,11 @@ class BroadcastStore:
         ids = await self._redis.zrevrange(self._keys.broadcast_index(), 0, limit - 1)
         found = [await self.get(str(broadcast_id)) for broadcast_id in ids]
         return [broadcast for broadcast in found if broadcast is not None]
+
+    async def adopt(self, broadcast_id: str, author: str, by: str) -> bool:
+        """`by` becomes the author of a draft still by `author`; False when it is not (any more)."""
+        key = self._keys.broadcast(broadcast_id)
+        return bool(await self._adopt(keys=[key], args=[author, by]))
 
     async def save(self, broadcast: Broadcast) -> None:
         """Overwrite the content of a broadcast (an edit); the state moves only through `transition`."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from broadcasts.desk import Desk
 from broadcasts.model import Broadcast
+from broadcasts.sources import Sources
 from broadcasts.timeline import Item
 from city.config import City
 from city.residents import Residents
@@ -37,6 +38,8 @@ class Services:
     pending_digest: Callable[[ResidentRecord], Awaitable[list[str]]]
     # WhatsApp recipients outside their 24-hour window (they get a template); None without WhatsApp.
     templates_needed: Callable[[Broadcast], Awaitable[int]] | None = None
+    # The state of polled sources (press feeds), for /quellen; None where nothing is polled.
+    sources: Sources | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,164 @@
+"""Press releases and partner feeds (RSS or Atom) into the desk: fetched with the bounded fetcher, parsed
+from the bytes fetched (feedparser's own HTTP has no timeout and is never used), each new item taken once.
+
+feedparser was chosen over fastfeedparser: it is slower, but feeds of a city's press office hold a few
+dozen items every few minutes, and it reads the broken feeds the world publishes (missing guids,
+wrong encodings, HTML in titles), which matters more here than speed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import feedparser
+
+from bot.polling import Malformed, Poller
+from broadcasts.feed_desk import FeedDesk
+from broadcasts.feeds import FeedItem, item_text, route
+from broadcasts.model import Broadcast
+from broadcasts.sources import Sources
+from city.config import City
+from city.feeds import Feed
+from handlers.router import Services
+from handlers.source_notices import health_replies
+from handlers.staff_feeds import feed_draft_replies, source_id
+from handlers.values import Reply
+
+log = logging.getLogger(__name__)
+
+# A press feed is tens of kilobytes; presseportal's run to a few hundred. More is not a feed we want.
+MAX_BYTES = 2 * 1024 * 1024
+TIMEOUT_S = 20.0
+# How often the loop looks whether a feed is due (each has its own poll_minutes).
+TICK_S = 30.0
+# An item's identity is remembered this long; feeds drop items after days or weeks.
+KEEP_SEEN_S = 180 * 24 * 3600.0
+ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
+
+
+def parse(body: bytes) -> list[FeedItem]:
+    """The items of an RSS or Atom document, newest first as feeds list them. Raises Malformed."""
+    try:
+        parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # feedparser is lenient; what it still raises on is a broken document
+        raise Malformed(type(exc).__name__) from None
+    entries: list[Any] = list(parsed.get("entries") or [])
+    if not parsed.get("version") or (parsed.get("bozo") and not entries):
+        raise Malformed(type(parsed.get("bozo_exception")).__name__ if parsed.get("bozo") else "not a feed")
+    return [item for entry in entries if (item := _item(entry)) is not None]
+
+
+def _item(entry: Any) -> FeedItem | None:
+    title = str(entry.get("title") or "")
+    link = str(entry.get("link") or "")
+    identity = str(entry.get("id") or "") or (f"{link}\n{title}" if link or title else "")
+    if not identity:
+        return None  # nothing to know it by again: taking it would repeat it on every poll
+    contents = entry.get("content") or []
+    body = str(contents[0].get("value") or "") if contents else ""
+    body = body or str(entry.get("summary") or "")
+    return FeedItem(identity, title, body, link if link.startswith(("https://", "http://")) else "",
+                    _image(entry))  # fmt: skip
+
+
+def _image(entry: Any) -> str:
+    """The item's picture: an image enclosure, or Media RSS content or thumbnail."""
+    candidates = [
+        *(
+            e.get("href")
+            for e in entry.get("enclosures") or []
+            if str(e.get("type", "")).startswith("image/")
+        ),
+        *(m.get("url") for m in entry.get("media_content") or [] if m.get("medium", "image") == "image"),
+        *(m.get("url") for m in entry.get("media_thumbnail") or []),
+    ]
+    return next((str(url) for url in candidates if str(url or "").startswith("https://")), "")
+
+
+@dataclass
+class FeedSource:
+    """One feed as a polled source (bot/polling.py); collects what it created for the editors to hear."""
+
+    feed: Feed
+    sources: Sources
+    desk: FeedDesk
+    created: list[Broadcast] = field(default_factory=list)
+
+    @property
+    def source_id(self) -> str:
+        return source_id(self.feed)
+
+    @property
+    def url(self) -> str:
+        return self.feed.url
+
+    def every_s(self) -> float:
+        return self.feed.poll_minutes * 60
+
+    async def take(self, body: bytes, now: datetime) -> int:
+        """New items become drafts (or digest items, or broadcasts) once each. The whole document is read
+        before anything is taken, so a broken one leaves nothing half done. A feed read for the first
+        time only learns what it holds: a press office adding its feed wants new releases, not its
+        archive as a pile of drafts."""
+        items = parse(body)
+        first = (await self.sources.status(self.source_id)).last_good is None
+        new = 0
+        for item in reversed(items):  # oldest first, so drafts are numbered in the feed's order
+            if not await self.sources.first_time(self.source_id, item.identity, now, keep_s=KEEP_SEEN_S):
+                continue
+            topics = route(self.feed, item)
+            if first or not topics:
+                continue
+            links = (item.image,) if item.image else ()
+            self.created.append(await self.desk.take(self.feed, topics, item_text(item), links, now))
+            new += 1
+        return new
+
+
+class FeedLoop:
+    """Polls the city file's feeds (as of now: a reload adds or drops them) and returns what staff hear."""
+
+    def __init__(
+        self,
+        *,
+        city: Callable[[], City],
+        services: Services,
+        sources: Sources,
+        poller: Poller,
+        desk: FeedDesk,
+        send: Callable[[list[Reply]], Awaitable[None]],
+    ) -> None:
+        self._city = city
+        self._services = services
+        self._sources = sources
+        self._poller = poller
+        self._desk = desk
+        self._send = send
+
+    def _source(self, feed: Feed) -> FeedSource:
+        return FeedSource(feed, self._sources, self._desk)
+
+    async def tick(self) -> None:
+        """Poll every feed that is due; one feed's failure never keeps the others from their turn."""
+        for feed in self._city().feeds:
+            source = self._source(feed)
+            try:
+                change = await self._poller.poll(source)
+            except Exception as exc:
+                log.error("feed %s not polled: %s", feed.id, type(exc).__name__)
+                continue
+            replies = health_replies(self._city(), self._services.texts, change) if change else []
+            if feed.mode == "draft":
+                for draft in source.created:
+                    replies += feed_draft_replies(self._services, feed, draft)
+            if replies:
+                await self._send(replies)
+
+    async def release(self) -> None:
+        """Give up the leases at shutdown, so that another process polls at once."""
+        for feed in self._city().feeds:
+            await self._poller.release(self._source(feed))
