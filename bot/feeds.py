@@ -8,19 +8,29 @@ wrong encodings, HTML in titles), which matters more here than speed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import feedparser
 
+from bot.control import Announcement, ControlChannel
+from bot.fetching import Fetcher
+from bot.loops import every
 from bot.polling import Malformed, Poller
+from bot.storage.client import Storage
+from broadcasts.audit import AuditLog
+from broadcasts.engine import Engine
 from broadcasts.feed_desk import FeedDesk
 from broadcasts.feeds import FeedItem, item_text, route
 from broadcasts.model import Broadcast
+from broadcasts.publisher import Publisher
 from broadcasts.sources import Sources
+from broadcasts.timeline import Timeline
 from city.config import City
 from city.feeds import Feed
 from handlers.router import Services
@@ -138,12 +148,21 @@ class FeedLoop:
         self._poller = poller
         self._desk = desk
         self._send = send
+        # One round at a time in this process; other processes are kept out by each feed's lease.
+        self._round = asyncio.Lock()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await every(TICK_S, self.tick, stopping, "feeds")
 
     def _source(self, feed: Feed) -> FeedSource:
         return FeedSource(feed, self._sources, self._desk)
 
     async def tick(self) -> None:
         """Poll every feed that is due; one feed's failure never keeps the others from their turn."""
+        async with self._round:
+            await self._poll_all()
+
+    async def _poll_all(self) -> None:
         for feed in self._city().feeds:
             source = self._source(feed)
             try:
@@ -162,3 +181,37 @@ class FeedLoop:
         """Give up the leases at shutdown, so that another process polls at once."""
         for feed in self._city().feeds:
             await self._poller.release(self._source(feed))
+
+
+def feed_loop(
+    *,
+    storage: Storage,
+    session: aiohttp.ClientSession | None,
+    engine: Engine | None,
+    services: Services | None,
+    worker: str,
+    clock: Callable[[], datetime],
+    send: Callable[[list[Reply]], Awaitable[None]],
+    timeout_s: float = TIMEOUT_S,
+    max_bytes: int = MAX_BYTES,
+) -> FeedLoop | None:
+    """The feeds' poller under the shared source ledger, publishing through the desk's own rules; None
+    while the service is not (any more) fully built."""
+    if session is None or engine is None or services is None:
+        return None
+    sources = services.sources or Sources(storage.redis, storage.keys, down_after=3, lease_s=120)
+    control = ControlChannel(storage.redis, storage.keys)
+    publisher = Publisher(
+        redis=storage.redis, keys=storage.keys, engine=engine, city=services.city,
+        timeline=Timeline(storage.redis, storage.keys, engine.store),
+        on_schedule=lambda: control.announce(Announcement.SCHEDULE_CHANGED),
+    )  # fmt: skip
+    desk = FeedDesk(
+        store=engine.store, publisher=publisher, audit=AuditLog(storage.redis, storage.keys.audit()),
+        city=services.city,
+    )  # fmt: skip
+    fetcher = Fetcher(session, timeout_s=timeout_s, max_bytes=max_bytes)
+    poller = Poller(sources, fetcher, worker=worker, clock=clock)
+    return FeedLoop(
+        city=services.city, services=services, sources=sources, poller=poller, desk=desk, send=send
+    )

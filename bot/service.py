@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from redis.exceptions import RedisError
 from bot.assembly import build_engine, default_worker_name, reply_pacer, residents_for
 from bot.channels import Channels, build_channels
 from bot.control import Announcement, ControlChannel
+from bot.feeds import FeedLoop, feed_loop
 from bot.http_server import HttpServer
 from bot.loops import every
 from bot.metrics import Metrics
@@ -79,6 +81,7 @@ class Service:
         self.scheduler: Scheduler | None = None
         self.timer: Timer | None = None
         self.sandbox: SandboxAdapter | None = None
+        self.feeds: FeedLoop | None = None
         self.outbound = Outbound()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -219,6 +222,13 @@ class Service:
         ]
         if self.inbox is not None:
             self._tasks.append(asyncio.create_task(self.inbox.run(self._stopping)))
+        self.feeds = feed_loop(
+            storage=storage, session=self._session, engine=self.engine, services=self.services,
+            worker=self.settings.worker_name or default_worker_name(), clock=self.clock,
+            send=self.outbound.send,
+        )  # fmt: skip
+        if self.feeds is not None:
+            self._tasks.append(asyncio.create_task(self.feeds.run(self._stopping)))
 
     def _current_city(self) -> City:
         """The city as of now: a reload swaps it while everything runs."""
@@ -334,6 +344,10 @@ class Service:
             self.timer = None
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self.feeds is not None:
+            with contextlib.suppress(RedisError):
+                await self.feeds.release()
+            self.feeds = None
         await self._http.stop()
         if self.engine is not None:
             await self.engine.stop()
