@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -60,6 +60,10 @@ def texts(tg: FakeTelegram, chat: int) -> list[str]:
     return [html.unescape(str(call.params.get("text"))) for call in tg.sent(chat)]
 
 
+def told_of_feed(chat: int) -> Callable[[FakeTelegram], bool]:
+    return lambda t: any("pressestelle" in text for text in texts(t, chat))
+
+
 async def test_a_new_item_becomes_one_draft_its_editors_are_told_and_four_eyes_follow(
     service: Service, city_file: Path, feeds: FakeSource, clock: ManualClock, tg: FakeTelegram, say: Say
 ) -> None:
@@ -77,7 +81,7 @@ async def test_a_new_item_becomes_one_draft_its_editors_are_told_and_four_eyes_f
         "\n\nMehr: https://www.stadt-beispiel.de/pm/2"
     )
     for editor in (ADMIN, EDITOR):  # the admin holds every role; the editor holds "editor: all"
-        await tg.wait_for(lambda t, chat=editor: any("pressestelle" in x for x in texts(t, chat)))
+        await tg.wait_for(told_of_feed(editor))
         [told] = [c for c in tg.sent(editor) if "pressestelle" in str(c.params.get("text"))]
         assert f"Entwurf #{draft.id}" in html.unescape(str(told.params["text"]))
         assert "Die B7 ist ab Montag voll gesperrt." in html.unescape(str(told.params["text"]))
@@ -213,6 +217,7 @@ async def test_a_slow_feed_is_cut_off_and_a_huge_one_refused(
         f"\nfeeds:\n  - id: riesig\n    url: {feeds.url('riesig.xml')}\n    topic: kultur\n",
     )
     assert await service.reload_city()
+    assert service.storage is not None
     async with aiohttp.ClientSession() as session:
         loop = feed_loop(
             storage=service.storage, session=session, engine=service.engine, services=service.services,
