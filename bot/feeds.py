@@ -56,10 +56,11 @@ def parse(body: bytes) -> list[FeedItem]:
         parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     except Exception as exc:  # feedparser is lenient; what it still raises on is a broken document
         raise Malformed(type(exc).__name__) from None
-    entries: list[Any] = list(parsed.get("entries") or [])
-    if not parsed.get("version") or (parsed.get("bozo") and not entries):
+    items = [item for entry in parsed.get("entries") or [] if (item := _item(entry)) is not None]
+    # feedparser reads what it can of a broken document; one that yields nothing usable is no feed.
+    if not parsed.get("version") or (parsed.get("bozo") and not items):
         raise Malformed(type(parsed.get("bozo_exception")).__name__ if parsed.get("bozo") else "not a feed")
-    return [item for entry in entries if (item := _item(entry)) is not None]
+    return items
 
 
 def _item(entry: Any) -> FeedItem | None:

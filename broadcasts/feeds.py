@@ -75,6 +75,8 @@ def plain_text(html: str) -> str:
     and control characters are gone, entities are resolved."""
     parser = _TextOnly()
     parser.feed(html)
+    if parser.rawdata.lstrip().startswith("<"):
+        parser.rawdata = ""  # an unfinished tag at the end: closing would hand it on as text
     parser.close()
     text = "".join(parser.parts)
     text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C")
