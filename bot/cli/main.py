@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from bot.cli.broadcast import broadcast
 from bot.cli.common import CommandError, messenger
+from bot.cli.feeds import show_feeds
 from bot.cli.figures import export_subscribers, show_stats
 from bot.cli.residents import erase_resident, export_resident
 from bot.control import Announcement, ControlChannel
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--since", type=_moment, default=None, help="a date (2026-11-01) or ISO time; default: 30 days ago"
     )
+    commands.add_parser("feeds", help="each feed of the city file: last poll, last new item, errors")
     commands.add_parser("stats", help="subscribers per topic and channel, broadcasts and deliveries per day")
     export = commands.add_parser("export-subscribers", help="subscriber counts per topic and channel as CSV")
     export.add_argument("--aggregate", action="store_true", help="counts only (the only export there is)")
@@ -105,6 +107,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(reload_services(settings))
         case "audit":
             return asyncio.run(export_audit(settings, args.since or datetime.now(UTC) - timedelta(days=30)))
+        case "feeds":
+            return asyncio.run(show_feeds(settings))
         case "stats":
             return asyncio.run(show_stats(settings, sandbox=sandbox))
         case "export-subscribers":

@@ -14,13 +14,15 @@ from bot.feeds import feed_loop
 from bot.service import Service
 from broadcasts.model import Broadcast, State
 from broadcasts.timeline import Timeline
-from tests.bot.conftest import Say, edit_city
+from tests.bot.cli.test_cli import stadtfunk
+from tests.bot.conftest import Say, bot_calls, edit_city
 from tests.conftest import ManualClock
 from tests.fakes.feed_documents import Entry, atom, rss
 from tests.fakes.http_source import FakeSource
 from tests.fakes.telegram_api import FakeTelegram
 
 ADMIN, EDITOR, APPROVER, FIRE = 100001, 100002, 100003, 100004
+RESIDENT = 777
 OLD = Entry("Rathaus geschlossen", "<p>Das Rathaus bleibt am Freitag geschlossen.</p>",
             "https://www.stadt-beispiel.de/pm/1", "pm-1")  # fmt: skip
 NEW = Entry(
@@ -230,3 +232,57 @@ async def test_a_slow_feed_is_cut_off_and_a_huge_one_refused(
     assert "1 Fehler in Folge, zuletzt: timeout" in status
     assert "1 Fehler in Folge, zuletzt: too large" in status
     assert await broadcasts(service) == []
+
+
+async def test_publish_mode_sends_at_once_where_the_topic_needs_no_approval(
+    service: Service, city_file: Path, feeds: FakeSource, clock: ManualClock, tg: FakeTelegram, say: Say
+) -> None:
+    await say(RESIDENT, "/start")
+    await say(RESIDENT, "/zustimmen")
+    await say(RESIDENT, "/abo sternwarte")
+    feeds.put("sterne.xml", rss())
+    await add_feed(service, city_file, feeds.url("sterne.xml"), extra="topic: sternwarte\n    mode: publish")
+    await poll(service, clock)
+    feeds.put(
+        "sterne.xml", rss(Entry("Sternschnuppen", "Heute Nacht: die Geminiden.", "https://s.de/1", "s1"))
+    )
+    await poll(service, clock)
+    await tg.wait_for(lambda t: any("Geminiden" in text for text in texts(t, RESIDENT)))
+    [sent] = await broadcasts(service)
+    assert sent.author == "feed:pressestelle"
+
+
+async def test_two_editors_taking_up_one_feed_draft_at_once_leave_one_author(
+    service: Service, city_file: Path, feeds: FakeSource, clock: ManualClock, tg: FakeTelegram
+) -> None:
+    feeds.put("presse.xml", rss())
+    await add_feed(service, city_file, feeds.url("presse.xml"))
+    await poll(service, clock)
+    feeds.put("presse.xml", rss(NEW))
+    await poll(service, clock)
+    [draft] = await broadcasts(service)
+    before = {chat: len(bot_calls(tg, chat)) for chat in (ADMIN, EDITOR)}
+    for chat in (ADMIN, EDITOR):
+        tg.push_callback(chat, f"/einreichen {draft.id}")
+    await tg.wait_for(lambda t: all(len(bot_calls(t, chat)) > before[chat] for chat in (ADMIN, EDITOR)))
+    [stored] = await broadcasts(service)
+    assert stored.state is State.PENDING_APPROVAL
+    assert stored.author in ("presse-leitung", "presse-redaktion")
+    loser = EDITOR if stored.author == "presse-leitung" else ADMIN
+    assert "Das kann nur, wer #1 geschrieben hat." in str(bot_calls(tg, loser)[-1].params["text"])
+
+
+def test_stadtfunk_feeds_prints_each_feed_and_check_config_refuses_publish_with_approval(
+    city_file: Path, tmp_path: Path, redis_url: str, key_prefix: str
+) -> None:
+    env = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix, "CITY_CONFIG": str(city_file)}
+    feed = "\nfeeds:\n  - id: pressestelle\n    url: https://example.de/rss.xml\n    topic: verkehr\n"
+    city_file.write_text(city_file.read_text(encoding="utf-8") + feed, encoding="utf-8")
+    shown = stadtfunk("feeds", cwd=tmp_path, **env)
+    assert shown.returncode == 0, shown.stderr
+    assert "pressestelle  ok  mode draft  every 10 min  topics verkehr" in shown.stdout
+    assert "last poll never" in shown.stdout
+    edit_city(city_file, feed, feed + "    mode: publish\n")
+    refused = stadtfunk("check-config", cwd=tmp_path, **env)
+    assert refused.returncode == 2
+    assert '"publish" sends without a second person, but "verkehr" needs approval' in refused.stderr
