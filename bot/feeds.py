@@ -9,27 +9,29 @@ wrong encodings, HTML in titles), which matters more here than speed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import feedparser
 
 from bot.control import Announcement, ControlChannel
-from bot.fetching import Fetcher
+from bot.fetching import Fetcher, FetchError
 from bot.loops import every
 from bot.polling import Malformed, Poller
 from bot.storage.client import Storage
 from broadcasts.audit import AuditLog
 from broadcasts.engine import Engine
 from broadcasts.feed_desk import FeedDesk
-from broadcasts.feeds import FeedItem, item_text, route
+from broadcasts.feeds import IMAGE_TEXT_LIMIT, TEXT_LIMIT, FeedItem, item_text, route
 from broadcasts.model import Broadcast
 from broadcasts.publisher import Publisher
-from broadcasts.sources import Sources
+from broadcasts.sources import Sources, Validators
 from broadcasts.timeline import Timeline
 from city.config import City
 from city.feeds import Feed
@@ -76,6 +78,40 @@ def _item(entry: Any) -> FeedItem | None:
                     _image(entry))  # fmt: skip
 
 
+# What the messengers take as a photo (Telegram up to 10 MB, WhatsApp up to 5 MB), known by its first bytes.
+IMAGE_BYTES = 5 * 1024 * 1024
+_IMAGE_KINDS = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG\r\n\x1a\n", ".png"))
+
+
+class Images:
+    """A feed item's picture, fetched once (bounded like the feed) into the data directory, so that the
+    channels upload it as they do any broadcast's image. Anything but a JPEG or PNG is left out."""
+
+    def __init__(self, fetcher: Fetcher, directory: Path) -> None:
+        self._fetcher = fetcher
+        self._directory = directory
+
+    async def local(self, url: str) -> str | None:
+        try:
+            fetched = await self._fetcher.get(url, Validators(), accept="image/jpeg, image/png")
+        except FetchError as error:
+            log.warning("a feed item's image not fetched: %s", error.kind)
+            return None
+        body = fetched.body or b""
+        suffix = next((kind for magic, kind in _IMAGE_KINDS if body.startswith(magic)), None)
+        if suffix is None:
+            log.warning("a feed item's image is neither JPEG nor PNG; left out")
+            return None
+        path = self._directory / (hashlib.sha256(body).hexdigest()[:32] + suffix)
+        await asyncio.to_thread(_write, path, body)
+        return str(path)
+
+
+def _write(path: Path, body: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+
+
 def _image(entry: Any) -> str:
     """The item's picture: an image enclosure, or Media RSS content or thumbnail."""
     candidates = [
@@ -87,7 +123,7 @@ def _image(entry: Any) -> str:
         *(m.get("url") for m in entry.get("media_content") or [] if m.get("medium", "image") == "image"),
         *(m.get("url") for m in entry.get("media_thumbnail") or []),
     ]
-    return next((str(url) for url in candidates if str(url or "").startswith("https://")), "")
+    return next((str(url) for url in candidates if str(url or "").startswith(("https://", "http://"))), "")
 
 
 @dataclass
@@ -97,6 +133,7 @@ class FeedSource:
     feed: Feed
     sources: Sources
     desk: FeedDesk
+    images: Images
     created: list[Broadcast] = field(default_factory=list)
 
     @property
@@ -124,8 +161,9 @@ class FeedSource:
             topics = route(self.feed, item)
             if first or not topics:
                 continue
-            links = (item.image,) if item.image else ()
-            self.created.append(await self.desk.take(self.feed, topics, item_text(item), links, now))
+            image = await self.images.local(item.image) if item.image else None
+            text = item_text(item, IMAGE_TEXT_LIMIT if image else TEXT_LIMIT)
+            self.created.append(await self.desk.take(self.feed, topics, text, image, now))
             new += 1
         return new
 
@@ -141,6 +179,7 @@ class FeedLoop:
         sources: Sources,
         poller: Poller,
         desk: FeedDesk,
+        images: Images,
         send: Callable[[list[Reply]], Awaitable[None]],
     ) -> None:
         self._city = city
@@ -148,6 +187,7 @@ class FeedLoop:
         self._sources = sources
         self._poller = poller
         self._desk = desk
+        self._images = images
         self._send = send
         # One round at a time in this process; other processes are kept out by each feed's lease.
         self._round = asyncio.Lock()
@@ -156,7 +196,7 @@ class FeedLoop:
         await every(TICK_S, self.tick, stopping, "feeds")
 
     def _source(self, feed: Feed) -> FeedSource:
-        return FeedSource(feed, self._sources, self._desk)
+        return FeedSource(feed, self._sources, self._desk, self._images)
 
     async def tick(self) -> None:
         """Poll every feed that is due; one feed's failure never keeps the others from their turn."""
@@ -193,6 +233,7 @@ def feed_loop(
     worker: str,
     clock: Callable[[], datetime],
     send: Callable[[list[Reply]], Awaitable[None]],
+    data_dir: Path,
     timeout_s: float = TIMEOUT_S,
     max_bytes: int = MAX_BYTES,
 ) -> FeedLoop | None:
@@ -213,6 +254,8 @@ def feed_loop(
     )  # fmt: skip
     fetcher = Fetcher(session, timeout_s=timeout_s, max_bytes=max_bytes)
     poller = Poller(sources, fetcher, worker=worker, clock=clock)
+    images = Images(Fetcher(session, timeout_s=timeout_s, max_bytes=IMAGE_BYTES), data_dir / "feed-images")
     return FeedLoop(
-        city=services.city, services=services, sources=sources, poller=poller, desk=desk, send=send
-    )
+        city=services.city, services=services, sources=sources, poller=poller, desk=desk, images=images,
+        send=send,
+    )  # fmt: skip

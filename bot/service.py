@@ -225,7 +225,7 @@ class Service:
         self.feeds = feed_loop(
             storage=storage, session=self._session, engine=self.engine, services=self.services,
             worker=self.settings.worker_name or default_worker_name(), clock=self.clock,
-            send=self.outbound.send,
+            send=self.outbound.send, data_dir=self.settings.data_dir,
         )  # fmt: skip
         if self.feeds is not None:
             self._tasks.append(asyncio.create_task(self.feeds.run(self._stopping)))

@@ -47,12 +47,12 @@ class FeedDesk:
         self._city = city
 
     async def take(
-        self, feed: Feed, topics: tuple[str, ...], text: str, links: tuple[str, ...], now: datetime
+        self, feed: Feed, topics: tuple[str, ...], text: str, image: str | None, now: datetime
     ) -> Broadcast:
         """The item as the feed's mode says; a `publish` feed whose topic needs approval after all (the
         city file changed) makes a draft instead, never a broadcast without a second person."""
         author = feed_author(feed.id)
-        item = Broadcast(id="", topics=topics, text_de=text, author=author, created_at=now, links=links)
+        item = Broadcast(id="", topics=topics, text_de=text, author=author, created_at=now, image=image)
         if feed.mode == "digest":
             # Published without a push: the digest and a new subscriber's look back read the timeline.
             done = await self._store.create(replace(item, state=State.DONE))

@@ -17,6 +17,9 @@ from city.feeds import Feed
 # One message in Telegram and WhatsApp holds 4096 characters; the header (label and topic names) that
 # rendering puts above the text needs some of them.
 TEXT_LIMIT = 4096 - 200
+# With a picture the text is its caption, which Telegram limits to 1024 characters; a longer one would
+# arrive as a second message.
+IMAGE_TEXT_LIMIT = 1024 - 100
 MORE = "Mehr:"
 
 # Elements whose content is never text for people: code, styling, embedded documents.

@@ -208,7 +208,7 @@ async def test_html_in_items_is_neutralised(
 
 
 async def test_a_slow_feed_is_cut_off_and_a_huge_one_refused(
-    service: Service, feeds: FakeSource, city_file: Path, clock: ManualClock, say: Say
+    service: Service, feeds: FakeSource, city_file: Path, clock: ManualClock, say: Say, tmp_path: Path
 ) -> None:
     feeds.hang("presse.xml")
     feeds.put("riesig.xml", b"<rss>" + b" " * (5 * 1024 * 1024) + b"</rss>")
@@ -224,6 +224,7 @@ async def test_a_slow_feed_is_cut_off_and_a_huge_one_refused(
         loop = feed_loop(
             storage=service.storage, session=session, engine=service.engine, services=service.services,
             worker="test", clock=clock, send=service.outbound.send, timeout_s=0.3,
+            data_dir=tmp_path,
         )  # fmt: skip
         assert loop is not None
         await loop.tick()
@@ -286,3 +287,24 @@ def test_stadtfunk_feeds_prints_each_feed_and_check_config_refuses_publish_with_
     refused = stadtfunk("check-config", cwd=tmp_path, **env)
     assert refused.returncode == 2
     assert '"publish" sends without a second person, but "verkehr" needs approval' in refused.stderr
+
+
+async def test_an_items_picture_is_fetched_and_attached_and_what_is_no_picture_left_out(
+    service: Service, city_file: Path, feeds: FakeSource, clock: ManualClock
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    feeds.put("bild.png", png, content_type="image/png")
+    feeds.put("kein-bild", "<html>nein</html>", content_type="text/html")
+    feeds.put("presse.xml", rss())
+    await add_feed(service, city_file, feeds.url("presse.xml"))
+    await poll(service, clock)
+    pictured = Entry("Mit Bild", "Ein Foto.", "https://s.de/1", "b1", feeds.url("bild.png"))
+    pretend = Entry("Ohne Bild", "Kein Foto.", "https://s.de/2", "b2", feeds.url("kein-bild"))
+    feeds.put("presse.xml", rss(pretend, pictured))
+    await poll(service, clock)
+    with_picture, without = await broadcasts(service)
+    assert with_picture.text_de.startswith("Mit Bild")
+    assert with_picture.image is not None
+    assert Path(with_picture.image).read_bytes() == png  # noqa: ASYNC240  (a small local file)
+    assert without.text_de.startswith("Ohne Bild")
+    assert without.image is None
