@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -49,13 +50,14 @@ TIMEOUT_S = 20.0
 TICK_S = 30.0
 # An item's identity is remembered this long; feeds drop items after days or weeks.
 KEEP_SEEN_S = 180 * 24 * 3600.0
-ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 
 
 def parse(body: bytes) -> list[FeedItem]:
     """The items of an RSS or Atom document, newest first as feeds list them. Raises Malformed."""
     try:
-        parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+        # As a stream: feedparser tries a bytes argument as a local file name first, so a feed whose
+        # body were "/proc/self/environ" would be read from disk.
+        parsed = feedparser.parse(io.BytesIO(body), sanitize_html=False, resolve_relative_uris=False)
     except Exception as exc:  # feedparser is lenient; what it still raises on is a broken document
         raise Malformed(type(exc).__name__) from None
     items = [item for entry in parsed.get("entries") or [] if (item := _item(entry)) is not None]

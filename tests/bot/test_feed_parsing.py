@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.feeds import parse
@@ -28,3 +30,10 @@ def test_rss_and_atom_items_are_read_with_their_identity_and_image() -> None:
 def test_what_is_not_a_feed_is_malformed(body: bytes) -> None:
     with pytest.raises(Malformed):
         parse(body)
+
+
+def test_a_body_naming_a_local_file_is_not_read_from_disk(tmp_path: Path) -> None:
+    local = tmp_path / "feed.xml"
+    local.write_text(rss(Entry("Geheim", "aus der Platte", "https://x.de/g", "g")), encoding="utf-8")
+    with pytest.raises(Malformed):
+        parse(str(local).encode())
