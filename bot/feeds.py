@@ -30,7 +30,7 @@ from broadcasts.audit import AuditLog
 from broadcasts.engine import Engine
 from broadcasts.feed_desk import FeedDesk
 from broadcasts.feeds import IMAGE_TEXT_LIMIT, TEXT_LIMIT, FeedItem, item_text, route
-from broadcasts.model import Broadcast
+from broadcasts.model import Broadcast, State
 from broadcasts.publisher import Publisher
 from broadcasts.sources import Sources, Validators
 from broadcasts.timeline import Timeline
@@ -215,9 +215,9 @@ class FeedLoop:
                 log.error("feed %s not polled: %s", feed.id, type(exc).__name__)
                 continue
             replies = health_replies(self._city(), self._services.texts, change) if change else []
-            if feed.mode == "draft":
-                for draft in source.created:
-                    replies += feed_draft_replies(self._services, feed, draft)
+            # Drafts only: a digest item is read in the digest, a published one by everyone.
+            for draft in (created for created in source.created if created.state is State.DRAFT):
+                replies += feed_draft_replies(self._services, feed, draft)
             if replies:
                 await self._send(replies)
 
