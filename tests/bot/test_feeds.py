@@ -168,7 +168,12 @@ async def test_digest_mode_puts_the_item_into_the_next_digest_without_a_push(
     clock: ManualClock,
     redis: aioredis.Redis,
     tg: FakeTelegram,
+    say: Say,
 ) -> None:
+    await say(RESIDENT, "/start")
+    await say(RESIDENT, "/zustimmen")
+    await say(RESIDENT, "/abo kultur")
+    await say(RESIDENT, "/zustellung taeglich")
     feeds.put("presse.xml", rss())
     await add_feed(service, city_file, feeds.url("presse.xml"), extra="topic: kultur\n    mode: digest")
     await poll(service, clock)
@@ -183,6 +188,10 @@ async def test_digest_mode_puts_the_item_into_the_next_digest_without_a_push(
     assert item.broadcast.text_de.startswith("Vollsperrung der B7")
     assert item.broadcast.state is State.DONE
     assert not any("pressestelle" in text for chat in (ADMIN, EDITOR) for text in texts(tg, chat))
+    assert not any("Vollsperrung" in text for text in texts(tg, RESIDENT)), "no push"
+    # A digest reader who switches to "sofort" gets what the next digest would have held.
+    tg.push_message(RESIDENT, "/zustellung sofort")
+    await tg.wait_for(lambda t: any("Vollsperrung der B7" in text for text in texts(t, RESIDENT)))
 
 
 async def test_html_in_items_is_neutralised(
