@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ import aiohttp
 from bot.assembly import audit_log, build_engine, default_worker_name, reply_pacer, residents_for
 from bot.channels import Channels, build_channels
 from bot.control import Announcement, ControlChannel
+from bot.feeds import FeedLoop, feed_loop
 from bot.http_server import HttpServer
 from bot.loops import every
 from bot.metrics import Metrics
@@ -36,6 +38,7 @@ from bot.whatsapp.wiring import template_counter, whatsapp_adapter, whatsapp_hoo
 from broadcasts.engine import Engine
 from broadcasts.scheduler import Scheduler
 from city.config import City, CityFileError, load_city
+from city.connection import REDIS_ERRORS
 from city.residents import Residents
 from city.values import Channel, system_clock
 from handlers.conversation import Conversation, build_router
@@ -85,6 +88,7 @@ class Service:
         self.sandbox: SandboxAdapter | None = None
         self.audit_shipper: AuditShipper | None = None
         self.privacy: PrivacyUpkeep | None = None
+        self.feeds: FeedLoop | None = None
         self.outbound = Outbound()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -242,6 +246,13 @@ class Service:
         if self.audit_shipper is not None:
             copy = every(AUDIT_COPY_EVERY_S, self.audit_shipper.ship, self._stopping, "audit copy to syslog")
             self._tasks.append(asyncio.create_task(copy))
+        self.feeds = feed_loop(
+            storage=storage, session=self._session, engine=self.engine, services=self.services,
+            worker=self.settings.worker_name or default_worker_name(), clock=self.clock,
+            send=self.outbound.send, data_dir=self.settings.data_dir,
+        )  # fmt: skip
+        if self.feeds is not None:
+            self._tasks.append(asyncio.create_task(self.feeds.run(self._stopping)))
 
     def _current_city(self) -> City:
         """The city as of now: a reload swaps it while everything runs."""
@@ -367,6 +378,10 @@ class Service:
             self.timer = None
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self.feeds is not None:
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self.feeds.release()
+            self.feeds = None
         await self._http.stop()
         if self.audit_shipper is not None:
             await self.audit_shipper.ship()  # what the last moments recorded

@@ -13,6 +13,7 @@ from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
 from broadcasts.model import Broadcast
 from broadcasts.scheduler import Scheduler
+from broadcasts.sources import Sources
 from city.config import City
 from city.residents import Residents
 from city.statistics import snapshot
@@ -20,6 +21,13 @@ from city.values import Clock
 from handlers.rendering import composer
 from handlers.router import Services
 from handlers.texts import Texts
+
+# A source counts as down (and the admins hear of it) after this many failed polls in a row, so that one
+# slow answer is no alarm.
+DOWN_AFTER = 3
+# The poller renews its lease on every beat (bot/feeds.py); another process takes over this long after
+# the poller stopped without giving it up.
+LEASE_S = 120.0
 
 
 def build_services(
@@ -70,5 +78,6 @@ def build_services(
         ),
         templates_needed=templates_needed,
         audit=audit,
+        sources=Sources(storage.redis, storage.keys, down_after=DOWN_AFTER, lease_s=LEASE_S),
     )
     return services, editorial.scheduler

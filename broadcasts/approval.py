@@ -107,6 +107,10 @@ def may_send(city: City, broadcast: Broadcast) -> Verdict:
     if broadcast.author == SYSTEM:
         return Verdict.yes()
     if broadcast.approved_by == broadcast.author:
+        if _publishing_feed(city, broadcast.author):
+            # A press feed in `publish` mode sends only where its topics need no approval (check-config).
+            refused = needs_approval(city, broadcast) and broadcast.priority is not Priority.ALERT
+            return Verdict(False, Refusal.NEEDS_APPROVAL) if refused else Verdict.yes()
         written = author_may_write(city, broadcast)
         if written.allowed and needs_approval(city, broadcast) and broadcast.priority is not Priority.ALERT:
             return Verdict(False, Refusal.NEEDS_APPROVAL)
@@ -151,3 +155,9 @@ def approvers(city: City, broadcast: Broadcast) -> list[StaffMember]:
 
 def admins(city: City) -> list[StaffMember]:
     return [member for member in city.staff if "admin" in member.roles]
+
+
+def _publishing_feed(city: City, author: str) -> bool:
+    """The author is a feed of the city file, as it stands now, that publishes on its own."""
+    feed_id = author.removeprefix("feed:")
+    return feed_id != author and any(feed.id == feed_id and feed.mode == "publish" for feed in city.feeds)

@@ -79,6 +79,7 @@ class Via(str):
     WHATSAPP: ClassVar[Via]
     CLI: ClassVar[Via]
     SANDBOX: ClassVar[Via]
+    FEED: ClassVar[Via]
 
     def __new__(cls, name: str) -> Via:
         if not cls.NAME.fullmatch(name):
@@ -90,6 +91,7 @@ Via.TELEGRAM = Via("telegram")
 Via.WHATSAPP = Via("whatsapp")
 Via.CLI = Via("cli")
 Via.SANDBOX = Via("sandbox")
+Via.FEED = Via("feed")
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from broadcasts.calendar import Recurrence
 from broadcasts.desk_values import Actor, DeskError, DeskProblem, Edited, Submitted
 from broadcasts.engine import Engine
 from broadcasts.expiry import Expiry
+from broadcasts.feed_desk import is_feed_author
 from broadcasts.model import SYSTEM, TERMINAL, Broadcast, InvalidTransition, NotApproved, Priority, State
 from broadcasts.notice import Notice
 from broadcasts.publisher import Publisher, Refused
@@ -332,9 +333,23 @@ class Desk:
 
     async def _own(self, actor: Actor, broadcast_id: str) -> Broadcast:
         broadcast = await self._get(broadcast_id)
+        if is_feed_author(broadcast.author):
+            broadcast = await self._adopt(actor, broadcast)
         if broadcast.author != actor.member.id:
             raise DeskError(DeskProblem.NOT_AUTHOR)
         return broadcast
+
+    async def _adopt(self, actor: Actor, broadcast: Broadcast) -> Broadcast:
+        """An editor of its topics who submits or edits a feed's draft becomes its author (four-eyes then
+        applies to them); one editor only, however many press at once."""
+        member = actor.member
+        verdict = approval.may_draft(self._city(), member, broadcast.topics, broadcast.priority)
+        if not verdict.allowed:
+            raise DeskError(DeskProblem.REFUSED, refusal=verdict.refusal, topics=verdict.topics)
+        if not await self._store.adopt(broadcast.id, broadcast.author, member.id):
+            return await self._get(broadcast.id)  # taken up by another editor, or no longer a draft
+        await self._log(actor, Action.EDIT, broadcast, f"taken up from {broadcast.author}")
+        return replace(broadcast, author=member.id)
 
     async def _move(self, broadcast: Broadcast, to: State) -> None:
         try:

@@ -72,6 +72,15 @@ redis.call('HSET', KEYS[1], 'scheduled_for', ARGV[2])
 return 1
 """
 
+# A draft made from a feed becomes the draft of the staff member who takes it up, exactly once.
+# ARGV: the author expected (the feed), the new author.
+_ADOPT = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'draft' then return 0 end
+if redis.call('HGET', KEYS[1], 'author') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'author', ARGV[2])
+return 1
+"""
+
 
 # Never approved: what the upgrade to content versions leaves without an approved version.
 UNAPPROVED = frozenset({State.DRAFT, State.PENDING_APPROVAL, State.REJECTED, State.EXPIRED})
@@ -159,12 +168,16 @@ class BroadcastStore:
         self._save = redis.register_script(_SAVE)
         self._create_named = redis.register_script(_CREATE_NAMED)
         self._reschedule = redis.register_script(_RESCHEDULE)
+        self._adopt = redis.register_script(_ADOPT)
         self.active = ActiveLists(redis, keys)
 
-    async def create(self, draft: Broadcast) -> Broadcast:
-        """Store a new broadcast under the next short id (staff type it: /freigeben 42)."""
+    async def create(self, draft: Broadcast, *, approved_by: str | None = None) -> Broadcast:
+        """Store a new broadcast under the next short id (staff type it: /freigeben 42). `approved_by`:
+        approved at birth, as it stands (a feed's item on a topic that needs no approval)."""
         number = await self._redis.incr(self._keys.broadcast_sequence())
         stored = versioned(Broadcast(**{**fields_of(draft), "id": str(number)}))
+        if approved_by is not None:
+            stored = replace(stored, approved=stored.version, approved_by=approved_by)
         async with self._redis.pipeline(transaction=False) as pipe:
             # Indexed as open first: a crash leaves at most an index entry without its broadcast.
             pipe.zadd(self._keys.broadcast_open(), {stored.id: stored.created_at.timestamp()})
@@ -259,6 +272,11 @@ class BroadcastStore:
             require={"version": version},
             fields={"approved": version, "approved_by": by},
         )
+
+    async def adopt(self, broadcast_id: str, author: str, by: str) -> bool:
+        """`by` becomes the author of a draft still by `author`; False when it is not (any more)."""
+        key = self._keys.broadcast(broadcast_id)
+        return bool(await self._adopt(keys=[key], args=[author, by]))
 
     async def transition(
         self,

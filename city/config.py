@@ -37,6 +37,7 @@ from city.config_errors import (
     render,
     yaml_problem,
 )
+from city.feeds import Feed
 
 # Topic ids travel inside Telegram callback data, which is limited to 64 bytes.
 TOPIC_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,23}$"
@@ -327,6 +328,7 @@ class City(_Section):
     draft_expiry_hours: float = Field(24, gt=0)
     alert_escalation_minutes: float = Field(10, gt=0)
     whatsapp_templates: WhatsAppTemplates = WhatsAppTemplates()
+    feeds: list[Feed] = Field(default_factory=list)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
@@ -175,7 +175,32 @@ def reference_errors(city: City) -> list[ErrorDetails]:
                 if topic_id not in topic_ids:
                     where = ("staff", index, "roles", role, position)
                     error(where, f'unknown topic "{topic_id}"', closest(topic_id, topic_ids))
+    _check_feeds(city, error)
     return errors
+
+
+def _check_feeds(city: City, error: Callable[..., None]) -> None:
+    """Feeds name existing topics, each feed once; `publish` only where no second person approves."""
+    topics = {topic.id: topic for topic in city.topics}
+    seen: set[str] = set()
+    for index, feed in enumerate(city.feeds):
+        if feed.id in seen:
+            error(("feeds", index, "id"), f'"{feed.id}" is used twice; every feed needs its own id')
+        seen.add(feed.id)
+        for position, topic_id in enumerate(feed.topic):
+            if topic_id not in topics:
+                error(("feeds", index, "topic", position), f'unknown topic "{topic_id}"',
+                      closest(topic_id, list(topics)))  # fmt: skip
+        for topic_id in feed.topic_by_keyword:
+            if topic_id not in topics:
+                error(("feeds", index, "topic_by_keyword", topic_id), f'unknown topic "{topic_id}"',
+                      closest(topic_id, list(topics)))  # fmt: skip
+        if feed.mode == "publish":
+            for topic_id in feed.topic_ids:
+                if topic_id in topics and topics[topic_id].approval_required:
+                    hint = 'use "draft", or set "approval_required: false" on the topic'
+                    message = f'"publish" sends without a second person, but "{topic_id}" needs approval'
+                    error(("feeds", index, "mode"), f"{message}; {hint}")
 
 
 def problems_from_validation(

@@ -5,7 +5,14 @@ from __future__ import annotations
 import logging
 
 from city.values import Channel, Resident, ResidentRecord
-from handlers import delivery, resident, staff_decisions, staff_drafting, staff_reports
+from handlers import (
+    delivery,
+    resident,
+    staff_decisions,
+    staff_drafting,
+    staff_feeds,
+    staff_reports,
+)
 from handlers.consent import consent_prompt
 from handlers.matching import find_faq, normalize
 from handlers.router import Context, Router, Services
@@ -27,6 +34,7 @@ def build_router() -> Router:
     router.include(staff_drafting.router)
     router.include(staff_decisions.router)
     router.include(staff_reports.router)
+    router.include(staff_feeds.router)
     return router
 
 

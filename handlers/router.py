@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from broadcasts.audit import AuditLog
 from broadcasts.desk import Desk
 from broadcasts.model import Broadcast
+from broadcasts.sources import Sources
 from broadcasts.timeline import Item
 from city.config import City
 from city.residents import Residents
@@ -40,6 +41,8 @@ class Services:
     audit: AuditLog
     # WhatsApp recipients outside their 24-hour window (they get a template); None without WhatsApp.
     templates_needed: Callable[[Broadcast], Awaitable[int]] | None = None
+    # The state of polled sources (press feeds), for /quellen; None where nothing is polled.
+    sources: Sources | None = None
 
 
 @dataclass(frozen=True, slots=True)

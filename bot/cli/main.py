@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from bot.assembly import audit_log
 from bot.cli.broadcast import broadcast
 from bot.cli.common import CommandError, connected, messenger, os_user
+from bot.cli.feeds import show_feeds
 from bot.cli.figures import export_subscribers, show_stats
 from bot.cli.residents import erase_resident, export_resident
 from bot.control import Announcement, ControlChannel
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help="drop entries older than DATE (a retention limit), recorded in the chain so that --verify holds",
     )
+    commands.add_parser("feeds", help="each feed of the city file: last poll, last new item, errors")
     commands.add_parser("stats", help="subscribers per topic and channel, broadcasts and deliveries per day")
     export = commands.add_parser("export-subscribers", help="subscriber counts per topic and channel as CSV")
     export.add_argument("--aggregate", action="store_true", help="counts only (the only export there is)")
@@ -137,6 +139,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "audit":
             since = args.since or datetime.now(UTC) - timedelta(days=30)
             return asyncio.run(export_audit(settings, since, args.format))
+        case "feeds":
+            return asyncio.run(show_feeds(settings))
         case "stats":
             return asyncio.run(show_stats(settings, sandbox=sandbox))
         case "export-subscribers":
@@ -162,7 +166,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 def check_config(settings: Settings) -> int:
     city = load_city(settings.city_config)
-    print(f"{settings.city_config}: OK ({city.name}, {len(city.topics)} topics, {len(city.staff)} staff)")
+    print(f"{settings.city_config}: OK ({city.name}, {len(city.topics)} topics, {len(city.staff)} staff, "
+          f"{len(city.feeds)} feeds)")  # fmt: skip
     return 0
 
 
