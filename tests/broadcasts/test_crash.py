@@ -104,9 +104,9 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]]) -> None:
-    """Redis state written by another process: look again every 50 ms, for at most 30 s."""
-    async with asyncio.timeout(30):
+async def eventually(condition: Callable[[], Awaitable[bool]], within_s: float = 30) -> None:
+    """Redis state written by another process: look again every 50 ms, for at most `within_s`."""
+    async with asyncio.timeout(within_s):
         while not await condition():  # noqa: ASYNC110 (the condition lives in Redis)
             await asyncio.sleep(0.05)
 

@@ -117,6 +117,7 @@ async def readiness(port: int) -> int:
         return answer.status
 
 
+@pytest.mark.timeout(180)
 async def test_the_primary_killed_mid_broadcast_loses_nothing_and_the_service_reconnects_by_itself(
     failing: Failing, deployment: Deployment, client: RedisClient, key_prefix: str
 ) -> None:
@@ -137,7 +138,8 @@ async def test_the_primary_killed_mid_broadcast_loses_nothing_and_the_service_re
     await failing.failed_over(queue, killed)
 
     await eventually(lambda: ready_again(port))
-    await eventually(lambda: done(deployment, broadcast_id))
+    # A cluster's failover settles its slots, then the senders reclaim: on a loaded machine, slowly.
+    await eventually(lambda: done(deployment, broadcast_id), within_s=90)
     assert service.returncode is None, "the same process rode out the failover"
     per_chat = deployment.deliveries(TEXT)
     assert set(per_chat) == {str(n) for n in range(1, SUBSCRIBERS + 1)}, "nobody is lost"
