@@ -37,7 +37,7 @@ from bot.whatsapp.marks import WhatsAppMarks
 from broadcasts.channel import ChannelClient
 from broadcasts.engine import Engine
 from broadcasts.model import ALL_TOPICS, Broadcast, Priority, State
-from broadcasts.store import Progress
+from broadcasts.progress import Progress
 from broadcasts.timeline import Timeline
 from city.config import load_city
 from city.keys import Keys

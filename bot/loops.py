@@ -6,8 +6,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# How long `drain` waits for a value before it looks at the stop event again.
+LOOK_AT_STOP_S = 0.2
 
 
 async def every(
@@ -23,3 +28,18 @@ async def every(
             log.error("%s failed: %s", what, type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), timeout=seconds)
+
+
+async def drain(
+    queue: asyncio.Queue[T], handle: Callable[[T], Awaitable[object]], stopping: asyncio.Event, what: str
+) -> None:
+    """Hand each value the queue gets to `handle` until `stopping` is set; a failure is logged by kind."""
+    while not stopping.is_set():
+        try:
+            value = await asyncio.wait_for(queue.get(), timeout=LOOK_AT_STOP_S)
+        except TimeoutError:
+            continue
+        try:
+            await handle(value)
+        except Exception as exc:
+            log.error("%s failed: %s", what, type(exc).__name__)

@@ -16,8 +16,9 @@ from typing import cast
 from bot.telegram.api import TelegramAPI
 from broadcasts.model import TERMINAL
 from broadcasts.outcome import SendError, SendProblem
+from broadcasts.progress import Progress
 from broadcasts.reply_pacer import ReplyPacer
-from broadcasts.store import BroadcastStore, Progress
+from broadcasts.store import BroadcastStore
 from city.config import City
 from city.connection import RedisClient
 from city.keys import Keys

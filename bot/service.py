@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -16,7 +15,7 @@ from bot.channels import Channels, build_channels
 from bot.control import Announcement, ControlChannel
 from bot.feeds import FeedLoop, feed_loop
 from bot.http_server import HttpServer
-from bot.loops import every
+from bot.loops import drain, every
 from bot.metrics import Metrics
 from bot.outbound import Outbound
 from bot.privacy import PrivacyUpkeep, privacy_upkeep
@@ -24,18 +23,19 @@ from bot.progress_reporter import ProgressReporter
 from bot.sandbox.adapter import SandboxAdapter, sandbox_settings
 from bot.sandbox.guard import address, is_loopback
 from bot.services import build_services
-from bot.settings import ConfigurationError, Settings, TelegramMode
+from bot.settings import ConfigurationError, Settings
 from bot.storage.client import Storage, check_hasher, open_storage
 from bot.storage.data_dir import secure_data_dir
 from bot.storage.idhash import IdHasher, hasher_for
 from bot.syslog import AuditShipper, SyslogSender, SyslogTarget
-from bot.telegram.adapter import TelegramAdapter, WebhookTarget
+from bot.telegram.adapter import TelegramAdapter, webhook_target
 from bot.timer import Timer
 from bot.web import build_app
 from bot.whatsapp.adapter import WhatsAppAdapter
 from bot.whatsapp.webhook import Inbox
 from bot.whatsapp.wiring import template_counter, whatsapp_adapter, whatsapp_hook
 from broadcasts.engine import Engine
+from broadcasts.notice import Notice
 from broadcasts.scheduler import Scheduler
 from city.config import City, CityFileError, load_city
 from city.connection import REDIS_ERRORS
@@ -56,8 +56,6 @@ UPKEEP_EVERY_S = 30.0
 # The progress message is edited at most every 3 s (bot/progress_reporter.py); looking each second
 # keeps it close to that.
 REPORT_EVERY_S = 1.0
-# How long the notice loop waits for the engine's next notice before it looks at the stop event again.
-NOTICE_POLL_S = 0.2
 # The audit log's copy on a syslog server lags at most this much behind (plus a failed try's wait).
 AUDIT_COPY_EVERY_S = 2.0
 
@@ -169,7 +167,7 @@ class Service:
             storage=storage, engine=engine, services=self.services,
         )  # fmt: skip
         engine.start()
-        await self._start_loops(storage)
+        await self._start_loops(storage, engine)
         await self._serve_http()
         log.info("stadtfunk is running for %s", self.city.name)
 
@@ -192,7 +190,7 @@ class Service:
         if (telegram := channels.telegram) is not None:
             self.telegram = TelegramAdapter(
                 token=telegram.token, api_url=self.settings.telegram_api_url,
-                webhook=self._webhook_target(), api=telegram.api, conversation=conversation,
+                webhook=webhook_target(self.settings), api=telegram.api, conversation=conversation,
                 residents=residents, clock=clock, outbound=outbound,
                 pacer=reply_pacer(telegram.client, telegram.limiter, hasher, clock, sleep),
             )  # fmt: skip
@@ -224,7 +222,7 @@ class Service:
             )  # fmt: skip
             outbound.show_everything_in(self.sandbox.notify)
 
-    async def _start_loops(self, storage: Storage) -> None:
+    async def _start_loops(self, storage: Storage, engine: Engine) -> None:
         """The timer, upkeep, control channel, progress reports and the WhatsApp inbox."""
         self.timer = Timer(self.city.tz, clock=self.clock, wake=self.upkeep_once, next_due=self._next_due)
         # What fell due while the service was down goes out now (within the grace) or is held.
@@ -239,7 +237,7 @@ class Service:
             asyncio.create_task(every(UPKEEP_EVERY_S, self._privacy, self._stopping, "privacy upkeep")),
             asyncio.create_task(control.listen(self._stopping, actions)),
             asyncio.create_task(every(REPORT_EVERY_S, self._report, self._stopping, "progress report")),
-            asyncio.create_task(self._notice_loop()),
+            asyncio.create_task(drain(engine.notices, self._tell_staff, self._stopping, "staff notice")),
         ]
         if self.inbox is not None:
             self._tasks.append(asyncio.create_task(self.inbox.run(self._stopping)))
@@ -301,33 +299,13 @@ class Service:
         log.info("city file reloaded: %d topics, %d staff", len(city.topics), len(city.staff))
         return True
 
-    async def _notice_loop(self) -> None:
-        """Tell staff what the engine decided on its own: a broadcast paused for WhatsApp's spam limit."""
-        while not self._stopping.is_set() and self.engine is not None and self.services is not None:
-            try:
-                notice = await asyncio.wait_for(self.engine.notices.get(), timeout=NOTICE_POLL_S)
-            except TimeoutError:
-                continue
-            try:
-                await self.outbound.send(notice_replies(self.services, notice, self.clock()))
-            except Exception as exc:
-                log.error("notice not delivered: %s", type(exc).__name__)
-
-    def _webhook_target(self) -> WebhookTarget | None:
-        settings = self.settings
-        if settings.telegram_mode is not TelegramMode.WEBHOOK:
-            return None
-        # Settings validation guarantees both in webhook mode; this keeps the types honest.
-        if settings.telegram_webhook_url is None or settings.telegram_webhook_secret is None:
-            raise ConfigurationError(
-                "TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET"
-            )
-        return WebhookTarget(
-            settings.telegram_webhook_url, settings.telegram_webhook_secret.get_secret_value()
-        )
+    async def _tell_staff(self, notice: Notice) -> None:
+        """What the engine decided on its own (a broadcast paused for WhatsApp's spam limit)."""
+        if self.services is not None:
+            await self.outbound.send(notice_replies(self.services, notice, self.clock()))
 
     async def _serve_http(self) -> None:
-        target = self._webhook_target() if self.telegram is not None else None
+        target = webhook_target(self.settings) if self.telegram is not None else None
         app = build_app(
             self.ready,
             telegram_feed=self.telegram.feed if self.telegram is not None and target else None,
@@ -406,24 +384,3 @@ class Service:
         if self.storage is not None:
             await self.storage.close()
             self.storage = None
-
-    async def run_until_signalled(self) -> None:
-        """Run until SIGTERM or SIGINT, then shut down in order: stop taking work, finish, close."""
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        reloads: set[asyncio.Task[bool]] = set()
-
-        def reload_on_hangup() -> None:
-            task = asyncio.create_task(self.reload_city())
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
-
-        loop.add_signal_handler(signal.SIGHUP, reload_on_hangup)
-        await self.start()
-        try:
-            await stop.wait()
-            log.info("shutting down")
-        finally:
-            await self.stop()

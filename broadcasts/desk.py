@@ -27,8 +27,9 @@ from broadcasts.expiry import Expiry
 from broadcasts.feed_desk import is_feed_author
 from broadcasts.model import SYSTEM, TERMINAL, Broadcast, InvalidTransition, NotApproved, Priority, State
 from broadcasts.notice import Notice
+from broadcasts.progress import Progress
 from broadcasts.publisher import Publisher, Refused
-from broadcasts.store import BroadcastStore, Flag, Progress
+from broadcasts.store import BroadcastStore, Flag
 from broadcasts.version import matches, short
 
 # How long a pressed "Ändern" waits for the new text.

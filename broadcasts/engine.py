@@ -20,9 +20,10 @@ from city.values import Channel
 from broadcasts.model import Broadcast, InvalidTransition, State
 from broadcasts.notice import Notice
 from broadcasts.planner import Planner, PlanningCancelled
+from broadcasts.progress import Progress
 from broadcasts.sender import Sender
 from broadcasts.spam_limit import SpamLimit
-from broadcasts.store import BroadcastStore, Progress
+from broadcasts.store import BroadcastStore
 
 log = logging.getLogger(__name__)
 

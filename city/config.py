@@ -236,10 +236,7 @@ class Retention(_Section):
         90, ge=0, le=3650, description="a resident who blocked the bot or is undeliverable is erased after"
     )
     delivery_records_days: int = Field(
-        30,
-        ge=1,
-        le=3650,
-        description="a broadcast's delivery records are deleted this long after it began",
+        30, ge=1, le=3650, description="a broadcast's delivery records are deleted this long after it began"
     )
     audit_days: int = Field(365, ge=1, le=36500, description="staff audit log entries are kept this long")
 

@@ -24,11 +24,13 @@ from bot.logs import configure_logging
 from bot.sandbox.adapter import sandbox_settings
 from bot.service import Service
 from bot.settings import ConfigurationError, Settings, load_settings
+from bot.signals import run_until_signalled
 from bot.storage.client import StorageError
 from bot.storage.embedded import EmbeddedRedisError
 from bot.telegram.adapter import TelegramStartError
 from broadcasts.audit import OPERATOR, Action, Entry, Via
-from broadcasts.store import BroadcastStore, Progress
+from broadcasts.progress import Progress
+from broadcasts.store import BroadcastStore
 from city.config import CityFileError, load_city
 from city.values import Channel
 
@@ -277,7 +279,7 @@ def _moment(text: str) -> datetime:
 def run(settings: Settings) -> int:
     configure_logging(settings.log_level, settings.secret_values(), log_format=settings.log_format.value)
     service = Service(settings)
-    asyncio.run(service.run_until_signalled())
+    asyncio.run(run_until_signalled(service))
     return 0
 
 

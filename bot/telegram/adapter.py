@@ -13,6 +13,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.outbound import Outbound
+from bot.settings import ConfigurationError, Settings, TelegramMode
 from bot.telegram.api import MAX_TEXT, TelegramAPI
 from broadcasts.outcome import SendError, SendProblem
 from broadcasts.render import split_text
@@ -110,6 +111,18 @@ class WebhookTarget:
 
     url: str
     secret: str
+
+
+def webhook_target(settings: Settings) -> WebhookTarget | None:
+    """Where Telegram posts updates in webhook mode; None when polling."""
+    if settings.telegram_mode is not TelegramMode.WEBHOOK:
+        return None
+    # Settings validation guarantees both in webhook mode; this keeps the types honest.
+    if settings.telegram_webhook_url is None or settings.telegram_webhook_secret is None:
+        raise ConfigurationError(
+            "TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET"
+        )
+    return WebhookTarget(settings.telegram_webhook_url, settings.telegram_webhook_secret.get_secret_value())
 
 
 class TelegramAdapter:

@@ -14,7 +14,7 @@ from bot.storage.idhash import IdHasher
 from bot.telegram.api import TelegramAPI
 from bot.telegram.channel import TelegramChannel
 from broadcasts.model import ALL_TOPICS, Priority, State
-from broadcasts.store import ChannelProgress
+from broadcasts.progress import ChannelProgress
 from broadcasts.timeline import Timeline
 from city.values import Channel, Resident
 from tests.broadcasts.conftest import CITY, Rig

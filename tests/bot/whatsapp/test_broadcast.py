@@ -20,7 +20,7 @@ from bot.whatsapp.api import WhatsAppAPI
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.marks import WhatsAppMarks
 from broadcasts.model import Broadcast, Priority, State
-from broadcasts.store import ChannelProgress
+from broadcasts.progress import ChannelProgress
 from city.config import load_city
 from city.connection import RedisClient
 from city.keys import Keys
