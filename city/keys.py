@@ -182,8 +182,9 @@ class Keys:
         return f"{self.prefix}:audit"
 
     def audit_rechain(self) -> str:
-        """Where the upgrade to a chained audit log builds it, before it replaces the old one."""
-        return f"{self.prefix}:audit-rechain"
+        """Where the upgrade to a chained audit log builds it, before it replaces the old one: its hash tag
+        is the audit log's whole name, so that both lie in one Cluster slot (RENAME stays in one slot)."""
+        return f"{{{self.audit()}}}:rechain"
 
     def audit_shipped(self) -> str:
         """The id of the last audit entry copied to syslog (AUDIT_SYSLOG)."""
