@@ -18,6 +18,7 @@ from tests.conftest import parametrize_by_redis_mode
 CITY = load_city(Path(__file__).parents[2] / "bot" / "cities" / "beispielstadt.yaml")
 START = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 CHANNELS = (Channel.TELEGRAM, Channel.WHATSAPP)
+TG, WA = Channel.TELEGRAM.value, Channel.WHATSAPP.value
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -72,13 +73,11 @@ async def test_each_day_keeps_the_level_last_seen_and_a_day_unseen_keeps_the_day
 async def test_deliveries_per_day_come_from_the_daily_counters(redis: RedisClient, key_prefix: str) -> None:
     keys = Keys(key_prefix)
     today = date(2026, 11, 30)
+    await redis.hset(keys.daily_stats(today), mapping={f"sent:{TG}": 7, f"sent:{WA}": 3, f"failed:{TG}": 1})
     await redis.hset(
-        keys.daily_stats(today), mapping={"sent:telegram": 7, "sent:whatsapp": 3, "failed:telegram": 1}
+        keys.daily_stats(today - timedelta(days=2)), mapping={f"sent:{TG}": 5, f"blocked:{TG}": 2}
     )
-    await redis.hset(
-        keys.daily_stats(today - timedelta(days=2)), mapping={"sent:telegram": 5, "blocked:telegram": 2}
-    )
-    await redis.hset(keys.daily_stats(today - timedelta(days=DAYS)), mapping={"sent:telegram": 99})  # too old
+    await redis.hset(keys.daily_stats(today - timedelta(days=DAYS)), mapping={f"sent:{TG}": 99})  # too old
     history = (await snapshot(redis, keys, CITY, today, CHANNELS)).history
     assert history.delivered[-3:] == [5, 0, 10]
     assert history.undelivered[-3:] == [2, 0, 1]
