@@ -221,6 +221,8 @@ class Service:
                 texts=services.texts, limits=services.limits, clock=clock, port=lambda: self.port,
             )  # fmt: skip
             outbound.show_everything_in(self.sandbox.notify)
+            residents.erased.append(self.sandbox.forget)
+            await self.sandbox.start()
 
     async def _start_loops(self, storage: Storage, engine: Engine) -> None:
         """The timer, upkeep, control channel, progress reports and the WhatsApp inbox."""

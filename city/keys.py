@@ -254,5 +254,10 @@ class Keys:
         return f"{self.prefix}:wa-inbox"
 
     def sandbox_outbox(self) -> str:
-        """The sandbox's chats (bot/sandbox/store.py), under the sandbox's own prefix: the page's phones."""
-        return f"{self.prefix}:sandbox-outbox"
+        """The sandbox's chats (bot/sandbox/store.py), under the sandbox's own prefix: the page's phones.
+        Its keys share a hash tag, so that one transaction may change both."""
+        return f"{self.prefix}:{{sandbox}}:outbox"
+
+    def sandbox_closed(self) -> str:
+        """Sandbox chats whose test person "blocked the bot" on the page."""
+        return f"{self.prefix}:{{sandbox}}:closed"
