@@ -10,12 +10,13 @@ import re
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
 from bot.sandbox.guard import page_headers
 from broadcasts.outcome import SendError
+from city.config import City
 from city.values import Channel
 from handlers.charts import MIME_TYPE, render_chart
 from handlers.staff_common import SANDBOX_STAFF
@@ -82,6 +83,8 @@ class SandboxPage:
                         # The cheat-sheet: staff /hilfe's own lines, as the sandbox chat would answer.
                         "commands": help_lines(member, city, t, LANGUAGE, Channel.SANDBOX),
                         "chat": SANDBOX_STAFF + member.id,
+                        # For the tour's example: a topic this person may draft for, if any.
+                        "writes": _topic_ids(city, member.topics_for("editor")),
                     }
                     for member in city.staff
                 ],
@@ -190,6 +193,10 @@ class SandboxPage:
         figures = await sandbox.statistics()
         png = await asyncio.to_thread(render_chart, figures.history, sandbox.city(), sandbox.texts, LANGUAGE)
         return web.Response(body=png, content_type=MIME_TYPE)
+
+
+def _topic_ids(city: City, scope: Literal["all"] | frozenset[str]) -> list[str]:
+    return [topic.id for topic in city.topics if scope == "all" or topic.id in scope]
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
