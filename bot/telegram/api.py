@@ -77,7 +77,7 @@ class TelegramAPI:
     async def answer_callback(self, callback_id: str) -> None:
         await self.call("answerCallbackQuery", {"callback_query_id": callback_id})
 
-    async def send_document(self, chat_id: str, attachment: Attachment) -> None:
+    async def send_attachment(self, chat_id: str, attachment: Attachment) -> None:
         """A file; an image (a chart) as a photo, which the chat shows in place."""
         kind = "photo" if attachment.mime_type.startswith("image/") else "document"
         form = aiohttp.FormData()

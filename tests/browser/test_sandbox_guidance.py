@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from tests.bot.conftest import Sleeps
 from tests.bot.sandbox.client import sandbox_service
 from tests.browser.test_sandbox_page import ALERT, WAIT_MS, open_staff, say
 from tests.conftest import ManualClock
 
-LAPTOP = {"width": 1366, "height": 768}
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 # What the page showed in English before: the engine's state and outcome names, kinds and roles.
 ENGLISH = re.compile(
     r"\b(draft|pending_approval|approved|scheduled|held|queued|sending|paused|done|cancelled|rejected|expired"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,16 @@ async def test_the_page_gets_the_statistik_chart_as_png(
             f"{client.base}/sandbox/chart", headers={"X-Sandbox-Token": "x"}
         ) as refused:
             assert refused.status == 403
+
+
+async def test_the_service_records_the_day_s_subscriber_level_without_anyone_asking(
+    make_settings: Any, city_file: Path, clock: ManualClock, sleeps: Sleeps
+) -> None:
+    async with sandbox_service(make_settings, city_file, clock, sleeps) as (service, _):
+        assert service.storage is not None
+        levels = service.storage.keys.daily_levels(clock().astimezone(service.city.tz).date())
+        async with asyncio.timeout(10):
+            while not await service.storage.redis.exists(levels):  # noqa: ASYNC110  (a task at start)
+                await asyncio.sleep(0.01)
+        stored = await service.storage.redis.hgetall(levels)
+    assert stored == {f"{topic.id}:{Channel.SANDBOX.value}": "0" for topic in service.city.topics}
