@@ -54,7 +54,8 @@ def test_check_config_explains_a_chart_colour_that_is_no_colour(tmp_path: Path) 
     broken.write_text(text, encoding="utf-8")
     result = stadtfunk("check-config", cwd=tmp_path, CITY_CONFIG=str(broken))
     assert result.returncode == 2
-    assert 'chart_colours[3]: must be a colour written as "#rrggbb", like "#1d4e89" (got "grün")' in result.stderr
+    expected = 'chart_colours[3]: must be a colour written as "#rrggbb", like "#1d4e89" (got "grün")'
+    assert expected in result.stderr
 
 
 def test_run_without_messenger_credentials_off_loopback_names_the_variables(tmp_path: Path) -> None:
