@@ -4,12 +4,12 @@ It runs only when no messenger credentials are set, and only on loopback, becaus
 can act as any staff member; bot/sandbox/guard.py keeps other web pages from driving it. Residents are
 chats "r1", "r2", ...; a staff member's chat is "staff:<id>"
 (handlers/staff_common.py recognises it). Notices the core addresses to a staff member's Telegram or
-WhatsApp chat are shown in that member's sandbox chat instead.
+WhatsApp chat are shown in that member's sandbox chat instead. The page and its API are in
+bot/sandbox/routes.py; the chats are kept in bot/sandbox/store.py.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -33,8 +33,6 @@ from handlers.conversation import Conversation
 from handlers.staff_common import SANDBOX_STAFF
 from handlers.texts import Texts
 from handlers.values import Inbound, Reply
-
-log = logging.getLogger(__name__)
 
 RESIDENT_CHAT = re.compile(r"^r[1-9][0-9]{0,5}$")
 SHOWN = frozenset({State.QUEUED, State.SENDING, State.PAUSED, State.DONE, State.CANCELLED})
