@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from broadcasts.model import Broadcast
 from city.config import StaffMember
+from handlers.charts import FILENAME, MIME_TYPE, render_chart
 from handlers.router import Context, Router
 from handlers.staff_common import acting, describe_state, duration, number, staff_name, staff_only
-from handlers.values import Reply
+from handlers.values import Attachment, Reply
 
 router = Router()
 
@@ -70,7 +72,8 @@ async def status(ctx: Context, member: StaffMember) -> list[Reply]:
 @router.command("statistik", "stats")
 @staff_only
 async def statistics(ctx: Context, member: StaffMember) -> list[Reply]:
-    """Subscribers per topic and channel with their change, and the last week's sending, as totals."""
+    """Subscribers per topic and channel with their change, and the last week's sending, as totals;
+    with them the 30 days' chart as an image."""
     snapshot = await ctx.services.statistics()
     lines = [ctx.t("staff_stats_header")]
     for (topic_id, channel), count in snapshot.subscribers.items():
@@ -96,7 +99,11 @@ async def statistics(ctx: Context, member: StaffMember) -> list[Reply]:
                 **day.outcomes,
             )
         )
-    return [Reply("\n".join(lines))]
+    # Drawing takes a good part of a second: in a thread, so other people's messages are not held up.
+    chart = await asyncio.to_thread(
+        render_chart, snapshot.history, ctx.city, ctx.services.texts, ctx.language
+    )
+    return [Reply("\n".join(lines), attachment=Attachment(FILENAME, chart, MIME_TYPE))]
 
 
 def _id(ctx: Context) -> str | None:
