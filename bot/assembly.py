@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import partial
 
+from bot.control import Announcement, ControlChannel
 from bot.settings import Settings
 from bot.storage.client import Storage
 from bot.storage.idhash import audit_secret
@@ -198,6 +199,17 @@ def build_editorial(
     )
     digests = DigestLoader(timeline, city, topic_namer(city, texts or Texts.load()))
     return Editorial(desk, scheduler, publisher, digests, audit, clock)
+
+
+def source_publisher(storage: Storage, engine: Engine, city: Callable[[], City]) -> Publisher:
+    """The publisher of what outside sources (feeds, official warnings) bring: every process re-arms its
+    timer when something is scheduled, as for staff's broadcasts."""
+    control = ControlChannel(storage.redis, storage.keys)
+    return Publisher(
+        redis=storage.redis, keys=storage.keys, engine=engine, city=city,
+        timeline=Timeline(storage.redis, storage.keys, engine.store),
+        on_schedule=lambda: control.announce(Announcement.SCHEDULE_CHANGED),
+    )  # fmt: skip
 
 
 def audit_log(storage: Storage, settings: Settings) -> AuditLog:

@@ -38,6 +38,7 @@ from city.config_errors import (
     yaml_problem,
 )
 from city.feeds import Feed
+from city.warnings import Warnings
 
 # Topic ids travel inside Telegram callback data, which is limited to 64 bytes.
 TOPIC_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,23}$"
@@ -326,6 +327,7 @@ class City(_Section):
     alert_escalation_minutes: float = Field(10, gt=0)
     whatsapp_templates: WhatsAppTemplates = WhatsAppTemplates()
     feeds: list[Feed] = Field(default_factory=list)
+    warnings: Warnings | None = None
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -372,7 +374,6 @@ def load_city(path: Path) -> City:
         line = raw[: exc.start].count(b"\n") + 1
         message = f'the file is not saved as UTF-8 (byte {raw[exc.start]:#04x}); save it again as "UTF-8"'
         raise CityFileError(path, [CityFileProblem(line, "", message)]) from None
-
     try:
         # The loader checks for unprintable characters as soon as it is created.
         loader = CityLoader(text)
@@ -387,7 +388,6 @@ def load_city(path: Path) -> City:
         found = "empty" if data is None else "a list" if isinstance(data, list) else "a single value"
         message = f'the file is {found}; it must consist of "key: value" lines such as "name:" and "topics:"'
         raise CityFileError(path, [CityFileProblem(None, "", message)])
-
     problems = duplicate_key_problems(root)
     try:
         city = City.model_validate(data)

@@ -235,6 +235,21 @@ class Keys:
         """A lease: which process polls this source now, so that only one does."""
         return f"{self.prefix}:{{src:{source_id}}}:lease"
 
+    # --- official warnings (NINA): one {warn:<id>} tag per warning, whatever its version.
+
+    def warning(self, warning_id: str) -> str:
+        """A warning's thread: the versions handled, their broadcasts, its state and when it ends."""
+        return f"{self.prefix}:{{warn:{warning_id}}}"
+
+    def warnings(self) -> str:
+        """Every warning the city knows of, by when it was last seen: for `stadtfunk warnings` and for
+        closing those that left the dashboard or expired."""
+        return f"{self.prefix}:warnings"
+
+    def warning_twins(self) -> str:
+        """The same warning under several ids (DWD twice, a second provider): its mark -> the first id."""
+        return f"{self.prefix}:warning-twins"
+
     # --- WhatsApp: `hashed` is the resident's keyed hash (bot/storage/idhash.py), never the number itself.
 
     def whatsapp_window(self, hashed: str) -> str:

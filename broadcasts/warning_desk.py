@@ -1,0 +1,216 @@
+"""Official warnings into broadcasts, each (id, version) exactly once: a new warning at or above the
+city's `min_severity` goes to the topic (Severe and Extreme in the alert lane, Moderate and Minor as
+news); an update and the all-clear go to exactly the recipients of the first version, as a thread; a
+warning that expires or leaves the dashboard is closed without a message.
+
+A version's broadcast is named after the version (`named_id`), so that a process that dies half way
+and the one that takes over make it once. `send: auto` publishes it at once, audited with
+via=warnings; `send: approval` makes it a request for the topic's approvers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from city.config import City
+from city.warnings import Warnings, rank
+
+from broadcasts.approval import WARNINGS_AUTHOR
+from broadcasts.audit import Action, AuditLog, Entry, Via
+from broadcasts.model import OPEN, Broadcast, InvalidTransition, Priority, State
+from broadcasts.publisher import Publisher, Refused
+from broadcasts.store import BroadcastStore
+from broadcasts.warning_documents import Detail, Listed, warning_text
+from broadcasts.warning_threads import Stage, Thread, Threads
+
+VIA = Via("warnings")
+SEVERE = rank("Severe")
+# Delivered at once or on their way: the version reached (or is reaching) residents.
+OUT = frozenset({State.QUEUED, State.SENDING, State.PAUSED, State.DONE})
+
+
+def is_warnings_author(author: str) -> bool:
+    return author == WARNINGS_AUTHOR
+
+
+def named_id(listed: Listed) -> str:
+    """A version's broadcast id: short enough to type (/freigeben w…), the same in every process."""
+    return "w" + hashlib.sha256(f"{listed.id}#{listed.version}".encode()).hexdigest()[:9]
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What one version became; `reply_to` is the thread's first broadcast for an update or all-clear."""
+
+    broadcast: Broadcast
+    reply_to: str = ""
+
+
+# Hook for threads: given the new version's broadcast and the thread's first, the broadcast as it must
+# be stored to reach exactly the first one's recipients, as replies (see bot/warnings.py).
+ThreadFields = Callable[[Broadcast, str], Broadcast]
+# Called when a thread ends, with its broadcasts: their message ids are kept one more day.
+OnClose = Callable[[Thread, datetime], Awaitable[None]]
+
+
+class WarningDesk:
+    def __init__(
+        self,
+        *,
+        store: BroadcastStore,
+        publisher: Publisher,
+        audit: AuditLog,
+        threads: Threads,
+        city: Callable[[], City],
+        thread_fields: ThreadFields,
+        on_close: OnClose,
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._audit = audit
+        self._threads = threads
+        self._city = city
+        self._thread_fields = thread_fields
+        self._on_close = on_close
+
+    def _config(self) -> Warnings | None:
+        return self._city().warnings
+
+    async def needed(self, listed: Listed) -> bool:
+        """Whether this version is still to be handled (worth fetching its detail for)."""
+        config = self._config()
+        if config is None or listed.provider not in config.providers:
+            return False
+        thread = await self._threads.get(listed.id)
+        return thread.stage is not Stage.CLOSED and listed.version > thread.version
+
+    async def take(self, listed: Listed, detail: Detail | None, now: datetime) -> Taken | None:
+        """Handle one new version; None when nothing is sent or asked for."""
+        config = self._config()
+        thread = await self._threads.get(listed.id)
+        if config is None or thread.stage is Stage.CLOSED or listed.version <= thread.version:
+            return None
+        seen = replace(thread, version=listed.version, severity=listed.severity, headline=listed.headline,
+                       provider=listed.provider, expires=listed.expires)  # fmt: skip
+        if thread.stage is Stage.TWIN:
+            await self._threads.save(seen, now)
+            return None
+        if thread.stage is Stage.RELAYED and await self._reached(thread.first):
+            return await self._follow(config, listed, detail, seen, now)
+        await self._withdraw(thread, now)  # a version nobody approved yet is replaced by this one
+        return await self._open(config, listed, detail, seen, now)
+
+    async def _open(
+        self, config: Warnings, listed: Listed, detail: Detail | None, seen: Thread, now: datetime
+    ) -> Taken | None:
+        if listed.all_clear or not config.relays(listed.severity):
+            await self._threads.save(replace(seen, stage=Stage.QUIET), now)
+            return None
+        mark = listed.twin_mark
+        first_id = await self._threads.twin(mark, listed.id)
+        if first_id != listed.id:
+            if (await self._threads.get(first_id)).open:
+                await self._threads.save(replace(seen, stage=Stage.TWIN, twin_of=first_id), now)
+                return None
+            await self._threads.forget_mark(mark, first_id)  # the earlier one ended: this one is new
+            await self._threads.twin(mark, listed.id)
+        priority = Priority.ALERT if rank(listed.severity) >= SEVERE else Priority.NEWS
+        broadcast = await self._make(config, listed, detail, priority, now, first="")
+        thread = replace(seen, stage=Stage.RELAYED, first=broadcast.id, broadcasts=(broadcast.id,),
+                         relayed_at=now, mark=mark, priority=int(priority))  # fmt: skip
+        await self._threads.save(thread, now)
+        return Taken(broadcast)
+
+    async def _follow(
+        self, config: Warnings, listed: Listed, detail: Detail | None, seen: Thread, now: datetime
+    ) -> Taken:
+        """An update or the all-clear, to the first version's recipients; the all-clear always, whatever
+        `min_severity` says, and it ends the thread."""
+        severe = seen.priority == Priority.ALERT or rank(listed.severity) >= SEVERE
+        priority = Priority.ALERT if severe else Priority.NEWS
+        broadcast = await self._make(config, listed, detail, priority, now, first=seen.first)
+        thread = replace(seen, broadcasts=(*seen.broadcasts, broadcast.id))
+        if listed.all_clear:
+            thread = await self._end(thread, now)
+        await self._threads.save(thread, now)
+        return Taken(broadcast, reply_to=seen.first)
+
+    async def close_gone(self, listed: Iterable[Listed], now: datetime) -> int:
+        """Threads whose warning expired or left the dashboard end without a message; how many ended."""
+        active = {item.id for item in listed if not (item.expires and item.expires <= now)}
+        closed = 0
+        for thread in await self._threads.listed():
+            if thread.open and thread.warning_id not in active:
+                await self._withdraw(thread, now)
+                await self._threads.save(await self._end(thread, now), now)
+                closed += 1
+        return closed
+
+    async def severe_active(self) -> bool:
+        """A Severe or Extreme warning is being relayed: the source is asked more often."""
+        return any(
+            t.stage is Stage.RELAYED and t.priority == Priority.ALERT for t in await self._threads.listed()
+        )
+
+    async def _end(self, thread: Thread, now: datetime) -> Thread:
+        await self._threads.forget_mark(thread.mark, thread.warning_id)
+        ended = replace(thread, stage=Stage.CLOSED)
+        if thread.broadcasts:
+            await self._on_close(ended, now)
+        return ended
+
+    async def _reached(self, broadcast_id: str) -> bool:
+        found = await self._store.get(broadcast_id) if broadcast_id else None
+        return found is not None and found.state in OUT
+
+    async def _withdraw(self, thread: Thread, now: datetime) -> None:
+        """Versions still waiting for an approver are cancelled: a newer one, or the end, replaces them."""
+        for broadcast_id in thread.broadcasts:
+            found = await self._store.get(broadcast_id)
+            if found is None or found.state not in OPEN:
+                continue
+            try:
+                await self._store.transition(broadcast_id, State.CANCELLED, expect=found.state)
+            except InvalidTransition:
+                continue
+            await self._log(now, Action.CANCEL, found, "replaced by the source")
+
+    async def _make(
+        self, config: Warnings, listed: Listed, detail: Detail | None, priority: Priority, now: datetime,
+        *, first: str,
+    ) -> Broadcast:  # fmt: skip
+        """The version's broadcast, made once; published at once with `send: auto`."""
+        german = detail.info("de") or (detail.infos[0] if detail.infos else None) if detail else None
+        english = detail.info("en") if detail else None
+        auto = config.send == "auto"
+        draft = Broadcast(
+            id=named_id(listed),
+            topics=(config.topic,),
+            text_de=warning_text(listed, german, "de"),
+            text_en=warning_text(listed, english, "en") if english else None,
+            author=WARNINGS_AUTHOR,
+            created_at=now,
+            priority=priority,
+            state=State.APPROVED if auto else State.PENDING_APPROVAL,
+            approved_by=WARNINGS_AUTHOR if auto else "",
+        )
+        if first:
+            draft = self._thread_fields(draft, first)
+        if await self._store.create_named(draft):
+            await self._log(now, Action.DRAFT, draft, f"{listed.provider} {listed.id} v{listed.version}")
+        stored = await self._store.get(draft.id)
+        if stored is None or stored.state is not State.APPROVED:
+            return stored or draft
+        try:
+            released = await self._publisher.publish(stored, now, expect=State.APPROVED)
+        except (InvalidTransition, Refused):  # published by a process that died before noting it
+            return stored
+        await self._log(now, Action.SEND, stored, "")
+        return released
+
+    async def _log(self, now: datetime, action: Action, broadcast: Broadcast, detail: str) -> None:
+        entry = Entry(now, WARNINGS_AUTHOR, action, broadcast.id, detail, version=broadcast.version, via=VIA)
+        await self._audit.record(entry)
