@@ -36,8 +36,12 @@ def is_warnings_author(author: str) -> bool:
     return author == WARNINGS_AUTHOR
 
 
+# A version's broadcast id (`named_id`), as staff type it: /freigeben w1a2b3c4d5
+NAMED_ID = r"w[0-9a-f]{9}"
+
+
 def named_id(listed: Listed) -> str:
-    """A version's broadcast id: short enough to type (/freigeben w…), the same in every process."""
+    """A version's broadcast id: short enough to type, the same in every process."""
     return "w" + hashlib.sha256(f"{listed.id}#{listed.version}".encode()).hexdigest()[:9]
 
 
