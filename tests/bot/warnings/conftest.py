@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.service import Service
-from broadcasts.model import Broadcast
+from broadcasts.model import Broadcast, State
 from city.values import Channel
 from tests.bot.conftest import Sleeps
 from tests.bot.whatsapp.conftest import graph, subscribe, whatsapp_settings
@@ -81,3 +82,12 @@ def wa_texts(graph: FakeGraph, number: str) -> list[str]:
 async def broadcasts(service: Service) -> list[Broadcast]:
     assert service.engine is not None
     return list(reversed(await service.engine.store.recent(50)))
+
+
+async def until_done(service: Service, broadcast_id: str) -> None:
+    """Settling follows the last send by a Redis round trip; wait for it by watching the state."""
+    assert service.engine is not None
+    engine = service.engine
+    async with asyncio.timeout(10):
+        while (await engine.progress(broadcast_id)).state is not State.DONE:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)

@@ -3,15 +3,18 @@ restarts and processes, an outage told once each way, and the age of the last go
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bot.service import Service
 from bot.warnings import warning_loop
-from tests.bot.warnings.conftest import ADMIN, TG_RESIDENTS, broadcasts, poll, tg_texts
+from tests.bot.cli.test_cli import stadtfunk
+from tests.bot.warnings.conftest import ADMIN, TG_RESIDENTS, broadcasts, poll, tg_texts, until_done
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.warnings_api import FakeWarningsApi, Issued, Language
@@ -123,3 +126,30 @@ async def test_a_restart_sends_nothing_twice(
     await poll(warned, clock)
     assert len(await broadcasts(warned)) == 1
     assert [len(tg_texts(tg, chat)) for chat in TG_RESIDENTS] == [1, 1]
+
+
+async def test_stadtfunk_warnings_lists_each_warning_and_whether_when_and_to_how_many_it_was_relayed(
+    warned: Service,
+    api: FakeWarningsApi,
+    clock: ManualClock,
+    tg: FakeTelegram,
+    city_file: Path,
+    tmp_path: Path,
+    redis_url: str,
+    key_prefix: str,
+) -> None:
+    api.issue(Issued())
+    api.issue(Issued(id="mow.minor", severity="Minor", infos=(Language(headline="Kleinigkeit"),)))
+    await poll(warned, clock)
+    [sent] = await broadcasts(warned)
+    await until_done(warned, sent.id)
+    env = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix, "CITY_CONFIG": str(city_file)}
+    shown = await asyncio.to_thread(stadtfunk, "warnings", cwd=tmp_path, **env)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("warnings for ARS 051240000000 -> topic feuerwehr (auto, from Moderate")
+    assert f"{Issued().id}  mowas  Severe  version 1  relayed" in shown.stdout
+    [relayed] = [line for line in lines if line.strip().startswith("relayed 2026-11-23T09:")]
+    assert relayed.endswith(", sent to 3"), "two on Telegram, one on WhatsApp"
+    assert "mow.minor  mowas  Minor  version 1  quiet" in shown.stdout
+    assert "not relayed (below min_severity" in shown.stdout
