@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 MAX_BYTES = 2 * 1024 * 1024
 TIMEOUT_S = 10.0
 # How often the loop looks whether a poll is due: the delay a warning adds on top of poll_seconds.
-TICK_S = 1.0
+TICK_S = 0.5
 # The admins hear of an outage after this many failed polls in a row (not of one slow answer).
 DOWN_AFTER = 5
 
