@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from broadcasts.model import Broadcast
-from broadcasts.warning_threads import Thread
 
 
 def to_recipients_of(broadcast: Broadcast, first: str) -> Broadcast:
@@ -15,5 +14,8 @@ def to_recipients_of(broadcast: Broadcast, first: str) -> Broadcast:
     return broadcast
 
 
-async def keep_a_day(thread: Thread, now: datetime) -> None:
-    """The thread ended: its broadcasts' message ids go one day from now."""
+class KeptIds:
+    """The message ids of a thread's broadcasts, kept until a moment."""
+
+    async def __call__(self, broadcast_ids: tuple[str, ...], until: datetime, now: datetime) -> None:
+        return None

@@ -22,7 +22,7 @@ from bot.loops import every
 from bot.polling import Malformed, Poller
 from bot.services import LEASE_S
 from bot.storage.client import Storage
-from bot.warning_threads import keep_a_day, to_recipients_of
+from bot.warning_threads import KeptIds, to_recipients_of
 from broadcasts.engine import Engine
 from broadcasts.model import State
 from broadcasts.sources import Sources, Validators
@@ -182,7 +182,7 @@ def warning_loop(
     desk = WarningDesk(
         store=engine.store, publisher=source_publisher(storage, engine, services.city),
         audit=services.audit, threads=Threads(storage.redis, storage.keys), city=services.city,
-        thread_fields=to_recipients_of, on_close=keep_a_day,
+        thread_fields=to_recipients_of, keep_ids=KeptIds(),
     )  # fmt: skip
     fetcher = Fetcher(session, timeout_s=timeout_s, max_bytes=MAX_BYTES)
     poller = Poller(sources, fetcher, worker=worker, clock=clock)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from city.config import City
 from city.warnings import Warnings, rank
@@ -53,11 +53,15 @@ class Taken:
     reply_to: str = ""
 
 
-# Hook for threads: given the new version's broadcast and the thread's first, the broadcast as it must
-# be stored to reach exactly the first one's recipients, as replies (see bot/warnings.py).
+# Threads on the delivery foundation (bot/warning_threads.py): given a version's broadcast and the
+# thread's first, the broadcast as it must be stored to reach exactly the first one's recipients, as
+# replies; and keeping the message ids of broadcasts until a moment (ids, until, now).
 ThreadFields = Callable[[Broadcast, str], Broadcast]
-# Called when a thread ends, with its broadcasts: their message ids are kept one more day.
-OnClose = Callable[[Thread, datetime], Awaitable[None]]
+KeepIds = Callable[[tuple[str, ...], datetime, datetime], Awaitable[None]]
+# Message ids are kept while the warning is active and one day more; one without an expiry is taken as
+# active this long, renewed by each version, until it leaves the dashboard.
+AFTER_END = timedelta(days=1)
+OPEN_ENDED = timedelta(days=7)
 
 
 class WarningDesk:
@@ -70,7 +74,7 @@ class WarningDesk:
         threads: Threads,
         city: Callable[[], City],
         thread_fields: ThreadFields,
-        on_close: OnClose,
+        keep_ids: KeepIds,
     ) -> None:
         self._store = store
         self._publisher = publisher
@@ -78,7 +82,7 @@ class WarningDesk:
         self._threads = threads
         self._city = city
         self._thread_fields = thread_fields
-        self._on_close = on_close
+        self._keep_ids = keep_ids
 
     def _config(self) -> Warnings | None:
         return self._city().warnings
@@ -163,7 +167,7 @@ class WarningDesk:
         await self._threads.forget_mark(thread.mark, thread.warning_id)
         ended = replace(thread, stage=Stage.CLOSED)
         if thread.broadcasts:
-            await self._on_close(ended, now)
+            await self._keep_ids(thread.broadcasts, now + AFTER_END, now)
         return ended
 
     async def _reached(self, broadcast_id: str) -> bool:
@@ -205,6 +209,9 @@ class WarningDesk:
             draft = self._thread_fields(draft, first)
         if await self._store.create_named(draft):
             await self._log(now, Action.DRAFT, draft, f"{listed.provider} {listed.id} v{listed.version}")
+        # Before it sends: the first version's recipients are the thread's, for as long as it is active.
+        until = (listed.expires or now + OPEN_ENDED) + AFTER_END
+        await self._keep_ids(tuple(dict.fromkeys((first or draft.id, draft.id))), until, now)
         stored = await self._store.get(draft.id)
         if stored is None or stored.state is not State.APPROVED:
             return stored or draft
