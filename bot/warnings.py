@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiohttp
 
@@ -45,6 +45,8 @@ TIMEOUT_S = 10.0
 TICK_S = 0.5
 # The admins hear of an outage after this many failed polls in a row (not of one slow answer).
 DOWN_AFTER = 5
+# How often a process looks for warnings whose expiry passed.
+EXPIRY_EVERY = timedelta(seconds=30)
 
 
 @dataclass
@@ -114,6 +116,7 @@ class WarningLoop:
         desk: WarningDesk,
         fetcher: Fetcher,
         api_url: str,
+        clock: Callable[[], datetime],
         send: Callable[[list[Reply]], Awaitable[None]],
     ) -> None:
         self._city = city
@@ -125,6 +128,8 @@ class WarningLoop:
         self._send = send
         self._source: WarningSource | None = None
         self._round = asyncio.Lock()
+        self._clock = clock
+        self._expiry_checked: datetime | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
         await every(TICK_S, self.tick, stopping, "warnings")
@@ -145,6 +150,7 @@ class WarningLoop:
                 return
             try:
                 change = await self._poller.poll(source)
+                await self._close_expired()
             finally:
                 taken, source.taken = source.taken, []
             city = self._city()
@@ -156,6 +162,13 @@ class WarningLoop:
                     )
             if replies:
                 await self._send(replies)
+
+    async def _close_expired(self) -> None:
+        """A warning whose expiry passed ends even while the dashboard answers 304."""
+        now = self._clock()
+        if self._expiry_checked is None or now - self._expiry_checked >= EXPIRY_EVERY:
+            self._expiry_checked = now
+            await self._desk.close_gone(None, now)
 
     async def release(self) -> None:
         if self._source is not None:
@@ -188,5 +201,5 @@ def warning_loop(
     poller = Poller(sources, fetcher, worker=worker, clock=clock)
     return WarningLoop(
         city=services.city, services=services, poller=poller, desk=desk, fetcher=fetcher,
-        api_url=api_url, send=send,
+        api_url=api_url, clock=clock, send=send,
     )  # fmt: skip

@@ -146,12 +146,14 @@ class WarningDesk:
         await self._threads.save(thread, now)
         return Taken(broadcast, reply_to=seen.first)
 
-    async def close_gone(self, listed: Iterable[Listed], now: datetime) -> int:
-        """Threads whose warning expired or left the dashboard end without a message; how many ended."""
-        active = {item.id for item in listed if not (item.expires and item.expires <= now)}
+    async def close_gone(self, listed: Iterable[Listed] | None, now: datetime) -> int:
+        """Threads whose warning expired, or left the dashboard just read (`listed`), end without a
+        message; how many ended. Without a dashboard only what expired ends: any process may look."""
+        active = None if listed is None else {item.id for item in listed}
         closed = 0
         for thread in await self._threads.listed():
-            if thread.open and thread.warning_id not in active:
+            expired = thread.expires is not None and thread.expires <= now
+            if thread.open and (expired or (active is not None and thread.warning_id not in active)):
                 await self._withdraw(thread, now)
                 await self._threads.save(await self._end(thread, now), now)
                 closed += 1
