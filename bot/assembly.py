@@ -23,6 +23,7 @@ from broadcasts.digest import DigestLoader
 from broadcasts.engine import Engine
 from broadcasts.erasure import drop_resident
 from broadcasts.limiter import Limiter, strict_burst
+from broadcasts.message_ids import MessageIds
 from broadcasts.outcome import SubscriberCare
 from broadcasts.planner import Planner
 from broadcasts.publisher import Publisher
@@ -72,6 +73,7 @@ def residents_for(storage: Storage, tz: tzinfo, hasher: Callable[[str], str]) ->
     residents = Residents(storage.redis, storage.keys, tz)
     residents.forgetters.append(partial(drop_resident, storage.redis, storage.keys, hasher))
     residents.forgetters.append(WhatsAppMarks(storage.redis, storage.keys, hasher).forget)
+    residents.forgetters.append(MessageIds(storage.redis, storage.keys).forget)
     residents.erased.append(DiskRewrite(storage.redis, storage.keys).note)
     return residents
 

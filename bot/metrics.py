@@ -21,7 +21,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from broadcasts.channel import ChannelClient, Message, Pacing
+from broadcasts.channel import ChannelClient, Message, Pacing, Sent
 from broadcasts.outcome import SendError
 from broadcasts.queue import depth
 from broadcasts.sources import Sources
@@ -143,14 +143,14 @@ class MeteredChannel:
         self.channel: Channel = client.channel
         self.pacing: Pacing = client.pacing
 
-    async def send(self, chat_id: str, message: Message) -> str | None:
+    async def send(self, chat_id: str, message: Message) -> Sent:
         try:
-            reference = await self._client.send(chat_id, message)
+            sent = await self._client.send(chat_id, message)
         except SendError as error:
             self._metrics.deliveries.labels(self.channel.value, error.problem.value).inc()
             raise
         self._metrics.deliveries.labels(self.channel.value, "sent").inc()
-        return reference
+        return sent
 
     def is_group(self, chat_id: str) -> bool:
         return self._client.is_group(chat_id)

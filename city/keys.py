@@ -154,6 +154,15 @@ class Keys:
         """Per channel, the platform's id of the broadcast's uploaded image, reused for every send."""
         return f"{self.prefix}:{{bc:{broadcast_id}}}:media"
 
+    def broadcast_message_ids(self, broadcast_id: str, channel: Channel) -> str:
+        """Per recipient on one channel, the platform's reference of what they got: chat id -> reference,
+        for corrections and threaded updates (broadcasts/message_ids.py)."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:ids:{channel.value}"
+
+    def message_ids_index(self) -> str:
+        """Broadcasts whose recipients' message references are kept, by until when: erasure walks it."""
+        return f"{self.prefix}:bc-ids"
+
     def active(self, channel: Channel) -> str:
         """Broadcasts with deliveries for this channel, scored so that the most urgent sorts first."""
         return f"{self.prefix}:active:{channel.value}"
