@@ -22,11 +22,11 @@ from bot.loops import every
 from bot.polling import Malformed, Poller
 from bot.services import LEASE_S
 from bot.storage.client import Storage
-from bot.warning_threads import KeptIds, to_recipients_of
 from broadcasts.engine import Engine
-from broadcasts.model import State
+from broadcasts.message_ids import MessageIds
+from broadcasts.model import Broadcast, State
 from broadcasts.sources import Sources, Validators
-from broadcasts.warning_desk import Taken, WarningDesk
+from broadcasts.warning_desk import WarningDesk
 from broadcasts.warning_documents import Detail, Listed, Unreadable, parse_dashboard, parse_detail
 from broadcasts.warning_threads import Threads, source_id
 from city.config import City
@@ -58,7 +58,7 @@ class WarningSource:
     desk: WarningDesk
     fetcher: Fetcher
     severe: bool = False
-    taken: list[Taken] = field(default_factory=list)
+    taken: list[Broadcast] = field(default_factory=list)
 
     @property
     def source_id(self) -> str:
@@ -155,10 +155,10 @@ class WarningLoop:
                 taken, source.taken = source.taken, []
             city = self._city()
             replies = health_replies(city, self._services.texts, change) if change else []
-            for item in taken:
-                if item.broadcast.state is State.PENDING_APPROVAL:
+            for broadcast in taken:
+                if broadcast.state is State.PENDING_APPROVAL:
                     replies += warning_request_replies(
-                        self._services, item.broadcast, update=bool(item.reply_to)
+                        self._services, broadcast, update=bool(broadcast.follows)
                     )
             if replies:
                 await self._send(replies)
@@ -195,7 +195,7 @@ def warning_loop(
     desk = WarningDesk(
         store=engine.store, publisher=source_publisher(storage, engine, services.city),
         audit=services.audit, threads=Threads(storage.redis, storage.keys), city=services.city,
-        thread_fields=to_recipients_of, keep_ids=KeptIds(),
+        message_ids=MessageIds(storage.redis, storage.keys),
     )  # fmt: skip
     fetcher = Fetcher(session, timeout_s=timeout_s, max_bytes=MAX_BYTES)
     poller = Poller(sources, fetcher, worker=worker, clock=clock)

@@ -11,8 +11,8 @@ via=warnings; `send: approval` makes it a request for the topic's approvers.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from city.config import City
@@ -20,6 +20,7 @@ from city.warnings import Warnings, rank
 
 from broadcasts.approval import WARNINGS_AUTHOR
 from broadcasts.audit import Action, AuditLog, Entry, Via
+from broadcasts.message_ids import MessageIds
 from broadcasts.model import OPEN, Broadcast, InvalidTransition, Priority, State
 from broadcasts.publisher import Publisher, Refused
 from broadcasts.store import BroadcastStore
@@ -45,19 +46,6 @@ def named_id(listed: Listed) -> str:
     return "w" + hashlib.sha256(f"{listed.id}#{listed.version}".encode()).hexdigest()[:9]
 
 
-@dataclass(frozen=True, slots=True)
-class Taken:
-    """What one version became; `reply_to` is the thread's first broadcast for an update or all-clear."""
-
-    broadcast: Broadcast
-    reply_to: str = ""
-
-
-# Threads on the delivery foundation (bot/warning_threads.py): given a version's broadcast and the
-# thread's first, the broadcast as it must be stored to reach exactly the first one's recipients, as
-# replies; and keeping the message ids of broadcasts until a moment (ids, until, now).
-ThreadFields = Callable[[Broadcast, str], Broadcast]
-KeepIds = Callable[[tuple[str, ...], datetime, datetime], Awaitable[None]]
 # Message ids are kept while the warning is active and one day more; one without an expiry is taken as
 # active this long, renewed by each version, until it leaves the dashboard.
 AFTER_END = timedelta(days=1)
@@ -73,16 +61,14 @@ class WarningDesk:
         audit: AuditLog,
         threads: Threads,
         city: Callable[[], City],
-        thread_fields: ThreadFields,
-        keep_ids: KeepIds,
+        message_ids: MessageIds,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._audit = audit
         self._threads = threads
         self._city = city
-        self._thread_fields = thread_fields
-        self._keep_ids = keep_ids
+        self._ids = message_ids
 
     def _config(self) -> Warnings | None:
         return self._city().warnings
@@ -95,8 +81,9 @@ class WarningDesk:
         thread = await self._threads.get(listed.id)
         return thread.stage is not Stage.CLOSED and listed.version > thread.version
 
-    async def take(self, listed: Listed, detail: Detail | None, now: datetime) -> Taken | None:
-        """Handle one new version; None when nothing is sent or asked for."""
+    async def take(self, listed: Listed, detail: Detail | None, now: datetime) -> Broadcast | None:
+        """Handle one new version: the broadcast it became (sent, or asked of approvers; one that `follows`
+        the first is an update or the all-clear), or None."""
         config = self._config()
         thread = await self._threads.get(listed.id)
         if config is None or thread.stage is Stage.CLOSED or listed.version <= thread.version:
@@ -113,7 +100,7 @@ class WarningDesk:
 
     async def _open(
         self, config: Warnings, listed: Listed, detail: Detail | None, seen: Thread, now: datetime
-    ) -> Taken | None:
+    ) -> Broadcast | None:
         if listed.all_clear or not config.relays(listed.severity):
             await self._threads.save(replace(seen, stage=Stage.QUIET), now)
             return None
@@ -130,11 +117,11 @@ class WarningDesk:
         thread = replace(seen, stage=Stage.RELAYED, first=broadcast.id, broadcasts=(broadcast.id,),
                          relayed_at=now, mark=mark, priority=int(priority))  # fmt: skip
         await self._threads.save(thread, now)
-        return Taken(broadcast)
+        return broadcast
 
     async def _follow(
         self, config: Warnings, listed: Listed, detail: Detail | None, seen: Thread, now: datetime
-    ) -> Taken:
+    ) -> Broadcast:
         """An update or the all-clear, to the first version's recipients; the all-clear always, whatever
         `min_severity` says, and it ends the thread."""
         severe = seen.priority == Priority.ALERT or rank(listed.severity) >= SEVERE
@@ -144,7 +131,7 @@ class WarningDesk:
         if listed.all_clear:
             thread = await self._end(thread, now)
         await self._threads.save(thread, now)
-        return Taken(broadcast, reply_to=seen.first)
+        return broadcast
 
     async def close_gone(self, listed: Iterable[Listed] | None, now: datetime) -> int:
         """Threads whose warning expired, or left the dashboard just read (`listed`), end without a
@@ -168,8 +155,7 @@ class WarningDesk:
     async def _end(self, thread: Thread, now: datetime) -> Thread:
         await self._threads.forget_mark(thread.mark, thread.warning_id)
         ended = replace(thread, stage=Stage.CLOSED)
-        if thread.broadcasts:
-            await self._keep_ids(thread.broadcasts, now + AFTER_END, now)
+        await self._keep(thread.broadcasts, now + AFTER_END, now)
         return ended
 
     async def _reached(self, broadcast_id: str) -> bool:
@@ -204,16 +190,15 @@ class WarningDesk:
             author=WARNINGS_AUTHOR,
             created_at=now,
             priority=priority,
+            follows=first,  # an update or the all-clear: exactly the first's recipients, as replies
             state=State.APPROVED if auto else State.PENDING_APPROVAL,
             approved_by=WARNINGS_AUTHOR if auto else "",
         )
-        if first:
-            draft = self._thread_fields(draft, first)
         if await self._store.create_named(draft):
             await self._log(now, Action.DRAFT, draft, f"{listed.provider} {listed.id} v{listed.version}")
-        # Before it sends: the first version's recipients are the thread's, for as long as it is active.
+        # Before it sends: what the first version's recipients got is the thread's, while it is active.
         until = (listed.expires or now + OPEN_ENDED) + AFTER_END
-        await self._keep_ids(tuple(dict.fromkeys((first or draft.id, draft.id))), until, now)
+        await self._keep(tuple(dict.fromkeys((first or draft.id, draft.id))), until, now)
         stored = await self._store.get(draft.id)
         if stored is None or stored.state is not State.APPROVED:
             return stored or draft
@@ -223,6 +208,11 @@ class WarningDesk:
             return stored
         await self._log(now, Action.SEND, stored, "")
         return released
+
+    async def _keep(self, broadcast_ids: Iterable[str], until: datetime, now: datetime) -> None:
+        """The message ids of these broadcasts' deliveries are kept until `until`, and then erased."""
+        for broadcast_id in broadcast_ids:
+            await self._ids.keep(broadcast_id, until, now)
 
     async def _log(self, now: datetime, action: Action, broadcast: Broadcast, detail: str) -> None:
         entry = Entry(now, WARNINGS_AUTHOR, action, broadcast.id, detail, version=broadcast.version, via=VIA)

@@ -227,8 +227,7 @@ class Privacy(_Section):
 
 
 class Retention(_Section):
-    """How long stadtfunk keeps what it no longer needs, in days; erasure after these is the same as
-    the resident's own /loeschen."""
+    """How long stadtfunk keeps what it no longer needs, in days; erasure then is the resident's /loeschen."""
 
     unsubscribed_days: int = Field(
         30, ge=0, le=3650, description="a resident with no topics left is erased after this many days"
@@ -303,8 +302,7 @@ class WhatsAppTemplates(_Section):
     staff: WhatsAppTemplate | None = None
 
     def for_kind(self, kind: str) -> WhatsAppTemplate | None:
-        found = {"news": self.news, "alert": self.alert, "digest": self.digest, "staff": self.staff}
-        return found.get(kind)
+        return {"news": self.news, "alert": self.alert, "digest": self.digest, "staff": self.staff}.get(kind)
 
 
 class City(_Section):
