@@ -174,7 +174,8 @@ async def test_send_approval_waits_for_an_approver_and_the_alert_escalates(
 
     clock.advance(minutes=11)
     await warned.upkeep_once()
-    await tg.wait_for(lambda t: any("Erinnerung" in x and f"#{draft.id}" in x for x in tg_texts(t, ADMIN)))
+    reminder = f"Erinnerung: Eilmeldung #{draft.id} von Amtliche Warnung (NINA) wartet seit 11 Minuten"
+    await tg.wait_for(lambda t: any(reminder in x for x in tg_texts(t, ADMIN)))
 
     [request] = [m for m in tg.messages(APPROVER) if f"#{draft.id}" in str(m.get("text"))][:1]
     command = request["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
@@ -205,3 +206,27 @@ def test_check_config_names_the_rules_of_the_section(city_file: Path, tmp_path: 
     accepted = stadtfunk("check-config", cwd=tmp_path, **env)
     assert accepted.returncode == 0, accepted.stderr
     assert "official warnings for 051240000000" in accepted.stdout
+
+
+async def test_under_approval_a_newer_version_replaces_the_request_nobody_approved(
+    warned: Service,
+    api: FakeWarningsApi,
+    clock: ManualClock,
+    tg: FakeTelegram,
+    graph: FakeGraph,
+    city_file: Path,
+) -> None:
+    edit_city(city_file, "  send: auto\n", "  send: approval\n")
+    assert await warned.reload_city()
+    warning = api.issue(Issued())
+    await poll(warned, clock)
+    api.update(warning.id, infos=(Language(headline="Gefahrstoffaustritt: neue Lage"),))
+    await poll(warned, clock)
+    old, new = await broadcasts(warned)
+    assert (old.state, new.state) == (State.CANCELLED, State.PENDING_APPROVAL)
+    assert not new.follows, "the first version never went out: the newer one is the thread's first"
+    await tg.wait_for(lambda t: any(f"#{new.id}" in x for x in tg_texts(t, APPROVER)))
+    [request] = [m for m in tg.messages(APPROVER) if f"#{new.id}" in str(m.get("text"))]
+    await press(tg, APPROVER, request["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+    await reached(tg, graph, "neue Lage")
+    assert counts(tg, graph, "in Beispielstadt") == [0, 0, 0], "the replaced version never went out"

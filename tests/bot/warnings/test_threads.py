@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.service import Service
 from broadcasts.message_ids import MessageIds
 from broadcasts.warning_threads import Stage, Threads
@@ -62,6 +64,7 @@ def original_ids(tg: FakeTelegram, graph: FakeGraph) -> dict[str, str]:
     return found | {number: str(graph.sent(number)[0].wamid) for number in WA_RESIDENTS}
 
 
+@pytest.mark.every_redis_mode  # follow-ups read the first's message ids under its hash tag
 async def test_an_update_and_the_all_clear_reach_exactly_the_first_recipients_as_replies_or_quotes(
     warned: Service, api: FakeWarningsApi, clock: ManualClock, tg: FakeTelegram, graph: FakeGraph,
     city_file: Path,
