@@ -14,6 +14,7 @@ import pytest
 from bot.service import Service
 from bot.warnings import warning_loop
 from tests.bot.cli.test_cli import stadtfunk
+from tests.bot.conftest import edit_city
 from tests.bot.warnings.conftest import ADMIN, TG_RESIDENTS, broadcasts, poll, tg_texts, until_done
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
@@ -153,3 +154,23 @@ async def test_stadtfunk_warnings_lists_each_warning_and_whether_when_and_to_how
     assert relayed.endswith(", sent to 3"), "two on Telegram, one on WhatsApp"
     assert "mow.minor  mowas  Minor  version 1  quiet" in shown.stdout
     assert "not relayed (below min_severity" in shown.stdout
+
+
+async def test_while_a_severe_warning_is_active_the_api_is_asked_every_30_seconds(
+    warned: Service, api: FakeWarningsApi, clock: ManualClock, city_file: Path
+) -> None:
+    edit_city(city_file, "  poll_seconds: 60\n", "  poll_seconds: 120\n")
+    assert await warned.reload_city()
+    api.issue(Issued(id="mow.moderate", severity="Moderate"))
+    await poll(warned, clock, seconds=120)
+    asked = api.dashboard_requests()
+    await poll(warned, clock, seconds=30)
+    assert api.dashboard_requests() == asked, "Moderate only: every 120 s"
+    api.issue(Issued(severity="Extreme", infos=(Language(headline="Großbrand im Industriegebiet"),)))
+    await poll(warned, clock, seconds=90)
+    await poll(warned, clock, seconds=30)
+    assert api.dashboard_requests() == asked + 2, "an Extreme one is active: every 30 s"
+    api.withdraw(Issued().id)
+    await poll(warned, clock, seconds=30)
+    await poll(warned, clock, seconds=30)
+    assert api.dashboard_requests() == asked + 3, "it ended: every 120 s again"
