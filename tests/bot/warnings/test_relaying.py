@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from bot.service import Service
 from broadcasts.audit import Action
 from broadcasts.model import Priority, State
@@ -35,6 +37,14 @@ EXPECTED = (
     "Quelle: Bundesamt für Bevölkerungsschutz (MoWaS) über warnung.bund.de\n"
     "https://warnung.bund.de/meldungen/mow.DE-NW-WUP-W001-20261202-000"
 )
+
+
+@pytest.fixture
+async def by_approval(warned: Service, city_file: Path) -> Service:
+    """The service with `send: approval`: each version waits for an approver of the topic."""
+    edit_city(city_file, "  send: auto\n", "  send: approval\n")
+    assert await warned.reload_city()
+    return warned
 
 
 async def reached(tg: FakeTelegram, graph: FakeGraph, words: str) -> None:
@@ -156,15 +166,9 @@ async def test_the_residents_language_where_the_warning_has_it(
 
 
 async def test_send_approval_waits_for_an_approver_and_the_alert_escalates(
-    warned: Service,
-    api: FakeWarningsApi,
-    clock: ManualClock,
-    tg: FakeTelegram,
-    graph: FakeGraph,
-    city_file: Path,
+    by_approval: Service, api: FakeWarningsApi, clock: ManualClock, tg: FakeTelegram, graph: FakeGraph
 ) -> None:
-    edit_city(city_file, "  send: auto\n", "  send: approval\n")
-    assert await warned.reload_city()
+    warned = by_approval
     api.issue(Issued())
     await poll(warned, clock)
     [draft] = await broadcasts(warned)
@@ -209,15 +213,9 @@ def test_check_config_names_the_rules_of_the_section(city_file: Path, tmp_path: 
 
 
 async def test_under_approval_a_newer_version_replaces_the_request_nobody_approved(
-    warned: Service,
-    api: FakeWarningsApi,
-    clock: ManualClock,
-    tg: FakeTelegram,
-    graph: FakeGraph,
-    city_file: Path,
+    by_approval: Service, api: FakeWarningsApi, clock: ManualClock, tg: FakeTelegram, graph: FakeGraph
 ) -> None:
-    edit_city(city_file, "  send: auto\n", "  send: approval\n")
-    assert await warned.reload_city()
+    warned = by_approval
     warning = api.issue(Issued())
     await poll(warned, clock)
     api.update(warning.id, infos=(Language(headline="Gefahrstoffaustritt: neue Lage"),))
