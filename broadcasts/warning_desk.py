@@ -101,7 +101,8 @@ class WarningDesk:
     async def _open(
         self, config: Warnings, listed: Listed, detail: Detail | None, seen: Thread, now: datetime
     ) -> Broadcast | None:
-        if listed.all_clear or not config.relays(listed.severity):
+        expired = listed.expires is not None and listed.expires <= now
+        if listed.all_clear or expired or not config.relays(listed.severity):
             await self._threads.save(replace(seen, stage=Stage.QUIET), now)
             return None
         mark = listed.twin_mark

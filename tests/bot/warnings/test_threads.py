@@ -150,3 +150,13 @@ async def test_erasure_removes_the_thread_ids_and_the_erased_resident_gets_no_up
     await until_done(warned, update.id)
     assert len(tg_texts(tg, erased.chat_id)) == 1, "only the warning itself, before the erasure"
     assert len(tg_texts(tg, kept.chat_id)) == 2
+
+
+async def test_a_warning_first_seen_after_its_expiry_is_not_relayed(
+    warned: Service, api: FakeWarningsApi, clock: ManualClock
+) -> None:
+    stale = Issued(id="mow.stale", expires=clock() - timedelta(minutes=1), infos=(Language(headline="Alt"),))
+    api.issue(stale)
+    await poll(warned, clock)
+    assert await broadcasts(warned) == []
+    assert await stage(warned, stale.id) is Stage.CLOSED
