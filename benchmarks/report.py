@@ -8,6 +8,7 @@ from typing import Any
 
 from benchmarks.processes import JSON, NotMeasured, Outcome
 from benchmarks.report_redis import render_redis_modes
+from benchmarks.report_warnings import warning_latency
 from benchmarks.scenarios import PEER_PREFIX, PEERS, Plan
 from benchmarks.standin import RULES
 from broadcasts.sender import CONCURRENCY
@@ -52,6 +53,7 @@ class Results:
     webhook: Mapping[str, Outcome] = field(default_factory=dict)  # offered rate -> the run
     redis_modes: Mapping[str, Outcome] = field(default_factory=dict)  # single, cluster, cluster_two_procs
     failover: Mapping[str, Outcome] = field(default_factory=dict)  # sentinel, cluster
+    warning: Outcome = field(default_factory=lambda: NotMeasured("not run"))
     notes: list[str] = field(default_factory=list)
 
 
@@ -64,6 +66,7 @@ def render(results: Results) -> str:
         _limits(results),
         _two_procs(results),
         _alert(results.alert, results.plan),
+        warning_latency(results.warning),
         _memory(results.redis_memory, results.plan),
         _webhook(results.webhook),
         render_redis_modes(results.plan, results.redis_modes, results.failover),

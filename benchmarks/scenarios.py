@@ -171,6 +171,17 @@ async def alert_latency(env: Env, standin: StandInProcess, plan: Plan) -> Outcom
     return await with_standin(standin, outcome)
 
 
+async def warning_latency(env: Env, standin: StandInProcess, plan: Plan) -> Outcome:
+    """The whole service: a warning appearing at the warnings API stand-in until its first delivery."""
+    await standin.reset()
+    trials = 1 if plan.quick else 5
+    _progress(f"official warning to first delivery, {trials} trials at poll_seconds 30")
+    await flush_redis(env.redis_url)
+    command = [sys.executable, "-m", "benchmarks.warnings_run", "--redis-url", env.redis_url,
+               "--api-url", standin.url, "--token", env.token, "--trials", str(trials)]  # fmt: skip
+    return await run_json(command, timeout_s=trials * 100 + 60)
+
+
 async def webhook(env: Env, plan: Plan) -> dict[str, Outcome]:
     """Signed webhook bodies at steady offered rates; the consumer group runs in the server process."""
     seconds = plan.limit_seconds / 2

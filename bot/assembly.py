@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import partial
 
+from bot.control import Announcement, ControlChannel
 from bot.settings import Settings
 from bot.storage.client import Storage
 from bot.storage.idhash import audit_secret
@@ -22,6 +23,7 @@ from broadcasts.digest import DigestLoader
 from broadcasts.engine import Engine
 from broadcasts.erasure import drop_resident
 from broadcasts.limiter import Limiter, strict_burst
+from broadcasts.message_ids import MessageIds
 from broadcasts.outcome import SubscriberCare
 from broadcasts.planner import Planner
 from broadcasts.publisher import Publisher
@@ -71,6 +73,7 @@ def residents_for(storage: Storage, tz: tzinfo, hasher: Callable[[str], str]) ->
     residents = Residents(storage.redis, storage.keys, tz)
     residents.forgetters.append(partial(drop_resident, storage.redis, storage.keys, hasher))
     residents.forgetters.append(WhatsAppMarks(storage.redis, storage.keys, hasher).forget)
+    residents.forgetters.append(MessageIds(storage.redis, storage.keys).forget)
     residents.erased.append(DiskRewrite(storage.redis, storage.keys).note)
     return residents
 
@@ -198,6 +201,17 @@ def build_editorial(
     )
     digests = DigestLoader(timeline, city, topic_namer(city, texts or Texts.load()))
     return Editorial(desk, scheduler, publisher, digests, audit, clock)
+
+
+def source_publisher(storage: Storage, engine: Engine, city: Callable[[], City]) -> Publisher:
+    """The publisher of what outside sources (feeds, official warnings) bring: every process re-arms its
+    timer when something is scheduled, as for staff's broadcasts."""
+    control = ControlChannel(storage.redis, storage.keys)
+    return Publisher(
+        redis=storage.redis, keys=storage.keys, engine=engine, city=city,
+        timeline=Timeline(storage.redis, storage.keys, engine.store),
+        on_schedule=lambda: control.announce(Announcement.SCHEDULE_CHANGED),
+    )  # fmt: skip
 
 
 def audit_log(storage: Storage, settings: Settings) -> AuditLog:

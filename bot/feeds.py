@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import feedparser
 
-from bot.control import Announcement, ControlChannel
+from bot.assembly import source_publisher
 from bot.fetching import Fetcher, FetchError
 from bot.loops import every
 from bot.polling import Malformed, Poller
@@ -30,9 +30,7 @@ from broadcasts.engine import Engine
 from broadcasts.feed_desk import FeedDesk
 from broadcasts.feeds import IMAGE_TEXT_LIMIT, TEXT_LIMIT, FeedItem, item_text, route
 from broadcasts.model import Broadcast, State
-from broadcasts.publisher import Publisher
 from broadcasts.sources import Sources, Validators
-from broadcasts.timeline import Timeline
 from city.config import City
 from city.feeds import Feed
 from handlers.router import Services
@@ -244,14 +242,8 @@ def feed_loop(
     if session is None or engine is None or services is None:
         return None
     sources = services.sources or Sources(storage.redis, storage.keys, down_after=3, lease_s=120)
-    control = ControlChannel(storage.redis, storage.keys)
-    publisher = Publisher(
-        redis=storage.redis, keys=storage.keys, engine=engine, city=services.city,
-        timeline=Timeline(storage.redis, storage.keys, engine.store),
-        on_schedule=lambda: control.announce(Announcement.SCHEDULE_CHANGED),
-    )  # fmt: skip
     desk = FeedDesk(
-        store=engine.store, publisher=publisher, audit=services.audit,
+        store=engine.store, publisher=source_publisher(storage, engine, services.city), audit=services.audit,
         city=services.city,
     )  # fmt: skip
     fetcher = Fetcher(session, timeout_s=timeout_s, max_bytes=max_bytes)

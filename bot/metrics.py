@@ -6,8 +6,10 @@ Labels are channels, outcomes, priorities and topics: never a person.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
 from aiohttp import web
 from prometheus_client import (
@@ -19,14 +21,17 @@ from prometheus_client import (
     generate_latest,
 )
 
-from broadcasts.channel import ChannelClient, Message, Pacing
+from broadcasts.channel import ChannelClient, Message, Pacing, Sent
 from broadcasts.outcome import SendError
 from broadcasts.queue import depth
+from broadcasts.sources import Sources
+from broadcasts.warning_threads import source_id as warnings_source
 from city.config import City
 from city.connection import RedisClient
 from city.keys import Keys
 from city.residents import subscriber_counts
 from city.values import Channel
+from handlers.staff_feeds import source_id as feed_source
 
 METRICS_PATH = "/metrics"
 # Where people's messages arrive: the Telegram (and later WhatsApp) webhooks and the sandbox page.
@@ -68,6 +73,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.source_age = Gauge(
+            "stadtfunk_source_last_good_poll_age_seconds",
+            "Seconds since each polled source (official warnings, a feed) last answered well; +Inf: never",
+            ["source"],
+            registry=self.registry,
+        )
+
     def metered(self, client: ChannelClient) -> MeteredChannel:
         return MeteredChannel(client, self)
 
@@ -88,6 +100,15 @@ class Metrics:
             counts = await subscriber_counts(redis, keys, [(topic.id, channel) for topic in city.topics])
             for (topic_id, _), count in counts.items():
                 self.subscribers.labels(topic_id, channel.value).set(count)
+
+    async def refresh_sources(self, redis: RedisClient, keys: Keys, city: City, now: datetime) -> None:
+        """The age of each source's last good poll: /readyz stays ready while one is down; this shows it."""
+        sources = Sources(redis, keys, down_after=1, lease_s=1)
+        polled = [feed_source(feed) for feed in city.feeds]
+        polled += [warnings_source(city.warnings)] if city.warnings else []
+        for source_id in polled:
+            good = (await sources.status(source_id)).last_good
+            self.source_age.labels(source_id).set((now - good).total_seconds() if good else math.inf)
 
     @web.middleware
     async def middleware(
@@ -122,14 +143,14 @@ class MeteredChannel:
         self.channel: Channel = client.channel
         self.pacing: Pacing = client.pacing
 
-    async def send(self, chat_id: str, message: Message) -> str | None:
+    async def send(self, chat_id: str, message: Message) -> Sent:
         try:
-            reference = await self._client.send(chat_id, message)
+            sent = await self._client.send(chat_id, message)
         except SendError as error:
             self._metrics.deliveries.labels(self.channel.value, error.problem.value).inc()
             raise
         self._metrics.deliveries.labels(self.channel.value, "sent").inc()
-        return reference
+        return sent
 
     def is_group(self, chat_id: str) -> bool:
         return self._client.is_group(chat_id)

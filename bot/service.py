@@ -30,6 +30,7 @@ from bot.storage.idhash import IdHasher, hasher_for
 from bot.syslog import AuditShipper, SyslogSender, SyslogTarget
 from bot.telegram.adapter import TelegramAdapter, webhook_target
 from bot.timer import Timer
+from bot.warnings import WarningLoop, warning_loop
 from bot.web import build_app
 from bot.whatsapp.adapter import WhatsAppAdapter
 from bot.whatsapp.webhook import Inbox
@@ -89,6 +90,7 @@ class Service:
         self.audit_shipper: AuditShipper | None = None
         self.privacy: PrivacyUpkeep | None = None
         self.feeds: FeedLoop | None = None
+        self.warnings: WarningLoop | None = None
         self.outbound = Outbound()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -254,8 +256,14 @@ class Service:
             worker=self.settings.worker_name or default_worker_name(), clock=self.clock,
             send=self.outbound.send, data_dir=self.settings.data_dir,
         )  # fmt: skip
-        if self.feeds is not None:
-            self._tasks.append(asyncio.create_task(self.feeds.run(self._stopping)))
+        self.warnings = warning_loop(
+            storage=storage, session=self._session, engine=self.engine, services=self.services,
+            api_url=self.settings.warnings_api_url, worker=self.settings.worker_name or default_worker_name(),
+            clock=self.clock, send=self.outbound.send,
+        )  # fmt: skip
+        for loop in (self.feeds, self.warnings):
+            if loop is not None:
+                self._tasks.append(asyncio.create_task(loop.run(self._stopping)))
 
     def _current_city(self) -> City:
         """The city as of now: a reload swaps it while everything runs."""
@@ -342,7 +350,9 @@ class Service:
 
     async def _refresh_metrics(self) -> None:
         if self.storage is not None and self.engine is not None:
-            await self.metrics.refresh(self.storage.redis, self.storage.keys, self.city, self.engine.channels)
+            redis, keys = self.storage.redis, self.storage.keys
+            await self.metrics.refresh(redis, keys, self.city, self.engine.channels)
+            await self.metrics.refresh_sources(redis, keys, self.city, self.clock())
 
     async def ready(self) -> bool:
         if self.storage is None:
@@ -365,10 +375,11 @@ class Service:
             self.timer = None
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        if self.feeds is not None:
-            with contextlib.suppress(*REDIS_ERRORS):
-                await self.feeds.release()
-            self.feeds = None
+        for loop in (self.feeds, self.warnings):
+            if loop is not None:
+                with contextlib.suppress(*REDIS_ERRORS):
+                    await loop.release()
+        self.feeds = self.warnings = None
         await self._http.stop()
         if self.audit_shipper is not None:
             await self.audit_shipper.ship()  # what the last moments recorded

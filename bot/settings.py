@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     # After an erasure the append-only file is rewritten at most this often, so that what was erased
     # leaves the disk too; batched, because each rewrite copies the whole data set.
     erasure_rewrite_minutes: float = Field(default=15, gt=0, le=24 * 60)
+    # Official warnings (NINA); polled only when the city file has a `warnings:` section.
+    warnings_api_url: str = Field(default="https://warnung.bund.de/api31", pattern=r"^https?://\S+$")
 
     @field_validator("telegram_webhook_secret")
     @classmethod

@@ -33,12 +33,16 @@ class Listed:
 
 
 def score(broadcast: Broadcast) -> int:
-    return int(broadcast.priority) * PRIORITY_SCALE + int(broadcast.created_at.timestamp() * 1000)
+    # A correction or retraction goes one lane ahead of what it amends: an alert's ahead of every alert,
+    # a news item's in the alerts' lane.
+    lane = int(broadcast.priority) - (1 if broadcast.amends else 0)
+    return lane * PRIORITY_SCALE + int(broadcast.created_at.timestamp() * 1000)
 
 
 def priority_of(value: float) -> Priority:
-    # Clamped, so that a list written by a newer version with a priority this one lacks still reads.
-    return Priority(min(int(value // PRIORITY_SCALE), max(Priority)))
+    # Clamped, so that a list written by a newer version with a priority this one lacks still reads, and
+    # an alert's correction (ahead of the alerts) counts as an alert.
+    return Priority(max(min(int(value // PRIORITY_SCALE), max(Priority)), min(Priority)))
 
 
 class ActiveLists:

@@ -14,6 +14,9 @@ from city.config import City, Role, StaffMember
 
 from broadcasts.model import ALL_TOPICS, SYSTEM, Broadcast, Priority
 
+# The author of official warnings (broadcasts/warning_desk.py), named here so that approval needs no desk.
+WARNINGS_AUTHOR = "warnings:nina"
+
 # Every role that concerns a topic's broadcasts; holding any of them for all its topics lets one see a
 # broadcast before it is out (its preview, /probe, /offen) and stop it.
 TOPIC_ROLES: tuple[Role, ...] = ("editor", "approver", "alert")
@@ -91,6 +94,8 @@ def may_approve(city: City, member: StaffMember, broadcast: Broadcast) -> Verdic
 
 def author_may_write(city: City, broadcast: Broadcast) -> Verdict:
     """Whether the broadcast's author, as the city file stands now, may still write it."""
+    if broadcast.author == WARNINGS_AUTHOR:
+        return _warnings_may_write(city, broadcast)
     author = city.staff_member(broadcast.author)
     if author is None:
         return Verdict(False, Refusal.AUTHOR_LACKS_ROLE, tuple(sorted(topics_of(city, broadcast.topics))))
@@ -107,6 +112,10 @@ def may_send(city: City, broadcast: Broadcast) -> Verdict:
     if broadcast.author == SYSTEM:
         return Verdict.yes()
     if broadcast.approved_by == broadcast.author:
+        if broadcast.author == WARNINGS_AUTHOR:
+            written = _warnings_may_write(city, broadcast)
+            auto = city.warnings is not None and city.warnings.send == "auto"
+            return written if not written.allowed or auto else Verdict(False, Refusal.NEEDS_APPROVAL)
         if _publishing_feed(city, broadcast.author):
             # A press feed in `publish` mode sends only where its topics need no approval (check-config).
             refused = needs_approval(city, broadcast) and broadcast.priority is not Priority.ALERT
@@ -155,6 +164,14 @@ def approvers(city: City, broadcast: Broadcast) -> list[StaffMember]:
 
 def admins(city: City) -> list[StaffMember]:
     return [member for member in city.staff if "admin" in member.roles]
+
+
+def _warnings_may_write(city: City, broadcast: Broadcast) -> Verdict:
+    """Official warnings go to the topic the city file's `warnings:` section names, as long as it does."""
+    topics = topics_of(city, broadcast.topics)
+    if city.warnings is None or topics - {city.warnings.topic}:
+        return Verdict(False, Refusal.AUTHOR_LACKS_ROLE, tuple(sorted(topics)))
+    return Verdict.yes()
 
 
 def _publishing_feed(city: City, author: str) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from broadcasts.model import Broadcast, Hold, Priority, State
+from broadcasts.model import Amendment, Broadcast, Hold, Priority, State
 
 # What residents get from a broadcast, written only while it is a draft, always with a new version.
 CONTENT = (
@@ -22,6 +22,8 @@ CONTENT = (
     "salt",
     "approved",
     "approved_by",
+    "follows",
+    "amends",
 )
 
 
@@ -52,6 +54,8 @@ def encode(broadcast: Broadcast) -> dict[str, str]:
         "approved": broadcast.approved,
         "approved_by": broadcast.approved_by,
         "paused_by": broadcast.paused_by,
+        "follows": broadcast.follows,
+        "amends": broadcast.amends.value if broadcast.amends else "",
     }
     fields.update({k: v for k, v in optional.items() if v})
     for name in ("scheduled_for", "since"):
@@ -94,6 +98,8 @@ def decode(broadcast_id: str, raw: Mapping[str, str]) -> Broadcast:
         approved_by=fields.get("approved_by", ""),
         paused_by=fields.get("paused_by", ""),
         approver_paused=fields.get("approver_paused") == "1",
+        follows=fields.get("follows", ""),
+        amends=Amendment(fields["amends"]) if fields.get("amends") else None,
     )
 
 

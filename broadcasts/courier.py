@@ -20,7 +20,7 @@ from city.connection import REDIS_ERRORS
 from broadcasts.channel import ChannelClient, Message
 from broadcasts.model import Broadcast
 from broadcasts.outcome import MAX_ATTEMPTS, SendError, SendProblem, SubscriberCare, backoff
-from broadcasts.queue import Delivery, DeliveryQueue, Settlement
+from broadcasts.queue import EDIT, NOTE, QUOTE, Delivery, DeliveryQueue, Settlement
 from broadcasts.retries import Retries
 from broadcasts.spam_limit import SpamLimit
 from broadcasts.store import BroadcastStore
@@ -111,7 +111,11 @@ class Courier:
             retried = [d for d, s in zip(deliveries, outcomes, strict=True) if s is None]
             now = self._clock()
             await self.queue.settle(
-                broadcast.id, settlements, unmark=retried, day=now.astimezone(self._tz).date()
+                broadcast.id,
+                settlements,
+                unmark=retried,
+                day=now.astimezone(self._tz).date(),
+                now=now.timestamp(),
             )
         except REDIS_ERRORS as exc:
             log.error("sender %s could not settle a batch: %s", self.channel, type(exc).__name__)
@@ -155,18 +159,22 @@ class Courier:
             message = self._messages.get((broadcast.id, delivery.language)) or await self.message(
                 broadcast, delivery.language
             )
+        if delivery.reply_to:
+            message = threaded(message, delivery.reply_to, delivery.step)
         try:
-            image_ref = await self._client.send(delivery.chat_id, message)
+            sent = await self._client.send(delivery.chat_id, message)
         except SendError as error:
             return await self._after_refusal(delivery, error)
         finally:
             self._slots.release()
-        if image_ref and message.image_path and not message.image_ref:
+        if (image_ref := sent.image_ref) and message.image_path and not message.image_ref:
             for key, cached in list(self._messages.items()):
                 if key[0] == broadcast.id:
                     self._messages[key] = replace(cached, image_ref=image_ref)
             await self._store.set_media(broadcast.id, self.queue.channel, image_ref)
-        return Settlement(delivery, "sent")
+        # Kept for corrections: what the broadcast itself sent, not a resident's own text or an edit.
+        kept = sent.ref if delivery.text is None and delivery.step != EDIT else None
+        return Settlement(delivery, "sent", kept)
 
     async def _after_refusal(self, delivery: Delivery, error: SendError) -> Settlement | None:
         now = self._clock()
@@ -199,3 +207,16 @@ class Courier:
                 return None
         log.warning("delivery on %s failed: %s", self.channel, error.problem.value)
         return Settlement(delivery, "failed")
+
+
+def threaded(message: Message, ref: str, step: str) -> Message:
+    """A follow-up's message to one recipient: a reply to what they got. A correction or retraction
+    changes that message in place and replies with a short note where the messenger can edit, and quotes
+    it with the whole follow-up where it cannot."""
+    texts = {EDIT: message.amended, NOTE: message.note, QUOTE: message.quoted}
+    if step in texts:
+        text = texts[step] or message.text
+        if step == EDIT:
+            return replace(message, text=text, edit=ref, image_path=None)
+        return replace(message, text=text, reply_to=ref, image_path=None)
+    return replace(message, reply_to=ref)

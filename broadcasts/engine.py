@@ -87,6 +87,7 @@ class Engine:
             raise KeyError(broadcast_id)
         await self._planner.prepare(broadcast_id)
         now = self._clock()
+        await self._planner.keep_refs(broadcast, now)
         await self.store.activate(broadcast, self.channels, now)
         try:
             await self.store.transition(broadcast_id, State.SENDING, expect=State.QUEUED)

@@ -18,7 +18,7 @@ from city.keys import Keys
 from city.values import Resident
 
 from broadcasts.active import ActiveLists
-from broadcasts.queue import CHAT_FIELD
+from broadcasts.queue_scripts import CHAT_FIELD
 
 # Mark a resident as erased for a broadcast still being planned (KEYS[1] its erased set, KEYS[2] its
 # progress): its planner skips them even if it read the audience before they left. ARGV: keyed hash, ttl.

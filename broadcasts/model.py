@@ -65,6 +65,13 @@ class Priority(IntEnum):
     DIGEST = 2
 
 
+class Amendment(StrEnum):
+    """What a broadcast that follows another does to it (see Broadcast.follows)."""
+
+    CORRECTION = "correction"  # the original is changed to the new text, and its recipients told
+    RETRACTION = "retraction"  # the original is withdrawn, and its recipients told
+
+
 class NotApproved(ValueError):
     """The broadcast's content is not the version that was approved (or not the one the approver saw):
     it must not move on towards residents."""
@@ -114,6 +121,11 @@ class Broadcast:
     # Who paused it last, and whether as an approver: then only an approver may let it go on.
     paused_by: str = ""
     approver_paused: bool = False
+    # A follow-up: the id of an earlier broadcast whose recipients, exactly, get this one, each as a reply
+    # to what they got (broadcasts/message_ids.py), instead of the topics' audience.
+    follows: str = ""
+    # With `follows`: this corrects or retracts it (the message itself is changed where the messenger can).
+    amends: Amendment | None = None
 
     @property
     def bound(self) -> bool:

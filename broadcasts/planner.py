@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from city.config import City
@@ -22,8 +22,17 @@ from city.keys import Keys
 from city.values import Channel, Resident
 
 from broadcasts.digest import DigestRun
+from broadcasts.message_ids import MessageIds
 from broadcasts.model import Broadcast, Priority
-from broadcasts.queue import CHAT_FIELD, KIND_FIELD, LANGUAGE_FIELD, TEXT_FIELD, open_stream
+from broadcasts.queue import EDIT, NOTE, QUOTE, open_stream
+from broadcasts.queue_scripts import (
+    CHAT_FIELD,
+    KIND_FIELD,
+    LANGUAGE_FIELD,
+    REPLY_FIELD,
+    STEP_FIELD,
+    TEXT_FIELD,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +43,25 @@ SCAN_BATCH = 1000
 # and claim half-empty batches.
 DIGEST_SLICE = 200
 PLAN_DONE = "done"
-# What one delivery is queued with: the recipient's keyed hash, chat, language, a text of its own, and
-# that text's kind when it is not a digest.
-Entry = tuple[str, str, str, str, str]
+# What one delivery is queued with: the recipient's keyed hash, chat, language, a text of its own, that
+# text's kind when it is not a digest, and a follow-up's reference of what the recipient got from the
+# broadcast followed, with a correction's step (broadcasts/queue.py Delivery.step).
+Entry = tuple[str, str, str, str, str, str, str]
+# Messengers that can change a sent message in place; elsewhere a correction is a quoting follow-up only.
+EDITABLE = frozenset({Channel.TELEGRAM, Channel.SANDBOX})
 # A resident's fields the planner reads: to pick the text's language, and whether they agreed to the
 # privacy notice as it is now (news and digests wait for that; alerts do not).
 READER_FIELDS = ["language", "consent_version", CONSENT_ASKED]
 
 # KEYS: seen, queue, plan, progress, broadcast, erased. ARGV: plan field, next cursor, total field, then
-# (hash, chat, language, own text or "", its kind or "")*. Answers -1 for a cancelled broadcast, whose
-# keys must not come back. A recipient erased since their page of the audience was read is skipped (their
-# hash, before a digest part's ":<number>", is in the erased set). The entry's field names are the
-# delivery queue's (broadcasts/queue.py), formatted in.
+# (hash, chat, language, own text or "", its kind or "", reference or "", step or "")*. Answers -1 for
+# a cancelled broadcast, whose keys must not come back. A recipient erased since their page of the audience
+# was read is skipped (their hash, before a digest part's ":<number>", is in the erased set). The entry's
+# field names are the delivery queue's (broadcasts/queue.py), formatted in.
 _QUEUE_BATCH = f"""
 if redis.call('HGET', KEYS[5], 'state') == 'cancelled' then return -1 end
 local added = 0
-for i = 4, #ARGV, 5 do
+for i = 4, #ARGV, 7 do
   if redis.call('SISMEMBER', KEYS[6], string.match(ARGV[i], '^[^:]+')) == 0
      and redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
     local fields = {{'{CHAT_FIELD}', ARGV[i + 1], '{LANGUAGE_FIELD}', ARGV[i + 2]}}
@@ -60,6 +72,14 @@ for i = 4, #ARGV, 5 do
     if ARGV[i + 4] ~= '' then
       fields[#fields + 1] = '{KIND_FIELD}'
       fields[#fields + 1] = ARGV[i + 4]
+    end
+    if ARGV[i + 5] ~= '' then
+      fields[#fields + 1] = '{REPLY_FIELD}'
+      fields[#fields + 1] = ARGV[i + 5]
+    end
+    if ARGV[i + 6] ~= '' then
+      fields[#fields + 1] = '{STEP_FIELD}'
+      fields[#fields + 1] = ARGV[i + 6]
     end
     redis.call('XADD', KEYS[2], '*', unpack(fields))
     added = added + 1
@@ -96,11 +116,19 @@ class Planner:
         self._city = city
         self._channels = tuple(channels)
         self._queue_batch = redis.register_script(_QUEUE_BATCH)
+        self._ids = MessageIds(redis, keys)
 
     async def prepare(self, broadcast_id: str) -> None:
         """Create each channel's delivery stream and its consumer group before anything is queued."""
         for channel in self._channels:
             await open_stream(self._redis, self._keys, broadcast_id, channel)
+
+    async def keep_refs(self, broadcast: Broadcast, now: datetime) -> None:
+        """News and alerts keep what each recipient got for the city's `correction_days`, so that they can
+        be corrected (a longer retention set before, a warning's, stays). Digests keep nothing."""
+        if broadcast.priority is not Priority.DIGEST:
+            until = now + timedelta(days=self._city().correction_days)
+            await self._ids.keep_at_least(broadcast.id, until, now)
 
     async def plan(self, broadcast: Broadcast) -> int:
         """Queue every recipient not yet queued; returns how many this call added."""
@@ -110,6 +138,9 @@ class Planner:
         modes = {Priority.ALERT: (False, True), Priority.NEWS: (False,), Priority.DIGEST: (True,)}
         added = 0
         for channel in self._channels:
+            if broadcast.follows:
+                added += await self._plan_followers(broadcast, channel)
+                continue
             for topic_id in topics:
                 for daily in modes[broadcast.priority]:
                     added += await self._plan_audience(broadcast, topic_id, channel, daily, digest)
@@ -157,6 +188,45 @@ class Planner:
             if cursor == 0:
                 return added
 
+    async def _plan_followers(self, broadcast: Broadcast, channel: Channel) -> int:
+        """A follow-up goes to exactly those who got the broadcast it follows, on the channel they got it
+        on, as a reply to it; a correction also edits it where the messenger can. A resident erased since
+        is not among them (erasure forgot their reference, and their record is gone)."""
+        field = f"follows:{channel.value}"
+        plan_key = self._keys.broadcast_plan(broadcast.id)
+        saved = await self._redis.hget(plan_key, field)
+        if saved == PLAN_DONE:
+            return 0
+        cursor, added = int(saved or 0), 0
+        edit = broadcast.amends is not None and channel in EDITABLE
+        while True:
+            cursor, page = await self._ids.recipients(broadcast.follows, channel, cursor, SCAN_BATCH)
+            readers = await self._readers(channel, [chat for chat, _ in page])
+            entries: list[Entry] = []
+            for (chat, ref), (language, given, _) in zip(page, readers, strict=True):
+                if given is None and self._city_chat(chat) is None:
+                    continue  # no record: erased meanwhile
+                reader = "en" if language == "en" else ""
+                recipient = self._recipient(channel, chat)
+                if edit:
+                    entries.append((f"{recipient}:edit", chat, reader, "", "", ref, EDIT))
+                step = "" if broadcast.amends is None else NOTE if edit else QUOTE
+                entries.append((recipient, chat, reader, "", "", ref, step))
+            added += await self._queue(
+                broadcast.id,
+                channel=channel,
+                plan_field=field,
+                next_cursor=PLAN_DONE if cursor == 0 else str(cursor),
+                entries=entries,
+            )
+            if cursor == 0:
+                return added
+
+    def _city_chat(self, chat: str) -> str | None:
+        """A public Telegram channel the city mirrors topics to: it has no resident record."""
+        mirrors = {t.mirror_channel for t in self._city().topics if t.mirror_channel}
+        return chat if chat in mirrors else None
+
     async def _plan_mirrors(self, broadcast: Broadcast, topics: Sequence[str]) -> int:
         """Topics may also appear in a public Telegram channel where the bot is an administrator."""
         city = self._city()
@@ -168,7 +238,9 @@ class Planner:
             channel=Channel.TELEGRAM,
             plan_field="mirrors",
             next_cursor=PLAN_DONE,
-            entries=[(self._hash(f"{Channel.TELEGRAM.value}:{chat}"), chat, "", "", "") for chat in mirrors],
+            entries=[
+                (self._hash(f"{Channel.TELEGRAM.value}:{chat}"), chat, "", "", "", "", "") for chat in mirrors
+            ],
         )
 
     async def _entries(
@@ -179,14 +251,14 @@ class Planner:
         request to agree again instead. Returns the entries and who was asked."""
         if broadcast.priority is Priority.ALERT:
             languages = await self._languages(broadcast, channel, chats)
-            return [(self._recipient(channel, chat), chat, language, "", "") for chat, language in
+            return [(self._recipient(channel, chat), chat, language, "", "", "", "") for chat, language in
                     zip(chats, languages, strict=True)], []  # fmt: skip
         version = self._city().privacy.version
         outdated = await outdated_consents(self._redis, self._keys, channel, chats, version)
         agreed = [chat for chat, old in zip(chats, outdated, strict=True) if not old]
         languages = await self._languages(broadcast, channel, agreed)
         entries: list[Entry] = [
-            (self._recipient(channel, chat), chat, language, "", "")
+            (self._recipient(channel, chat), chat, language, "", "", "", "")
             for chat, language in zip(agreed, languages, strict=True)
         ]
         # Few, and only after the city changed its notice: their records say whether to ask them.
@@ -202,14 +274,14 @@ class Planner:
 
     def _request(
         self, channel: Channel, chat: str, language: str | None, requested: str | None, asked: list[Resident]
-    ) -> tuple[str, str, str, str] | None:
+    ) -> tuple[str, str, str, str, str, str] | None:
         """The request to agree to the changed privacy notice, unless this resident was asked already."""
         version = self._city().privacy.version
         if requested == version:
             return None
         asked.append(Resident(channel, chat))
         reader = "en" if language == "en" else ""
-        return chat, reader, self._reconsent(reader or "de", channel), "news"
+        return chat, reader, self._reconsent(reader or "de", channel), "news", "", ""
 
     def _recipient(self, channel: Channel, chat: str) -> str:
         return self._hash(f"{channel.value}:{chat}")
@@ -257,9 +329,8 @@ class Planner:
             parts = digest.parts(topics, language or "", datetime.fromisoformat(since) if since else None)
             for number, text in enumerate(parts):
                 # The recipient's hash marks the first part; the others are told apart by their number.
-                entries.append(
-                    (recipient if number == 0 else f"{recipient}:{number}", chat, language or "", text, "")
-                )
+                part = recipient if number == 0 else f"{recipient}:{number}"
+                entries.append((part, chat, language or "", text, "", "", ""))
         return entries, asked
 
     async def _queue(

@@ -22,18 +22,24 @@ from redis.exceptions import ResponseError
 
 from broadcasts.active import ActiveLists
 from broadcasts.model import Priority, State
+from broadcasts.queue_scripts import (
+    CHAT_FIELD,
+    KIND_FIELD,
+    LANGUAGE_FIELD,
+    MARK,
+    RELEASE,
+    REPLY_FIELD,
+    SETTLE,
+    STEP_FIELD,
+    TEXT_FIELD,
+)
 from broadcasts.store import STATE_FIELD
 
+# A correction's or retraction's steps (Delivery.step): where the messenger can edit, the message is
+# changed in place, then a short note replies to it; elsewhere one follow-up quotes it.
+EDIT, NOTE, QUOTE = "e", "n", "q"
 # The consumer group every sender of a channel reads a delivery stream in.
 GROUP = "senders"
-# The fields of a delivery stream's entry, written by the planner's script (broadcasts/planner.py) and by
-# `release`, read only here. One letter each: a large audience is millions of entries.
-CHAT_FIELD = "c"
-LANGUAGE_FIELD = "l"  # "" for German, "en" for English
-TEXT_FIELD = "t"  # a text of the recipient's own (a digest); absent when the broadcast's text is sent
-# The kind of a text of the recipient's own when it is not a digest: "news" for the one request to agree
-# to a changed privacy notice (WhatsApp picks its template by the kind).
-KIND_FIELD = "k"
 
 # Aggregate daily counters are kept a little over a year (as city/residents.py keeps its own).
 DAILY_STATS_TTL_S = 400 * 24 * 3600
@@ -41,79 +47,6 @@ DAILY_STATS_TTL_S = 400 * 24 * 3600
 ACTIVE_LIMIT = 32
 # A sender whose heartbeat is older than this is presumed dead and its pending deliveries reclaimed.
 DEAD_AFTER_S = 15.0
-
-
-# Acknowledge, delete and unmark entries and count their outcomes, atomically and only once: an entry
-# counts only if this call acknowledged it, so a call the client retried (the answer was lost with the
-# connection) counts nothing twice. One that may have gone out before counts as maybe sent twice only if
-# it went out this time too: refused now (blocked, gone), the resident has it once at most.
-# KEYS: stream, sending set, progress. ARGV: group, channel suffix, then "id outcome maybe-sent(0/1)"
-# for every entry in one space-separated string (one argument, not three per entry: encoding arguments
-# is most of what a call costs the client). Answers the counts it added, as field, count pairs.
-_SETTLE = """
-local counts, order = {}, {}
-local function count(field)
-  if not counts[field] then counts[field] = 0; order[#order + 1] = field end
-  counts[field] = counts[field] + 1
-end
-for id, outcome, maybe in string.gmatch(ARGV[3], '(%S+) (%S+) ([01])') do
-  if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
-    redis.call('XDEL', KEYS[1], id)
-    redis.call('SREM', KEYS[2], id)
-    count(outcome .. ':' .. ARGV[2])
-    if maybe == '1' and outcome == 'sent' then count('maybe_duplicate:' .. ARGV[2]) end
-  end
-end
-local added = {}
-for _, field in ipairs(order) do
-  redis.call('HINCRBY', KEYS[3], field, counts[field])
-  added[#added + 1] = field
-  added[#added + 1] = counts[field]
-end
-return added
-"""
-
-# SADD or SREM (ARGV[1]) of the space-separated entry ids in ARGV[2] to or from the sending set KEYS[1].
-# Marking is the last step before a send: an entry no longer in the stream KEYS[2] (its resident was
-# erased, or the broadcast cancelled) is acknowledged in group ARGV[3] instead, and answered as gone,
-# so that a delivery held in a sender's memory meanwhile (a retry) is never sent.
-_MARK = """
-local ids, gone = {}, {}
-for id in string.gmatch(ARGV[2], '%S+') do
-  if ARGV[1] == 'SADD' and #redis.call('XRANGE', KEYS[2], id, id) == 0 then
-    redis.call('XACK', KEYS[2], ARGV[3], id)
-    gone[#gone + 1] = id
-  else
-    ids[#ids + 1] = id
-  end
-end
-if #ids > 0 then redis.call(ARGV[1], KEYS[1], unpack(ids)) end
-return gone
-"""
-
-# Give claimed but unsent deliveries back as new entries (a clean shutdown): only those still in the
-# stream KEYS[1], so that an erased resident or a cancelled broadcast never comes back. ARGV: group, then
-# (entry id, chat, language, has own text 0/1, own text, kind or "")*. Every id is acknowledged.
-_RELEASE = f"""
-for i = 2, #ARGV, 6 do
-  local id = ARGV[i]
-  if #redis.call('XRANGE', KEYS[1], id, id) > 0 then
-    local fields = {{'{CHAT_FIELD}', ARGV[i + 1], '{LANGUAGE_FIELD}', ARGV[i + 2]}}
-    if ARGV[i + 3] == '1' then
-      fields[#fields + 1] = '{TEXT_FIELD}'
-      fields[#fields + 1] = ARGV[i + 4]
-    end
-    if ARGV[i + 5] ~= '' then
-      fields[#fields + 1] = '{KIND_FIELD}'
-      fields[#fields + 1] = ARGV[i + 5]
-    end
-    redis.call('XADD', KEYS[1], '*', unpack(fields))
-    redis.call('XDEL', KEYS[1], id)
-  end
-  redis.call('XACK', KEYS[1], ARGV[1], id)
-end
-return 0
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +59,10 @@ class Delivery:
     attempt: int = 0  # failed tries so far in this process (429s, 5xx)
     text: str | None = None  # a text of its own (a resident's digest) instead of the broadcast's
     kind: str | None = None  # the kind of a text of its own, when it is not a digest
+    # A follow-up's: the reference of what the recipient got from the broadcast followed (a reply to it).
+    reply_to: str | None = None
+    # A correction's or retraction's step (EDIT, NOTE, QUOTE); "" a follow-up that replies with its text.
+    step: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +71,8 @@ class Settlement:
 
     delivery: Delivery
     outcome: str
+    # The platform's reference of what was sent, kept for corrections (broadcasts/message_ids.py).
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +87,9 @@ class Survey:
 class DeliveryQueue:
     def __init__(self, redis: RedisClient, keys: Keys, channel: Channel, worker: str) -> None:
         self._redis = redis
-        self._settle = redis.register_script(_SETTLE)
-        self._mark = redis.register_script(_MARK)
-        self._release = redis.register_script(_RELEASE)
+        self._settle = redis.register_script(SETTLE)
+        self._mark = redis.register_script(MARK)
+        self._release = redis.register_script(RELEASE)
         self._keys = keys
         self._active = ActiveLists(redis, keys)
         self.channel = channel
@@ -220,6 +159,8 @@ class DeliveryQueue:
                 f.get(LANGUAGE_FIELD, ""),
                 text=f.get(TEXT_FIELD),
                 kind=f.get(KIND_FIELD),
+                reply_to=f.get(REPLY_FIELD),
+                step=f.get(STEP_FIELD, ""),
             )
             for entry_id, f in _entries(answer)
             if f
@@ -242,6 +183,8 @@ class DeliveryQueue:
                 maybe_sent=bool(mark),
                 text=fields.get(TEXT_FIELD),
                 kind=fields.get(KIND_FIELD),
+                reply_to=fields.get(REPLY_FIELD),
+                step=fields.get(STEP_FIELD, ""),
             )
             for (entry_id, fields), mark in zip(live, marks, strict=True)
         ]
@@ -267,12 +210,14 @@ class DeliveryQueue:
         unmark: Sequence[Delivery] = (),
         *,
         day: date | None = None,
+        now: float = 0.0,
     ) -> None:
         """Acknowledge and forget finished deliveries and count their outcomes, in one round trip; the
         daily figures for `day` wait for `flush_daily`.
 
         `unmark` are deliveries whose send was refused (429, 5xx) and will be retried: not sent, so not
-        "maybe sent" if this process dies before the retry.
+        "maybe sent" if this process dies before the retry. `now` (epoch seconds) counts the time left to
+        keep the message references of the settled sends.
         """
         if unmark:
             await self._marks("SREM", broadcast_id, unmark)
@@ -287,8 +232,16 @@ class DeliveryQueue:
                 for s in settlements
             ]
         )
-        args = [GROUP, self.channel.value, entries]
-        added = cast(list[Any], await self._settle(keys=[stream, sending, progress], args=args))
+        refs = " ".join(
+            [
+                f"{s.delivery.entry_id} {s.delivery.chat_id} {s.ref}"
+                for s in settlements
+                if s.ref and s.outcome == "sent"
+            ]
+        )
+        ids = self._keys.broadcast_message_ids(broadcast_id, self.channel)
+        args = [GROUP, self.channel.value, entries, refs, repr(now)]
+        added = cast(list[Any], await self._settle(keys=[stream, sending, progress, ids], args=args))
         if day is not None:
             for field, count in zip(added[::2], added[1::2], strict=True):
                 self._daily[day, field.decode() if isinstance(field, bytes) else field] += int(count)
@@ -321,7 +274,7 @@ class DeliveryQueue:
         for delivery in deliveries:
             has_text = delivery.text is not None
             args += [delivery.entry_id, delivery.chat_id, delivery.language, "1" if has_text else "0"]
-            args += [delivery.text or "", delivery.kind or ""]
+            args += [delivery.text or "", delivery.kind or "", delivery.reply_to or "", delivery.step]
         if len(args) > 1:
             await self._release(keys=[self._keys.broadcast_queue(broadcast_id, self.channel)], args=args)
 

@@ -4,7 +4,8 @@ file `retention:`) after it began sending.
 Its delivery queues hold chat ids (and a digest's texts) until each delivery settles; a broadcast paused
 and forgotten would keep them for ever. So once the period has passed, a broadcast still sending or
 paused is cancelled (a month-old message is no longer news), and what remains of its deliveries is
-deleted: queues, "sending" marks, planning cursors and dedupe sets, the platform's media ids. The
+deleted: queues, "sending" marks, planning cursors and dedupe sets, the platform's media ids and message
+ids. The
 broadcast itself (text, author, state) and its counters stay: they hold no resident data.
 
 Every broadcast is listed for this at creation (BroadcastStore.create), by when to look at it; a look
@@ -20,6 +21,7 @@ from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel
 
+from broadcasts.message_ids import MessageIds
 from broadcasts.model import TERMINAL, InvalidTransition, State
 from broadcasts.store import BroadcastStore
 
@@ -40,6 +42,7 @@ class DeliveryRecords:
         """Delete the delivery records due by `now`; `cancel` stops a broadcast still running (the engine's
         cancel). Returns how many broadcasts' records were deleted, and the ids cancelled for it."""
         cutoff = now - timedelta(days=days)
+        await MessageIds(self._redis, self._keys).prune(now)
         listed = self._keys.retention_records()
         due = await self._redis.zrangebyscore(listed, "-inf", cutoff.timestamp(), start=0, num=BATCH)
         purged, cancelled = 0, []
@@ -80,6 +83,9 @@ class DeliveryRecords:
             self._keys.broadcast_media(broadcast_id),
             *(self._keys.broadcast_queue(broadcast_id, channel) for channel in Channel),
             *(self._keys.broadcast_sending(broadcast_id, channel) for channel in Channel),
+            # Its recipients' message ids, in case `correction_days` outlasts the delivery records.
+            *(self._keys.broadcast_message_ids(broadcast_id, channel) for channel in Channel),
         ]
         await self._store.deactivate(broadcast_id, list(Channel))
         await self._redis.delete(*keys)
+        await self._redis.zrem(self._keys.message_ids_index(), broadcast_id)

@@ -42,6 +42,9 @@ def content_hash(broadcast: Broadcast, salt: str) -> str:
         "kind": int(broadcast.priority),
         "time": time,
     }
+    if broadcast.follows:  # only then, so that the versions of everything else stay as they were
+        content["follows"] = broadcast.follows
+        content["amends"] = broadcast.amends.value if broadcast.amends else ""
     canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

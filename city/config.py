@@ -40,6 +40,7 @@ from city.config_errors import (
 )
 from city.feeds import Feed
 from city.loader import CityLoader
+from city.warnings import Warnings
 
 # Topic ids travel inside Telegram callback data, which is limited to 64 bytes.
 TOPIC_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,23}$"
@@ -213,8 +214,7 @@ class Privacy(_Section):
 
 
 class Retention(_Section):
-    """How long stadtfunk keeps what it no longer needs, in days; erasure after these is the same as
-    the resident's own /loeschen."""
+    """How long stadtfunk keeps what it no longer needs, in days; erasure then is the resident's /loeschen."""
 
     unsubscribed_days: int = Field(
         30, ge=0, le=3650, description="a resident with no topics left is erased after this many days"
@@ -289,8 +289,7 @@ class WhatsAppTemplates(_Section):
     staff: WhatsAppTemplate | None = None
 
     def for_kind(self, kind: str) -> WhatsAppTemplate | None:
-        found = {"news": self.news, "alert": self.alert, "digest": self.digest, "staff": self.staff}
-        return found.get(kind)
+        return {"news": self.news, "alert": self.alert, "digest": self.digest, "staff": self.staff}.get(kind)
 
 
 class City(_Section):
@@ -311,10 +310,14 @@ class City(_Section):
     alerts_need_approval: bool = True
     draft_expiry_hours: float = Field(24, gt=0)
     alert_escalation_minutes: float = Field(10, gt=0)
+    # A sent broadcast may be corrected or retracted (/korrektur, /widerruf) this many days after it
+    # began sending; the message ids of its deliveries are kept as long, and no longer.
+    correction_days: int = Field(7, ge=1, le=30)
     whatsapp_templates: WhatsAppTemplates = WhatsAppTemplates()
     feeds: list[Feed] = Field(default_factory=list)
     # Charts (/statistik, the sandbox page) draw topic n in colour n, starting over when there are fewer.
     chart_colours: list[HexColour] = Field(default_factory=lambda: list(DEFAULT_CHART_COLOURS), min_length=1)
+    warnings: Warnings | None = None
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -361,7 +364,6 @@ def load_city(path: Path) -> City:
         line = raw[: exc.start].count(b"\n") + 1
         message = f'the file is not saved as UTF-8 (byte {raw[exc.start]:#04x}); save it again as "UTF-8"'
         raise CityFileError(path, [CityFileProblem(line, "", message)]) from None
-
     try:
         # The loader checks for unprintable characters as soon as it is created.
         loader = CityLoader(text)
@@ -376,7 +378,6 @@ def load_city(path: Path) -> City:
         found = "empty" if data is None else "a list" if isinstance(data, list) else "a single value"
         message = f'the file is {found}; it must consist of "key: value" lines such as "name:" and "topics:"'
         raise CityFileError(path, [CityFileProblem(None, "", message)])
-
     problems = duplicate_key_problems(root)
     try:
         city = City.model_validate(data)

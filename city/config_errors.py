@@ -176,6 +176,9 @@ def reference_errors(city: City) -> list[ErrorDetails]:
                     where = ("staff", index, "roles", role, position)
                     error(where, f'unknown topic "{topic_id}"', closest(topic_id, topic_ids))
     _check_feeds(city, error)
+    if city.warnings is not None and city.warnings.topic not in topic_ids:
+        topic = city.warnings.topic
+        error(("warnings", "topic"), f'unknown topic "{topic}"', closest(topic, topic_ids))
     return errors
 
 

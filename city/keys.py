@@ -158,6 +158,15 @@ class Keys:
         """Per channel, the platform's id of the broadcast's uploaded image, reused for every send."""
         return f"{self.prefix}:{{bc:{broadcast_id}}}:media"
 
+    def broadcast_message_ids(self, broadcast_id: str, channel: Channel) -> str:
+        """Per recipient on one channel, the platform's reference of what they got: chat id -> reference,
+        for corrections and threaded updates (broadcasts/message_ids.py)."""
+        return f"{self.prefix}:{{bc:{broadcast_id}}}:ids:{channel.value}"
+
+    def message_ids_index(self) -> str:
+        """Broadcasts whose recipients' message references are kept, by until when: erasure walks it."""
+        return f"{self.prefix}:bc-ids"
+
     def active(self, channel: Channel) -> str:
         """Broadcasts with deliveries for this channel, scored so that the most urgent sorts first."""
         return f"{self.prefix}:active:{channel.value}"
@@ -239,6 +248,21 @@ class Keys:
     def source_lease(self, source_id: str) -> str:
         """A lease: which process polls this source now, so that only one does."""
         return f"{self.prefix}:{{src:{source_id}}}:lease"
+
+    # --- official warnings (NINA): one {warn:<id>} tag per warning, whatever its version.
+
+    def warning(self, warning_id: str) -> str:
+        """A warning's thread: the versions handled, their broadcasts, its state and when it ends."""
+        return f"{self.prefix}:{{warn:{warning_id}}}"
+
+    def warnings(self) -> str:
+        """Every warning the city knows of, by when it was last seen: for `stadtfunk warnings` and for
+        closing those that left the dashboard or expired."""
+        return f"{self.prefix}:warnings"
+
+    def warning_twins(self) -> str:
+        """The same warning under several ids (DWD twice, a second provider): its mark -> the first id."""
+        return f"{self.prefix}:warning-twins"
 
     # --- WhatsApp: `hashed` is the resident's keyed hash (bot/storage/idhash.py), never the number itself.
 

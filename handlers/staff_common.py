@@ -17,13 +17,14 @@ from broadcasts.audit import Via
 from broadcasts.calendar import Recurrence
 from broadcasts.desk_values import Actor, DeskError, DeskProblem
 from broadcasts.model import Broadcast, State
+from broadcasts.warning_desk import NAMED_ID
 from city.config import StaffMember
 from city.values import Channel, Resident
 from handlers.router import Context
 from handlers.values import Reply
 
 # A number ("12"), a repeat's occurrence ("12-20261130") or a digest ("digest-2026-11-30").
-BROADCAST_ID = re.compile(r"[0-9]+(?:-[0-9]{8})?|digest-[0-9]{4}-[0-9]{2}-[0-9]{2}")
+BROADCAST_ID = re.compile(rf"[0-9]+(?:-[0-9]{{8}})?|digest-[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}|{NAMED_ID}")
 # The sandbox web chat (bot/sandbox/adapter.py) names a staff member's chat by their id in the city file;
 # it runs only on loopback and only without messenger credentials, where acting as staff is its purpose.
 SANDBOX_STAFF = "staff:"

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from broadcasts.notice import Notice
 from broadcasts.version import short
+from broadcasts.warning_desk import is_warnings_author
 from handlers.router import Services
 from handlers.staff_common import chats
 from handlers.values import Button, Reply
@@ -35,7 +36,11 @@ def notice_replies(services: Services, notice: Notice, now: datetime) -> list[Re
     text = t(
         notice.key,
         id=broadcast.id,
-        author=author.name if author else broadcast.author,
+        author=author.name
+        if author
+        else t("warnings_author")
+        if is_warnings_author(broadcast.author)
+        else broadcast.author,
         minutes=minutes,
         when=when,
         version=short(broadcast.version),

@@ -19,6 +19,7 @@ from bot.cli.common import CommandError, connected, messenger, os_user
 from bot.cli.feeds import show_feeds
 from bot.cli.figures import export_subscribers, show_stats
 from bot.cli.residents import erase_resident, export_resident
+from bot.cli.warnings import show_warnings
 from bot.control import Announcement, ControlChannel
 from bot.logs import configure_logging
 from bot.sandbox.adapter import sandbox_settings
@@ -74,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop entries older than DATE (a retention limit), recorded in the chain so that --verify holds",
     )
     commands.add_parser("feeds", help="each feed of the city file: last poll, last new item, errors")
+    commands.add_parser(
+        "warnings", help="the city's current official warnings: whether, when and to how many relayed"
+    )
     commands.add_parser("stats", help="subscribers per topic and channel, broadcasts and deliveries per day")
     export = commands.add_parser("export-subscribers", help="subscriber counts per topic and channel as CSV")
     export.add_argument("--aggregate", action="store_true", help="counts only (the only export there is)")
@@ -143,6 +147,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(export_audit(settings, since, args.format))
         case "feeds":
             return asyncio.run(show_feeds(settings))
+        case "warnings":
+            return asyncio.run(show_warnings(settings))
         case "stats":
             return asyncio.run(show_stats(settings, sandbox=sandbox))
         case "export-subscribers":
@@ -168,8 +174,9 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 def check_config(settings: Settings) -> int:
     city = load_city(settings.city_config)
+    warnings = f"official warnings for {city.warnings.ars}" if city.warnings else "no official warnings"
     print(f"{settings.city_config}: OK ({city.name}, {len(city.topics)} topics, {len(city.staff)} staff, "
-          f"{len(city.feeds)} feeds)")  # fmt: skip
+          f"{len(city.feeds)} feeds, {warnings})")  # fmt: skip
     return 0
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bot.sandbox.event import Event
 from bot.sandbox.store import ChatStore
-from broadcasts.channel import Message, Pacing
+from broadcasts.channel import Message, Pacing, Sent
 from broadcasts.limiter import Rate
 from broadcasts.outcome import SendError, SendProblem
 from city.values import Channel
@@ -123,9 +123,15 @@ class SandboxChannel:
     def is_group(self, chat_id: str) -> bool:
         return False
 
-    async def send(self, chat_id: str, message: Message) -> str | None:
+    async def send(self, chat_id: str, message: Message) -> Sent:
         if chat_id in self.outbox.closed:
             raise SendError(SendProblem.BLOCKED, "the person closed this sandbox chat")
+        if message.edit:
+            shown = message.edit.isdecimal() and await self.outbox.edit(
+                chat_id, int(message.edit), message.text, ()
+            )
+            if not shown:
+                raise SendError(SendProblem.REJECTED, "message to edit not found")
+            return Sent()
         text = f"[Bild: {message.image_path}]\n{message.text}" if message.image_path else message.text
-        await self.outbox.post(chat_id, text, kind=message.kind)
-        return None
+        return Sent(ref=str(await self.outbox.post(chat_id, text, kind=message.kind)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,8 @@ JSON_HEADERS = {"Content-Type": JSON_TYPE}
 MAX_TEXT = 4096
 # https://core.telegram.org/bots/api#inlinekeyboardbutton: callback_data is 1-64 bytes.
 MAX_CALLBACK_BYTES = 64
+# The sent Message's own id is the first "message_id" of the answer (a reply_to_message nests later).
+_MESSAGE_ID = re.compile(rb'"message_id":\s*(\d+)')
 
 
 class TelegramAPI:
@@ -32,27 +35,35 @@ class TelegramAPI:
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         return await self.post(method, json.dumps(params).encode(), JSON_TYPE)
 
-    async def post(
-        self,
-        method: str,
-        body: bytes | aiohttp.FormData,
-        content_type: str | None = None,
-        *,
-        want_result: bool = True,
-    ) -> Any:
+    async def post(self, method: str, body: bytes | aiohttp.FormData, content_type: str | None = None) -> Any:
         """POST a prepared body; the result on success, SendError otherwise. Broadcasts pre-encode bodies."""
         headers = JSON_HEADERS if content_type == JSON_TYPE else None
         try:
             async with self._session.post(self._base + method, data=body, headers=headers) as response:
-                if response.status == 200 and not want_result:
-                    # The hot path: a broadcast needs only to know that it went through. The unread
-                    # answer is dropped on release; its connection is reused once the answer is in whole
-                    # (a short one always is), else closed: never wrong, at worst a new connection.
-                    return None
                 payload = await _json(response)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError(SendProblem.UNAVAILABLE, type(exc).__name__) from None
         return _result(response.status, payload)
+
+    async def post_for_id(self, method: str, body: bytes) -> int | None:
+        """POST a prepared JSON body that sends a message; its message id, SendError otherwise.
+
+        The hot path of a broadcast: it needs only the id (kept for corrections), so the answer is
+        searched for it instead of parsed whole."""
+        try:
+            async with self._session.post(self._base + method, data=body, headers=JSON_HEADERS) as response:
+                raw = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SendError(SendProblem.UNAVAILABLE, type(exc).__name__) from None
+        if status == 200 and (found := _MESSAGE_ID.search(raw)):
+            return int(found.group(1))
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = {"ok": False, "description": f"HTTP {status} without a JSON body"}
+        result = _result(status, payload if isinstance(payload, dict) else {"ok": False})
+        return int(result["message_id"]) if isinstance(result, dict) and "message_id" in result else None
 
     async def send_text(self, chat_id: str, text: str, buttons: Sequence[Sequence[Button]] = ()) -> int:
         """Send a message; returns its message id (the progress reporter edits it later)."""

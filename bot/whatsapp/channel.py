@@ -1,5 +1,9 @@
 """WhatsApp as a broadcast channel: free-form inside the resident's 24-hour window, the city's approved
-template outside it, an image uploaded once and sent by its media id."""
+template outside it, an image uploaded once and sent by its media id.
+
+A send answers the wamid of its first message as its reference (kept for corrections); a message with
+`reply_to` quotes that message (`context.message_id`). The Cloud API cannot edit what was sent, so an
+edit is refused: a correction reaches WhatsApp as a quoting follow-up instead."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from pathlib import Path
 from bot.whatsapp.api import OutsideWindow, WhatsAppAPI
 from bot.whatsapp.marks import WhatsAppMarks
 from bot.whatsapp.payloads import MAX_CAPTION, MAX_TEXT, Body, addressed, image, template, text
-from broadcasts.channel import Message, Pacing
+from broadcasts.channel import Message, Pacing, Sent
 from broadcasts.limiter import Rate
 from broadcasts.outcome import SendError, SendProblem
 from broadcasts.render import split_text
@@ -49,42 +53,56 @@ class WhatsAppChannel:
     def is_group(self, chat_id: str) -> bool:
         return False  # stadtfunk writes to people only on WhatsApp
 
-    async def send(self, chat_id: str, message: Message) -> str | None:
+    async def send(self, chat_id: str, message: Message) -> Sent:
+        if message.edit:
+            raise SendError(SendProblem.REJECTED, "WhatsApp cannot edit a message")
         if await self._marks.window_open(chat_id, self._clock()):
             try:
                 return await self._free_form(chat_id, message)
             except OutsideWindow:
                 pass  # the window closed meanwhile (or was never open here): the template goes instead
-        await self.send_template(chat_id, message.kind, message.text, message.language, tag=message.tag)
-        return None
+        ref = await self.send_template(
+            chat_id, message.kind, message.text, message.language, tag=message.tag, reply_to=message.reply_to
+        )
+        return Sent(ref=ref)
 
     async def send_template(
-        self, chat_id: str, kind: str, content: str, language: str, *, tag: str | None = None
-    ) -> None:
+        self,
+        chat_id: str,
+        kind: str,
+        content: str,
+        language: str,
+        *,
+        tag: str | None = None,
+        reply_to: str | None = None,
+    ) -> str | None:
+        """The city's template for `kind`; its wamid. WhatsApp shows no quote above a template, but the
+        context links it to the original all the same."""
         city = self._city()
         spec = city.whatsapp_templates.for_kind(kind)
         if spec is None:
             raise SendError(SendProblem.REJECTED, f"outside the 24-hour window and no {kind} template")
         body = template(spec, language, {"text": content, "city": city.name})
-        await self._send(chat_id, body, tag)
+        return await self._send(chat_id, body, tag, reply_to)
 
-    async def _free_form(self, chat_id: str, message: Message) -> str | None:
+    async def _free_form(self, chat_id: str, message: Message) -> Sent:
         uploaded = None
         parts = split_text(message.text, MAX_TEXT)
-        tag = message.tag
+        tag, reply_to, first = message.tag, message.reply_to, None
         if message.image_path:
             media_id = message.image_ref
             if media_id is None:
                 media_id = uploaded = await self._upload(message.image_path)
             caption = message.text if len(message.text) <= MAX_CAPTION else None
-            await self._send(chat_id, image(media_id, caption), tag)
-            tag = None
+            first = await self._send(chat_id, image(media_id, caption), tag, reply_to)
+            tag = reply_to = None
             if caption is not None:
-                return uploaded
+                return Sent(ref=first, image_ref=uploaded)
         for part in parts:
-            await self._send(chat_id, text(part), tag)
-            tag = None  # delivered and read count once per resident, on the first part
-        return uploaded
+            wamid = await self._send(chat_id, text(part), tag, reply_to)
+            first = first or wamid
+            tag = reply_to = None  # delivered and read count once per resident, on the first part
+        return Sent(ref=first, image_ref=uploaded)
 
     async def _upload(self, image_path: str) -> str:
         path = Path(image_path)
@@ -92,5 +110,7 @@ class WhatsAppChannel:
         mime = mimetypes.guess_type(path.name)[0] or "image/jpeg"
         return await self._api.upload(content, path.name, mime)
 
-    async def _send(self, chat_id: str, content: Body, tag: str | None) -> None:
-        await self._api.send(json.dumps(addressed(chat_id, content, tag)).encode())
+    async def _send(
+        self, chat_id: str, content: Body, tag: str | None, reply_to: str | None = None
+    ) -> str | None:
+        return await self._api.send(json.dumps(addressed(chat_id, content, tag, reply_to)).encode())

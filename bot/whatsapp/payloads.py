@@ -35,14 +35,18 @@ _SPACES = re.compile(r"[ \t]{4,}")
 Body = dict[str, Any]
 
 
-def addressed(chat_id: str, content: Body, tag: str | None = None) -> Body:
-    """The envelope: a phone number (wa_id) goes in `to`, a business-scoped user id in `recipient`."""
+def addressed(chat_id: str, content: Body, tag: str | None = None, reply_to: str | None = None) -> Body:
+    """The envelope: a phone number (wa_id) goes in `to`, a business-scoped user id in `recipient`;
+    `reply_to`, a wamid, quotes that message above this one."""
     body: Body = {"messaging_product": "whatsapp", "recipient_type": "individual"}
     body["to" if chat_id.isdecimal() else "recipient"] = chat_id
     body.update(content)
     if tag is not None:
         # Echoed in the statuses webhook, so delivered/read count towards the broadcast.
         body["biz_opaque_callback_data"] = tag
+    if reply_to is not None:
+        # https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#contextual-replies
+        body["context"] = {"message_id": reply_to}
     return body
 
 

@@ -19,7 +19,8 @@ from bot.storage.client import Storage
 from bot.storage.idhash import IdHasher
 from broadcasts.model import State
 from broadcasts.progress import ChannelProgress
-from broadcasts.queue import CHAT_FIELD, GROUP
+from broadcasts.queue import GROUP
+from broadcasts.queue_scripts import CHAT_FIELD
 from city.keys import Keys
 from city.values import Channel, Resident
 from tests.bot.cli.test_cli import stadtfunk

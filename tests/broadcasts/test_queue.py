@@ -6,7 +6,8 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from broadcasts.model import State
-from broadcasts.queue import CHAT_FIELD, LANGUAGE_FIELD, TEXT_FIELD, DeliveryQueue, Settlement, open_stream
+from broadcasts.queue import DeliveryQueue, Settlement, open_stream
+from broadcasts.queue_scripts import CHAT_FIELD, LANGUAGE_FIELD, TEXT_FIELD
 from city.keys import Keys
 from city.values import Channel
 

@@ -13,7 +13,8 @@
   message, as told by `inbound(wa_id)` (131047); templates and read receipts go any time;
 - the interactive limits: ≤3 reply buttons with unique ids and titles ≤20, lists of ≤10 rows in total
   with titles ≤24 and descriptions ≤72, bodies ≤1024, text ≤4096; template parameters without line
-  breaks (131009 / 132018).
+  breaks (131009 / 132018);
+- a quote (`context`) names the wamid of the message it answers (100).
 
 Tests script any error code with `fail(code, to=...)`, e.g. 131026, 131048, 131049, 131050.
 """
@@ -45,10 +46,17 @@ class GraphCall:
     at: float
     ok: bool
     error_code: int | None = None
+    wamid: str | None = None  # the id the message was given, when it went through
 
     @property
     def to(self) -> str:
         return str(self.body.get("to") or self.body.get("recipient") or "")
+
+    @property
+    def quoted(self) -> str | None:
+        """The wamid this message quotes (`context.message_id`), if any."""
+        context = self.body.get("context")
+        return str(context["message_id"]) if isinstance(context, dict) else None
 
     @property
     def kind(self) -> str:
@@ -100,6 +108,7 @@ class FakeGraph:
         self.url = ""
         self.calls: list[GraphCall] = []
         self.media: dict[str, tuple[str, bytes]] = {}  # id -> (mime type, content)
+        self.wamids: dict[str, str] = {}  # every message sent: wamid -> recipient
         self.refusals: dict[int, int] = defaultdict(int)  # error code -> how often
         self._last_inbound: dict[str, float] = {}
         self._recent: deque[float] = deque()
@@ -180,7 +189,9 @@ class FakeGraph:
             self.refusals[error.code] += 1
             self._changed.set()
             return _error(error)
-        self.calls.append(GraphCall("messages", body, now, ok=True))
+        messages = result.get("messages")
+        wamid = str(messages[0]["id"]) if isinstance(messages, list) else None
+        self.calls.append(GraphCall("messages", body, now, ok=True, wamid=wamid))
         self._changed.set()
         return web.json_response(result)
 
@@ -226,7 +237,11 @@ class FakeGraph:
         last = self._last_inbound.get(to)
         if kind != "template" and (last is None or now - last >= WINDOW_S):
             raise GraphError(131047, "Re-engagement message")
+        context = body.get("context")
+        if context is not None and (not isinstance(context, dict) or not context.get("message_id")):
+            raise GraphError(100, "Invalid parameter: context.message_id")
         wamid = f"wamid.FAKE{next(self._ids):010d}"
+        self.wamids[wamid] = to
         return {
             "messaging_product": "whatsapp",
             "contacts": [{"input": to, "wa_id": to}],

@@ -36,7 +36,10 @@ from tests.fakes.telegram_objects import JSON, ApiError, Call, RateRule, Uploade
 
 __all__ = ["JSON", "STORED", "ApiError", "Call", "FakeTelegram", "RateRule", "UploadedFile"]
 
-SEND_METHODS = frozenset({"sendMessage", "sendDocument", "sendPhoto"})
+# Edits count against a chat's limit as sends do (a correction edits, then replies).
+SEND_METHODS = frozenset(
+    {"sendMessage", "sendDocument", "sendPhoto", "editMessageText", "editMessageCaption"}
+)
 ChatId = str | int | None
 
 
@@ -335,7 +338,9 @@ class FakeTelegram:
             status, body = error.status, error.body()
         except (ValueError, TypeError, KeyError, AttributeError) as error:  # malformed parameters
             status, body = 400, ApiError(400, f"Bad Request: {error!r}").body()
-        self.calls.append(Call(name, params, at, status))
+        result = body.get("result")
+        result_id = result.get("message_id") if isinstance(result, dict) else None
+        self.calls.append(Call(name, params, at, status, result_id))
         self._changed()
         return web.json_response(body, status=status)
 
@@ -400,6 +405,24 @@ class FakeTelegram:
         msg.pop("reply_markup", None)  # an edit without reply_markup removes the keyboard
         msg.update({"text": text, "edit_date": tgo.now()} | ({"reply_markup": markup} if markup else {}))
         return copy.deepcopy(msg)
+
+    async def _api_editMessageCaption(self, params: JSON) -> JSON | bool:
+        msg = self._messages[str(self._chat(params)["id"])].get(int(params.get("message_id") or 0))
+        if msg is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if "photo" not in msg and "document" not in msg:
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        caption = str(params.get("caption") or "")
+        if len(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        if msg.get("caption") == caption:
+            raise ApiError(400, tgo.NOT_MODIFIED)
+        msg.update({"caption": caption, "edit_date": tgo.now()})
+        return copy.deepcopy(msg)
+
+    def delete_message(self, chat_id: str | int, message_id: int) -> None:
+        """The person deleted a bot message in their chat: edits of it fail from now on."""
+        del self._messages[str(chat_id)][message_id]
 
     async def _api_answerCallbackQuery(self, params: JSON) -> bool:
         query_id = str(params.get("callback_query_id"))
@@ -470,11 +493,30 @@ class FakeTelegram:
 
     def _bot_message(self, params: JSON, **fields: Any) -> JSON:
         chat, markup = self._chat(params), tgo.inline_markup(params)
+        replied = self._replied(str(chat["id"]), params)
         msg = tgo.message(
-            self._new_message_id(str(chat["id"])), chat, self.bot_user, reply_markup=markup, **fields
+            self._new_message_id(str(chat["id"])),
+            chat,
+            self.bot_user,
+            reply_markup=markup,
+            reply_to_message=replied,
+            **fields,
         )
         self._messages[str(chat["id"])][msg["message_id"]] = msg
         return copy.deepcopy(msg)
+
+    def _replied(self, chat: str, params: JSON) -> JSON | None:
+        """https://core.telegram.org/bots/api#replyparameters: the message answered, if it still exists;
+        without it the send fails unless allow_sending_without_reply."""
+        reply = params.get("reply_parameters")
+        if reply is None:
+            return None
+        if not isinstance(reply, dict) or not isinstance(reply.get("message_id"), int):
+            raise ApiError(400, "Bad Request: invalid reply parameters specified")
+        original = self._messages[chat].get(reply["message_id"])
+        if original is None and not reply.get("allow_sending_without_reply"):
+            raise ApiError(400, "Bad Request: message to be replied not found")
+        return copy.deepcopy(original) if original is not None else None
 
     def _file(self, params: JSON, kind: str) -> Any:
         """A new Document/PhotoSize list for an upload, or the stored one for a known file_id string."""

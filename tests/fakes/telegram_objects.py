@@ -65,6 +65,7 @@ class Call:
     params: dict[str, Any]
     at: float
     status: int
+    result_id: int | None = None  # the message_id of the Message the call answered, if any
 
     @property
     def chat_id(self) -> str | None:

@@ -34,7 +34,10 @@ def stadtfunk(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[
 def test_check_config_accepts_the_shipped_city(tmp_path: Path) -> None:
     result = stadtfunk("check-config", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "beispielstadt.yaml: OK (Beispielstadt, 8 topics, 6 staff, 0 feeds)" in result.stdout
+    assert (
+        "beispielstadt.yaml: OK (Beispielstadt, 8 topics, 6 staff, 0 feeds, no official warnings)"
+        in result.stdout
+    )
 
 
 def test_check_config_explains_a_broken_city_file(tmp_path: Path) -> None:
