@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Literal
 
 from city.config import Role, StaffMember
-from city.values import Channel
 from handlers.router import Context
 from handlers.values import Reply
 
@@ -65,9 +64,7 @@ def staff_help(ctx: Context, member: StaffMember) -> Reply:
 def _line(ctx: Context, command: tuple[str, str]) -> str:
     german, english = command
     name = german if ctx.language == "de" else english
-    # WhatsApp has no slash commands: there the word itself is the command (handlers/conversation.py).
-    typed = name.upper() if ctx.inbound.channel is Channel.WHATSAPP else f"/{name}"
-    return ctx.t(f"staff_help_{german}", command=typed)
+    return ctx.t(f"staff_help_{german}", command=ctx.typed(name))
 
 
 def _topics(ctx: Context, scope: Scope) -> str:
