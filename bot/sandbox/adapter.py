@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -23,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.progress_reporter import progress_text, summary_text
+from bot.sandbox import labels
 from bot.sandbox.channel import Outbox
 from bot.sandbox.guard import Guard, page_headers
 from bot.settings import Settings
@@ -195,10 +195,10 @@ class SandboxAdapter:
             {
                 "city": city.name,
                 "staff": [
-                    {"id": m.id, "name": m.name, "roles": sorted(m.roles), "chat": SANDBOX_STAFF + m.id}
-                    for m in city.staff
+                    labels.staff_member(self._texts, city, m, SANDBOX_STAFF + m.id) for m in city.staff
                 ],
                 "topics": [{"id": t.id, "name": t.name.de} for t in city.topics],
+                "kinds": labels.kinds(self._texts),
             }
         )
 
@@ -256,37 +256,12 @@ class SandboxAdapter:
         listed: list[dict[str, Any]] = []
         for broadcast in await self._store.recent(RECENT_BROADCASTS):
             progress = await self._store.progress(broadcast.id)
-            percent = math.floor(100 * progress.settled / progress.total) if progress.total else 0
-            listed.append(
-                {
-                    "id": broadcast.id,
-                    "state": progress.state.value,
-                    "kind": broadcast.priority.name.lower(),
-                    "author": staff.get(broadcast.author, broadcast.author),
-                    "topics": list(broadcast.topics),
-                    "text": broadcast.text_de,
-                    "total": progress.total,
-                    "sent": progress.sent,
-                    "failed": sum(c.failed for c in progress.channels.values()),
-                    "blocked": sum(c.blocked for c in progress.channels.values()),
-                    "percent": percent,
-                    "rate": round(progress.rate(self._clock()), 1),
-                }
-            )
+            author = staff.get(broadcast.author, broadcast.author)
+            shown = labels.broadcast(self._texts, city, broadcast, progress, author=author, now=self._clock())
+            listed.append(shown)
         figures = await self._statistics()
-        names = {topic.id: topic.name.de for topic in city.topics}
-        today = figures.days[0] if figures.days else None
         return web.json_response(
-            {
-                "broadcasts": listed,
-                "statistics": {
-                    "subscribers": [
-                        {"topic": names.get(topic, topic), "channel": channel.value, "count": count}
-                        for (topic, channel), count in figures.subscribers.items()
-                    ],
-                    "today": {"broadcasts": today.broadcasts, **today.outcomes} if today else {},
-                },
-            }
+            {"broadcasts": listed, "statistics": labels.statistics(self._texts, city, figures)}
         )
 
 

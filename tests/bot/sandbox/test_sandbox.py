@@ -79,11 +79,16 @@ async def test_a_staff_alert_reaches_a_sandbox_resident_through_the_engine(
         shown = await finished(client, "1")
         assert shown["state"] == "done"
         assert (shown["percent"], shown["sent"], shown["total"], shown["kind"]) == (100, 1, 1, "alert")
+        # What the page shows, in the chat's words.
+        assert shown["state_label"] == "gesendet"
+        assert shown["headline"] == "Eilmeldung · Feuerwehr & Krisen · Lagedienst Feuerwehr"
+        assert shown["progress_text"].startswith("gesendet · 100 % · 1/1 zugestellt · 0 fehlgeschlagen · ")
         assert not [t for t in client.texts("r2") if ALERT in t]
         figures = (await client.get("/sandbox/broadcasts"))["statistics"]
         subscribers = {(s["topic"], s["channel"]): s["count"] for s in figures["subscribers"]}
         assert subscribers[("Feuerwehr & Krisen", "sb")] == 1
         assert figures["today"]["sent"] == 1
+        assert figures["today_text"].startswith("Meldungen: 1 · zugestellt: 1 · fehlgeschlagen: 0")
         # The same counters as Telegram's, kept apart under the sandbox's own prefix.
         assert service.storage is not None
         assert service.storage.keys.prefix == f"{key_prefix}:sandbox"
