@@ -175,6 +175,19 @@ async def test_an_approver_sends_held_news_at_once_and_it_is_audited(
     ]
     assert ("presse-freigabe", "approve", "telegram") in entries
     assert entries[-1] == ("presse-freigabe", "release", "telegram"), entries
+    await say(EDITOR, "/status 1")
+    await say(EDITOR, "/offen")
+    # Everything staff read in this flow names the held state with one word, and nothing ended counts down.
+    shown = [
+        str(call.params.get("text"))
+        for chat in (EDITOR, APPROVER)
+        for method in ("sendMessage", "editMessageText")
+        for call in tg.sent(chat, method)
+    ]
+    assert any("zurückgehalten" in text for text in shown)
+    for text in shown:
+        for variant in ("angehalten (Ruhezeit", "noch etwa 0 s", "pausiert", " held", " done"):
+            assert variant not in text, text
 
 
 async def test_weekly_news_is_scheduled_from_the_chat(say: Say, tg: FakeTelegram) -> None:
