@@ -76,8 +76,9 @@ def test_every_setting_command_target_path_and_city_key_is_named() -> None:
         City, Topic, StaffMember, FaqEntry, Privacy, QuietHours, Retention, Feed,
     )  # fmt: skip
     for model in sections:
-        for name, field in model.model_fields.items():
-            assert f"`{field.alias or name}`" in README, f"{model.__name__}.{field.alias or name}"
+        for key, info in model.model_fields.items():
+            named = info.alias or key
+            assert f"`{named}`" in README, f"{model.__name__}.{named}"
 
 
 def test_the_readme_names_each_state_with_the_catalogs_word() -> None:
