@@ -89,7 +89,7 @@ def outcome_words(texts: Texts, language: str) -> dict[str, str]:
 def topic_names(texts: Texts, language: str, city: City, topic_ids: Iterable[str]) -> str:
     """Topics as people read them, in the city file's order; an unknown id (a removed topic) as it is."""
     wanted = set(topic_ids)
-    if ALL_TOPICS in wanted or "all" in wanted:
+    if ALL_TOPICS in wanted:
         return texts(language, "all_topics")
     names = [topic.name.get(language) for topic in city.topics if topic.id in wanted]
     known = {topic.id for topic in city.topics}
@@ -103,7 +103,10 @@ def roles_text(texts: Texts, language: str, city: City, member: StaffMember) -> 
         scope = member.roles.get(role)
         if scope is None:
             continue
-        topics = topic_names(texts, language, city, ["all"] if scope == "all" else scope)
+        if scope == "all":  # as /hilfe says it: "Redaktion (alle Themen)"
+            topics = texts(language, "staff_help_all_topics")
+        else:
+            topics = topic_names(texts, language, city, scope)
         parts.append(texts(language, "role_with_topics", role=texts(language, f"role_{role}"), topics=topics))
     return " · ".join(parts)
 

@@ -75,7 +75,7 @@ def test_roles_are_shown_with_their_topics() -> None:
     assert words.roles_text(TEXTS, "de", city, fire) == (
         "Redaktion (Feuerwehr & Krisen) · Freigabe (Feuerwehr & Krisen) · Eilmeldungen (Feuerwehr & Krisen)"
     )
-    assert words.roles_text(TEXTS, "de", city, editor) == "Redaktion (Alle Themen)"
+    assert words.roles_text(TEXTS, "de", city, editor) == "Redaktion (alle Themen)"
     assert words.roles_text(TEXTS, "en", city, fire).startswith("Editor (Fire brigade & emergencies)")
 
 
