@@ -85,7 +85,11 @@ def explain(ctx: Context, error: DeskError) -> str:
     if error.problem is DeskProblem.NOT_AUTHOR:
         return ctx.t("staff_not_author", id=broadcast_id)
     if error.problem is DeskProblem.WRONG_STATE and error.state is not None:
-        return ctx.t("staff_wrong_state", id=broadcast_id, state=ctx.t(f"state_{error.state.value}"))
+        return ctx.t(
+            "staff_wrong_state",
+            id=broadcast_id,
+            state=words.state_word(ctx.services.texts, ctx.language, error.state),
+        )
     if error.problem in (DeskProblem.STALE, DeskProblem.UNCONFIRMED):
         return ctx.t("staff_version_changed", id=broadcast_id, version="–")
     topics = words.topic_names(ctx.services.texts, ctx.language, ctx.city, error.topics) or "–"
