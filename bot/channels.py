@@ -14,6 +14,7 @@ import aiohttp
 
 from bot.assembly import limiter_for
 from bot.sandbox.channel import Outbox, SandboxChannel
+from bot.sandbox.store import ChatStore
 from bot.settings import Settings
 from bot.storage.client import Storage
 from bot.telegram.api import TelegramAPI
@@ -69,7 +70,7 @@ def build_channels(
     """The sandbox's channel alone when `sandbox`; otherwise every messenger the settings configure."""
     margin = settings.rate_limit_margin
     if sandbox:
-        client = SandboxChannel(Outbox())
+        client = SandboxChannel(Outbox(ChatStore(storage.redis, storage.keys)))
         return Channels(sandbox=SandboxParts(client, limiter_for(storage, client, "sandbox", margin)))
     telegram = None
     if settings.telegram_enabled and settings.telegram_bot_token is not None:

@@ -58,6 +58,8 @@ UPKEEP_EVERY_S = 30.0
 REPORT_EVERY_S = 1.0
 # The audit log's copy on a syslog server lags at most this much behind (plus a failed try's wait).
 AUDIT_COPY_EVERY_S = 2.0
+# Taking the figures records the day's subscriber level for the /statistik chart, also on days nobody asks.
+FIGURES_EVERY_S = 3600.0
 
 
 class Service:
@@ -221,6 +223,8 @@ class Service:
                 texts=services.texts, limits=services.limits, clock=clock, port=lambda: self.port,
             )  # fmt: skip
             outbound.show_everything_in(self.sandbox.notify)
+            residents.erased.append(self.sandbox.forget)
+            await self.sandbox.start()
 
     async def _start_loops(self, storage: Storage, engine: Engine) -> None:
         """The timer, upkeep, control channel, progress reports and the WhatsApp inbox."""
@@ -238,6 +242,7 @@ class Service:
             asyncio.create_task(control.listen(self._stopping, actions)),
             asyncio.create_task(every(REPORT_EVERY_S, self._report, self._stopping, "progress report")),
             asyncio.create_task(drain(engine.notices, self._tell_staff, self._stopping, "staff notice")),
+            asyncio.create_task(every(FIGURES_EVERY_S, self._figures, self._stopping, "daily figures")),
         ]
         if self.inbox is not None:
             self._tasks.append(asyncio.create_task(self.inbox.run(self._stopping)))
@@ -279,6 +284,10 @@ class Service:
     async def _rearm(self) -> None:
         if self.timer is not None:
             await self.timer.rearm()
+
+    async def _figures(self) -> None:
+        if self.services is not None:
+            await self.services.statistics()
 
     async def _report(self) -> None:
         if self.reporter is not None:

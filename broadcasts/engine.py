@@ -72,7 +72,13 @@ class Engine:
         may come from, for callers racing other processes. Only the approved version moves: anything
         else raises NotApproved and stays where it is."""
         await self.store.transition(broadcast_id, State.QUEUED, expect=expect, bound=True)
-        await self.complete(broadcast_id)
+        try:
+            await self.complete(broadcast_id)
+        except InvalidTransition as exc:
+            # Another process found it QUEUED (as it would after a crash) and finished it first: it is
+            # out all the same, and this caller, which queued it, is the one that sent it.
+            if exc.current is State.CANCELLED:
+                raise
 
     async def complete(self, broadcast_id: str) -> None:
         """Finish what enqueue began: also after a crash left the broadcast QUEUED, from any process."""

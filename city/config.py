@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from city.colours import DEFAULT_CHART_COLOURS, HexColour
 from city.config_errors import (
     REFERENCE_ERROR_TYPE,
     CityFileProblem,
@@ -38,6 +39,7 @@ from city.config_errors import (
     yaml_problem,
 )
 from city.feeds import Feed
+from city.loader import CityLoader
 
 # Topic ids travel inside Telegram callback data, which is limited to 64 bytes.
 TOPIC_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,23}$"
@@ -47,7 +49,6 @@ MIRROR_CHANNEL_PATTERN = r"^(@[A-Za-z][A-Za-z0-9_]{4,31}|-100[0-9]{5,})$"
 URL_PATTERN = r"^https?://\S+$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})(?:\s*Uhr)?")
-_NULL_TAG = "tag:yaml.org,2002:null"
 
 Role = Literal["editor", "approver", "alert", "admin"]
 
@@ -59,20 +60,6 @@ class CityFileError(Exception):
         self.path = path
         self.problems = tuple(problems)
         super().__init__(render(path.name, self.problems))
-
-
-class CityLoader(yaml.SafeLoader):
-    """Reads every plain scalar as text and leaves the conversion to the models.
-
-    YAML 1.1 turns unquoted `22:30` into the number 1350, `2026-11-01` into a date, `no` into False and the
-    phone number `0231123` into an octal number; as text each arrives exactly as the press officer typed it.
-    """
-
-    yaml_implicit_resolvers = {  # noqa: RUF012  (PyYAML looks this up on the class)
-        first: [(tag, regexp) for tag, regexp in resolvers if tag == _NULL_TAG]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-        if any(tag == _NULL_TAG for tag, _ in resolvers)
-    }
 
 
 def _matching(pattern: str, expected: str) -> AfterValidator:
@@ -326,6 +313,8 @@ class City(_Section):
     alert_escalation_minutes: float = Field(10, gt=0)
     whatsapp_templates: WhatsAppTemplates = WhatsAppTemplates()
     feeds: list[Feed] = Field(default_factory=list)
+    # Charts (/statistik, the sandbox page) draw topic n in colour n, starting over when there are fewer.
+    chart_colours: list[HexColour] = Field(default_factory=lambda: list(DEFAULT_CHART_COLOURS), min_length=1)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
+from redis.asyncio.cluster import RedisCluster
+
 from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel, Consent, Resident
@@ -81,18 +83,26 @@ class Consents:
         state = cast(dict[str, str], await self._redis.hgetall(self._keys.consent_notice()))
         if state.get("version") == version:
             return True
-        if state.get("listing") != version:  # a new version: list from the start
-            # Not one transaction (the keys lie in several Cluster slots): a crash half-way leaves the
-            # listing marker on the old version, so the next call starts over.
+        listing = state.get("cursors") if state.get("listing") == version else None
+        cursors: dict[str, int] | None = json.loads(listing) if listing else None
+        if cursors is None or any(not self._node_known(name) for name in cursors):
+            # A new version, or a cluster node gone in a failover: list from the start. Not one
+            # transaction (the keys lie in several Cluster slots): a crash half-way leaves the listing
+            # marker on the old version, so the next call starts over.
+            cursors = dict.fromkeys(self._scanned_nodes(), 0)
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.delete(*(self._keys.consent_awaiting(channel) for channel in Channel))
-                pipe.hset(self._keys.consent_notice(), mapping={"listing": version, "cursor": "0"})
-                pipe.hdel(self._keys.consent_notice(), "version")
+                pipe.hset(
+                    self._keys.consent_notice(), mapping={"listing": version, "cursors": json.dumps(cursors)}
+                )
+                pipe.hdel(self._keys.consent_notice(), "version", "cursor")
                 await pipe.execute()
-            state = {"cursor": "0"}
-        cursor, found = await self._redis.scan(
-            int(state.get("cursor", "0")), match=self._keys.resident_pattern(), count=NOTICE_SCAN
-        )
+        node = next(iter(cursors))
+        cursor, found = await self._scan_one(node, cursors[node])
+        if cursor == 0:
+            del cursors[node]
+        else:
+            cursors[node] = cursor
         records = [Resident.from_ref(str(key)[str(key).index("{") + 1 : -1]) for key in found
                    if str(key).endswith("}")]  # fmt: skip
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -112,10 +122,33 @@ class Consents:
         async with self._redis.pipeline(transaction=False) as pipe:
             for resident in gone:
                 self.forget(pipe, resident)
-            state_field = ("version", version) if cursor == 0 else ("cursor", str(cursor))
+            state_field = ("version", version) if not cursors else ("cursors", json.dumps(cursors))
             pipe.hset(self._keys.consent_notice(), *state_field)
             await pipe.execute()
-        return cursor == 0
+        return not cursors
+
+    # SCAN walks one server's keys: on a Cluster each primary is walked with a cursor of its own, kept
+    # under the primary's name so that the listing resumes where it stopped.
+    def _scanned_nodes(self) -> list[str]:
+        if isinstance(self._redis, RedisCluster):
+            return [node.name for node in self._redis.get_primaries()]
+        return [""]
+
+    def _node_known(self, name: str) -> bool:
+        if isinstance(self._redis, RedisCluster):
+            return name in {node.name for node in self._redis.get_primaries()}
+        return name == ""
+
+    async def _scan_one(self, name: str, cursor: int) -> tuple[int, list[Any]]:
+        pattern = self._keys.resident_pattern()
+        if isinstance(self._redis, RedisCluster):
+            node = self._redis.get_node(node_name=name)
+            # The cluster client answers with each node's cursor, by the node's name.
+            answer = await self._redis.scan(cursor, match=pattern, count=NOTICE_SCAN, target_nodes=node)
+            cursors, found = cast(tuple[dict[str, int], list[Any]], answer)
+            return int(cursors[name]), list(found)
+        cursor, found = await self._redis.scan(cursor, match=pattern, count=NOTICE_SCAN)
+        return int(cursor), list(found)
 
 
 async def outdated_consents(

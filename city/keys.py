@@ -98,6 +98,10 @@ class Keys:
     def daily_stats(self, day: date) -> str:
         return f"{self.prefix}:stats:{day.isoformat()}"
 
+    def daily_levels(self, day: date) -> str:
+        """Subscribers per topic and channel as last seen that day (city/statistics.py): counts only."""
+        return f"{self.prefix}:stats:{day.isoformat()}:levels"
+
     def limiter(self, channel: Channel, account: str | int) -> str:
         """The shared send budget of one bot token or WhatsApp number, used by every process.
 
@@ -182,8 +186,9 @@ class Keys:
         return f"{self.prefix}:audit"
 
     def audit_rechain(self) -> str:
-        """Where the upgrade to a chained audit log builds it, before it replaces the old one."""
-        return f"{self.prefix}:audit-rechain"
+        """Where the upgrade to a chained audit log builds it, before it replaces the old one: its hash tag
+        is the audit log's whole name, so that both lie in one Cluster slot (RENAME stays in one slot)."""
+        return f"{{{self.audit()}}}:rechain"
 
     def audit_shipped(self) -> str:
         """The id of the last audit entry copied to syslog (AUDIT_SYSLOG)."""
@@ -248,3 +253,12 @@ class Keys:
     def whatsapp_inbox(self) -> str:
         """Verified webhook bodies, stored before the 200 and processed after it (consumer group)."""
         return f"{self.prefix}:wa-inbox"
+
+    def sandbox_outbox(self) -> str:
+        """The sandbox's chats (bot/sandbox/store.py), under the sandbox's own prefix: the page's phones.
+        Its keys share a hash tag, so that one transaction may change both."""
+        return f"{self.prefix}:{{sandbox}}:outbox"
+
+    def sandbox_closed(self) -> str:
+        """Sandbox chats whose test person "blocked the bot" on the page."""
+        return f"{self.prefix}:{{sandbox}}:closed"

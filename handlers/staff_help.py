@@ -7,9 +7,11 @@ and every staff member may look at the open items, a broadcast's status and the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
-from city.config import Role, StaffMember
+from city.config import City, Role, StaffMember
+from city.values import Channel
 from handlers.router import Context
 from handlers.values import Reply
 
@@ -35,11 +37,19 @@ EVERY_STAFF_MEMBER = (("offen", "pending"), ("status", "status"), ("statistik", 
 Scope = Literal["all"] | frozenset[str]
 
 
+Text = Callable[..., str]  # a catalog key and its values -> the text in the reader's language
+
+
 def staff_help(ctx: Context, member: StaffMember) -> Reply:
     """The desk commands this staff member may use, grouped by role, each group with its topics."""
-    lines = [ctx.t("staff_help_intro")]
+    return Reply("\n".join(help_lines(member, ctx.city, ctx.t, ctx.language, ctx.inbound.channel)))
+
+
+def help_lines(member: StaffMember, city: City, t: Text, language: str, channel: Channel) -> list[str]:
+    """Staff /hilfe line by line; the sandbox page shows the same lines as its cheat-sheet."""
+    lines = [t("staff_help_intro")]
     if "admin" in member.roles:
-        lines += ["", ctx.t("staff_help_admin")]
+        lines += ["", t("staff_help_admin")]
     stoppable: set[str] = set()
     stop_everywhere = False
     for role, commands in ROLE_COMMANDS:
@@ -50,24 +60,38 @@ def staff_help(ctx: Context, member: StaffMember) -> Reply:
             stop_everywhere = True
         else:
             stoppable |= scope
-        lines += ["", ctx.t(f"staff_help_role_{role}", topics=_topics(ctx, scope))]
-        lines += [_line(ctx, command) for command in commands]
+        lines += ["", t(f"staff_help_role_{role}", topics=_topics(city, t, language, scope))]
+        lines += [_line(t, language, channel, command) for command in commands]
     if stop_everywhere or stoppable:
         scope_stop: Scope = "all" if stop_everywhere else frozenset(stoppable)
-        lines += ["", ctx.t("staff_help_stopping", topics=_topics(ctx, scope_stop))]
-        lines += [_line(ctx, command) for command in STOPPING]
-    lines += ["", ctx.t("staff_help_overview")]
-    lines += [_line(ctx, command) for command in EVERY_STAFF_MEMBER]
-    return Reply("\n".join(lines))
+        lines += ["", t("staff_help_stopping", topics=_topics(city, t, language, scope_stop))]
+        lines += [_line(t, language, channel, command) for command in STOPPING]
+    lines += ["", t("staff_help_overview")]
+    lines += [_line(t, language, channel, command) for command in EVERY_STAFF_MEMBER]
+    return lines
 
 
-def _line(ctx: Context, command: tuple[str, str]) -> str:
+def _line(t: Text, language: str, channel: Channel, command: tuple[str, str]) -> str:
     german, english = command
-    name = german if ctx.language == "de" else english
-    return ctx.t(f"staff_help_{german}", command=ctx.typed(name))
+    name = german if language == "de" else english
+    # WhatsApp has no slash commands: there the word itself is the command (handlers/conversation.py).
+    typed = name.upper() if channel is Channel.WHATSAPP else f"/{name}"
+    return t(f"staff_help_{german}", command=typed)
 
 
-def _topics(ctx: Context, scope: Scope) -> str:
+def _topics(city: City, t: Text, language: str, scope: Scope) -> str:
     if scope == "all":
-        return ctx.t("staff_help_all_topics")
-    return ", ".join(topic.name.get(ctx.language) for topic in ctx.city.topics if topic.id in scope)
+        return t("staff_help_all_topics")
+    return ", ".join(topic.name.get(language) for topic in city.topics if topic.id in scope)
+
+
+def role_summary(member: StaffMember, city: City, t: Text, language: str) -> list[str]:
+    """Each role with its topics, in /hilfe's words ("Freigeben – Verkehr"): how the sandbox page
+    introduces a staff member."""
+    if "admin" in member.roles:
+        return [t("staff_help_admin").rstrip(".")]
+    return [
+        t(f"staff_help_role_{role}", topics=_topics(city, t, language, scope)).rstrip(":")
+        for role, _ in ROLE_COMMANDS
+        if (scope := member.topics_for(role))
+    ]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from broadcasts.model import Broadcast, State
 from city.config import StaffMember
 from handlers import words
+from handlers.charts import FILENAME, MIME_TYPE, render_chart
 from handlers.router import Context, Router
 from handlers.staff_common import acting, describe_state, staff_name, staff_only
-from handlers.values import Reply
+from handlers.values import Attachment, Reply
 from handlers.words import duration, number
 
 router = Router()
@@ -79,7 +81,8 @@ async def _status_line(ctx: Context, broadcast_id: str) -> str:
 @router.command("statistik", "stats")
 @staff_only
 async def statistics(ctx: Context, member: StaffMember) -> list[Reply]:
-    """Subscribers per topic and channel with their change, and the last week's sending, as totals."""
+    """Subscribers per topic and channel with their change, and the last week's sending, as totals;
+    with them the 30 days' chart as an image."""
     snapshot = await ctx.services.statistics()
     lines = [ctx.t("staff_stats_header")]
     for (topic_id, channel), count in snapshot.subscribers.items():
@@ -105,7 +108,11 @@ async def statistics(ctx: Context, member: StaffMember) -> list[Reply]:
                 **{name: number(n, ctx.language) for name, n in day.outcomes.items()},
             )
         )
-    return [Reply("\n".join(lines))]
+    # Drawing takes a good part of a second: in a thread, so other people's messages are not held up.
+    chart = await asyncio.to_thread(
+        render_chart, snapshot.history, ctx.city, ctx.services.texts, ctx.language
+    )
+    return [Reply("\n".join(lines), attachment=Attachment(FILENAME, chart, MIME_TYPE))]
 
 
 def _id(ctx: Context) -> str | None:

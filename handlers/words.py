@@ -13,16 +13,14 @@ from collections.abc import Iterable
 from datetime import datetime, tzinfo
 
 from broadcasts.calendar import Recurrence
-from broadcasts.model import ALL_TOPICS, Broadcast, Priority, State
-from city.config import City, Role, StaffMember
+from broadcasts.model import ALL_TOPICS, Broadcast, State
+from city.config import City
 from city.values import Channel
 from handlers.texts import Texts
 
 # States whose progress (delivered, failed, time left) means something.
 UNDER_WAY = frozenset({State.QUEUED, State.SENDING, State.PAUSED})
 FINISHED = frozenset({State.DONE, State.CANCELLED})
-# The roles as the catalogs name them, in the order people read them.
-ROLES: tuple[Role, ...] = ("admin", "editor", "approver", "alert")
 MESSENGERS = {Channel.TELEGRAM: "Telegram", Channel.WHATSAPP: "WhatsApp", Channel.SANDBOX: "Sandbox"}
 LANGUAGE_NAMES = {"de": "language_de", "en": "language_en"}
 
@@ -76,11 +74,6 @@ def rule_text(texts: Texts, language: str, rule: Recurrence) -> str:
     return texts(language, "repeat_weekly", weekday=weekday, time=clock)
 
 
-def kind_word(texts: Texts, language: str, priority: Priority) -> str:
-    """Eilmeldung, Meldung or Tagesüberblick."""
-    return texts(language, f"kind_{priority.name.lower()}")
-
-
 def outcome_words(texts: Texts, language: str) -> dict[str, str]:
     """The delivery outcomes as the figures name them: zugestellt, fehlgeschlagen, blockiert, …"""
     return {name: texts(language, f"outcome_{name}") for name in ("sent", "failed", "blocked", "retired")}
@@ -94,21 +87,6 @@ def topic_names(texts: Texts, language: str, city: City, topic_ids: Iterable[str
     names = [topic.name.get(language) for topic in city.topics if topic.id in wanted]
     known = {topic.id for topic in city.topics}
     return ", ".join(names + sorted(wanted - known))
-
-
-def roles_text(texts: Texts, language: str, city: City, member: StaffMember) -> str:
-    """Each role with its topics: "Redaktion (alle Themen) · Freigabe (Feuerwehr & Krisen)"."""
-    parts = []
-    for role in ROLES:
-        scope = member.roles.get(role)
-        if scope is None:
-            continue
-        if scope == "all":  # as /hilfe says it: "Redaktion (alle Themen)"
-            topics = texts(language, "staff_help_all_topics")
-        else:
-            topics = topic_names(texts, language, city, scope)
-        parts.append(texts(language, "role_with_topics", role=texts(language, f"role_{role}"), topics=topics))
-    return " · ".join(parts)
 
 
 def language_name(texts: Texts, language: str, code: str) -> str:

@@ -252,7 +252,7 @@ class TelegramAdapter:
             buttons = reply.buttons if index == len(parts) - 1 else ()
             await self._with_retry(chat_id, partial(self._api.send_text, chat_id, part, buttons))
         if reply.attachment is not None:
-            await self._with_retry(chat_id, partial(self._api.send_document, chat_id, reply.attachment))
+            await self._with_retry(chat_id, partial(self._api.send_attachment, chat_id, reply.attachment))
 
     async def _with_retry(self, chat_id: str, send: Callable[[], Awaitable[object]]) -> None:
         await self._pacer.send(chat_id, send, group=chat_id.startswith("-"))

@@ -77,13 +77,15 @@ class TelegramAPI:
     async def answer_callback(self, callback_id: str) -> None:
         await self.call("answerCallbackQuery", {"callback_query_id": callback_id})
 
-    async def send_document(self, chat_id: str, attachment: Attachment) -> None:
+    async def send_attachment(self, chat_id: str, attachment: Attachment) -> None:
+        """A file; an image (a chart) as a photo, which the chat shows in place."""
+        kind = "photo" if attachment.mime_type.startswith("image/") else "document"
         form = aiohttp.FormData()
         form.add_field("chat_id", chat_id)
         form.add_field(
-            "document", attachment.content, filename=attachment.filename, content_type=attachment.mime_type
+            kind, attachment.content, filename=attachment.filename, content_type=attachment.mime_type
         )
-        await self.post("sendDocument", form)
+        await self.post("sendPhoto" if kind == "photo" else "sendDocument", form)
 
 
 def escape(text: str) -> str:

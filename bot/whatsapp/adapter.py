@@ -15,7 +15,7 @@ from bot.whatsapp.api import WhatsAppAPI, classify_code
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.inbound import IncomingMessage, StatusUpdate, parse
 from bot.whatsapp.marks import WhatsAppMarks
-from bot.whatsapp.payloads import Body, addressed, document, reply_bodies
+from bot.whatsapp.payloads import Body, addressed, document, image, reply_bodies
 from broadcasts.engine import Engine
 from broadcasts.outcome import SendError, SendProblem
 from broadcasts.reply_pacer import ReplyPacer
@@ -158,7 +158,13 @@ class WhatsAppAdapter:
         if reply.attachment is not None:
             attachment = reply.attachment
             media_id = await self._api.upload(attachment.content, attachment.filename, attachment.mime_type)
-            await self._paced(chat_id, partial(self._post, chat_id, document(media_id, attachment.filename)))
+            # An image (a chart) is shown in the chat; anything else arrives as a file.
+            body = (
+                image(media_id, None)
+                if attachment.mime_type.startswith("image/")
+                else document(media_id, attachment.filename)
+            )
+            await self._paced(chat_id, partial(self._post, chat_id, body))
 
     async def _staff_template(self, chat_id: str, reply: Reply) -> None:
         await self._channel.send_template(chat_id, "staff", reply.text, "de")

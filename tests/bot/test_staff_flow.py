@@ -11,10 +11,11 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.service import Service
+from handlers.charts import HEIGHT_PX, WIDTH_PX
 from tests.bot.cli.test_cli import stadtfunk
 from tests.bot.conftest import Say, approve, bot_calls, edit_city
 from tests.conftest import ManualClock
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import FakeTelegram, UploadedFile
 
 ADMIN, EDITOR, APPROVER, FIRE, OBSERVATORY = 100001, 100002, 100003, 100004, 100006
 RESIDENT = 777
@@ -421,3 +422,19 @@ async def test_statistics_count_daily_digest_readers_in_each_topic(say: Say) -> 
     stats = stats_text.splitlines()
     assert "Verkehr: 2 Telegram (+2 in 7 Tagen, +2 in 30 Tagen)" in stats
     assert "Baustellen: 1 Telegram (+1 in 7 Tagen, +1 in 30 Tagen)" in stats
+
+
+async def test_statistics_come_with_the_chart_as_a_photo(say: Say, tg: FakeTelegram) -> None:
+    await subscribe(say, RESIDENT, "sternwarte")
+    [stats] = await say(OBSERVATORY, "/statistik")
+    assert stats.startswith("Statistik – nur Summen")
+    await tg.wait_for(lambda t: bool(t.sent(OBSERVATORY, "sendPhoto")))
+    [photo] = tg.sent(OBSERVATORY, "sendPhoto")
+    upload = photo.params["photo"]
+    assert isinstance(upload, UploadedFile)
+    assert (upload.filename, upload.content_type) == ("stadtfunk-statistik.png", "image/png")
+    assert upload.content.startswith(b"\x89PNG\r\n\x1a\n")
+    # Telegram read the image's own header: the chart's size.
+    [size] = tg.messages(OBSERVATORY)[-1]["photo"]
+    assert (size["width"], size["height"]) == (WIDTH_PX, HEIGHT_PX)
+    assert not tg.sent(RESIDENT, "sendPhoto")

@@ -1,4 +1,5 @@
-"""The audit log on a real Redis: appends from several processes at once keep one unbroken chain."""
+"""The audit log on a real Redis: appends from several processes at once keep one unbroken chain; the
+upgrade to a chained log works in every Redis mode."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from broadcasts.audit import Action, AuditLog, Entry, Via
+from city.connection import RedisClient
 from city.keys import Keys
 from tests.broadcasts.conftest import AUDIT_SECRET
 from tests.conftest import ManualClock
@@ -41,3 +43,20 @@ async def test_processes_appending_at_once_keep_one_chain(
     assert [entry.n for entry in entries] == list(range(1, 241))
     assert len({entry.entry_id for entry in entries}) == 240
     assert all(entry.at == clock() for entry in entries), "one clock reading: the ids' sequence orders them"
+
+
+async def test_the_upgrade_chains_an_old_log_in_place_in_every_redis_mode(
+    redis: RedisClient, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    ids = []
+    for who, action in (("presse-redaktion", "submit"), ("presse-freigabe", "approve")):
+        fields = {"at": "2026-11-20T08:00:00+00:00", "who": who, "action": action, "broadcast": "2"}
+        ids.append(str(await redis.xadd(keys.audit(), fields)))  # type: ignore[arg-type]
+    log = AuditLog(redis, keys, AUDIT_SECRET)
+
+    assert await log.rechain() == 2
+    report = await log.verify()
+    assert (report.entries, report.broken, report.first) == (2, None, ids[0])
+    assert await redis.exists(keys.audit_rechain()) == 0
+    assert await log.rechain() == 0, "a chained log is left alone"

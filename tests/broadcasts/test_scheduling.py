@@ -161,9 +161,6 @@ async def test_scheduled_news_falling_into_quiet_hours_is_held_until_they_end(ri
     assert ["Glättewarnung" in text for text in rig.delivered(4)] == [True]
 
 
-# On a Cluster and on Sentinel the final audit check is flaky (the scheduled broadcast's "send" entry by the
-# system is sometimes missing, while every delivery is right): open, see the session note. One server only.
-@pytest.mark.single_redis
 async def test_two_processes_fire_a_scheduled_broadcast_a_repeat_and_a_digest_exactly_once(rig: Rig) -> None:
     first, second = editorial(rig), editorial(rig, "worker-b")
     await start(rig, "2026-11-23 08:00", first)

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from bot.settings import DEFAULT_CITY_FILE
+from city.colours import DEFAULT_CHART_COLOURS
 from city.config import City, CityFileError, Localized, Role, StaffMember, load_city
 
 # A small valid city; each error case below edits it and marks the line the message must name with "# <-".
@@ -82,6 +83,12 @@ def test_retention_has_defaults_when_the_city_file_names_none(tmp_path: Path) ->
         "delivery_records_days": 30,
         "audit_days": 365,
     }
+
+
+def test_chart_colours_default_to_a_calm_palette_and_are_written_in_lower_case(tmp_path: Path) -> None:
+    assert load_city(write(tmp_path, BASE)).chart_colours == list(DEFAULT_CHART_COLOURS)
+    named = load_city(write(tmp_path, edited({"contact:": 'chart_colours: ["#1D4E89"]\ncontact:'})))
+    assert named.chart_colours == ["#1d4e89"]
 
 
 def test_base_is_valid(tmp_path: Path) -> None:
@@ -481,6 +488,12 @@ ERROR_CASES = [
         "",
         'only one document is allowed; remove the second "---"',
         id="yaml-two-documents",
+    ),
+    pytest.param(
+        {"contact:": 'chart_colours: ["#1d4e89", "blau"]  # <-\ncontact:'},
+        "chart_colours[2]",
+        'must be a colour written as "#rrggbb", like "#1d4e89" (got "blau")',
+        id="chart-colour",
     ),
     pytest.param(
         {"    name: Anna": "    name: An\x07na  # <-"},

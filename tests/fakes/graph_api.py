@@ -34,6 +34,8 @@ from aiohttp import web
 JSON = dict[str, Any]
 WINDOW_S = 24 * 3600
 PAIR_INTERVAL_S = 6.0
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
 
 @dataclass
@@ -217,6 +219,8 @@ class FakeGraph:
         kind = str(body.get("type", ""))
         self._scripted(to, kind)
         _check_content(kind, body)
+        if kind == "image":
+            self._check_image(str(body["image"]["id"]))
         self._throughput(now)
         self._pair(to, now)
         last = self._last_inbound.get(to)
@@ -228,6 +232,13 @@ class FakeGraph:
             "contacts": [{"input": to, "wa_id": to}],
             "messages": [{"id": wamid}],
         }
+
+    def _check_image(self, media_id: str) -> None:
+        """An image message shows uploaded media of a type WhatsApp displays, within its size limit
+        (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#supported-media-types)."""
+        mime_type, content = self.media.get(media_id, ("", b""))
+        if mime_type not in IMAGE_TYPES or not 0 < len(content) <= MAX_IMAGE_BYTES:
+            raise GraphError(131053, "Media upload error")
 
     def _scripted(self, to: str, kind: str) -> None:
         for failure in self._failures:

@@ -21,6 +21,7 @@ import copy
 import json
 import re
 import signal
+import struct
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -483,7 +484,8 @@ class FakeTelegram:
             self.files[file_id] = value
             obj = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(value.content)}
             if kind == "photo":
-                self._file_objects[file_id] = (kind, [obj | {"width": 800, "height": 600}])
+                width, height = _photo_size(value.content)
+                self._file_objects[file_id] = (kind, [obj | {"width": width, "height": height}])
             else:
                 self._file_objects[file_id] = (
                     kind,
@@ -517,6 +519,22 @@ class FakeTelegram:
         return web.json_response(
             [asdict(call) for call in self.calls], dumps=lambda o: json.dumps(o, default=repr)
         )
+
+
+def _photo_size(content: bytes) -> tuple[int, int]:
+    """A photo as Telegram takes it (https://core.telegram.org/bots/api#sendphoto): at most 10 MB, width
+    and height together at most 10000, their ratio at most 20. PNG's size is read from its header."""
+    if len(content) > 10 * 1024 * 1024:
+        raise ApiError(400, "Bad Request: file is too big")
+    if content.startswith(b"\x89PNG\r\n\x1a\n") and content[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", content[16:24])
+    elif content.startswith((b"\x89PNG", b"\xff\xd8\xff")):
+        width, height = 800, 600  # a JPEG's size sits in a later segment; tests' tiny stand-ins have none
+    else:
+        raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+    if not width or not height or width + height > 10_000 or max(width, height) > 20 * min(width, height):
+        raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+    return width, height
 
 
 def _user(chat_id: int, user_id: int | None, first_name: str, language_code: str | None) -> JSON:

@@ -66,19 +66,6 @@ def test_figures_read_as_germans_write_them() -> None:
     assert words.messenger_name(Channel.WHATSAPP) == "WhatsApp"
 
 
-def test_roles_are_shown_with_their_topics() -> None:
-    city = load_city(EXAMPLE_CITY)
-    fire = city.staff_member("feuerwehr-lagedienst")
-    editor = city.staff_member("presse-redaktion")
-    assert fire is not None
-    assert editor is not None
-    assert words.roles_text(TEXTS, "de", city, fire) == (
-        "Redaktion (Feuerwehr & Krisen) · Freigabe (Feuerwehr & Krisen) · Eilmeldungen (Feuerwehr & Krisen)"
-    )
-    assert words.roles_text(TEXTS, "de", city, editor) == "Redaktion (alle Themen)"
-    assert words.roles_text(TEXTS, "en", city, fire).startswith("Editor (Fire brigade & emergencies)")
-
-
 def test_topics_are_named_not_numbered_by_their_ids() -> None:
     city = load_city(EXAMPLE_CITY)
     assert words.topic_names(TEXTS, "de", city, ["kultur", "verkehr"]) == "Verkehr, Kultur"

@@ -48,6 +48,16 @@ def test_check_config_explains_a_broken_city_file(tmp_path: Path) -> None:
     assert "topics[3].id" in result.stderr
 
 
+def test_check_config_explains_a_chart_colour_that_is_no_colour(tmp_path: Path) -> None:
+    broken = tmp_path / "stadt.yaml"
+    text = DEFAULT_CITY_FILE.read_text(encoding="utf-8").replace('"#2e7d32"', '"grün"', 1)
+    broken.write_text(text, encoding="utf-8")
+    result = stadtfunk("check-config", cwd=tmp_path, CITY_CONFIG=str(broken))
+    assert result.returncode == 2
+    expected = 'chart_colours[3]: must be a colour written as "#rrggbb", like "#1d4e89" (got "grün")'
+    assert expected in result.stderr
+
+
 def test_run_without_messenger_credentials_off_loopback_names_the_variables(tmp_path: Path) -> None:
     result = stadtfunk("run", cwd=tmp_path, REDIS_URL="redis://127.0.0.1:9", HTTP_HOST="0.0.0.0")  # noqa: S104
     assert result.returncode == 2

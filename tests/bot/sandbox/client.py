@@ -31,11 +31,12 @@ class SandboxClient:
             return response.status
 
     async def say(self, chat: str, text: str, **extra: Any) -> list[dict[str, Any]]:
-        """Type or tap something; the answers are shown before the request returns, as in a messenger."""
+        """Type or tap something; the answers (not the typed text) are shown before the request returns,
+        as in a messenger."""
         after = await self.catch_up()
         assert await self.send(chat, text, **extra) == 200
         await self.catch_up()
-        return [e for e in self.events if e["seq"] > after and e["chat"] == chat]
+        return [e for e in self.events if e["seq"] > after and e["chat"] == chat and e["kind"] != "in"]
 
     async def catch_up(self) -> int:
         after = self.events[-1]["seq"] if self.events else 0
@@ -58,7 +59,8 @@ class SandboxClient:
             self.events += data["events"]
 
     def texts(self, chat: str) -> list[str]:
-        return [event["text"] for event in self.events if event["chat"] == chat]
+        """What the bot sent to the chat (what the person typed is shown there too, as kind "in")."""
+        return [event["text"] for event in self.events if event["chat"] == chat and event["kind"] != "in"]
 
 
 @asynccontextmanager

@@ -13,8 +13,10 @@ import redis.asyncio as aioredis
 
 from bot.sandbox.channel import MAX_EVENTS, Outbox
 from bot.sandbox.guard import TOKEN_HEADER, is_loopback
+from bot.sandbox.store import MAX_STORED, ChatStore
 from bot.service import Service
 from bot.settings import ConfigurationError
+from city.keys import Keys
 from tests.bot.conftest import Sleeps
 from tests.bot.sandbox.client import SandboxClient, sandbox_service
 from tests.conftest import ManualClock
@@ -133,13 +135,15 @@ async def test_the_sandbox_caps_its_residents(
         assert await client.send("staff:nobody", "/hilfe") == 400
 
 
-def test_the_outbox_keeps_a_bounded_number_of_messages() -> None:
-    outbox = Outbox()
-    first = outbox.post("r1", "the first")
+async def test_the_outbox_keeps_a_bounded_number_of_messages(redis: aioredis.Redis, key_prefix: str) -> None:
+    store = ChatStore(redis, Keys(key_prefix))
+    outbox = Outbox(store)
+    first = await outbox.post("r1", "the first")
     for number in range(MAX_EVENTS + 10):
-        outbox.post("r2", f"message {number}")
+        await outbox.post("r2", f"message {number}")
     assert len(outbox.events) == MAX_EVENTS
-    assert not outbox.edit("r1", first, "too late", ()), "a message that long gone is not kept"
+    assert not await outbox.edit("r1", first, "too late", ()), "a message that long gone is not kept"
+    assert await redis.llen(Keys(key_prefix).sandbox_outbox()) == MAX_STORED
 
 
 @pytest.mark.parametrize(

@@ -266,3 +266,20 @@ async def test_a_test_copy_of_another_departments_draft_is_refused_on_whatsapp(
         await hook.settled()
     assert graph.texts(KULTURAMT)[before:] == ["Dafür fehlt Ihnen die Berechtigung für: Feuerwehr & Krisen."]
     assert not any("Vertraulich" in text for text in graph.texts(KULTURAMT))
+
+
+async def test_statistics_on_whatsapp_come_with_the_chart_as_an_image(
+    both: Service, graph: FakeGraph, clock: ManualClock, redis: aioredis.Redis
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        hook = Webhook(session, both, redis)
+        graph.inbound(LEITUNG)
+        assert await hook.post(messages=[wh.text(LEITUNG, "STATISTIK", at=clock().timestamp())]) == 200
+        await hook.settled()
+    await graph.wait_for(lambda g: bool(g.sent(LEITUNG, kind="image")))
+    assert any(call.text.startswith("Statistik – nur Summen") for call in graph.sent(LEITUNG))
+    [image] = graph.sent(LEITUNG, kind="image")
+    mime_type, content = graph.media[image.body["image"]["id"]]
+    assert mime_type == "image/png"
+    assert content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert graph.refusals == {}
