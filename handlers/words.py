@@ -15,6 +15,7 @@ from datetime import datetime, tzinfo
 from broadcasts.calendar import Recurrence
 from broadcasts.model import ALL_TOPICS, Broadcast, State
 from city.config import City
+from city.statistics import OUTCOMES
 from city.values import Channel
 from handlers.texts import Texts
 
@@ -76,7 +77,7 @@ def rule_text(texts: Texts, language: str, rule: Recurrence) -> str:
 
 def outcome_words(texts: Texts, language: str) -> dict[str, str]:
     """The delivery outcomes as the figures name them: zugestellt, fehlgeschlagen, blockiert, …"""
-    return {name: texts(language, f"outcome_{name}") for name in ("sent", "failed", "blocked", "retired")}
+    return {name: texts(language, f"outcome_{name}") for name in OUTCOMES}
 
 
 def topic_names(texts: Texts, language: str, city: City, topic_ids: Iterable[str]) -> str:

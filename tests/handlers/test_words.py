@@ -64,6 +64,11 @@ def test_figures_read_as_germans_write_them() -> None:
     assert words.decimal(295.14) == "295,1"
     assert words.decimal(295.14, "en") == "295.1"
     assert words.messenger_name(Channel.WHATSAPP) == "WhatsApp"
+    # The outcomes as the chat, `stadtfunk status` and `stadtfunk stats` name them.
+    assert words.outcome_words(TEXTS, "de") == {
+        "sent": "zugestellt", "failed": "fehlgeschlagen", "blocked": "blockiert", "retired": "ausgeschieden",
+    }  # fmt: skip
+    assert words.outcome_words(TEXTS, "en")["sent"] == "delivered"
 
 
 def test_topics_are_named_not_numbered_by_their_ids() -> None:
