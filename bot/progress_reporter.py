@@ -23,9 +23,9 @@ from city.config import City
 from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel, Resident
-from handlers.staff_common import duration, number
 from handlers.texts import Texts
 from handlers.values import Reply
+from handlers.words import decimal, duration, messenger_name, number, state_word
 
 log = logging.getLogger(__name__)
 
@@ -179,21 +179,21 @@ def progress_text(texts: Texts, progress: Progress, now: datetime, limits: Mappi
     channels = [
         t(
             "staff_progress_channel",
-            channel=channel.name.title(),
+            channel=messenger_name(channel),
             settled=number(counts.settled),
             total=number(counts.total),
-            failed=counts.failed,
+            failed=number(counts.failed),
         )
         for channel, counts in progress.channels.items()
     ]
     return t(
         "staff_progress",
         id=progress.broadcast_id,
-        state=t(f"state_{progress.state.value}"),
+        state=state_word(texts, "de", progress.state),
         bar="▰" * filled + "▱" * (BAR - filled),
         percent=math.floor(share * 100),
         channels="\n".join(channels),
-        rate=f"{progress.rate(now):.1f}".replace(".", ","),
+        rate=decimal(progress.rate(now)),
         eta=duration(progress.eta_seconds(limits)),
     )
 
@@ -207,11 +207,11 @@ def summary_text(texts: Texts, progress: Progress, now: datetime) -> str:
     return t(
         "staff_progress_done",
         id=progress.broadcast_id,
-        state=t(f"state_{progress.state.value}"),
+        state=state_word(texts, "de", progress.state),
         sent=number(progress.sent),
         total=number(progress.total),
-        failed=sum(c.failed for c in progress.channels.values()),
-        blocked=sum(c.blocked for c in progress.channels.values()),
-        retired=sum(c.retired for c in progress.channels.values()),
+        failed=number(sum(c.failed for c in progress.channels.values())),
+        blocked=number(sum(c.blocked for c in progress.channels.values())),
+        retired=number(sum(c.retired for c in progress.channels.values())),
         duration=duration((ended - started).total_seconds()),
     )

@@ -1,4 +1,5 @@
-"""What everyone sees before agreeing: the welcome, the privacy notice and the consent button."""
+"""What everyone sees before agreeing: the welcome with the city's topics, the consent question and
+buttons to agree, to read the privacy notice (one tap away, not a wall of text) and to switch language."""
 
 from __future__ import annotations
 
@@ -7,15 +8,23 @@ from handlers.values import Button, Reply
 
 
 def consent_prompt(ctx: Context, *, greeting: bool = True, intro: str | None = None) -> list[Reply]:
-    """The welcome, the privacy notice and the consent button: what everyone sees before agreeing."""
+    """The welcome, the consent question and its buttons: what everyone sees before agreeing."""
     city = ctx.city
     other = "en" if ctx.language == "de" else "de"
-    parts = [ctx.t("welcome", city=city.name)] if greeting else [ctx.t("consent_needed")]
+    topics = ", ".join(topic.name.get(ctx.language) for topic in city.topics)
+    parts = [ctx.t("welcome", city=city.name, topics=topics)] if greeting else [ctx.t("consent_needed")]
     if intro is not None:
         parts = [intro]
-    parts += [city.privacy.notice.get(ctx.language), ctx.t("consent_question", version=city.privacy.version)]
+    english = ctx.language == "en"
+    question = ctx.t(
+        "consent_question",
+        version=city.privacy.version,
+        privacy=ctx.typed("privacy" if english else "datenschutz"),
+        delete=ctx.typed("delete" if english else "loeschen"),
+    )
     buttons = (
         (Button(ctx.t("button_agree"), f"/zustimmen {ctx.language}"),),
+        (Button(ctx.t("button_privacy"), "/datenschutz"),),
         (Button(ctx.t("button_other_language"), f"/sprache {other}"),),
     )
-    return [Reply("\n\n".join(parts), buttons=buttons)]
+    return [Reply("\n\n".join([*parts, question]), buttons=buttons)]

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from broadcasts.audit import RESIDENT, Action, Entry, Via
 from city.values import Channel
+from handlers import words
 from handlers.consent import consent_prompt
 from handlers.delivery import delivery_buttons, latest_items, mode_text
 from handlers.matching import find_faq, find_topic, normalize
@@ -213,9 +214,9 @@ async def my_data(ctx: Context) -> list[Reply]:
     names = [_topic_name(ctx, topic_id) for topic_id in sorted(record.topics)]
     text = ctx.t(
         "mydata",
-        messenger=exported["messenger"],
+        messenger=words.messenger_name(record.resident.channel),
         chat_id=record.resident.chat_id,
-        language=record.language,
+        language=words.language_name(ctx.services.texts, ctx.language, record.language),
         consents="; ".join(
             ctx.t("mydata_consent", version=given.version, at=_local(ctx, given.at))
             for given in record.consents
@@ -226,7 +227,7 @@ async def my_data(ctx: Context) -> list[Reply]:
             if record.daily
             else ctx.t("delivery_now")
         ),
-        inactive=record.inactive_since.isoformat() if record.inactive_since else ctx.t("never"),
+        inactive=_local(ctx, record.inactive_since) if record.inactive_since else ctx.t("never"),
     )
     document = json.dumps(exported, ensure_ascii=False, indent=2).encode()
     await _audit(ctx, Action.EXPORT)

@@ -65,6 +65,10 @@ class Context:
     def t(self, key: str, /, **values: object) -> str:
         return self.services.texts(self.language, key, **values)
 
+    def typed(self, command: str) -> str:
+        """A command as it is typed on the messenger the message came from: WhatsApp has no slash commands."""
+        return command.upper() if self.inbound.channel is Channel.WHATSAPP else f"/{command}"
+
     def not_understood(self) -> str:
         """The answer to anything unknown, naming help as this messenger types it."""
         return self.t("unknown_whatsapp" if self.inbound.channel is Channel.WHATSAPP else "unknown")

@@ -6,7 +6,6 @@ command" answer as for any other unknown command, so staff commands are not adve
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -14,14 +13,15 @@ from functools import wraps
 
 from broadcasts.approval import Refusal
 from broadcasts.audit import Via
-from broadcasts.calendar import Recurrence
 from broadcasts.desk_values import Actor, DeskError, DeskProblem
 from broadcasts.model import Broadcast, State
+from broadcasts.version import short
 from broadcasts.warning_desk import NAMED_ID
 from city.config import StaffMember
 from city.values import Channel, Resident
+from handlers import words
 from handlers.router import Context
-from handlers.values import Reply
+from handlers.values import Button, Reply
 
 # A number ("12"), a repeat's occurrence ("12-20261130") or a digest ("digest-2026-11-30").
 BROADCAST_ID = re.compile(rf"[0-9]+(?:-[0-9]{{8}})?|digest-[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}|{NAMED_ID}")
@@ -86,10 +86,14 @@ def explain(ctx: Context, error: DeskError) -> str:
     if error.problem is DeskProblem.NOT_AUTHOR:
         return ctx.t("staff_not_author", id=broadcast_id)
     if error.problem is DeskProblem.WRONG_STATE and error.state is not None:
-        return ctx.t("staff_wrong_state", id=broadcast_id, state=ctx.t(f"state_{error.state.value}"))
+        return ctx.t(
+            "staff_wrong_state",
+            id=broadcast_id,
+            state=words.state_word(ctx.services.texts, ctx.language, error.state),
+        )
     if error.problem in (DeskProblem.STALE, DeskProblem.UNCONFIRMED):
         return ctx.t("staff_version_changed", id=broadcast_id, version="–")
-    topics = ", ".join(error.topics) or "–"
+    topics = words.topic_names(ctx.services.texts, ctx.language, ctx.city, error.topics) or "–"
     match error.refusal:
         case Refusal.OWN_BROADCAST:
             return ctx.t("staff_refused_own", id=broadcast_id)
@@ -129,51 +133,40 @@ def staff_name(ctx: Context, staff_id: str) -> str:
     return member.name if member else staff_id
 
 
-def number(n: int) -> str:
-    return f"{n:,}".replace(",", ".")
-
-
-def duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{math.ceil(seconds)} s"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
-
-
 def local_time(ctx: Context, moment: datetime) -> str:
-    return moment.astimezone(ctx.city.tz).strftime("%d.%m.%Y %H:%M")
+    return words.local_time(moment, ctx.city.tz)
 
 
-def released(ctx: Context, broadcast: Broadcast, language: str | None = None) -> str:
-    """What happens now to an approved broadcast: out at once, after the quiet hours, or at its time."""
+def released(ctx: Context, broadcast: Broadcast, to: StaffMember | None = None) -> Reply:
+    """What happens now to an approved broadcast, for the one who acts or another staff member `to`: out
+    at once, after the quiet hours, or at its time. News held for the quiet hours comes with "Trotzdem
+    jetzt senden", bound to the approved version, and its typed twin."""
+    texts = ctx.services.texts
+    language = to.language if to is not None else ctx.language
 
     def t(key: str, **values: object) -> str:
-        return ctx.services.texts(language or ctx.language, key, **values)
+        return texts(language, key, **values)
 
     if broadcast.state is State.HELD and broadcast.scheduled_for is not None:
-        return t("staff_held_quiet", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for))
+        quiet = ctx.city.quiet_hours
+        name = "freigeben" if language == "de" else "approve"
+        text = t(
+            "staff_held_quiet",
+            id=broadcast.id,
+            when=local_time(ctx, broadcast.scheduled_for),
+            start=f"{quiet.start:%H:%M}",
+            end=f"{quiet.end:%H:%M}",
+            # A notice may reach another messenger than this one; the slash form works on every one.
+            command=ctx.typed(name) if to is None else f"/{name}",
+        )
+        buttons = ((Button(t("button_send_anyway"), f"/freigeben {broadcast.id} {short(broadcast.version)}"),
+                    Button(t("button_cancel"), f"/abbrechen {broadcast.id}")),)  # fmt: skip
+        return Reply(text, buttons=buttons)
     if broadcast.state is State.SCHEDULED and broadcast.scheduled_for is not None:
-        return t("staff_goes_out_at", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for))
-    return t("staff_approved", id=broadcast.id)
-
-
-def rule_text(ctx: Context, rule: Recurrence) -> str:
-    clock = f"{rule.clock:%H:%M}"
-    if rule.weekday is None:
-        return ctx.t("repeat_daily", time=clock)
-    return ctx.t("repeat_weekly", weekday=ctx.t("weekdays").split(",")[rule.weekday], time=clock)
+        return Reply(t("staff_goes_out_at", id=broadcast.id, when=local_time(ctx, broadcast.scheduled_for)))
+    return Reply(t("staff_approved", id=broadcast.id))
 
 
 def describe_state(ctx: Context, broadcast: Broadcast) -> str:
     """The state as staff read it, with what a held or scheduled broadcast waits for."""
-    if broadcast.needs_review:
-        return ctx.t("staff_needs_review")
-    when = local_time(ctx, broadcast.scheduled_for) if broadcast.scheduled_for else ""
-    if broadcast.state is State.HELD and broadcast.held is not None:
-        return ctx.t(f"state_held_{broadcast.held.value}", when=when)
-    if broadcast.state is State.SCHEDULED and broadcast.recurrence:
-        return ctx.t(
-            "state_repeating", rule=rule_text(ctx, Recurrence.decode(broadcast.recurrence)), when=when
-        )
-    state = ctx.t(f"state_{broadcast.state.value}")
-    return f"{state} ({when})" if broadcast.state is State.SCHEDULED and when else state
+    return words.describe_state(ctx.services.texts, ctx.language, broadcast, ctx.city.tz)

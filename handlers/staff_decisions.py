@@ -6,6 +6,8 @@ An approval and a review name the version they are about (the short hash on the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from broadcasts.desk_values import DeskError, DeskProblem
 from broadcasts.model import State
 from broadcasts.version import SHORT_HASH
@@ -35,14 +37,27 @@ async def approve(ctx: Context, member: StaffMember, broadcast_id: str, rest: st
             return stale(ctx, member, error.broadcast, version or "")
         raise
     if before.state is State.HELD:
-        return [Reply(ctx.t("staff_held_sent", id=approved.id), replace=ctx.inbound.is_button)]
+        return [Reply(ctx.t("staff_held_sent", id=approved.id), replace=ctx.inbound.is_button),
+                *_sent_anyway(ctx, member, approved.author, approved.id)]  # fmt: skip
     author = ctx.city.staff_member(approved.author)
-    what = released(ctx, approved, author.language if author else None)
-    text = notice(ctx, author, "staff_approved_author", id=approved.id, approver=member.name, what=what)
+    outcome = released(ctx, approved, author)
+    text = notice(
+        ctx, author, "staff_approved_author", id=approved.id, approver=member.name, what=outcome.text
+    )
+    mine = released(ctx, approved)
     return [
-        Reply(released(ctx, approved), replace=ctx.inbound.is_button),
-        *to_staff(ctx, approved.author, text),
+        Reply(mine.text, buttons=mine.buttons, replace=ctx.inbound.is_button),
+        *[replace(r, buttons=outcome.buttons) for r in to_staff(ctx, approved.author, text)],
     ]
+
+
+def _sent_anyway(ctx: Context, member: StaffMember, author_id: str, broadcast_id: str) -> list[Reply]:
+    """The author hears when someone else sent their held news at once."""
+    if author_id == member.id:
+        return []
+    author = ctx.city.staff_member(author_id)
+    text = notice(ctx, author, "staff_held_sent_author", id=broadcast_id, sender=member.name)
+    return to_staff(ctx, author_id, text)
 
 
 @router.command("ablehnen", "reject")

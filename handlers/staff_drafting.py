@@ -11,6 +11,7 @@ from datetime import datetime
 from broadcasts.calendar import Recurrence
 from broadcasts.model import ALL_TOPICS, Broadcast, Priority, State
 from city.config import StaffMember
+from handlers import words
 from handlers.matching import find_topic, normalize
 from handlers.router import Context, Router
 from handlers.staff_common import (
@@ -18,7 +19,6 @@ from handlers.staff_common import (
     local_time,
     on_broadcast,
     released,
-    rule_text,
     staff_member,
     staff_only,
 )
@@ -101,7 +101,9 @@ async def _schedule_repeating(ctx: Context, member: StaffMember, repeating: Repe
     if not isinstance(created, Broadcast):
         return created
     text = ctx.t(
-        "staff_scheduled_repeating", rule=rule_text(ctx, repeating.rule), when=local_time(ctx, first)
+        "staff_scheduled_repeating",
+        rule=words.rule_text(ctx.services.texts, ctx.language, repeating.rule),
+        when=local_time(ctx, first),
     )
     return [Reply(text), *await preview(ctx, created)]
 
@@ -175,7 +177,7 @@ async def _draft(
     else:
         topic = find_topic(ctx.city, topic_word)
         if topic is None:
-            names = ", ".join(t.id for t in ctx.city.topics)
+            names = ", ".join(f"{t.name.get(ctx.language)} ({t.id})" for t in ctx.city.topics)
             return [Reply(ctx.t("staff_unknown_topic", query=topic_word[:40], topics=names))]
         topics = (topic.id,)
     if not text_de:
@@ -200,7 +202,8 @@ async def _submit(ctx: Context, member: StaffMember, broadcast_id: str) -> list[
         replies = [Reply(ctx.t("staff_break_glass", id=broadcast.id, names=names or "–"))]
         return [*replies, *review_requests(ctx, member, broadcast)]
     if broadcast.state in (State.SCHEDULED, State.HELD):
-        return [Reply(released(ctx, broadcast), replace=ctx.inbound.is_button)]
+        outcome = released(ctx, broadcast)
+        return [Reply(outcome.text, buttons=outcome.buttons, replace=ctx.inbound.is_button)]
     if broadcast.state is not State.PENDING_APPROVAL:
         return [Reply(ctx.t("staff_sent_without_approval", id=broadcast.id), replace=ctx.inbound.is_button)]
     if not others:

@@ -8,8 +8,9 @@ import math
 from broadcasts.approval import needs_approval
 from broadcasts.model import Broadcast, Priority
 from handlers.router import Context
-from handlers.staff_common import duration, local_time, number
+from handlers.staff_common import local_time
 from handlers.values import Button, Reply
+from handlers.words import duration, messenger_name, number
 
 # Telegram's limit for one message (https://core.telegram.org/bots/api#sendmessage); longer texts are split.
 LONGEST_MESSAGE = 4096
@@ -22,7 +23,10 @@ async def preview(ctx: Context, broadcast: Broadcast, *, actions: bool = True) -
     eta = max(
         (n / ctx.services.limits[c] for c, n in counts.items() if ctx.services.limits.get(c)), default=0.0
     )
-    count_text = ", ".join(f"{number(n)} {channel.name.title()}" for channel, n in counts.items()) or "0"
+    count_text = (
+        ", ".join(f"{number(n, ctx.language)} {messenger_name(channel)}" for channel, n in counts.items())
+        or "0"
+    )
     parts = [ctx.t("staff_preview", id=broadcast.id), "", ctx.services.render(broadcast, "de")]
     if broadcast.text_en:
         parts += ["", ctx.t("staff_preview_english"), ctx.services.render(broadcast, "en")]
@@ -71,5 +75,9 @@ async def _timing(ctx: Context, broadcast: Broadcast) -> list[str]:
         )
     readers = await desk.digest_audience(broadcast, tuple(ctx.services.limits))
     if readers:
-        lines.append(ctx.t("staff_preview_digest", count=number(readers), time=f"{city.digest_time:%H:%M}"))
+        lines.append(
+            ctx.t(
+                "staff_preview_digest", count=number(readers, ctx.language), time=f"{city.digest_time:%H:%M}"
+            )
+        )
     return lines

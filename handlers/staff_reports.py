@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import math
 
-from broadcasts.model import Broadcast
+from broadcasts.model import Broadcast, State
 from city.config import StaffMember
+from handlers import words
 from handlers.charts import FILENAME, MIME_TYPE, render_chart
 from handlers.router import Context, Router
-from handlers.staff_common import acting, describe_state, duration, number, staff_name, staff_only
+from handlers.staff_common import acting, describe_state, staff_name, staff_only
 from handlers.values import Attachment, Reply
+from handlers.words import duration, number
 
 router = Router()
 
@@ -47,26 +49,33 @@ async def status(ctx: Context, member: StaffMember) -> list[Reply]:
     ids = [broadcast_id] if broadcast_id else await desk.sending()
     if not ids:
         return [Reply(ctx.t("staff_status_none"))]
-    lines = []
-    for one in ids:
-        broadcast = await desk.get(one)
-        progress = await desk.progress(broadcast.id)
-        total = max(progress.total, 1)
-        lines.append(
-            ctx.t(
-                "staff_status",
-                id=broadcast.id,
-                state=ctx.t(f"state_{progress.state.value}"),
-                sent=progress.sent,
-                total=progress.total,
-                percent=math.floor(100 * progress.settled / total),
-                failed=sum(c.failed for c in progress.channels.values()),
-                blocked=sum(c.blocked for c in progress.channels.values()),
-                retired=sum(c.retired for c in progress.channels.values()),
-                eta=duration(progress.eta_seconds(ctx.services.limits)),
-            )
-        )
-    return [Reply("\n".join(lines))]
+    return [Reply("\n".join([await _status_line(ctx, one) for one in ids]))]
+
+
+async def _status_line(ctx: Context, broadcast_id: str) -> str:
+    """Figures only once a broadcast is on its way, time left only while it goes out: a held one waits
+    for the quiet hours, a finished one has nothing left."""
+    desk = ctx.services.desk
+    broadcast = await desk.get(broadcast_id)
+    state = describe_state(ctx, broadcast)
+    if broadcast.state not in words.UNDER_WAY | words.FINISHED:
+        return ctx.t("staff_status_waiting", id=broadcast.id, state=state)
+    progress = await desk.progress(broadcast.id)
+    figures = {
+        "id": broadcast.id,
+        "state": state,
+        "sent": number(progress.sent, ctx.language),
+        "total": number(progress.total, ctx.language),
+        "percent": math.floor(100 * progress.settled / max(progress.total, 1)),
+        "failed": number(sum(c.failed for c in progress.channels.values()), ctx.language),
+        "blocked": number(sum(c.blocked for c in progress.channels.values()), ctx.language),
+        "retired": number(sum(c.retired for c in progress.channels.values()), ctx.language),
+    }
+    if broadcast.state in words.FINISHED:
+        return ctx.t("staff_status_finished", **figures)
+    if broadcast.state is State.PAUSED:
+        return ctx.t("staff_status_paused", **figures)
+    return ctx.t("staff_status", eta=duration(progress.eta_seconds(ctx.services.limits)), **figures)
 
 
 @router.command("statistik", "stats")
@@ -82,8 +91,8 @@ async def statistics(ctx: Context, member: StaffMember) -> list[Reply]:
             ctx.t(
                 "staff_stats_topic",
                 topic=topic.name.get(ctx.language) if topic else topic_id,
-                count=number(count),
-                channel=channel.name.title(),
+                count=number(count, ctx.language),
+                channel=words.messenger_name(channel),
                 change7=f"{snapshot.change_7.get((topic_id, channel), 0):+d}",
                 change30=f"{snapshot.change_30.get((topic_id, channel), 0):+d}",
             )
@@ -94,9 +103,9 @@ async def statistics(ctx: Context, member: StaffMember) -> list[Reply]:
             ctx.t(
                 "staff_stats_day",
                 day=day.day.strftime("%d.%m."),
-                broadcasts=day.broadcasts,
-                erased=day.erased,
-                **day.outcomes,
+                broadcasts=number(day.broadcasts, ctx.language),
+                erased=number(day.erased, ctx.language),
+                **{name: number(n, ctx.language) for name, n in day.outcomes.items()},
             )
         )
     # Drawing takes a good part of a second: in a thread, so other people's messages are not held up.
@@ -112,9 +121,7 @@ def _id(ctx: Context) -> str | None:
 
 
 def _topic_names(ctx: Context, broadcast: Broadcast) -> str:
-    if broadcast.all_topics:
-        return "alle" if ctx.language != "en" else "all"
-    return ", ".join(t.name.get(ctx.language) for t in ctx.city.topics if t.id in broadcast.topics)
+    return words.topic_names(ctx.services.texts, ctx.language, ctx.city, broadcast.topics)
 
 
 def _excerpt(text: str, limit: int = 60) -> str:

@@ -8,11 +8,11 @@ changed approves nothing. A typed approval without the hash gets the current ver
 from __future__ import annotations
 
 from broadcasts import approval
-from broadcasts.model import Broadcast, State
+from broadcasts.model import Broadcast, Priority, State
 from broadcasts.version import short
 from city.config import StaffMember
 from handlers.router import Context
-from handlers.staff_common import chats, notice, staff_name, to_staff
+from handlers.staff_common import chats, local_time, notice, staff_name, to_staff
 from handlers.values import Button, Reply
 
 
@@ -20,6 +20,25 @@ def rendered(ctx: Context, broadcast: Broadcast) -> str:
     """Every language version the approver approves, as recipients read it."""
     versions = ("de", "en") if broadcast.text_en else ("de",)
     return "\n\n".join(ctx.services.render(broadcast, language) for language in versions)
+
+
+def arrival(ctx: Context, broadcast: Broadcast, to: StaffMember | None = None) -> list[str]:
+    """When news approved now really arrives: after the quiet hours, unless someone sends it anyway."""
+    if broadcast.priority is not Priority.NEWS:
+        return []
+    until = ctx.services.desk.quiet_until(broadcast.scheduled_for or ctx.services.clock())
+    if until is None:
+        return []
+    quiet = ctx.city.quiet_hours
+    language = to.language if to is not None else ctx.language
+    note = ctx.services.texts(
+        language,
+        "staff_request_quiet",
+        start=f"{quiet.start:%H:%M}",
+        end=f"{quiet.end:%H:%M}",
+        when=local_time(ctx, until),
+    )
+    return [note]
 
 
 def decision_buttons(ctx: Context, to: StaffMember | None, broadcast: Broadcast) -> tuple[tuple[Button, ...]]:
@@ -42,7 +61,7 @@ def approval_requests(ctx: Context, author: StaffMember, broadcast: Broadcast) -
         )
         replies += [
             Reply(
-                f"{request}\n\n{rendered(ctx, broadcast)}",
+                "\n\n".join([request, rendered(ctx, broadcast), *arrival(ctx, broadcast, approver)]),
                 buttons=decision_buttons(ctx, approver, broadcast),
                 to=to,
             )
@@ -78,7 +97,8 @@ def confirm_version(ctx: Context, broadcast: Broadcast, *, review: bool = False)
     else:
         text = ctx.t("staff_confirm_version", id=broadcast.id, version=version)
         buttons = decision_buttons(ctx, None, broadcast) if broadcast.state is State.PENDING_APPROVAL else ()
-    return [Reply(f"{text}\n\n{rendered(ctx, broadcast)}", buttons=buttons)]
+    notes = [] if review else arrival(ctx, broadcast)
+    return [Reply("\n\n".join([text, rendered(ctx, broadcast), *notes]), buttons=buttons)]
 
 
 def stale(ctx: Context, approver: StaffMember, current: Broadcast, named: str) -> list[Reply]:

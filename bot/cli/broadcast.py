@@ -26,6 +26,8 @@ from broadcasts.desk_values import Actor, DeskError
 from broadcasts.model import ALL_TOPICS, Priority
 from city.config import City, load_city
 from city.values import system_clock
+from handlers.texts import Texts
+from handlers.words import describe_state
 
 REFUSALS = {
     Refusal.NOT_EDITOR: "is not an editor for",
@@ -118,7 +120,8 @@ async def broadcast(
         names = ", ".join(m.name for m in submitted.approvers)
         print(f"broadcast {sent.id}: waiting for approval by one of: {names} (they see it under /offen)")
     else:
-        print(f"broadcast {sent.id}: {sent.state.value}; follow it with `stadtfunk status {sent.id}`")
+        state = describe_state(Texts.load(), "en", sent, city.tz)
+        print(f"broadcast {sent.id}: {state}; follow it with `stadtfunk status {sent.id}`")
     return 0
 
 

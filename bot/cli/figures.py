@@ -12,6 +12,8 @@ from city.config import load_city
 from city.residents import Headcount, Residents
 from city.statistics import OUTCOMES, Snapshot, snapshot
 from city.values import Channel
+from handlers.texts import Texts
+from handlers.words import outcome_words
 
 
 async def _figures(
@@ -39,8 +41,10 @@ async def show_stats(settings: Settings, *, sandbox: bool) -> int:
         change_7, change_30 = figures.change_7[(topic, channel)], figures.change_30[(topic, channel)]
         print(f"  {topic:<{width}}  {channel.name.lower():<8} {count:>8}  ({change_7:+d} / {change_30:+d})")
     print("broadcasts and deliveries per day (all channels):")
+    # The outcomes in the words `stadtfunk status` and the chat use (handlers/locale, English).
+    words = outcome_words(Texts.load(), "en")
     for day in figures.days:
-        outcomes = "  ".join(f"{name} {day.outcomes.get(name, 0)}" for name in OUTCOMES)
+        outcomes = "  ".join(f"{words[name]} {day.outcomes.get(name, 0)}" for name in OUTCOMES)
         print(f"  {day.day.isoformat()}  broadcasts {day.broadcasts}  {outcomes}  erased {day.erased}")
     return 0
 

@@ -19,6 +19,7 @@ from bot.cli.common import CommandError, connected, messenger, os_user
 from bot.cli.feeds import show_feeds
 from bot.cli.figures import export_subscribers, show_stats
 from bot.cli.residents import erase_resident, export_resident
+from bot.cli.status import show_status
 from bot.cli.warnings import show_warnings
 from bot.control import Announcement, ControlChannel
 from bot.logs import configure_logging
@@ -30,10 +31,7 @@ from bot.storage.client import StorageError
 from bot.storage.embedded import EmbeddedRedisError
 from bot.telegram.adapter import TelegramStartError
 from broadcasts.audit import OPERATOR, Action, Entry, Via
-from broadcasts.progress import Progress
-from broadcasts.store import BroadcastStore
 from city.config import CityFileError, load_city
-from city.values import Channel
 
 EXIT_USAGE = 2
 EXIT_BROKEN = 1
@@ -178,46 +176,6 @@ def check_config(settings: Settings) -> int:
     print(f"{settings.city_config}: OK ({city.name}, {len(city.topics)} topics, {len(city.staff)} staff, "
           f"{len(city.feeds)} feeds, {warnings})")  # fmt: skip
     return 0
-
-
-async def show_status(settings: Settings, broadcast_id: str | None) -> int:
-    async with connected(settings) as storage:
-        store = BroadcastStore(storage.redis, storage.keys)
-        if broadcast_id is None:
-            ids = await store.active.everywhere()
-            if not ids:
-                print("no broadcast is sending")
-            for running in ids:
-                print(describe(await store.progress(running), settings))
-            return 0
-        try:
-            progress = await store.progress(broadcast_id)
-        except KeyError:
-            return _fail(f"there is no broadcast {broadcast_id}")
-        print(describe(progress, settings))
-        return 0
-
-
-def describe(progress: Progress, settings: Settings) -> str:
-    """Counters, rate so far and time left at the platform limit, for an operator's terminal."""
-    limits = {Channel.TELEGRAM: settings.telegram_rate_limit * (1 - settings.rate_limit_margin)}
-    now = datetime.now(UTC)
-    lines = [
-        f"broadcast {progress.broadcast_id}: {progress.state.value}"
-        + ("" if progress.planned else " (planning)")
-    ]
-    for channel, counts in progress.channels.items():
-        lines.append(
-            f"  {channel.name.lower()}: {counts.settled}/{counts.total} done: {counts.sent} sent, "
-            f"{counts.failed} failed, {counts.blocked} blocked, {counts.retired} retired, "
-            f"{counts.maybe_duplicate} maybe sent twice"
-        )
-    if progress.total:
-        lines.append(
-            f"  {100 * progress.settled / progress.total:.0f} %, {progress.rate(now):.1f}/s so far, "
-            f"about {progress.eta_seconds(limits):.0f} s left at the platform limit"
-        )
-    return "\n".join(lines)
 
 
 async def reload_services(settings: Settings) -> int:

@@ -21,6 +21,7 @@ from city.values import Channel
 from handlers.charts import MIME_TYPE, render_chart
 from handlers.staff_common import SANDBOX_STAFF
 from handlers.staff_help import help_lines, role_summary
+from handlers.words import describe_state
 
 if TYPE_CHECKING:
     from bot.sandbox.adapter import SandboxAdapter
@@ -156,8 +157,9 @@ class SandboxPage:
                 {
                     "id": broadcast.id,
                     "state": progress.state.value,
-                    # The catalog's word for the state, as /status and /offen say it.
-                    "state_label": sandbox.texts(LANGUAGE, f"state_{progress.state.value}"),
+                    # The catalog's word for the state, as /status and /offen say it ("zurückgehalten
+                    # (Ruhezeit bis …)").
+                    "state_label": describe_state(sandbox.texts, LANGUAGE, broadcast, city.tz),
                     "kind": broadcast.priority.name.lower(),
                     "author": staff.get(broadcast.author, broadcast.author),
                     "topics": [names.get(topic, topic) for topic in broadcast.topics]

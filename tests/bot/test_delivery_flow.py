@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from bot.assembly import audit_log
 from bot.service import Service
-from tests.bot.conftest import Say, Sleeps, approve
+from tests.bot.conftest import Say, Sleeps, approve, button_command, message_buttons, press
 from tests.bot.test_staff_flow import (
     APPROVER,
     EDITOR,
@@ -105,16 +106,24 @@ async def test_news_approved_in_the_quiet_hours_waits_and_the_preview_says_so(
     assert "🗞️ Dazu 1 im Tagesüberblick um 07:00 Uhr." in preview
     await say(EDITOR, "/einreichen 1")
     await notified(tg, APPROVER, "bittet um Freigabe von #1")
+    request = tg.sent(APPROVER)[-1].params["text"]
+    assert (
+        "🌙 Jetzt ist Ruhezeit (22:00–07:00 Uhr): Nach Ihrer Freigabe erhalten es alle, die Meldungen "
+        "sofort bekommen, erst um 24.11.2026 07:00." in request
+    )
     [held] = await approve(say, tg, APPROVER, 1)
     assert held.startswith(
-        "#1 ist freigegeben. Es ist Ruhezeit: Wer Meldungen sofort bekommt, erhält sie um 24.11.2026 07:00"
+        "#1 ist freigegeben und zurückgehalten: Es ist Ruhezeit (22:00–07:00 Uhr). Wer Meldungen sofort "
+        "bekommt, erhält sie um 24.11.2026 07:00"
     )
     assert "im Tagesüberblick steht sie schon." in held
+    assert "Trotzdem jetzt senden: /freigeben 1 · Abbrechen: /abbrechen 1" in held
     await notified(
-        tg, EDITOR, "Freigabe durch Sabine Wagner (Presseamt): #1 ist freigegeben. Es ist Ruhezeit"
+        tg, EDITOR, "Freigabe durch Sabine Wagner (Presseamt): #1 ist freigegeben und zurückgehalten"
     )
     [pending] = await say(EDITOR, "/offen")
-    assert "angehalten (Ruhezeit) bis 24.11.2026 07:00" in pending
+    assert "#1 · zurückgehalten (Ruhezeit bis 24.11.2026 07:00) · Verkehr · Jonas Becker" in pending
+    assert await say(EDITOR, "/status 1") == ["#1: zurückgehalten (Ruhezeit bis 24.11.2026 07:00)."]
     await service.upkeep_once()
     assert not any("Nachtbaustelle" in str(c.params.get("text")) for c in tg.sent(RESIDENT))
     clock.advance(hours=8)  # 07:00
@@ -124,6 +133,61 @@ async def test_news_approved_in_the_quiet_hours_waits_and_the_preview_says_so(
         lambda t: any("Tagesüberblick" in str(c.params.get("text")) for c in t.sent(RESIDENT + 1))
     )
     await until_state(service, "1", "done")
+    [done] = await say(EDITOR, "/status 1")
+    assert done == "#1: gesendet. 1 von 1 zugestellt, 0 fehlgeschlagen, 0 blockiert, 0 ausgeschieden."
+
+
+async def test_an_approver_sends_held_news_at_once_and_it_is_audited(
+    say: Say, tg: FakeTelegram, service: Service, clock: ManualClock
+) -> None:
+    await subscribe(say, RESIDENT, "verkehr")
+    clock.advance(hours=13)  # 23:00, in the quiet hours
+    await say(EDITOR, "/meldung verkehr Wasserrohrbruch, Hauptstraße gesperrt")
+    await say(EDITOR, "/einreichen 1")
+    await notified(tg, APPROVER, "bittet um Freigabe von #1")
+    await approve(say, tg, APPROVER, 1)
+    [answer] = [
+        m for m in tg.messages(APPROVER) if m["text"].startswith("#1 ist freigegeben und zurückgehalten")
+    ]
+    labels = [b["text"] for row in answer["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["Trotzdem jetzt senden", "Abbrechen"]
+    send_anyway = button_command(tg, APPROVER, "/freigeben 1 ")
+    assert message_buttons(answer) == [send_anyway, "/abbrechen 1"]
+    # The author, told of the approval, may send it at once too: the same button.
+    await notified(tg, EDITOR, "Trotzdem jetzt senden: /freigeben 1")
+    assert button_command(tg, EDITOR, "/freigeben 1 ") == send_anyway
+    assert not any("Wasserrohrbruch" in str(c.params.get("text")) for c in tg.sent(RESIDENT))
+
+    [sent] = await press(tg, APPROVER, send_anyway)
+    assert sent == "#1 wird jetzt gesendet."
+    await notified(
+        tg, EDITOR, "Sabine Wagner (Presseamt) hat Ihre zurückgehaltene Meldung #1 jetzt gesendet."
+    )
+    await tg.wait_for(lambda t: any("Wasserrohrbruch" in str(c.params.get("text")) for c in t.sent(RESIDENT)))
+    await until_state(service, "1", "done")
+    assert service.storage is not None
+    entries = [
+        (entry.who, entry.action, entry.via)
+        async for entry in audit_log(service.storage, service.settings).since(
+            datetime(2000, 1, 1, tzinfo=UTC)
+        )
+        if entry.broadcast_id == "1"
+    ]
+    assert ("presse-freigabe", "approve", "telegram") in entries
+    assert entries[-1] == ("presse-freigabe", "release", "telegram"), entries
+    await say(EDITOR, "/status 1")
+    await say(EDITOR, "/offen")
+    # Everything staff read in this flow names the held state with one word, and nothing ended counts down.
+    shown = [
+        str(call.params.get("text"))
+        for chat in (EDITOR, APPROVER)
+        for method in ("sendMessage", "editMessageText")
+        for call in tg.sent(chat, method)
+    ]
+    assert any("zurückgehalten" in text for text in shown)
+    for text in shown:
+        for variant in ("angehalten (Ruhezeit", "noch etwa 0 s", "pausiert", " held", " done"):
+            assert variant not in text, text
 
 
 async def test_weekly_news_is_scheduled_from_the_chat(say: Say, tg: FakeTelegram) -> None:

@@ -200,7 +200,7 @@ async def test_forged_and_truncated_approval_buttons_send_nothing(
 async def test_a_test_copy_only_for_staff_of_the_broadcasts_topics(say: Say, tg: FakeTelegram) -> None:
     await say(FIRE, "/meldung feuerwehr Vertraulich: Großübung am Hafen")
     [refused] = await say(OBSERVATORY, "/probe 1")
-    assert refused == "Dafür fehlt Ihnen die Berechtigung für: feuerwehr."
+    assert refused == "Dafür fehlt Ihnen die Berechtigung für: Feuerwehr & Krisen."
     assert not received(tg, OBSERVATORY, "Vertraulich")
     _, copy = await say(EDITOR, "/probe 1", replies=2)  # the press office edits every topic
     assert "Vertraulich: Großübung am Hafen" in copy
@@ -218,7 +218,7 @@ async def test_a_role_removed_by_reload_between_submit_and_approve(
     edit_city(city_file, "      editor: all\n", "      editor: [kultur]\n")
     assert await service.reload_city()
     [refused] = await approve(say, tg, APPROVER, 1)
-    assert refused == "#1 geht so nicht: Wer es geschrieben hat, hat die Berechtigung für verkehr nicht mehr."
+    assert refused == "#1 geht so nicht: Wer es geschrieben hat, hat die Berechtigung für Verkehr nicht mehr."
     assert await state(service, "1") is State.PENDING_APPROVAL
     assert not received(tg, RESIDENT, "B7")
 

@@ -33,18 +33,37 @@ async def agree(say: Say, chat: int = CHAT, language: str = "de") -> None:
     await say(chat, "/zustimmen", language_code=language)
 
 
-async def test_start_shows_privacy_and_consent_and_stores_nothing(
-    say: Say, tg: FakeTelegram, redis: aioredis.Redis, key_prefix: str
+async def test_start_names_the_city_files_topics_and_stores_nothing(
+    say: Say, tg: FakeTelegram, redis: aioredis.Redis, key_prefix: str, service: Service, city_file: Path
 ) -> None:
     before = await stored_keys(redis, key_prefix)
     [welcome] = await say(CHAT, "/start")
-    assert "Willkommen beim Stadtfunk von Beispielstadt" in welcome
-    assert "Datenschutzerklärung (Version 2026-11-01)" in welcome
+    assert welcome.startswith("Willkommen beim Stadtfunk von Beispielstadt")
+    topics = ", ".join(topic.name.de for topic in service.city.topics)
+    assert f"zu den Themen, die Sie auswählen: {topics}." in welcome
+    assert "Feuerwehr & Krisen, Ratssitzungen" in topics
+    assert "Stimmen Sie der Datenschutzerklärung (Version 2026-11-01) zu?" in welcome
     markup = tg.sent(CHAT)[-1].params["reply_markup"]["inline_keyboard"]
-    assert markup[0][0] == {"text": "✅ Ich stimme zu", "callback_data": "/zustimmen de"}
-    assert markup[1][0]["callback_data"] == "/sprache en"
+    assert [row[0]["callback_data"] for row in markup] == ["/zustimmen de", "/datenschutz", "/sprache en"]
+    assert markup[0][0]["text"] == "✅ Ich stimme zu"
     assert await stored_keys(redis, key_prefix) == before
     assert await traces(redis, str(CHAT)) == []
+
+    edit_city(city_file, "      de: Verkehr\n", "      de: Straßenverkehr\n")
+    assert await service.reload_city()
+    [renamed] = await say(CHAT + 1, "/start")
+    assert "die Sie auswählen: Straßenverkehr, Baustellen," in renamed
+
+
+async def test_the_privacy_notice_is_a_tap_away_not_inlined(say: Say, service: Service) -> None:
+    notice = service.city.privacy.notice.de
+    [welcome] = await say(CHAT, "/start")
+    assert notice.strip().splitlines()[0] not in welcome
+    assert len(welcome) < 700, "the welcome is a few lines, not a wall of text"
+    [privacy, netiquette] = await say(CHAT, "/datenschutz", button=True, replies=2)
+    assert privacy.startswith("Datenschutz (Version 2026-11-01)")
+    assert notice.strip().splitlines()[0] in privacy
+    assert netiquette.startswith("Netiquette")
 
 
 async def test_consent_by_button_records_time_and_version_and_offers_topics(
@@ -227,8 +246,9 @@ async def test_my_data_export_is_readable_and_json(say: Say, tg: FakeTelegram, c
     await say(CHAT, "/zustimmen")
     await say(CHAT, "/abo verkehr")
     texts = await say(CHAT, "/meinedaten", replies=2)
-    assert "Themen: Verkehr" in texts[0]
-    assert f"Kennung: {CHAT}" in texts[0]
+    assert "Themen: Verkehr\n" in texts[0]
+    assert f"Messenger: Telegram\nKennung: {CHAT}\nSprache: Deutsch\n" in texts[0]
+    assert "Zustellung pausiert seit: –" in texts[0]
     document = tg.sent(CHAT, "sendDocument")[-1].params["document"]
     assert isinstance(document, UploadedFile)
     assert document.filename == "stadtfunk-meine-daten.json"
@@ -248,6 +268,11 @@ async def test_my_data_export_is_readable_and_json(say: Say, tg: FakeTelegram, c
         "inactive_since": None,
         "asked_to_agree_to_privacy_notice_version": None,
     }
+    await say(CHAT, "/sprache en")
+    english, _ = await say(CHAT, "/mydata", replies=2)
+    assert "Messenger: Telegram\n" in english
+    assert "Language: English\n" in english
+    assert "Topics: Traffic\n" in english
 
 
 async def broadcast_to(service: Service, clock: ManualClock, text: str, topic: str = "verkehr") -> str:

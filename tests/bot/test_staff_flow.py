@@ -96,12 +96,14 @@ async def test_nobody_approves_their_own_broadcast(say: Say, tg: FakeTelegram) -
     [own] = await say(FIRE, "/freigeben 1")
     assert own.startswith("Ihre eigene Meldung #1 können Sie nicht selbst freigeben – Vier-Augen-Prinzip.")
     [editor] = await say(EDITOR, "/freigeben 1")
-    assert editor.startswith("Freigeben dürfen Sie #1 nicht: Ihnen fehlt das Freigaberecht für feuerwehr.")
+    assert editor.startswith(
+        "Freigeben dürfen Sie #1 nicht: Ihnen fehlt das Freigaberecht für Feuerwehr & Krisen."
+    )
 
 
 async def test_an_editor_cannot_write_for_another_departments_topic(say: Say) -> None:
     [refused] = await say(OBSERVATORY, "/meldung verkehr Sperrung")
-    assert refused == "Dafür fehlt Ihnen die Berechtigung für: verkehr."
+    assert refused == "Dafür fehlt Ihnen die Berechtigung für: Verkehr."
     [own_topic] = await say(OBSERVATORY, "/news sternwarte Tag der offenen Tür")
     assert own_topic.startswith("Entwurf #1")
 
@@ -250,7 +252,7 @@ async def test_reload_takes_staff_changes_without_a_restart(
 ) -> None:
     env = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix, "CITY_CONFIG": str(city_file)}
     tg.push_message(OBSERVATORY, "/meldung verkehr Parkplatz gesperrt")
-    await notified(tg, OBSERVATORY, "Dafür fehlt Ihnen die Berechtigung für: verkehr.")
+    await notified(tg, OBSERVATORY, "Dafür fehlt Ihnen die Berechtigung für: Verkehr.")
     edit_city(city_file, "editor: [sternwarte]", "editor: [sternwarte, verkehr]")
     result = stadtfunk("reload", cwd=tmp_path, **env)
     assert result.returncode == 0, result.stderr
@@ -302,7 +304,7 @@ async def test_the_author_sees_a_live_progress_message(say: Say, tg: FakeTelegra
     await service.engine.pause("1")
     await service.reporter.tick()
     await tg.wait_for(
-        lambda t: any(str(c.params.get("text", "")).startswith("#1 pausiert") for c in t.sent(OBSERVATORY))
+        lambda t: any(str(c.params.get("text", "")).startswith("#1 angehalten") for c in t.sent(OBSERVATORY))
     )
     progress_message = tg.messages(OBSERVATORY)[-1]["message_id"]
     assert "▱" in tg.messages(OBSERVATORY)[-1]["text"]

@@ -79,6 +79,8 @@ async def test_a_staff_alert_reaches_a_sandbox_resident_through_the_engine(
         shown = await finished(client, "1")
         assert shown["state"] == "done"
         assert (shown["percent"], shown["sent"], shown["total"], shown["kind"]) == (100, 1, 1, "alert")
+        # What the page shows, in the chat's words.
+        assert shown["state_label"] == "gesendet"
         assert not [t for t in client.texts("r2") if ALERT in t]
         figures = (await client.get("/sandbox/broadcasts"))["statistics"]
         subscribers = {s["topic"]: s["count"] for s in figures["subscribers"]}
@@ -89,6 +91,31 @@ async def test_a_staff_alert_reaches_a_sandbox_resident_through_the_engine(
         assert service.storage.keys.prefix == f"{key_prefix}:sandbox"
         progress = await service.storage.redis.hgetall(service.storage.keys.broadcast_progress("1"))
         assert progress[f"sent:{Channel.SANDBOX.value}"] == "1"
+
+
+async def test_the_page_names_news_held_for_the_quiet_hours_as_the_chat_does(
+    make_settings: Any, city_file: Path, clock: ManualClock, sleeps: Sleeps
+) -> None:
+    async with sandbox_service(make_settings, city_file, clock, sleeps) as (_, client):
+        await subscribe(client, "r1", "verkehr")
+        clock.advance(hours=13)  # 23:00, in the quiet hours
+        editor = "staff:presse-redaktion"
+        await client.say(editor, "/meldung verkehr Nachtbaustelle auf der A46")
+        await client.say(editor, "/einreichen 1")
+        (request,) = [e for e in client.events if e["chat"] == APPROVER]
+        assert "🌙 Jetzt ist Ruhezeit (22:00–07:00 Uhr)" in request["text"]
+        approve = button(request, "/freigeben")["command"]
+        (held,) = await client.say(APPROVER, approve, button=True, message=request["message"])
+        assert held["text"].startswith("#1 ist freigegeben und zurückgehalten")
+        listed = (await client.get("/sandbox/broadcasts"))["broadcasts"]
+        assert [(b["state"], b["state_label"]) for b in listed] == [
+            ("held", "zurückgehalten (Ruhezeit bis 24.11.2026 07:00)")
+        ]
+        anyway = button(held, "/freigeben 1 ")
+        assert anyway["label"] == "Trotzdem jetzt senden"
+        (sent,) = await client.say(APPROVER, anyway["command"], button=True, message=held["message"])
+        assert sent["text"] == "#1 wird jetzt gesendet."
+        await client.wait_for(lambda e: e["chat"] == "r1" and "Nachtbaustelle" in e["text"])
 
 
 async def test_the_statistics_panel_counts_daily_digest_readers_in_each_topic(

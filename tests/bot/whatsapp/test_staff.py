@@ -72,7 +72,7 @@ async def test_the_preview_counts_whatsapp_recipients_who_need_the_template(
         assert await hook.post(messages=[wh.text(KULTURAMT, draft, at=clock().timestamp())]) == 200
         await hook.settled()
     preview = " ".join(graph.texts(KULTURAMT))
-    assert "3 Whatsapp" in preview  # the desk names channels by their enum names
+    assert "3 WhatsApp" in preview
     assert "WhatsApp-Vorlagen nötig: 2." in preview
 
 
@@ -160,7 +160,7 @@ async def test_staff_pause_and_resume_a_sending_broadcast_from_the_chat(
         tg.release()
         # Twice is named as the state it is in; nothing changes.
         assert await say(KULTURAMT, f"anhalten {broadcast_id}") == [
-            f"#{broadcast_id} ist pausiert – das geht jetzt nicht mehr."
+            f"#{broadcast_id} ist angehalten – das geht jetzt nicht mehr."
         ]
         assert (await both.engine.progress(broadcast_id)).state is State.PAUSED
         assert await say(KULTURAMT, f"FORTSETZEN {broadcast_id}") == [
@@ -208,7 +208,7 @@ async def test_an_approvers_pause_holds_until_an_approver_resumes(
         tg.release()
         assert await say(KULTURAMT, f"FORTSETZEN {broadcast_id}") == [
             f"#{broadcast_id} hat eine Person mit Freigaberecht angehalten. Fortsetzen darf nur eine andere "
-            "Person mit Freigaberecht für kultur."
+            "Person mit Freigaberecht für Kultur."
         ]
         assert (await both.engine.progress(broadcast_id)).state is State.PAUSED
         assert await say(FREIGABE, f"FORTSETZEN {broadcast_id}") == [
@@ -264,7 +264,7 @@ async def test_a_test_copy_of_another_departments_draft_is_refused_on_whatsapp(
         graph.inbound(KULTURAMT)
         assert await hook.post(messages=[wh.text(KULTURAMT, "PROBE 1", at=clock().timestamp())]) == 200
         await hook.settled()
-    assert graph.texts(KULTURAMT)[before:] == ["Dafür fehlt Ihnen die Berechtigung für: feuerwehr."]
+    assert graph.texts(KULTURAMT)[before:] == ["Dafür fehlt Ihnen die Berechtigung für: Feuerwehr & Krisen."]
     assert not any("Vertraulich" in text for text in graph.texts(KULTURAMT))
 
 
