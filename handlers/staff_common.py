@@ -86,6 +86,12 @@ def explain(ctx: Context, error: DeskError) -> str:
         return ctx.t("staff_not_author", id=broadcast_id)
     if error.problem is DeskProblem.WRONG_STATE and error.state is not None:
         return ctx.t("staff_wrong_state", id=broadcast_id, state=ctx.t(f"state_{error.state.value}"))
+    if error.problem is DeskProblem.TOO_LATE:
+        return ctx.t("staff_too_late", id=broadcast_id, days=ctx.city.correction_days)
+    if error.problem is DeskProblem.NOT_SENT:
+        return ctx.t("staff_not_sent", id=broadcast_id)
+    if error.problem is DeskProblem.NOT_AMENDABLE:
+        return ctx.t("staff_not_amendable", id=broadcast_id)
     if error.problem in (DeskProblem.STALE, DeskProblem.UNCONFIRMED):
         return ctx.t("staff_version_changed", id=broadcast_id, version="–")
     topics = ", ".join(error.topics) or "–"
