@@ -176,6 +176,13 @@ def reference_errors(city: City) -> list[ErrorDetails]:
                     where = ("staff", index, "roles", role, position)
                     error(where, f'unknown topic "{topic_id}"', closest(topic_id, topic_ids))
     _check_feeds(city, error)
+    if city.correction_days > city.retention.delivery_records_days:
+        # The message ids go with the delivery records: a correction after that would reach nobody.
+        error(
+            ("correction_days",),
+            f"{city.correction_days} days is longer than retention.delivery_records_days "
+            f"({city.retention.delivery_records_days}); corrections need the delivery records",
+        )
     return errors
 
 

@@ -49,6 +49,7 @@ async def test_a_corrected_alert_is_edited_for_every_recipient_after_a_second_pe
     assert own.startswith("Ihre eigene Meldung #2 können Sie nicht selbst freigeben")
 
     await approve(say, tg, APPROVER, 2)
+
     def corrected(chat: int) -> Callable[[FakeTelegram], bool]:
         return lambda t: "wurde korrigiert" in str(t.sent(chat)[-1].params["text"])
 

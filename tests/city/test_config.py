@@ -84,6 +84,14 @@ def test_retention_has_defaults_when_the_city_file_names_none(tmp_path: Path) ->
     }
 
 
+def test_correction_days_defaults_to_seven_and_stays_within_the_delivery_records(tmp_path: Path) -> None:
+    assert load_city(write(tmp_path, BASE)).correction_days == 7
+    message = error_for(write(tmp_path, BASE + "correction_days: 40\n"))
+    assert "correction_days" in message
+    longer = BASE + "correction_days: 20\nretention:\n  delivery_records_days: 14\n"
+    assert "longer than retention.delivery_records_days (14)" in error_for(write(tmp_path, longer))
+
+
 def test_base_is_valid(tmp_path: Path) -> None:
     city = load_city(write(tmp_path, BASE))
     assert [topic.id for topic in city.topics] == ["verkehr", "kultur"]
@@ -118,6 +126,7 @@ def test_example_settings(example: City) -> None:
     assert example.alerts_need_approval
     assert example.draft_expiry_hours == 24
     assert example.alert_escalation_minutes == 10
+    assert example.correction_days == 7
     retention = example.retention
     assert (retention.unsubscribed_days, retention.blocked_days) == (30, 90)
     assert (retention.delivery_records_days, retention.audit_days) == (30, 365)
