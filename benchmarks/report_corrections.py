@@ -21,8 +21,9 @@ def render_corrections(outcome: Outcome) -> str:
         "its limiter and the stand-ins of tests/fakes (the Bot API's 30/s and 1/s per chat, the Cloud "
         "API's 80/s and pair rate, over sliding windows) share one clock that moves only when the senders "
         "wait, so the figures are the schedule the limits allow. Edits count against the same limits as "
-        "sends. *Bytes per delivery*: Redis memory of one broadcast's kept message ids (chat id → the "
-        "messenger's message id), per recipient.\n\n"
+        "sends. *Refused*: sends a stand-in refused for a limit, each retried after the wait the platform "
+        "names. *Bytes per delivery*: Redis memory of one broadcast's kept message ids (chat id → the "
+        "messenger's message id, `MEMORY USAGE`), per recipient.\n\n"
     )
     if isinstance(outcome, NotMeasured):
         return head + f"Not measured: {outcome.reason}"
