@@ -13,7 +13,7 @@ from broadcasts.audit import Action
 from broadcasts.version import short
 from tests.bot.conftest import Say, approve, edit_city
 from tests.bot.test_four_eyes import entries, received
-from tests.bot.test_staff_flow import APPROVER, EDITOR, FIRE, RESIDENT, notified, subscribe
+from tests.bot.test_staff_flow import APPROVER, EDITOR, FIRE, RESIDENT, notified, subscribe, until_state
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -82,7 +82,12 @@ async def test_an_alerts_correction_goes_break_glass_where_alerts_need_no_approv
     await subscribe(say, RESIDENT, "feuerwehr")
     await say(FIRE, "/eilmeldung feuerwehr Unwetter: Keller räumen", replies=2)
     await tg.wait_for(lambda t: received(t, RESIDENT, "Keller räumen"))
+    tg.hold("editMessageText")  # the retraction is on its way while the progress is shown
     made, sent = await say(FIRE, "/widerruf 1 Falscher Alarm", replies=2)
+    assert service.reporter is not None
+    await tg.wait_for(lambda t: bool(t.held))
+    await service.reporter.tick()
+    tg.release()
     assert made.startswith("❌ Widerruf #2 zu Meldung #1 ist angelegt.")
     assert sent.startswith("Eilmeldung #2 geht sofort hinaus.")
     await tg.wait_for(lambda t: len(t.sent(RESIDENT, "editMessageText")) == 1)
@@ -93,6 +98,11 @@ async def test_an_alerts_correction_goes_break_glass_where_alerts_need_no_approv
     assert withdrawn.startswith("❌ Zurückgezogen am ")
     assert "Keller" not in withdrawn
     await notified(tg, APPROVER, "ging ohne Freigabe hinaus")
+    # Its progress shows in its author's chat like any broadcast's: an edit and a note, both delivered.
+    await until_state(service, "2", "done")
+    await service.reporter.tick()
+    progress = [str(c.params["text"]) for c in tg.calls if c.chat_id == str(FIRE) and "text" in c.params]
+    assert any(text.startswith("#2 gesendet: 2 von 2 zugestellt") for text in progress)
     actions = [e.action for e in await entries(service) if e.broadcast_id == "2"]
     assert actions == [Action.RETRACT, Action.SEND, Action.BREAK_GLASS]
 
