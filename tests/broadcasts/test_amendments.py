@@ -4,6 +4,7 @@ note, the rest of a running original's audience with the corrected text only, ah
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from datetime import timedelta
 
 from broadcasts.model import Amendment, Broadcast, Priority, State
@@ -178,3 +179,28 @@ async def test_digests_and_new_subscribers_read_the_corrected_item_and_never_a_r
 
 async def _sent_at_least(rig: Rig, count: int) -> bool:
     return len(rig.tg.sent(None, "sendMessage")) >= count
+
+
+async def test_a_photo_is_corrected_in_its_caption_and_a_long_text_in_every_part(
+    rig: Rig, tmp_path: Path
+) -> None:
+    image = tmp_path / "sperrung.png"
+    image.write_bytes(b"\x89PNG fake image")
+    await rig.subscribe([1001, 1002])
+    photo = await rig.broadcast(text="Die B7 ist gesperrt.", image=str(image))
+    await rig.send(photo.id)
+    await rig.drain()
+    long = await rig.broadcast(text="\n\n".join(["Die B7 ist gesperrt." * 20] * 12))  # two messages
+    await rig.send(long.id)
+    await rig.drain()
+    assert len(rig.tg.sent(1001, "sendMessage")) == 2
+    for original in (photo, long):
+        await rig.send((await amend(rig, original, Amendment.CORRECTION, "Die B8 ist gesperrt.")).id)
+        await rig.drain()
+    (caption,) = rig.tg.sent(1001, "editMessageCaption")
+    assert html.unescape(caption.params["caption"]).startswith("✏️ Korrigiert am ")
+    assert "Die B8 ist gesperrt." in caption.params["caption"]
+    first, second = rig.tg.sent(1001, "editMessageText")
+    assert "Die B8 ist gesperrt." in first.params["text"]
+    assert html.unescape(second.params["text"]).startswith("✏️ Korrigiert am ")
+    assert "B7" not in second.params["text"], "nothing of the old text stands"
