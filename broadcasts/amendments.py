@@ -68,7 +68,8 @@ class Amendments:
             author=actor.member.id,
             created_at=self._clock(),
             priority=original.priority,
-            image=original.image if amends is Amendment.CORRECTION else None,
+            # No image: the original's stays in the messages it is in; the rest of an original still on
+            # its way gets the corrected text alone.
             links=original.links if amends is Amendment.CORRECTION else (),
             follows=original.id,
             amends=amends,

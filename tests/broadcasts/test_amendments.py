@@ -4,8 +4,8 @@ note, the rest of a running original's audience with the corrected text only, ah
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 
 from broadcasts.model import Amendment, Broadcast, Priority, State
 from broadcasts.timeline import Timeline
