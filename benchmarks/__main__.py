@@ -41,6 +41,7 @@ async def run(plan: Plan, peers_python: Path | None, token: str) -> Results:
             limits["wa"] = await scenarios.at_limit(env, standin, "wa", plan.limit_seconds)
         memory = await scenarios.redis_memory(env, plan)
         webhook = await scenarios.webhook(env, plan)
+        corrections = await scenarios.corrections(env, plan)
     return Results(
         plan=plan,
         machine=machine,
@@ -54,6 +55,7 @@ async def run(plan: Plan, peers_python: Path | None, token: str) -> Results:
         redis_modes=modes,
         failover=failover,
         warning=warning,
+        corrections=corrections,
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.processes import JSON, NotMeasured, Outcome
+from benchmarks.report_corrections import render_corrections
 from benchmarks.report_redis import render_redis_modes
 from benchmarks.report_warnings import warning_latency
 from benchmarks.scenarios import PEER_PREFIX, PEERS, Plan
@@ -54,6 +55,7 @@ class Results:
     redis_modes: Mapping[str, Outcome] = field(default_factory=dict)  # single, cluster, cluster_two_procs
     failover: Mapping[str, Outcome] = field(default_factory=dict)  # sentinel, cluster
     warning: Outcome = field(default_factory=lambda: NotMeasured("not run"))
+    corrections: Outcome = field(default_factory=lambda: NotMeasured("not run"))
     notes: list[str] = field(default_factory=list)
 
 
@@ -70,6 +72,7 @@ def render(results: Results) -> str:
         _memory(results.redis_memory, results.plan),
         _webhook(results.webhook),
         render_redis_modes(results.plan, results.redis_modes, results.failover),
+        render_corrections(results.corrections),
     ]
     if results.notes:
         sections.append("## Notes\n\n" + "\n".join(f"- {note}" for note in results.notes))

@@ -250,6 +250,17 @@ async def redis_memory(env: Env, plan: Plan) -> Outcome:
     return await engine(env, "redis-memory", args, api_url=None, timeout_s=900)
 
 
+async def corrections(env: Env, plan: Plan) -> Outcome:
+    """An alert and its correction to the same recipients at each channel's limit, in virtual time; and
+    the bytes each recipient's kept message id costs."""
+    _progress(f"corrections, {plan.alert_subscribers:,} recipients")
+    await flush_redis(env.redis_url)
+    command = [sys.executable, "-m", "benchmarks.correction_run", "--redis-url", env.redis_url,
+               "--recipients", str(plan.alert_subscribers),
+               "--memory", str(plan.memory_subscribers // 10)]  # fmt: skip
+    return await run_json(command, timeout_s=1800)
+
+
 def _send_timeout(sends: int) -> float:
     # Generous: the slowest peer needs a few ms of CPU per send on a small machine.
     return 120 + sends * 0.02

@@ -67,6 +67,8 @@ class Action(StrEnum):
     ERASURE = "erasure"  # a resident's data erased (never who)
     EXPORT = "export"  # a resident's data handed out (never whose)
     TRIM = "trim"  # entries older than a retention limit dropped; the detail names where the log starts
+    CORRECT = "correct"  # a correction drafted; the detail names the original, its and the new version
+    RETRACT = "retract"  # a retraction drafted; likewise
 
 
 class Via(str):

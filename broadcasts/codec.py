@@ -56,6 +56,7 @@ def encode(broadcast: Broadcast) -> dict[str, str]:
         "paused_by": broadcast.paused_by,
         "follows": broadcast.follows,
         "amends": broadcast.amends.value if broadcast.amends else "",
+        "amended_by": broadcast.amended_by,
     }
     fields.update({k: v for k, v in optional.items() if v})
     for name in ("scheduled_for", "since"):
@@ -100,6 +101,7 @@ def decode(broadcast_id: str, raw: Mapping[str, str]) -> Broadcast:
         approver_paused=fields.get("approver_paused") == "1",
         follows=fields.get("follows", ""),
         amends=Amendment(fields["amends"]) if fields.get("amends") else None,
+        amended_by=fields.get("amended_by", ""),
     )
 
 

@@ -19,12 +19,14 @@ from city.keys import Keys
 from city.values import Channel
 
 from broadcasts import approval
+from broadcasts.amendments import Amendments
 from broadcasts.audit import Action, AuditLog, Entry
 from broadcasts.calendar import Recurrence
 from broadcasts.desk_values import Actor, DeskError, DeskProblem, Edited, Submitted
 from broadcasts.engine import Engine
 from broadcasts.expiry import Expiry
 from broadcasts.feed_desk import is_feed_author
+from broadcasts.message_ids import MessageIds
 from broadcasts.model import SYSTEM, TERMINAL, Broadcast, InvalidTransition, NotApproved, Priority, State
 from broadcasts.notice import Notice
 from broadcasts.progress import Progress
@@ -62,6 +64,9 @@ class Desk:
         self._audience = audience
         self._clock = clock
         self._expiry = Expiry(store=store, audit=audit, city=city, clock=clock)
+        self.amendments = Amendments(
+            store=store, ids=MessageIds(redis, keys), audit=audit, city=city, clock=clock, submit=self.submit
+        )
 
     async def draft(
         self,

@@ -19,6 +19,9 @@ class DeskProblem(StrEnum):
     NOT_AUTHOR = "not_author"
     STALE = "stale"  # the version named is no longer the broadcast's: it was changed since
     UNCONFIRMED = "unconfirmed"  # no version named: the person must see the current one first
+    NOT_SENT = "not_sent"  # a correction of what never went out: edit or stop it instead
+    TOO_LATE = "too_late"  # a correction after `correction_days`: the message ids are gone
+    NOT_AMENDABLE = "not_amendable"  # a digest, or a correction itself
 
 
 class DeskError(Exception):

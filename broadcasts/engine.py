@@ -17,9 +17,9 @@ from city.connection import RedisClient
 from city.keys import Keys
 from city.values import Channel
 
-from broadcasts.model import Broadcast, InvalidTransition, State
+from broadcasts.model import Amendment, Broadcast, InvalidTransition, State
 from broadcasts.notice import Notice
-from broadcasts.planner import Planner, PlanningCancelled
+from broadcasts.planner import TAKES_OVER, Planner, PlanningCancelled
 from broadcasts.progress import Progress
 from broadcasts.sender import Sender
 from broadcasts.spam_limit import SpamLimit
@@ -88,6 +88,8 @@ class Engine:
         await self._planner.prepare(broadcast_id)
         now = self._clock()
         await self._planner.keep_refs(broadcast, now)
+        if broadcast.amends is not None:
+            await self._take_over(broadcast)
         await self.store.activate(broadcast, self.channels, now)
         try:
             await self.store.transition(broadcast_id, State.SENDING, expect=State.QUEUED)
@@ -139,6 +141,21 @@ class Engine:
 
     async def progress(self, broadcast_id: str) -> Progress:
         return await self.store.progress(broadcast_id)
+
+    async def _take_over(self, amendment: Broadcast) -> None:
+        """A correction or retraction of a broadcast still on its way stops it: the rest of its audience
+        gets the corrected text from the correction (planned after those who got the original), or
+        nothing after a retraction. Again after a crash: the mark comes before the cancel."""
+        original = await self.store.get(amendment.follows)
+        if original is None:
+            return
+        await self.store.mark_amended(original.id, amendment.id)
+        if original.state not in (State.QUEUED, *UNFINISHED):
+            return
+        if amendment.amends is Amendment.CORRECTION:
+            await self._redis.hset(self._keys.broadcast_progress(amendment.id), TAKES_OVER, "1")
+        with contextlib.suppress(InvalidTransition):  # it finished or was cancelled meanwhile
+            await self.cancel(original.id)
 
     async def settle_planning(self) -> None:
         """Wait for the planning this process started; a command line tool exits only after it."""

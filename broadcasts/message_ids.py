@@ -6,7 +6,7 @@ message ids, a WhatsApp wamid; opaque here, see the channels in bot/). The chat 
 follow-up must reach the chat, so it is kept anyway, and a keyed hash of it beside would only add bytes.
 
 - **Written by the senders**, in the same script that settles a batch (broadcasts/queue.py), and only for
-  a broadcast given a retention: `keep(broadcast_id, until)`. The engine gives every news or alert the
+  a broadcast given a retention: `keep(broadcast_id, until, now)`. The engine gives every news or alert the
   city's `correction_days` when it starts sending (`keep_at_least`, which leaves a longer one set
   earlier); a caller with other needs (an official warning: while active, and a day after) calls `keep`
   before or while it sends, and may move it later. Digests and a resident's own texts keep nothing.

@@ -126,6 +126,8 @@ class Broadcast:
     follows: str = ""
     # With `follows`: this corrects or retracts it (the message itself is changed where the messenger can).
     amends: Amendment | None = None
+    # The latest correction or retraction of this one that went out: digests and new subscribers read it.
+    amended_by: str = ""
 
     @property
     def bound(self) -> bool:

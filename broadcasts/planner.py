@@ -37,6 +37,9 @@ from broadcasts.queue_scripts import (
 log = logging.getLogger(__name__)
 
 SCAN_BATCH = 1000
+# A correction's progress field: it stopped the original on its way, and also goes to the rest of the
+# original's audience, as the corrected broadcast.
+TAKES_OVER = "takes_over"
 # A digest composes a text per reader, so a page of its audience is queued in slices of this many: each
 # stays within a few milliseconds, and the senders sharing the event loop keep their reserved times. A
 # plain broadcast's page is queued whole: smaller pieces would let the senders catch up with planning
@@ -137,10 +140,14 @@ class Planner:
         digest = await self._digests(broadcast) if broadcast.priority is Priority.DIGEST else None
         modes = {Priority.ALERT: (False, True), Priority.NEWS: (False,), Priority.DIGEST: (True,)}
         added = 0
+        progress = self._keys.broadcast_progress(broadcast.id)
+        takes_over = bool(broadcast.follows) and await self._redis.hget(progress, TAKES_OVER) == "1"
         for channel in self._channels:
             if broadcast.follows:
+                # First those who got the original: the seen set keeps them from the rest after.
                 added += await self._plan_followers(broadcast, channel)
-                continue
+                if not takes_over:
+                    continue
             for topic_id in topics:
                 for daily in modes[broadcast.priority]:
                     added += await self._plan_audience(broadcast, topic_id, channel, daily, digest)

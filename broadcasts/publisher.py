@@ -59,11 +59,13 @@ class Publisher:
         """Out now, or held until the quiet hours end. Raises InvalidTransition when another process
         (or a cancel) moved the broadcast first, Refused when it may not go."""
         self._check(broadcast)
-        if broadcast.priority is not Priority.DIGEST:
+        # A correction or retraction is no item of its own (the original reads as corrected), and it
+        # never waits: a wrong message is out already.
+        if broadcast.priority is not Priority.DIGEST and broadcast.amends is None:
             topics = approval.topics_of(self._city(), broadcast.topics)
             await self.timeline.record(broadcast, sorted(topics), now)
         until = self.quiet_until(now)
-        if broadcast.priority is Priority.NEWS and until is not None:
+        if broadcast.priority is Priority.NEWS and until is not None and broadcast.amends is None:
             return await self.hold(broadcast, until, Hold.QUIET, expect=expect)
         await self._engine.enqueue(broadcast.id, expect=expect)
         return replace(broadcast, state=State.SENDING)

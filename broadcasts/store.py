@@ -302,6 +302,10 @@ class BroadcastStore:
         value = await self._redis.hget(self._keys.broadcast(broadcast_id), STATE_FIELD)
         return State(str(value)) if value else None
 
+    async def mark_amended(self, broadcast_id: str, by: str) -> None:
+        """A correction or retraction of the broadcast went out: what reads it later reads that instead."""
+        await self._redis.hset(self._keys.broadcast(broadcast_id), "amended_by", by)
+
     async def media(self, broadcast_id: str, channel: Channel) -> str | None:
         value = await self._redis.hget(self._keys.broadcast_media(broadcast_id), channel.value)
         return str(value) if value else None

@@ -7,14 +7,14 @@ left: a digest at 07:00 includes news held back by the quiet hours until 07:00.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from city.connection import RedisClient
 from city.keys import Keys
 
-from broadcasts.model import Broadcast, Priority, State
+from broadcasts.model import Amendment, Broadcast, Priority, State
 from broadcasts.store import BroadcastStore
 
 
@@ -76,6 +76,19 @@ class Timeline:
         return found
 
     async def _published(self, ids: Sequence[str]) -> list[Broadcast]:
-        """What went out, as approved: a digest or a new subscriber never reads another version."""
-        items = await self._store.many(ids)
-        return [b for b in items if b is not None and b.state is not State.CANCELLED and b.bound]
+        """What went out, as approved: a digest or a new subscriber never reads another version. One
+        corrected since reads as corrected (also when the correction stopped it on its way); one retracted
+        is left out."""
+        items = [b for b in await self._store.many(ids) if b is not None and b.bound]
+        amendments = {b.id: b.amended_by for b in items if b.amended_by}
+        found = dict(zip(amendments, await self._store.many(list(amendments.values())), strict=True))
+        published = []
+        for original in items:
+            amendment = found.get(original.id)
+            if amendment is not None and amendment.bound and amendment.state is not State.CANCELLED:
+                if amendment.amends is not Amendment.RETRACTION:
+                    corrected = replace(original, text_de=amendment.text_de, text_en=amendment.text_en)
+                    published.append(corrected)
+            elif original.state is not State.CANCELLED:
+                published.append(original)
+        return published

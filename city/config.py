@@ -310,9 +310,7 @@ class City(_Section):
     alerts_need_approval: bool = True
     draft_expiry_hours: float = Field(24, gt=0)
     alert_escalation_minutes: float = Field(10, gt=0)
-    # A sent broadcast may be corrected or retracted (/korrektur, /widerruf) this many days after it
-    # began sending; the message ids of its deliveries are kept as long, and no longer.
-    correction_days: int = Field(7, ge=1, le=30)
+    correction_days: int = Field(7, ge=1, le=30)  # for /korrektur; recipients' message ids kept as long
     whatsapp_templates: WhatsAppTemplates = WhatsAppTemplates()
     feeds: list[Feed] = Field(default_factory=list)
     # Charts (/statistik, the sandbox page) draw topic n in colour n, starting over when there are fewer.

@@ -179,6 +179,13 @@ def reference_errors(city: City) -> list[ErrorDetails]:
     if city.warnings is not None and city.warnings.topic not in topic_ids:
         topic = city.warnings.topic
         error(("warnings", "topic"), f'unknown topic "{topic}"', closest(topic, topic_ids))
+    if city.correction_days > city.retention.delivery_records_days:
+        # The message ids go with the delivery records: a correction after that would reach nobody.
+        error(
+            ("correction_days",),
+            f"{city.correction_days} days is longer than retention.delivery_records_days "
+            f"({city.retention.delivery_records_days}); corrections need the delivery records",
+        )
     return errors
 
 

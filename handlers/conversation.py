@@ -8,6 +8,7 @@ from city.values import Channel, Resident, ResidentRecord
 from handlers import (
     delivery,
     resident,
+    staff_amendments,
     staff_decisions,
     staff_drafting,
     staff_feeds,
@@ -32,6 +33,7 @@ def build_router() -> Router:
     router.include(resident.router)
     router.include(delivery.router)
     router.include(staff_drafting.router)
+    router.include(staff_amendments.router)
     router.include(staff_decisions.router)
     router.include(staff_reports.router)
     router.include(staff_feeds.router)

@@ -8,9 +8,11 @@ is what residents get.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import tzinfo
 
 from broadcasts.channel import Message
-from broadcasts.model import ALL_TOPICS, Broadcast, Priority
+from broadcasts.model import ALL_TOPICS, Amendment, Broadcast, Priority
 from broadcasts.render import render
 from city.config import City
 from handlers.texts import DEFAULT_LANGUAGE, Texts
@@ -44,12 +46,40 @@ def composer(city: Callable[[], City], texts: Texts) -> Callable[[Broadcast, str
     def compose(broadcast: Broadcast, language: str) -> Message:
         language = language or DEFAULT_LANGUAGE
         label = texts(language, LABELS[broadcast.priority])
-        return Message(
+        message = Message(
             render(broadcast, language, label, topic_name),
             image_path=broadcast.image,
             kind=KINDS[broadcast.priority],
             tag=broadcast.id,
             language=language,
         )
+        if broadcast.amends is None:
+            return message
+        return amendment(message, broadcast, language, texts, city().tz)
 
     return compose
+
+
+def amendment(message: Message, broadcast: Broadcast, language: str, texts: Texts, tz: tzinfo) -> Message:
+    """A correction's or retraction's texts (see Message): what the original says from now on, the short
+    note after that edit, and the whole follow-up where the messenger cannot edit."""
+    at = broadcast.created_at.astimezone(tz)
+    when = {"day": at.strftime("%d.%m.%Y"), "time": at.strftime("%H:%M")}
+    if broadcast.amends is Amendment.CORRECTION:
+        return replace(
+            message,
+            amended=f"{texts(language, 'correction_edited', **when)}\n\n{message.text}",
+            note=texts(language, "correction_note"),
+            quoted=f"{texts(language, 'correction_quoted', **when)}\n\n{message.text}",
+        )
+    reason = broadcast.text(language).strip()
+    because = f"\n{texts(language, 'retraction_reason', reason=reason)}" if reason else ""
+    quoted = f"{texts(language, 'retraction_note')}{because}"
+    return replace(
+        message,
+        text=quoted,
+        image_path=None,
+        amended=f"{texts(language, 'retraction_edited', **when)}{because}",
+        note=quoted,
+        quoted=quoted,
+    )

@@ -91,6 +91,12 @@ def explain(ctx: Context, error: DeskError) -> str:
             id=broadcast_id,
             state=words.state_word(ctx.services.texts, ctx.language, error.state),
         )
+    if error.problem is DeskProblem.TOO_LATE:
+        return ctx.t("staff_too_late", id=broadcast_id, days=ctx.city.correction_days)
+    if error.problem is DeskProblem.NOT_SENT:
+        return ctx.t("staff_not_sent", id=broadcast_id)
+    if error.problem is DeskProblem.NOT_AMENDABLE:
+        return ctx.t("staff_not_amendable", id=broadcast_id)
     if error.problem in (DeskProblem.STALE, DeskProblem.UNCONFIRMED):
         return ctx.t("staff_version_changed", id=broadcast_id, version="–")
     topics = words.topic_names(ctx.services.texts, ctx.language, ctx.city, error.topics) or "–"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from broadcasts.calendar import Recurrence
+from broadcasts.desk_values import Submitted
 from broadcasts.model import ALL_TOPICS, Broadcast, Priority, State
 from city.config import StaffMember
 from handlers import words
@@ -194,7 +195,11 @@ async def _draft(
 
 
 async def _submit(ctx: Context, member: StaffMember, broadcast_id: str) -> list[Reply]:
-    submitted = await ctx.services.desk.submit(acting(ctx, member), broadcast_id)
+    return answer_submitted(ctx, member, await ctx.services.desk.submit(acting(ctx, member), broadcast_id))
+
+
+def answer_submitted(ctx: Context, member: StaffMember, submitted: Submitted) -> list[Reply]:
+    """What the author reads after submitting, and the requests to approvers (or to check an alert)."""
     broadcast = submitted.broadcast
     others = [a for a in submitted.approvers if a.id != member.id]
     names = ", ".join(a.name for a in others)

@@ -26,9 +26,11 @@ ROLE_COMMANDS: tuple[tuple[Role, tuple[tuple[str, str], ...]], ...] = (
             ("aendern", "edit"),
             ("probe", "test"),
             ("verwerfen", "discard"),
+            ("korrektur", "correct"),
+            ("widerruf", "retract"),
         ),
     ),
-    ("alert", (("eilmeldung", "alert"),)),
+    ("alert", (("eilmeldung", "alert"), ("korrektur", "correct"), ("widerruf", "retract"))),
     ("approver", (("freigeben", "approve"), ("ablehnen", "reject"), ("geprueft", "reviewed"))),
 )
 STOPPING = (("anhalten", "pause"), ("fortsetzen", "resume"), ("abbrechen", "cancel"))

@@ -19,7 +19,10 @@ from handlers.values import Button, Reply
 def rendered(ctx: Context, broadcast: Broadcast) -> str:
     """Every language version the approver approves, as recipients read it."""
     versions = ("de", "en") if broadcast.text_en else ("de",)
-    return "\n\n".join(ctx.services.render(broadcast, language) for language in versions)
+    shown = "\n\n".join(ctx.services.render(broadcast, language) for language in versions)
+    if broadcast.amends is not None:  # what it does, then what the original's recipients read
+        return f"{ctx.t(f'staff_{broadcast.amends.value}_of', id=broadcast.follows)}\n\n{shown}"
+    return shown
 
 
 def arrival(ctx: Context, broadcast: Broadcast, to: StaffMember | None = None) -> list[str]:

@@ -8,6 +8,7 @@ ADMIN, EDITOR, APPROVER, FIRE, OBSERVATORY = 100001, 100002, 100003, 100004, 100
 RESIDENT = 777
 
 DRAFTING = ("/meldung ", "/planen ", "/einreichen ", "/aendern ", "/probe ", "/verwerfen ")
+AMENDING = ("/korrektur ", "/widerruf ")
 DECIDING = ("/freigeben ", "/ablehnen ", "/geprueft ")
 STOPPING = ("/anhalten ", "/fortsetzen ", "/abbrechen ")
 OVERVIEW = ("/offen ", "/status ", "/statistik ")
@@ -30,8 +31,9 @@ async def test_an_editor_for_every_topic_gets_drafting_stopping_and_the_overview
     assert desk.startswith("Ihre Befehle als Redaktion des Stadtfunks:")
     assert "Meldungen schreiben – alle Themen:" in desk
     assert "Laufende Meldungen – alle Themen:" in desk
-    assert commands(desk) == {*DRAFTING, *STOPPING, *OVERVIEW}
+    assert commands(desk) == {*DRAFTING, *AMENDING, *STOPPING, *OVERVIEW}
     assert "/meldung <thema> <text> – Meldung entwerfen" in desk
+    assert "/korrektur <nr> <richtiger text> – gesendete Meldung korrigieren" in desk
 
 
 async def test_an_approver_gets_the_decisions_but_no_drafting(say: Say) -> None:
@@ -47,14 +49,14 @@ async def test_a_department_sees_its_roles_with_its_topics(say: Say) -> None:
     assert "Eilmeldungen – Feuerwehr & Krisen:" in desk
     assert "Freigeben – Feuerwehr & Krisen:" in desk
     assert "Laufende Meldungen – Feuerwehr & Krisen:" in desk
-    assert commands(desk) == {*DRAFTING, "/eilmeldung ", *DECIDING, *STOPPING, *OVERVIEW}
+    assert commands(desk) == {*DRAFTING, *AMENDING, "/eilmeldung ", *DECIDING, *STOPPING, *OVERVIEW}
 
 
 async def test_an_editor_of_one_topic_gets_no_decisions_and_no_alerts(say: Say) -> None:
     _, desk = await say(OBSERVATORY, "/hilfe", replies=2)
     assert "Meldungen schreiben – Sternwarte:" in desk
     assert "Laufende Meldungen – Sternwarte:" in desk
-    assert commands(desk) == {*DRAFTING, *STOPPING, *OVERVIEW}
+    assert commands(desk) == {*DRAFTING, *AMENDING, *STOPPING, *OVERVIEW}
     assert "Freigeben" not in desk
     assert "Eilmeldung" not in desk
 
@@ -63,7 +65,7 @@ async def test_an_admin_gets_every_desk_command_for_every_topic(say: Say) -> Non
     _, desk = await say(ADMIN, "/hilfe", replies=2)
     assert "Leitung: alle Rollen für alle Themen." in desk
     assert "Eilmeldungen – alle Themen:" in desk
-    assert commands(desk) == {*DRAFTING, "/eilmeldung ", *DECIDING, *STOPPING, *OVERVIEW}
+    assert commands(desk) == {*DRAFTING, *AMENDING, "/eilmeldung ", *DECIDING, *STOPPING, *OVERVIEW}
 
 
 async def test_staff_writing_in_english_get_the_english_commands(say: Say) -> None:
@@ -72,7 +74,7 @@ async def test_staff_writing_in_english_get_the_english_commands(say: Say) -> No
     assert desk.startswith("Your commands as stadtfunk staff:")
     assert "Writing news – Observatory:" in desk
     assert commands(desk) == {
-        *("/news ", "/schedule ", "/submit ", "/edit ", "/test ", "/discard "),
+        *("/news ", "/schedule ", "/submit ", "/edit ", "/test ", "/discard ", "/correct ", "/retract "),
         *("/pause ", "/resume ", "/cancel "),
         *("/pending ", "/status ", "/stats "),
     }

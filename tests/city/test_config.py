@@ -91,6 +91,14 @@ def test_chart_colours_default_to_a_calm_palette_and_are_written_in_lower_case(t
     assert named.chart_colours == ["#1d4e89"]
 
 
+def test_correction_days_defaults_to_seven_and_stays_within_the_delivery_records(tmp_path: Path) -> None:
+    assert load_city(write(tmp_path, BASE)).correction_days == 7
+    message = error_for(write(tmp_path, BASE + "correction_days: 40\n"))
+    assert "correction_days" in message
+    longer = BASE + "correction_days: 20\nretention:\n  delivery_records_days: 14\n"
+    assert "longer than retention.delivery_records_days (14)" in error_for(write(tmp_path, longer))
+
+
 def test_base_is_valid(tmp_path: Path) -> None:
     city = load_city(write(tmp_path, BASE))
     assert [topic.id for topic in city.topics] == ["verkehr", "kultur"]
@@ -125,6 +133,7 @@ def test_example_settings(example: City) -> None:
     assert example.alerts_need_approval
     assert example.draft_expiry_hours == 24
     assert example.alert_escalation_minutes == 10
+    assert example.correction_days == 7
     retention = example.retention
     assert (retention.unsubscribed_days, retention.blocked_days) == (30, 90)
     assert (retention.delivery_records_days, retention.audit_days) == (30, 365)
