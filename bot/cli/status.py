@@ -52,8 +52,10 @@ def describe(progress: Progress, broadcast: Broadcast, settings: Settings, texts
         )
     if progress.total:
         now = datetime.now(UTC)
-        line = f"  {100 * progress.settled / progress.total:.0f} %, {progress.rate(now):.1f}/s so far"
-        if broadcast.state in (State.QUEUED, State.SENDING):
+        sending = broadcast.state in (State.QUEUED, State.SENDING)
+        rate = f"{progress.rate(now):.1f}/s" + (" so far" if sending else "")
+        line = f"  {100 * progress.settled / progress.total:.0f} %, {rate}"
+        if sending:
             pace = 1 - settings.rate_limit_margin
             limits = {
                 Channel.TELEGRAM: settings.telegram_rate_limit * pace,

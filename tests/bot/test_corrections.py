@@ -115,7 +115,7 @@ async def test_news_corrections_need_an_approver_of_its_topics(say: Say, tg: Fak
     await approve(say, tg, APPROVER, 1)
     await tg.wait_for(lambda t: received(t, RESIDENT, "B7"))
     [refused] = await say(FIRE, "/korrektur 1 Die B8 ist gesperrt.")
-    assert refused == "Dafür fehlt Ihnen die Berechtigung für: verkehr."
+    assert refused == "Dafür fehlt Ihnen die Berechtigung für: Verkehr."
     _, submitted = await say(EDITOR, "/correct 1 Die B8 ist gesperrt.\nEN: The B8 is closed.", replies=2)
     assert submitted.startswith("#2 ist zur Freigabe eingereicht.")
     await notified(tg, APPROVER, "bittet um Freigabe von #2")

@@ -20,9 +20,14 @@ async def test_status_of_a_finished_and_an_unknown_broadcast(
     env = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": key_prefix}
     result = stadtfunk("status", broadcast.id, cwd=tmp_path, **env)
     assert result.returncode == 0, result.stderr
-    assert f"broadcast {broadcast.id}: done" in result.stdout
-    assert "telegram: 5/5 done: 4 sent, 0 failed, 1 blocked, 0 retired, 0 maybe sent twice" in result.stdout
+    assert f"broadcast {broadcast.id}: sent" in result.stdout
+    assert (
+        "telegram: 5/5 settled: 4 delivered, 0 failed, 1 blocked, 0 retired, 0 maybe sent twice"
+        in result.stdout
+    )
     assert "100 %" in result.stdout
+    assert "so far" not in result.stdout, "nothing is under way any more"
+    assert "left" not in result.stdout
 
     missing = stadtfunk("status", "999", cwd=tmp_path, **env)
     assert missing.returncode == 2
