@@ -33,8 +33,10 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from bot.inbox.consumer import InboxConsumer
+from bot.inbox.lanes import Job, Lanes
+from bot.inbox.stream import InboxStream
 from bot.web import WhatsAppHook, build_app
-from bot.whatsapp.webhook import Inbox
 
 SECRET = "bench-app-secret-0123456789abcdef"  # noqa: S105 (a benchmark's own secret)
 NUMBER_ID = "106540352242922"
@@ -104,11 +106,13 @@ async def serve(redis_url: str, *, consume: bool = True, stream: str = STREAM) -
     redis: aioredis.Redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
     acks = 0
 
-    async def process(_: str, raw: str) -> None:
+    def split(_: str, raw: str) -> list[tuple[str, Job]]:
         json.loads(raw)
+        return []
 
-    inbox = Inbox(redis, stream, "bench", process)
+    inbox = InboxStream(redis, stream, "bench")
     await inbox.prepare()
+    consumer = InboxConsumer(inbox, split, Lanes(), what="bench")
 
     async def accept(raw: str) -> None:
         nonlocal acks
@@ -121,10 +125,10 @@ async def serve(redis_url: str, *, consume: bool = True, stream: str = STREAM) -
     hook = WhatsAppHook(verify_token="unused-here", app_secret=SECRET, accept=accept)  # noqa: S106
     runner = await _listen(build_app(ready, whatsapp=hook))
     stop = asyncio.Event()
-    consumer = asyncio.create_task(inbox.run(stop) if consume else stop.wait())
+    consuming = asyncio.create_task(consumer.run(stop) if consume else stop.wait())
     await _report_until_eof(lambda: acks)
     stop.set()
-    await consumer
+    await consuming
     await runner.cleanup()
     await redis.aclose()
 

@@ -63,12 +63,14 @@ class FakeTelegram:
         *,
         username: str = "stadtfunk_test_bot",
         clock: Callable[[], float] = time.monotonic,
+        dates: Callable[[], float] = time.time,
         rate_limit: RateRule | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         control: bool = False,
     ) -> None:
         self.token, self.clock, self.url = token, clock, ""
+        self.dates = dates  # epoch seconds for the `date` of users' messages: a test's clock, or real time
         self.bot_user = tgo.user(int(token.partition(":")[0]), "Stadtfunk", is_bot=True, username=username)
         self.rate = tgo.RateWindows(rate_limit) if rate_limit else None
         self.too_many = 0  # sends refused by the rate limit
@@ -183,13 +185,18 @@ class FakeTelegram:
         language_code: str | None = "de",
         chat_type: str = "private",
         first_name: str = "Erika",
+        date: float | None = None,
     ) -> int:
-        """A user's text message; a leading "/command" gets its bot_command entity."""
+        """A user's text message, written at `date` (default: now by `dates`); a leading "/command" gets
+        its bot_command entity."""
         chat = tgo.chat(chat_id, chat_type, first_name if chat_type == "private" else f"Gruppe {chat_id}")
         self._chats[str(chat_id)] = chat
         sender = _user(chat_id, user_id, first_name, language_code)
         entities = tgo.command_entities(text)
-        msg = tgo.message(self._new_message_id(str(chat_id)), chat, sender, text=text, entities=entities)
+        written = int(self.dates() if date is None else date)
+        msg = tgo.message(
+            self._new_message_id(str(chat_id)), chat, sender, text=text, entities=entities, date=written
+        )
         return self.push_raw({"message": msg})
 
     def push_callback(
