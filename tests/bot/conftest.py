@@ -79,6 +79,16 @@ async def service(
 Say = Callable[..., Awaitable[list[str]]]
 
 
+async def settled(service: Service, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait until every stored update is handled and its answers are out: an inbox entry is deleted
+    only then. (Redis state: looked at again every few milliseconds, within a deadline.)"""
+    assert service.storage is not None
+    redis, keys = service.storage.redis, service.storage.keys
+    async with asyncio.timeout(timeout):
+        while await redis.xlen(keys.telegram_inbox()) or await redis.xlen(keys.whatsapp_inbox()):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+
 def bot_calls(tg: FakeTelegram, chat_id: int) -> list[Call]:
     """What the bot did in one chat: sends, edits, documents (not polling or callback answers)."""
     return [c for c in tg.calls if c.chat_id == str(chat_id) and c.method in ANSWERS]
