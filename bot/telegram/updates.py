@@ -108,8 +108,11 @@ def _message(number: int, message: dict[str, Any], now: datetime) -> Update | No
 
 def _when(date: Any, now: datetime) -> datetime:
     """When the person wrote; a clock on Telegram's side never makes it later than now."""
+    seconds = _int(date)
+    if seconds is None or seconds <= 0:
+        return now
     try:
-        return min(datetime.fromtimestamp(date, UTC), now) if _int(date) is not None else now
+        return min(datetime.fromtimestamp(seconds, UTC), now)
     except (ValueError, OverflowError, OSError):
         return now
 
