@@ -31,7 +31,8 @@ class InboxConsumer:
         self._split = split
         self._lanes = lanes
         self._what = what
-        self._open: dict[str, asyncio.Task[None]] = {}
+        # Entries read and not yet acknowledged, with what waits for their jobs (None: nothing to wait for).
+        self._open: dict[str, asyncio.Task[None] | None] = {}
         self._last_keep = 0.0
         self._finished: list[str] = []
         self._acking: asyncio.Task[None] | None = None
@@ -66,8 +67,8 @@ class InboxConsumer:
 
     async def settle(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Wait until every entry read so far is finished (for tests and a clean stop)."""
-        if self._open:
-            await asyncio.wait(list(self._open.values()), timeout=timeout)
+        if waiting := [task for task in self._open.values() if task is not None]:
+            await asyncio.wait(waiting, timeout=timeout)
         if self._acking is not None:
             await asyncio.wait([self._acking], timeout=timeout)
 
@@ -80,7 +81,11 @@ class InboxConsumer:
             log.error("%s update not readable: %s", self._what, type(exc).__name__)
             jobs = []
         futures = [self._lanes.submit(lane, job) for lane, job in jobs]
-        self._open[entry_id] = asyncio.create_task(self._finish(entry_id, futures))
+        if futures:
+            self._open[entry_id] = asyncio.create_task(self._finish(entry_id, futures))
+        else:  # nothing to wait for (an update kind not handled, a body not for this number)
+            self._open[entry_id] = None
+            self._done(entry_id)
 
     async def _finish(self, entry_id: str, futures: list[asyncio.Future[None]]) -> None:
         try:
@@ -89,6 +94,9 @@ class InboxConsumer:
         except asyncio.CancelledError:
             self._open.pop(entry_id, None)
             raise
+        self._done(entry_id)
+
+    def _done(self, entry_id: str) -> None:
         self._finished.append(entry_id)
         if self._acking is None or self._acking.done():
             self._acking = asyncio.create_task(self._acknowledge())
