@@ -82,7 +82,7 @@ class Service:
         self.whatsapp: WhatsAppAdapter | None = None
         self.inboxes: list[InboxConsumer] = []
         self.whatsapp_inbox: InboxConsumer | None = None
-        # Every messenger's chats share one set of lanes and one flood budget per chat.
+        # Every messenger's chats share one set of lanes (new for each start) and one flood budget per chat.
         self.lanes = Lanes()
         self.flood = FloodGate(lambda: self.city.flood)
         self.engine: Engine | None = None
@@ -202,8 +202,7 @@ class Service:
                 residents=residents, hasher=hasher, worker=worker, clock=clock, sleep=sleep,
                 outbound=outbound, lanes=lanes, flood=flood,
             )  # fmt: skip
-            await self.telegram.inbox.stream.prepare()
-            await self.telegram.receiver.start()
+            await self.telegram.start()
             self.inboxes.append(self.telegram.inbox)
             outbound.register(Channel.TELEGRAM, self.telegram.adapter.notify)
             # Progress can wait its turn: it borrows no budget ahead, unlike answers to people.
@@ -234,7 +233,7 @@ class Service:
             outbound.show_everything_in(self.sandbox.notify)
 
     async def _start_loops(self, storage: Storage, engine: Engine) -> None:
-        """The timer, upkeep, control channel, progress reports and the WhatsApp inbox."""
+        """The timer, upkeep, control channel, progress reports, the inboxes and Telegram's long poll."""
         self.timer = Timer(self.city.tz, clock=self.clock, wake=self.upkeep_once, next_due=self._next_due)
         # What fell due while the service was down goes out now (within the grace) or is held.
         await self.upkeep_once()

@@ -35,6 +35,11 @@ class TelegramSide:
     inbox: InboxConsumer
     polling: bool
 
+    async def start(self) -> None:
+        """The inbox first: from the moment Telegram knows where to send, what it sends is stored."""
+        await self.inbox.stream.prepare()
+        await self.receiver.start()
+
 
 def telegram_side(
     parts: TelegramParts,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import redis.asyncio as aioredis
 
 from bot.service import Service
 from bot.settings import DEFAULT_CITY_FILE
+from city.keys import Keys
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import Call, FakeTelegram
 
@@ -79,6 +81,18 @@ async def service(
 Say = Callable[..., Awaitable[list[str]]]
 
 
+async def handled(redis: aioredis.Redis, keys: Keys, update_id: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait until the update's inbox entry is gone: handled, answered and deleted (what it said with it)."""
+
+    async def waiting() -> bool:
+        entries: Any = await redis.xrange(keys.telegram_inbox())
+        return any(json.loads(fields.get("b", "{}")).get("update_id") == update_id for _, fields in entries)
+
+    async with asyncio.timeout(timeout):
+        while await waiting():  # noqa: ASYNC110 (Redis state)
+            await asyncio.sleep(0.005)
+
+
 async def settled(service: Service, timeout: float = 10.0) -> None:  # noqa: ASYNC109
     """Wait until every stored update is handled and its answers are out: an inbox entry is deleted
     only then. (Redis state: looked at again every few milliseconds, within a deadline.)"""
@@ -98,7 +112,7 @@ ANSWERS = frozenset({"sendMessage", "editMessageText", "sendDocument"})
 
 
 @pytest.fixture
-def say(tg: FakeTelegram, service: Service) -> Say:
+def say(tg: FakeTelegram, service: Service, redis: aioredis.Redis, key_prefix: str) -> Say:
     """Type (or tap) something as a resident; returns the texts of the bot's next `replies` answers."""
 
     async def send(
@@ -106,10 +120,11 @@ def say(tg: FakeTelegram, service: Service) -> Say:
     ) -> list[str]:
         before = len(bot_calls(tg, chat_id))
         if button:
-            tg.push_callback(chat_id, text, language_code=language_code)
+            update_id = tg.push_callback(chat_id, text, language_code=language_code)
         else:
-            tg.push_message(chat_id, text, language_code=language_code)
+            update_id = tg.push_message(chat_id, text, language_code=language_code)
         await tg.wait_for(lambda t: len(bot_calls(t, chat_id)) >= before + replies)
+        await handled(redis, Keys(key_prefix), update_id)
         # What the resident sees: Telegram renders the HTML the bot sends.
         return [html.unescape(str(c.params.get("text", ""))) for c in bot_calls(tg, chat_id)[before:]]
 
