@@ -39,6 +39,7 @@ from city.config_errors import (
     yaml_problem,
 )
 from city.feeds import Feed
+from city.flood import Flood
 from city.loader import CityLoader
 from city.warnings import Warnings
 
@@ -250,7 +251,6 @@ TemplateName = Annotated[
     str, _matching(TEMPLATE_NAME_PATTERN, "must be the template's name in Meta's manager: a-z, 0-9 and _")
 ]
 
-
 TemplateParameter = Literal["text", "city"]
 
 
@@ -311,6 +311,7 @@ class City(_Section):
     draft_expiry_hours: float = Field(24, gt=0)
     alert_escalation_minutes: float = Field(10, gt=0)
     correction_days: int = Field(7, ge=1, le=30)  # for /korrektur; recipients' message ids kept as long
+    flood: Flood = Flood()
     whatsapp_templates: WhatsAppTemplates = WhatsAppTemplates()
     feeds: list[Feed] = Field(default_factory=list)
     # Charts (/statistik, the sandbox page) draw topic n in colour n, starting over when there are fewer.
