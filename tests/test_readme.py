@@ -15,6 +15,7 @@ from bot.settings import Settings
 from broadcasts.model import State
 from city.config import City, FaqEntry, Privacy, QuietHours, Retention, StaffMember, Topic, load_city
 from city.feeds import Feed
+from city.flood import Flood
 from city.warnings import Warnings
 from handlers import words
 from handlers.texts import Texts
@@ -74,7 +75,7 @@ def test_every_setting_command_target_path_and_city_key_is_named() -> None:
     for path in ("/webhooks/telegram", "/webhooks/whatsapp", "/healthz", "/readyz", "/metrics"):
         assert path in README, path
     sections: tuple[type[BaseModel], ...] = (
-        City, Topic, StaffMember, FaqEntry, Privacy, QuietHours, Retention, Feed, Warnings,
+        City, Topic, StaffMember, FaqEntry, Privacy, QuietHours, Retention, Feed, Warnings, Flood,
     )  # fmt: skip
     for model in sections:
         for key, info in model.model_fields.items():
