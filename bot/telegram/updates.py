@@ -1,9 +1,9 @@
 """A Telegram update read into the core's value. Pure: no storage, no network.
 
-Shapes: https://core.telegram.org/bots/api#update. Only `message` and `callback_query` are asked for
-(ALLOWED_UPDATES); anything else, or anything malformed, reads as None and is dropped on purpose. A
-message's time is its `date` (when the person wrote it); a pressed button carries no time of its own,
-so it counts as pressed when it arrives.
+python-telegram-bot's data model reads the update (https://core.telegram.org/bots/api#update). Only
+`message` and `callback_query` are asked for (ALLOWED_UPDATES); anything else, or anything malformed, reads
+as None and is dropped on purpose. A message's time is its `date` (when the person wrote it); a pressed
+button carries no time of its own, so it counts as pressed when it arrives.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from telegram import CallbackQuery, Message
+from telegram import Update as TelegramUpdate
 
 from city.values import Channel
 from handlers.values import Inbound
@@ -51,70 +54,71 @@ def update_id(body: str) -> int | None:
 
 
 def read_update(body: str, now: Callable[[], datetime]) -> Update | None:
+    """python-telegram-bot reads the update (the Bot API's own data model); what it cannot read, or what
+    lacks a chat, a sender or an id, reads as None."""
     payload = _json(body)
-    if payload is None or (number := _int(payload.get("update_id"))) is None:
+    if payload is None or _int(payload.get("update_id")) is None:
         return None
-    query = payload.get("callback_query")
-    if isinstance(query, dict):
-        return _callback(number, query, now())
-    message = payload.get("message")
-    if isinstance(message, dict):
-        return _message(number, message, now())
+    try:
+        update = TelegramUpdate.de_json(payload, None)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError):
+        return None
+    if update is None:
+        return None
+    if (query := update.callback_query) is not None:
+        return _callback(update.update_id, query, now())
+    if (message := update.message) is not None:
+        return _message(update.update_id, message, now())
     return None
 
 
-def _callback(number: int, query: dict[str, Any], now: datetime) -> Update | None:
-    message, sender, data = _dict(query, "message"), _dict(query, "from"), query.get("data")
-    chat_id, message_id, user_id = _int(_dict(message, "chat").get("id")), _int(message.get("message_id")), \
-        _int(sender.get("id"))  # fmt: skip
-    if chat_id is None or message_id is None or user_id is None or not isinstance(data, str) or not data:
+def _callback(number: int, query: CallbackQuery, now: datetime) -> Update | None:
+    message = query.message
+    if message is None or not _fits(message.chat.id, message.message_id, query.from_user.id):
+        return None
+    if not isinstance(query.data, str) or not query.data:
         return None
     inbound = Inbound(
         channel=Channel.TELEGRAM,
-        chat_id=str(chat_id),
-        sender_id=str(user_id),
-        text=data,
-        message_id=str(message_id),
+        chat_id=str(message.chat.id),
+        sender_id=str(query.from_user.id),
+        text=query.data,
+        message_id=str(message.message_id),
         at=now,
         is_button=True,
-        language_hint=_str(sender.get("language_code")),
-        private_chat=_dict(message, "chat").get("type") == "private",
+        language_hint=_str(query.from_user.language_code),
+        private_chat=message.chat.type == "private",
     )
-    return Update(number, inbound, Origin(_str(query.get("id")), message_id))
+    return Update(number, inbound, Origin(_str(query.id), message.message_id))
 
 
-def _message(number: int, message: dict[str, Any], now: datetime) -> Update | None:
-    chat, sender = _dict(message, "chat"), _dict(message, "from")
-    chat_id, message_id, user_id = (
-        _int(chat.get("id")),
-        _int(message.get("message_id")),
-        _int(sender.get("id")),
-    )
-    if chat_id is None or message_id is None or user_id is None:
+def _message(number: int, message: Message, now: datetime) -> Update | None:
+    sender = message.from_user
+    if sender is None or not _fits(message.chat.id, message.message_id, sender.id):
         return None
     inbound = Inbound(
         channel=Channel.TELEGRAM,
-        chat_id=str(chat_id),
-        sender_id=str(user_id),
+        chat_id=str(message.chat.id),
+        sender_id=str(sender.id),
         # Photos, stickers and the like arrive without text and get the same hint as free text.
-        text=_str(message.get("text")) or _str(message.get("caption")) or "",
-        message_id=str(message_id),
-        at=_when(message.get("date"), now),
-        language_hint=_str(sender.get("language_code")),
-        private_chat=chat.get("type") == "private",
+        text=_str(message.text) or _str(message.caption) or "",
+        message_id=str(message.message_id),
+        at=_when(message.date, now),
+        language_hint=_str(sender.language_code),
+        private_chat=message.chat.type == "private",
     )
     return Update(number, inbound, Origin(None, None))
 
 
-def _when(date: Any, now: datetime) -> datetime:
+def _when(date: datetime | None, now: datetime) -> datetime:
     """When the person wrote; a clock on Telegram's side never makes it later than now."""
-    seconds = _int(date)
-    if seconds is None or seconds <= 0:
+    if date is None or date.timestamp() <= 0:
         return now
-    try:
-        return min(datetime.fromtimestamp(seconds, UTC), now)
-    except (ValueError, OverflowError, OSError):
-        return now
+    return min(date.astimezone(UTC), now)
+
+
+def _fits(*ids: Any) -> bool:
+    return all(_int(value) is not None for value in ids)
 
 
 def _json(body: str) -> dict[str, Any] | None:
@@ -123,11 +127,6 @@ def _json(body: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return payload if isinstance(payload, dict) else None
-
-
-def _dict(container: dict[str, Any], key: str) -> dict[str, Any]:
-    value = container.get(key)
-    return value if isinstance(value, dict) else {}
 
 
 def _int(value: Any) -> int | None:
