@@ -53,8 +53,8 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 SEND_CONCURRENCY = 64
 # Drafts expire after hours and alerts escalate after minutes: a look every half minute is plenty.
 UPKEEP_EVERY_S = 30.0
-# The progress message is edited at most every 3 s (bot/progress_reporter.py); looking each second
-# keeps it close to that.
+# The sandbox page's progress is redrawn this often; the messengers' reports keep their own beat
+# (bot/progress_reporter.py).
 REPORT_EVERY_S = 1.0
 # The audit log's copy on a syslog server lags at most this much behind (plus a failed try's wait).
 AUDIT_COPY_EVERY_S = 2.0
@@ -185,19 +185,18 @@ class Service:
     ) -> None:
         """Each messenger's adapter, registered with the outbound router; then who reports progress."""
         store = engine.store
-        outbound, clock, sleep = self.outbound, self.clock, self._sleep
+        outbound, clock, sleep, city = self.outbound, self.clock, self._sleep, self._current_city
         editing = None
         if (telegram := channels.telegram) is not None:
+            pacer = reply_pacer(telegram.client, telegram.limiter, hasher, clock, sleep, city=city)
             self.telegram = TelegramAdapter(
                 token=telegram.token, api_url=self.settings.telegram_api_url,
                 webhook=webhook_target(self.settings), api=telegram.api, conversation=conversation,
                 residents=residents, clock=clock, outbound=outbound,
-                pacer=reply_pacer(telegram.client, telegram.limiter, hasher, clock, sleep),
+                pacer=pacer,
             )  # fmt: skip
             await self.telegram.start()
             outbound.register(Channel.TELEGRAM, self.telegram.notify)
-            # Progress can wait its turn: it borrows no budget ahead, unlike answers to people.
-            pacer = reply_pacer(telegram.client, telegram.limiter, hasher, clock, sleep, lane_s=0.0)
             editing = (telegram.api, pacer)
         if (whatsapp := channels.whatsapp) is not None:
             self.whatsapp, self.inbox = whatsapp_adapter(
@@ -211,12 +210,12 @@ class Service:
             self.reporter = ProgressReporter(
                 redis=storage.redis, keys=storage.keys, store=store, telegram=editing,
                 notify=outbound.send, texts=services.texts, city=self._current_city,
-                limits=services.limits, worker=worker, clock=clock,
+                limits=services.limits, worker=worker, clock=clock, sleep=sleep,
             )  # fmt: skip
         if (sandbox := channels.sandbox) is not None:
+            paced = reply_pacer(sandbox.client, sandbox.limiter, hasher, clock, sleep, city=city)
             self.sandbox = SandboxAdapter(
-                outbox=sandbox.client.outbox, conversation=conversation, residents=residents,
-                pacer=reply_pacer(sandbox.client, sandbox.limiter, hasher, clock, sleep),
+                outbox=sandbox.client.outbox, conversation=conversation, residents=residents, pacer=paced,
                 store=store, statistics=services.statistics, city=self._current_city,
                 texts=services.texts, limits=services.limits, clock=clock, port=lambda: self.port,
             )  # fmt: skip
@@ -236,9 +235,13 @@ class Service:
             asyncio.create_task(every(UPKEEP_EVERY_S, self.upkeep_once, self._stopping, "desk upkeep")),
             asyncio.create_task(every(UPKEEP_EVERY_S, self._privacy, self._stopping, "privacy upkeep")),
             asyncio.create_task(control.listen(self._stopping, actions)),
-            asyncio.create_task(every(REPORT_EVERY_S, self._report, self._stopping, "progress report")),
             asyncio.create_task(drain(engine.notices, self._tell_staff, self._stopping, "staff notice")),
         ]
+        if self.reporter is not None:
+            self._tasks.append(asyncio.create_task(self.reporter.run(self._stopping)))
+        if self.sandbox is not None:
+            report = every(REPORT_EVERY_S, self.sandbox.report, self._stopping, "sandbox progress")
+            self._tasks.append(asyncio.create_task(report))
         if self.inbox is not None:
             self._tasks.append(asyncio.create_task(self.inbox.run(self._stopping)))
         if self.audit_shipper is not None:
@@ -279,12 +282,6 @@ class Service:
     async def _rearm(self) -> None:
         if self.timer is not None:
             await self.timer.rearm()
-
-    async def _report(self) -> None:
-        if self.reporter is not None:
-            await self.reporter.tick()
-        if self.sandbox is not None:
-            await self.sandbox.report()
 
     async def reload_city(self) -> bool:
         """Read the city file again (staff, topics, texts) without a restart; a broken file is refused."""
