@@ -73,6 +73,7 @@ class Service:
         self.metrics = Metrics()
         # Everything the service sleeps for is waiting for a turn to send: counted for /metrics.
         self._sleep = self.metrics.waiting(sleep)
+        self._pause = sleep  # waiting for a beat, not for a turn to send: not counted
         self.city: City = load_city(settings.city_config)
         self.storage: Storage | None = None
         self.telegram: TelegramAdapter | None = None
@@ -210,7 +211,7 @@ class Service:
             self.reporter = ProgressReporter(
                 redis=storage.redis, keys=storage.keys, store=store, telegram=editing,
                 notify=outbound.send, texts=services.texts, city=self._current_city,
-                limits=services.limits, worker=worker, clock=clock, sleep=sleep,
+                limits=services.limits, worker=worker, clock=clock, sleep=self._pause,
             )  # fmt: skip
         if (sandbox := channels.sandbox) is not None:
             paced = reply_pacer(sandbox.client, sandbox.limiter, hasher, clock, sleep, city=city)
