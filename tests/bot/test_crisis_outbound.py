@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from functools import partial
 from collections.abc import AsyncIterator, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
