@@ -42,6 +42,7 @@ PEERS = ("ptb", "aiogram", "aiohttp")
 WEBHOOK_RATES = (500, 1000, 2000, 3000)
 WEBHOOK_RATES_QUICK = (500,)
 PEER_PREFIX = "bare aiohttp at "
+TELEGRAM_PREFIX = "Telegram at "
 STANDIN_SUMMARY = (
     "ok",
     "too_many",
@@ -187,6 +188,12 @@ async def webhook(env: Env, plan: Plan) -> dict[str, Outcome]:
     command = [sys.executable, "-m", "benchmarks.webhook", "--bare",
                "--rate", str(top), "--seconds", str(seconds)]  # fmt: skip
     results[f"{PEER_PREFIX}{top}"] = await run_json(command, timeout_s=seconds * 4 + 120)
+    # Telegram's webhook the same way: the secret token instead of a signature, the same inbox path.
+    await flush_redis(env.redis_url)
+    _progress(f"telegram webhook at {top}/s for {seconds:.0f} s")
+    command = [sys.executable, "-m", "benchmarks.webhook", "--redis-url", env.redis_url,
+               "--messenger", "telegram", "--rate", str(top), "--seconds", str(seconds)]  # fmt: skip
+    results[f"{TELEGRAM_PREFIX}{top}"] = await run_json(command, timeout_s=seconds * 4 + 120)
     return results
 
 

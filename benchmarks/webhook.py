@@ -1,13 +1,15 @@
-"""The WhatsApp webhook under steady load: signed bodies acknowledged per CPU-second, and ack latency.
+"""The webhooks under steady load: bodies acknowledged per CPU-second, and ack latency.
 
 `python -m benchmarks.webhook serve --redis-url URL` runs the service's real aiohttp app with the WhatsApp
-webhook (signature check, JSON check, XADD to the inbound stream, 200) and the inbox's consumer group taking
-the entries off again (processing reduced to parsing: the conversation is not what is measured). It prints
-{"port"} and then, on each line "mark" on stdin, {"cpu_s", "acks"} so far.
+webhook (signature check, JSON check, XADD to the inbound stream, 200) and the Telegram webhook (secret
+token check, JSON check, XADD, 200), and the inboxes' consumer groups taking the entries off again
+(processing reduced to parsing: the conversation is not what is measured). It prints {"port"} and then,
+on each line "mark" on stdin, {"cpu_s", "acks"} so far.
 
-`python -m benchmarks.webhook load --url URL --rate R --seconds S` is the second process: it posts
-pre-signed bodies in Meta's shape on a fixed schedule (open loop, R per second) and prints
-{"sent", "ok", "p50_ms", "p99_ms", "rate"}; a late answer delays nothing that follows.
+`python -m benchmarks.webhook load --url URL --rate R --seconds S [--messenger telegram]` is the second
+process: it posts pre-signed bodies in Meta's shape (or updates in Telegram's, with the secret token) on a
+fixed schedule (open loop, R per second) and prints {"sent", "ok", "p50_ms", "p99_ms", "rate"}; a late
+answer delays nothing that follows.
 
 `serve --bare` is the peer: a bare aiohttp handler that reads the body and answers 200, with no signature,
 JSON or Redis, the floor any Python webhook on aiohttp stands on.
@@ -33,12 +35,16 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from bot.inbox.consumer import InboxConsumer
+from bot.inbox.lanes import Job, Lanes
+from bot.inbox.stream import InboxStream
 from bot.web import WhatsAppHook, build_app
-from bot.whatsapp.webhook import Inbox
 
 SECRET = "bench-app-secret-0123456789abcdef"  # noqa: S105 (a benchmark's own secret)
 NUMBER_ID = "106540352242922"
+TELEGRAM_SECRET = "bench-telegram-secret-0123456789abcdef"  # noqa: S105 (a benchmark's own secret)
 STREAM = "bench:wa-inbox"
+PATHS = {"whatsapp": "/webhooks/whatsapp", "telegram": "/webhooks/telegram"}
 
 
 def body(n: int) -> bytes:
@@ -55,6 +61,17 @@ def body(n: int) -> bytes:
         }}]}],
     }  # fmt: skip
     return json.dumps(payload).encode()
+
+
+def telegram_body(n: int) -> bytes:
+    """A private text message as Telegram posts it, ~350 bytes, each with its own update id."""
+    chat = 100_000 + n % 1_000_000
+    sender = {"id": chat, "is_bot": False, "first_name": "Erika", "language_code": "de"}
+    chat_object = {"id": chat, "first_name": "Erika", "type": "private"}
+    command = [{"offset": 0, "length": 4, "type": "bot_command"}]
+    message = {"message_id": n + 1, "from": sender, "chat": chat_object, "date": 1795424400,
+               "text": "/abo verkehr", "entities": command}  # fmt: skip
+    return json.dumps({"update_id": 500_000_000 + n, "message": message}).encode()
 
 
 def signature(raw: bytes) -> str:
@@ -76,7 +93,8 @@ async def serve_bare() -> None:
         return web.Response()
 
     app = web.Application()
-    app.router.add_post("/webhooks/whatsapp", handle)
+    for path in PATHS.values():
+        app.router.add_post(path, handle)
     runner = await _listen(app)
     await _report_until_eof(lambda: acks)
     await runner.cleanup()
@@ -104,42 +122,62 @@ async def serve(redis_url: str, *, consume: bool = True, stream: str = STREAM) -
     redis: aioredis.Redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
     acks = 0
 
-    async def process(_: str, raw: str) -> None:
+    def split(_: str, raw: str) -> list[tuple[str, Job]]:
         json.loads(raw)
+        return []
 
-    inbox = Inbox(redis, stream, "bench", process)
-    await inbox.prepare()
+    inbox, telegram = InboxStream(redis, stream, "bench"), InboxStream(redis, f"{stream}:tg", "bench")
+    lanes = Lanes()
+    consumers = [InboxConsumer(each, split, lanes, what="bench") for each in (inbox, telegram)]
+    for each in (inbox, telegram):
+        await each.prepare()
 
     async def accept(raw: str) -> None:
         nonlocal acks
         await inbox.accept(raw)
         acks += 1
 
+    async def accept_telegram(raw: str) -> None:
+        nonlocal acks
+        await telegram.accept(raw)
+        acks += 1
+
     async def ready() -> bool:
         return True
 
     hook = WhatsAppHook(verify_token="unused-here", app_secret=SECRET, accept=accept)  # noqa: S106
-    runner = await _listen(build_app(ready, whatsapp=hook))
+    app = build_app(ready, telegram_accept=accept_telegram, telegram_secret=TELEGRAM_SECRET, whatsapp=hook)
+    runner = await _listen(app)
     stop = asyncio.Event()
-    consumer = asyncio.create_task(inbox.run(stop) if consume else stop.wait())
+    consuming = [asyncio.create_task(c.run(stop)) for c in consumers] if consume else []
     await _report_until_eof(lambda: acks)
     stop.set()
-    await consumer
+    await asyncio.gather(*consuming)
     await runner.cleanup()
     await redis.aclose()
 
 
-async def load(url: str, rate: float, seconds: float) -> dict[str, Any]:
+def _requests(messenger: str, count: int) -> list[tuple[bytes, dict[str, str]]]:
+    """Each body with the headers that make it genuine, prepared before the clock starts."""
+    json_type = {"Content-Type": "application/json"}
+    if messenger == "telegram":
+        secret = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET, **json_type}
+        return [(telegram_body(n), secret) for n in range(count)]
+    return [
+        (raw, {"X-Hub-Signature-256": signature(raw), **json_type}) for raw in (body(n) for n in range(count))
+    ]
+
+
+async def load(url: str, rate: float, seconds: float, messenger: str = "whatsapp") -> dict[str, Any]:
     count = int(rate * seconds)
-    bodies = [(raw, signature(raw)) for raw in (body(n) for n in range(count))]
+    bodies = _requests(messenger, count)
     latencies: list[float] = []
     failures = 0
     connector = aiohttp.TCPConnector(limit=512)
     async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def one(raw: bytes, signed: str) -> None:
+        async def one(raw: bytes, headers: dict[str, str]) -> None:
             nonlocal failures
-            headers = {"X-Hub-Signature-256": signed, "Content-Type": "application/json"}
             started = time.perf_counter()
             try:
                 async with session.post(url, data=raw, headers=headers) as response:
@@ -154,11 +192,11 @@ async def load(url: str, rate: float, seconds: float) -> dict[str, Any]:
 
         tasks = []
         begin = time.perf_counter()
-        for n, (raw, signed) in enumerate(bodies):
+        for n, (raw, headers) in enumerate(bodies):
             due = begin + n / rate
             if (delay := due - time.perf_counter()) > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(raw, signed)))
+            tasks.append(asyncio.create_task(one(raw, headers)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - begin
     latencies.sort()
@@ -188,6 +226,7 @@ async def measure(
     consume: bool = True,
     stream: str = STREAM,
     bare: bool = False,
+    messenger: str = "whatsapp",
 ) -> dict[str, Any]:
     """Server and load generator as two processes on loopback; figures of both, joined. `bare` measures
     the peer instead of stadtfunk's webhook."""
@@ -210,8 +249,9 @@ async def measure(
 
         before = await mark()
         client = await asyncio.create_subprocess_exec(
-            python, "-m", "benchmarks.webhook", "load", "--url", f"http://127.0.0.1:{port}/webhooks/whatsapp",
-            "--rate", str(rate), "--seconds", str(seconds), stdout=asyncio.subprocess.PIPE,
+            python, "-m", "benchmarks.webhook", "load", "--url", f"http://127.0.0.1:{port}{PATHS[messenger]}",
+            "--rate", str(rate), "--seconds", str(seconds), "--messenger", messenger,
+            stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, _ = await client.communicate()
         after = await mark()
@@ -224,6 +264,7 @@ async def measure(
     return {
         **result,
         "consumer": consume,
+        "messenger": messenger,
         "offered_rate": rate,
         "server_cpu_s": round(cpu_s, 3),
         "acks": acks,
@@ -244,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     for command in (load_cmd, parser):
         command.add_argument("--rate", type=float, default=1000.0)
         command.add_argument("--seconds", type=float, default=20.0)
+        command.add_argument("--messenger", choices=sorted(PATHS), default="whatsapp")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
     parser.add_argument("--bare", action="store_true", help="measure the peer, a bare aiohttp handler")
     options = parser.parse_args(argv)
@@ -252,9 +294,12 @@ def main(argv: list[str] | None = None) -> None:
     elif options.command == "serve":
         asyncio.run(serve(options.redis_url, consume=not options.no_consumer, stream=options.stream))
     elif options.command == "load":
-        print(json.dumps(asyncio.run(load(options.url, options.rate, options.seconds))), flush=True)
+        run_load = load(options.url, options.rate, options.seconds, options.messenger)
+        print(json.dumps(asyncio.run(run_load)), flush=True)
     else:
-        run = measure(options.redis_url, options.rate, options.seconds, bare=options.bare)
+        run = measure(
+            options.redis_url, options.rate, options.seconds, bare=options.bare, messenger=options.messenger
+        )
         print(json.dumps(asyncio.run(run)), flush=True)
 
 

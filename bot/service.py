@@ -15,6 +15,9 @@ from bot.channels import Channels, build_channels
 from bot.control import Announcement, ControlChannel
 from bot.feeds import FeedLoop, feed_loop
 from bot.http_server import HttpServer
+from bot.inbox.consumer import InboxConsumer
+from bot.inbox.flood import FloodGate
+from bot.inbox.lanes import Lanes
 from bot.loops import drain, every
 from bot.metrics import Metrics
 from bot.outbound import Outbound
@@ -28,11 +31,11 @@ from bot.storage.client import Storage, check_hasher, open_storage
 from bot.storage.data_dir import secure_data_dir
 from bot.storage.idhash import IdHasher, hasher_for
 from bot.syslog import AuditShipper, SyslogSender, SyslogTarget
-from bot.telegram.adapter import TelegramAdapter, webhook_target
+from bot.telegram.receiver import webhook_target
+from bot.telegram.wiring import TelegramSide, telegram_side
 from bot.timer import Timer
 from bot.web import build_app
 from bot.whatsapp.adapter import WhatsAppAdapter
-from bot.whatsapp.webhook import Inbox
 from bot.whatsapp.wiring import template_counter, whatsapp_adapter, whatsapp_hook
 from broadcasts.engine import Engine
 from broadcasts.notice import Notice
@@ -76,9 +79,13 @@ class Service:
         self._pause = sleep  # waiting for a beat, not for a turn to send: not counted
         self.city: City = load_city(settings.city_config)
         self.storage: Storage | None = None
-        self.telegram: TelegramAdapter | None = None
+        self.telegram: TelegramSide | None = None
         self.whatsapp: WhatsAppAdapter | None = None
-        self.inbox: Inbox | None = None
+        self.inboxes: list[InboxConsumer] = []
+        self.whatsapp_inbox: InboxConsumer | None = None
+        # Every messenger's chats share one set of lanes (new for each start) and one flood budget per chat.
+        self.lanes = Lanes()
+        self.flood = FloodGate(lambda: self.city.flood)
         self.engine: Engine | None = None
         self.services: Services | None = None
         self.reporter: ProgressReporter | None = None
@@ -188,24 +195,28 @@ class Service:
         store = engine.store
         outbound, clock, sleep, city = self.outbound, self.clock, self._sleep, self._current_city
         editing = None
+        self.lanes, self.inboxes = Lanes(), []
+        lanes, flood = self.lanes, self.flood
         if (telegram := channels.telegram) is not None:
-            pacer = reply_pacer(telegram.client, telegram.limiter, hasher, clock, sleep, city=city)
-            self.telegram = TelegramAdapter(
-                token=telegram.token, api_url=self.settings.telegram_api_url,
-                webhook=webhook_target(self.settings), api=telegram.api, conversation=conversation,
-                residents=residents, clock=clock, outbound=outbound,
-                pacer=pacer,
+            self.telegram = telegram_side(
+                telegram, settings=self.settings, storage=storage, conversation=conversation,
+                residents=residents, hasher=hasher, worker=worker, clock=clock, sleep=sleep,
+                outbound=outbound, lanes=lanes, flood=flood, city=city,
             )  # fmt: skip
             await self.telegram.start()
-            outbound.register(Channel.TELEGRAM, self.telegram.notify)
+            self.inboxes.append(self.telegram.inbox)
+            outbound.register(Channel.TELEGRAM, self.telegram.adapter.notify)
+            # The progress message asks in the staff lane, the same pacer as every answer.
+            pacer = reply_pacer(telegram.client, telegram.limiter, hasher, clock, sleep, city=city)
             editing = (telegram.api, pacer)
         if (whatsapp := channels.whatsapp) is not None:
-            self.whatsapp, self.inbox = whatsapp_adapter(
+            self.whatsapp, self.whatsapp_inbox = whatsapp_adapter(
                 whatsapp, settings=self.settings, storage=storage, engine=engine,
                 conversation=conversation, residents=residents, hasher=hasher, worker=worker,
-                clock=clock, sleep=sleep, outbound=outbound,
+                clock=clock, sleep=sleep, outbound=outbound, lanes=lanes, flood=flood, city=city,
             )  # fmt: skip
-            await self.inbox.prepare()
+            await self.whatsapp_inbox.stream.prepare()
+            self.inboxes.append(self.whatsapp_inbox)
             outbound.register(Channel.WHATSAPP, self.whatsapp.notify)
         if self.telegram is not None or self.whatsapp is not None:
             self.reporter = ProgressReporter(
@@ -223,7 +234,7 @@ class Service:
             outbound.show_everything_in(self.sandbox.notify)
 
     async def _start_loops(self, storage: Storage, engine: Engine) -> None:
-        """The timer, upkeep, control channel, progress reports and the WhatsApp inbox."""
+        """The timer, upkeep, control channel, progress reports, the inboxes and Telegram's long poll."""
         self.timer = Timer(self.city.tz, clock=self.clock, wake=self.upkeep_once, next_due=self._next_due)
         # What fell due while the service was down goes out now (within the grace) or is held.
         await self.upkeep_once()
@@ -243,8 +254,9 @@ class Service:
         if self.sandbox is not None:
             report = every(REPORT_EVERY_S, self.sandbox.report, self._stopping, "sandbox progress")
             self._tasks.append(asyncio.create_task(report))
-        if self.inbox is not None:
-            self._tasks.append(asyncio.create_task(self.inbox.run(self._stopping)))
+        self._tasks += [asyncio.create_task(inbox.run(self._stopping)) for inbox in self.inboxes]
+        if self.telegram is not None and self.telegram.polling:
+            self._tasks.append(asyncio.create_task(self.telegram.receiver.poll(self._stopping)))
         if self.audit_shipper is not None:
             copy = every(AUDIT_COPY_EVERY_S, self.audit_shipper.ship, self._stopping, "audit copy to syslog")
             self._tasks.append(asyncio.create_task(copy))
@@ -304,11 +316,14 @@ class Service:
 
     async def _serve_http(self) -> None:
         target = webhook_target(self.settings) if self.telegram is not None else None
+        whatsapp = self.whatsapp_inbox.stream if self.whatsapp_inbox is not None else None
         app = build_app(
             self.ready,
-            telegram_feed=self.telegram.feed if self.telegram is not None and target else None,
+            telegram_accept=self.telegram.inbox.stream.accept
+            if self.telegram is not None and target
+            else None,
             telegram_secret=target.secret if target else None,
-            whatsapp=whatsapp_hook(self.settings, self.inbox),
+            whatsapp=whatsapp_hook(self.settings, whatsapp),
         )
         if self.sandbox is not None:
             self.sandbox.install(app)
@@ -337,7 +352,7 @@ class Service:
         if self.storage is None:
             return False
         telegram = self.telegram
-        if self.settings.telegram_enabled and (telegram is None or not telegram.application.running):
+        if self.settings.telegram_enabled and (telegram is None or not telegram.receiver.running):
             return False
         if self.settings.whatsapp_enabled and self.whatsapp is None:
             return False
@@ -354,6 +369,7 @@ class Service:
             self.timer = None
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        await self.lanes.close()
         if self.feeds is not None:
             with contextlib.suppress(*REDIS_ERRORS):
                 await self.feeds.release()
@@ -367,15 +383,13 @@ class Service:
             await self.engine.stop()
             self.engine = None
         if self.telegram is not None:
-            try:
-                await self.telegram.stop()
-            except Exception as exc:
-                log.warning("telegram adapter did not stop cleanly: %s", type(exc).__name__)
+            await self.telegram.receiver.stop()
             self.telegram = None
         self.sandbox = None
         self.privacy = None
         self.whatsapp = None
-        self.inbox = None
+        self.whatsapp_inbox = None
+        self.inboxes = []
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.telegram.adapter import WEBHOOK_PATH
+from bot.telegram.receiver import WEBHOOK_PATH
 from bot.whatsapp import webhook as whatsapp_webhook
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ MAX_BODY_BYTES = 1024 * 1024
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 
 Ready = Callable[[], Awaitable[bool]]
-Feed = Callable[[dict[str, object]], Awaitable[None]]
+Accept = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class WhatsAppHook:
 
 def build_app(
     ready: Ready,
-    telegram_feed: Feed | None = None,
+    telegram_accept: Accept | None = None,
     telegram_secret: str | None = None,
     whatsapp: WhatsAppHook | None = None,
 ) -> web.Application:
@@ -49,8 +49,8 @@ def build_app(
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    if telegram_feed is not None and telegram_secret:
-        app.router.add_post(WEBHOOK_PATH, _telegram_webhook(telegram_feed, telegram_secret))
+    if telegram_accept is not None and telegram_secret:
+        app.router.add_post(WEBHOOK_PATH, _telegram_webhook(telegram_accept, telegram_secret))
     if whatsapp is not None:
         path = whatsapp_webhook.WEBHOOK_PATH
         app.router.add_get(path, whatsapp_webhook.verification(whatsapp.verify_token))
@@ -58,7 +58,8 @@ def build_app(
     return app
 
 
-def _telegram_webhook(feed: Feed, secret: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _telegram_webhook(accept: Accept, secret: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """Stored in the inbox before the 200: Telegram sends again what got none, and never what got one."""
     expected = secret.encode()
 
     async def handle(request: web.Request) -> web.Response:
@@ -67,12 +68,17 @@ def _telegram_webhook(feed: Feed, secret: str) -> Callable[[web.Request], Awaita
             log.warning("telegram webhook: wrong or missing secret token")
             return web.Response(status=403)
         try:
-            payload = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
+            body = (await request.read()).decode("utf-8")
+            payload = json.loads(body)
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
             return web.Response(status=400, text="malformed JSON")
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return web.Response(status=400, text="not a Telegram update")
-        await feed(payload)
+        try:
+            await accept(body)
+        except Exception as exc:  # Redis away: not stored, so not acknowledged, and Telegram sends it again
+            log.error("telegram webhook: could not store an update: %s", type(exc).__name__)
+            return web.Response(status=503)
         return web.Response(status=200)
 
     return handle

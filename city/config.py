@@ -253,6 +253,14 @@ class AlternativeChannel(_Section):
     url: Url
 
 
+class Flood(_Section):
+    """A chat's budget: more than `messages` within `seconds` and its further messages are not handled
+    (one notice, then silence until it calms down). Staff are exempt."""
+
+    messages: int = Field(8, ge=1, le=1000, description="messages a chat may send within `seconds`")
+    seconds: float = Field(10, gt=0, le=3600, description="the sliding window the budget counts over")
+
+
 class QuietHours(_Section):
     start: ClockTime = datetime.time(22, 0)
     end: ClockTime = datetime.time(7, 0)
@@ -327,6 +335,7 @@ class City(_Section):
     alerts_need_approval: bool = True
     draft_expiry_hours: float = Field(24, gt=0)
     alert_escalation_minutes: float = Field(10, gt=0)
+    flood: Flood = Flood()
     whatsapp_templates: WhatsAppTemplates = WhatsAppTemplates()
     feeds: list[Feed] = Field(default_factory=list)
 

@@ -245,6 +245,18 @@ class Keys:
         """Keyed hashes of the resident's message ids already taken up (≥7 days), so replays count once."""
         return f"{self.prefix}:wa:{{{hashed}}}:seen"
 
+    def telegram_inbox(self) -> str:
+        """Telegram updates (webhook or polling), stored before they are acknowledged (consumer group)."""
+        return f"{self.prefix}:tg-inbox"
+
+    def telegram_seen(self, update_id: int) -> str:
+        """Which inbox entry took up this update, and whether it is handled: each update counts once."""
+        return f"{self.prefix}:tg-seen:{update_id}"
+
+    def inbox_answers(self, channel: Channel, entry_id: str) -> str:
+        """The answers to an inbox entry's messages, kept from their handling until they are sent."""
+        return f"{self.prefix}:answers:{channel.value}:{entry_id}"
+
     def whatsapp_inbox(self) -> str:
         """Verified webhook bodies, stored before the 200 and processed after it (consumer group)."""
         return f"{self.prefix}:wa-inbox"

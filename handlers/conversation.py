@@ -7,6 +7,7 @@ import logging
 from city.values import Channel, Resident, ResidentRecord
 from handlers import (
     delivery,
+    gate,
     resident,
     staff_decisions,
     staff_drafting,
@@ -16,6 +17,7 @@ from handlers import (
 from handlers.consent import consent_prompt
 from handlers.matching import find_faq, normalize
 from handlers.router import Context, Router, Services
+from handlers.staff_common import staff_member
 from handlers.texts import DEFAULT_LANGUAGE, pick_language
 from handlers.values import Inbound, Reply
 
@@ -56,8 +58,25 @@ class Conversation:
             log.error("conversation failed: %s", type(exc).__name__)
             return [Reply(self._services.texts(self._language(inbound, record), "error"))]
 
+    def is_staff(self, inbound: Inbound) -> bool:
+        """Whether the sender is staff in the city file (staff are exempt from the flood budget)."""
+        return staff_member(Context(inbound, "", "", DEFAULT_LANGUAGE, None, self._services)) is not None
+
+    async def flood_notice(self, inbound: Inbound, seconds: float) -> list[Reply]:
+        """The one notice a chat gets when it writes faster than the city's flood budget."""
+        try:
+            record = await self._services.residents.get(Resident(inbound.channel, inbound.chat_id))
+        except Exception as exc:
+            log.error("conversation failed: %s", type(exc).__name__)
+            record = None
+        return [Reply(self._services.texts(self._language(inbound, record), "flood_notice",
+                                           seconds=round(seconds)))]  # fmt: skip
+
     async def _dispatch(self, inbound: Inbound, record: ResidentRecord | None) -> list[Reply]:
         language = self._language(inbound, record)
+        early = gate.ahead(Context(inbound, "", "", language, record, self._services))
+        if early is not None:
+            return early
         text = inbound.text.strip()
         if len(text) > MAX_INPUT_CHARS:
             slashless = inbound.channel in SLASHLESS_CHANNELS

@@ -148,8 +148,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(token=TOKEN) as fake:
+async def tg(clock: ManualClock) -> AsyncIterator[FakeTelegram]:
+    # People write at the test's time, as the service sees it.
+    async with FakeTelegram(token=TOKEN, dates=lambda: clock().timestamp()) as fake:
         yield fake
 
 

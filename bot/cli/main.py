@@ -27,7 +27,7 @@ from bot.settings import ConfigurationError, Settings, load_settings
 from bot.signals import run_until_signalled
 from bot.storage.client import StorageError
 from bot.storage.embedded import EmbeddedRedisError
-from bot.telegram.adapter import TelegramStartError
+from bot.telegram.receiver import TelegramStartError
 from broadcasts.audit import OPERATOR, Action, Entry, Via
 from broadcasts.progress import Progress
 from broadcasts.store import BroadcastStore

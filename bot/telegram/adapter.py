@@ -1,140 +1,40 @@
-"""The Telegram adapter: python-telegram-bot receives updates, the core answers, TelegramAPI replies."""
+"""The Telegram adapter: updates from the inbox read into the core's values, the core answers, TelegramAPI
+replies. Receiving (webhook or polling) is bot/telegram/receiver.py; it only stores what arrives."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
-from telegram import BotCommand, Update
-from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
-
+from bot.inbox.answers import Json
+from bot.inbox.lanes import Job
+from bot.inbox.turn import Turn, Turns
 from bot.outbound import Outbound
-from bot.settings import ConfigurationError, Settings, TelegramMode
 from bot.telegram.api import MAX_TEXT, TelegramAPI
+from bot.telegram.marks import TelegramMarks
+from bot.telegram.updates import Origin, Update, read_update
 from broadcasts.outcome import SendError, SendProblem
 from broadcasts.render import split_text
 from broadcasts.reply_pacer import ReplyPacer
 from city.residents import Residents
 from city.values import Channel, Resident
 from handlers.conversation import Conversation
-from handlers.values import Inbound, Reply
+from handlers.values import Reply
 
 log = logging.getLogger(__name__)
-
-WEBHOOK_PATH = "/webhooks/telegram"
-ALLOWED_UPDATES = ["message", "callback_query"]
-# Long-poll timeout for getUpdates: short enough that a shutdown never waits long.
-POLL_TIMEOUT_S = 10
-
-# The command menu, in the order residents see it.
-COMMANDS = {
-    "de": [
-        ("themen", "Themen anzeigen und auswählen"),
-        ("abo", "Ein Thema abonnieren"),
-        ("abbestellen", "Ein Thema oder alle abbestellen"),
-        ("faq", "Antworten auf häufige Fragen"),
-        ("sprache", "Sprache wählen (de/en)"),
-        ("datenschutz", "Datenschutz und Netiquette"),
-        ("meinedaten", "Meine gespeicherten Daten"),
-        ("loeschen", "Alle meine Daten löschen"),
-        ("hilfe", "Hilfe"),
-    ],
-    "en": [
-        ("topics", "Show and choose topics"),
-        ("subscribe", "Subscribe to a topic"),
-        ("unsubscribe", "Unsubscribe from a topic or all"),
-        ("faq", "Answers to common questions"),
-        ("language", "Choose your language (de/en)"),
-        ("privacy", "Privacy and netiquette"),
-        ("mydata", "The data stored about me"),
-        ("delete", "Erase all my data"),
-        ("help", "Help"),
-    ],
-}
-
-
-class TelegramStartError(RuntimeError):
-    """The bot cannot start; the message tells the operator what to fix."""
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where an inbound came from, for answering it: a pressed button is answered and may be edited."""
-
-    callback_id: str | None
-    message_id: int | None
-
-
-def to_inbound(update: Update, now: Callable[[], datetime]) -> tuple[Inbound, Origin] | None:
-    """Translate an update into the core's value; None for kinds stadtfunk ignores on purpose."""
-    if update.callback_query is not None:
-        query = update.callback_query
-        message = query.message
-        if message is None or not query.data:
-            return None
-        inbound = Inbound(
-            channel=Channel.TELEGRAM,
-            chat_id=str(message.chat.id),
-            sender_id=str(query.from_user.id),
-            text=query.data,
-            message_id=str(message.message_id),
-            at=now(),
-            is_button=True,
-            language_hint=query.from_user.language_code,
-            private_chat=message.chat.type == "private",
-        )
-        return inbound, Origin(query.id, message.message_id)
-    message = update.message
-    if message is None or message.from_user is None:
-        return None
-    inbound = Inbound(
-        channel=Channel.TELEGRAM,
-        chat_id=str(message.chat.id),
-        sender_id=str(message.from_user.id),
-        # Photos, stickers and the like arrive without text and get the same hint as free text.
-        text=message.text or message.caption or "",
-        message_id=str(message.message_id),
-        at=message.date.astimezone(UTC) if message.date else now(),
-        language_hint=message.from_user.language_code,
-        private_chat=message.chat.type == "private",
-    )
-    return inbound, Origin(None, None)
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookTarget:
-    """Where Telegram should POST updates (TELEGRAM_WEBHOOK_URL + WEBHOOK_PATH) and the secret it echoes."""
-
-    url: str
-    secret: str
-
-
-def webhook_target(settings: Settings) -> WebhookTarget | None:
-    """Where Telegram posts updates in webhook mode; None when polling."""
-    if settings.telegram_mode is not TelegramMode.WEBHOOK:
-        return None
-    # Settings validation guarantees both in webhook mode; this keeps the types honest.
-    if settings.telegram_webhook_url is None or settings.telegram_webhook_secret is None:
-        raise ConfigurationError(
-            "TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET"
-        )
-    return WebhookTarget(settings.telegram_webhook_url, settings.telegram_webhook_secret.get_secret_value())
 
 
 class TelegramAdapter:
     def __init__(
         self,
         *,
-        token: str,
-        api_url: str,
-        webhook: WebhookTarget | None,
         api: TelegramAPI,
         conversation: Conversation,
         residents: Residents,
+        marks: TelegramMarks,
+        turns: Turns,
         pacer: ReplyPacer,
         clock: Callable[[], datetime],
         outbound: Outbound,
@@ -144,74 +44,33 @@ class TelegramAdapter:
         self._pacer = pacer
         self._conversation = conversation
         self._residents = residents
+        self._marks = marks
+        self._turns = turns
         self._clock = clock
-        self._webhook = webhook
-        api_url = api_url.rstrip("/")
-        builder = (
-            ApplicationBuilder().token(token).base_url(f"{api_url}/bot").base_file_url(f"{api_url}/file/bot")
+
+    def split(self, entry_id: str, body: str) -> list[tuple[str, Job]]:
+        """A stored update as a job in its chat's lane; nothing for kinds stadtfunk ignores on purpose."""
+        update = read_update(body, self._clock)
+        if update is None:
+            return []
+        turn = Turn(
+            entry_id=entry_id,
+            index=0,
+            inbound=update.inbound,
+            origin=update.origin.to_json(),
+            claim=partial(self._marks.claim, update.update_id, entry_id),
+            finish=partial(self._marks.finish, update.update_id, entry_id),
+            handle=self._conversation.handle,
+            deliver=partial(self._answer, update),
         )
-        if webhook is not None:
-            builder = builder.updater(None)
-        self.application: Application = builder.build()  # type: ignore[type-arg]
-        self.application.add_handler(TypeHandler(Update, self._on_update))
-        self.application.add_error_handler(self._on_error)
+        return [self._turns.job(turn)]
 
-    async def start(self) -> None:
-        try:
-            await self.application.initialize()  # calls getMe
-        except InvalidToken:
-            raise TelegramStartError(
-                "Telegram rejected TELEGRAM_BOT_TOKEN (getMe answered 401/404); "
-                "copy the token from @BotFather again"
-            ) from None
-        except NetworkError as exc:
-            raise TelegramStartError(
-                f"cannot reach the Bot API at TELEGRAM_API_URL ({type(exc).__name__})"
-            ) from None
-        bot = self.application.bot
-        for language, commands in COMMANDS.items():
-            menu = [BotCommand(name, description) for name, description in commands]
-            await bot.set_my_commands(menu, language_code=None if language == "de" else language)
-        updater = self.application.updater
-        if self._webhook is not None:
-            await bot.set_webhook(
-                url=self._webhook.url.rstrip("/") + WEBHOOK_PATH,
-                secret_token=self._webhook.secret,
-                allowed_updates=ALLOWED_UPDATES,
-            )
-        elif updater is not None:
-            await updater.start_polling(
-                poll_interval=0,
-                timeout=POLL_TIMEOUT_S,
-                allowed_updates=ALLOWED_UPDATES,
-                drop_pending_updates=False,
-            )
-        await self.application.start()
-
-    async def stop(self) -> None:
-        if self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
-        if self.application.running:
-            await self.application.stop()
-        await self.application.shutdown()
-        # After a failed start the application counts as never initialised, but the bot's HTTP pool is open.
-        await self.application.bot.shutdown()
-
-    async def feed(self, payload: dict[str, object]) -> None:
-        """Hand a webhook body to PTB's queue, as its custom-webhook example does."""
-        update = Update.de_json(payload, self.application.bot)
-        await self.application.update_queue.put(update)
-
-    async def _on_update(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        translated = to_inbound(update, self._clock)
-        if translated is None:
-            return
-        inbound, origin = translated
-        replies = await self._conversation.handle(inbound)
-        if origin.callback_id is not None:
+    async def _answer(self, update: Update, replies: list[Reply], origin: Json) -> None:
+        kept = Origin.from_json(origin)
+        if kept.callback_id is not None:
             # Telegram shows a spinner on the button until the query is answered.
-            await self._quietly(self._api.answer_callback(origin.callback_id))
-        await self.deliver(inbound.chat_id, replies, origin)
+            await self._quietly(self._api.answer_callback(kept.callback_id))
+        await self.deliver(update.inbound.chat_id, replies, kept)
 
     async def notify(self, replies: list[Reply]) -> None:
         """Notifications addressed to Telegram chats (reply.to), from the outbound router."""
@@ -262,11 +121,3 @@ class TelegramAdapter:
             await call
         except SendError as error:
             log.info("telegram callback answer failed: %s", error.problem.value)
-
-    async def _on_error(self, _: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # PTB would log the update with the person's text; name only the kind of failure.
-        error = context.error
-        if isinstance(error, TelegramError | SendError):
-            log.warning("telegram update failed: %s", type(error).__name__)
-        else:
-            log.error("telegram update failed: %s", type(error).__name__)

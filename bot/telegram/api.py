@@ -1,7 +1,8 @@
-"""A lean Bot API client on aiohttp for everything stadtfunk sends, with Telegram's errors mapped here only.
+"""A lean Bot API client on aiohttp for every call stadtfunk makes, with Telegram's errors mapped here only.
 
-Receiving (polling, webhook parsing) is python-telegram-bot's job; sending is done here because PTB's
-per-call overhead would cap broadcast throughput (see docs/benchmarks.md).
+Receiving goes through it too (bot/telegram/receiver.py: getUpdates), and updates are read by
+bot/telegram/updates.py: python-telegram-bot's per-call overhead would cap broadcast throughput (see
+docs/benchmarks.md), and its in-memory update queue would lose what a crash catches in it.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 
+from bot.inbox.claim import Claim
+from bot.inbox.lanes import Job
+from bot.inbox.turn import Turn, Turns
 from bot.outbound import Outbound
 from bot.whatsapp.api import WhatsAppAPI, classify_code
 from bot.whatsapp.channel import WhatsAppChannel
@@ -44,9 +47,11 @@ class WhatsAppAdapter:
         marks: WhatsAppMarks,
         engine: Engine,
         pacer: ReplyPacer,
+        turns: Turns,
         clock: Callable[[], datetime],
         outbound: Outbound,
     ) -> None:
+        self._turns = turns
         self._api = api
         self._channel = channel
         self._number = phone_number_id
@@ -58,44 +63,61 @@ class WhatsAppAdapter:
         self._clock = clock
         self._outbound = outbound
 
-    async def process(self, entry_id: str, body: str) -> None:
-        """Handle one stored notification. Raises only when storage fails, so that it is retried."""
+    def split(self, entry_id: str, body: str) -> list[tuple[str, Job]]:
+        """A stored notification as jobs: each message in its chat's lane, each status beside them."""
         notification = parse(body, self._number)
         if notification is None:
             log.warning("whatsapp notification is not JSON")
-            return
-        for message in notification.messages:
-            await self._message(entry_id, message)
-        for status in notification.statuses:
-            await self._status(entry_id, status)
+            return []
         for code in notification.error_codes:
             log.warning("whatsapp reports an error: code %s", code)
+        jobs = [
+            self._turns.job(self._turn(entry_id, index, message))
+            for index, message in enumerate(notification.messages)
+        ]
+        for status in notification.statuses:
+            jobs.append((f"whatsapp-status:{status.recipient}", partial(self._status, entry_id, status)))
+        return jobs
 
-    async def _message(self, entry_id: str, message: IncomingMessage) -> None:
-        chat_id = message.chat_id
-        if not await self._marks.first_time(chat_id, message.message_id, entry_id):
-            return  # Meta delivered it before
+    def _turn(self, entry_id: str, index: int, message: IncomingMessage) -> Turn:
         now = self._clock()
-        # A retried notification may be days old; a clock on Meta's side never makes it later than now.
-        at = min(message.at, now) if message.at is not None else now
-        await self._marks.note_inbound(chat_id, at)
-        if message.ignored:
-            return
-        await self._quietly(self._api.mark_read(message.message_id))
         inbound = Inbound(
             channel=Channel.WHATSAPP,
-            chat_id=chat_id,
-            sender_id=chat_id,
+            chat_id=message.chat_id,
+            sender_id=message.chat_id,
             text=message.text,
             message_id=message.message_id,
-            at=at,
+            # A retried notification may be days old; a clock on Meta's side never makes it later than now.
+            at=min(message.at, now) if message.at is not None else now,
             is_button=message.is_button,
         )
-        await self._remember(chat_id, message.user_id)
+        return Turn(
+            entry_id=entry_id,
+            index=index,
+            inbound=inbound,
+            origin={},
+            claim=partial(self._claim, entry_id, inbound),
+            finish=partial(self._marks.finish, message.chat_id, message.message_id, entry_id),
+            handle=partial(self._handle, message),
+            deliver=lambda replies, _: self.deliver(message.chat_id, replies),
+        )
+
+    async def _claim(self, entry_id: str, inbound: Inbound) -> Claim:
+        claim = await self._marks.claim(inbound.chat_id, inbound.message_id, entry_id)
+        if claim is Claim.NEW:
+            # Whatever becomes of the message, the resident wrote: their window runs from then.
+            await self._marks.note_inbound(inbound.chat_id, inbound.at)
+        return claim
+
+    async def _handle(self, message: IncomingMessage, inbound: Inbound) -> list[Reply]:
+        if message.ignored:
+            return []
+        await self._quietly(self._api.mark_read(message.message_id))
+        await self._remember(message.chat_id, message.user_id)
         replies = await self._conversation.handle(inbound)
         # Again afterwards: this very message may have been the consent that makes keeping it lawful.
-        await self._remember(chat_id, message.user_id)
-        await self.deliver(chat_id, replies)
+        await self._remember(message.chat_id, message.user_id)
+        return replies
 
     async def _remember(self, chat_id: str, user_id: str) -> None:
         """Keep the business-scoped user id beside the number, for residents who agreed."""
@@ -103,11 +125,16 @@ class WhatsAppAdapter:
             await self._residents.remember(Resident(Channel.WHATSAPP, chat_id), "whatsapp_user_id", user_id)
 
     async def _status(self, entry_id: str, status: StatusUpdate) -> None:
-        state, recipient, tag = status.state, status.recipient, status.tag
-        if state not in LATER_COUNTERS:
+        if status.state not in LATER_COUNTERS:
             return  # "sent" was counted when the API accepted the message
-        if not await self._marks.first_time(recipient, f"{status.message_id}:{state}", entry_id):
+        mark = f"{status.message_id}:{status.state}"
+        if await self._marks.claim(status.recipient, mark, entry_id) is not Claim.NEW:
             return
+        await self._counted(status)
+        await self._marks.finish(status.recipient, mark, entry_id)
+
+    async def _counted(self, status: StatusUpdate) -> None:
+        state, recipient, tag = status.state, status.recipient, status.tag
         if BROADCAST_TAG.match(tag):
             # Aggregate only: which resident read what is not kept.
             await self._engine.store.count_reported(tag, Channel.WHATSAPP, LATER_COUNTERS[state])

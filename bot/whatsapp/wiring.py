@@ -10,7 +10,13 @@ from datetime import datetime
 
 import aiohttp
 
-from bot.assembly import limiter_for
+from bot.assembly import limiter_for, staff_chats
+from bot.inbox.answers import Answers
+from bot.inbox.consumer import InboxConsumer
+from bot.inbox.flood import FloodGate
+from bot.inbox.lanes import Lanes
+from bot.inbox.stream import InboxStream
+from bot.inbox.turn import Turns
 from bot.outbound import Outbound
 from bot.settings import Settings
 from bot.storage.client import Storage
@@ -20,12 +26,11 @@ from bot.whatsapp.adapter import WhatsAppAdapter
 from bot.whatsapp.api import WhatsAppAPI
 from bot.whatsapp.channel import WhatsAppChannel
 from bot.whatsapp.marks import WhatsAppMarks
-from bot.whatsapp.webhook import Inbox
 from broadcasts.approval import topics_of
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
 from broadcasts.model import Broadcast
-from broadcasts.reply_pacer import ReplyPacer
+from broadcasts.reply_pacer import ReplyPacer, nobody
 from city.config import City
 from city.residents import Residents
 from city.values import Channel
@@ -63,7 +68,7 @@ def whatsapp_parts(
     marks = WhatsAppMarks(storage.redis, storage.keys, hasher)
     channel = WhatsAppChannel(api, settings.whatsapp_rate_limit, marks, city, clock)
     # One budget per phone number id, shared by every process.
-    limiter = limiter_for(storage, channel, number, settings.rate_limit_margin)
+    limiter = limiter_for(storage, channel, number, settings.rate_limit_margin, city=city)
     return WhatsAppParts(api, channel, limiter, marks)
 
 
@@ -80,7 +85,10 @@ def whatsapp_adapter(
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     outbound: Outbound,
-) -> tuple[WhatsAppAdapter, Inbox]:
+    lanes: Lanes,
+    flood: FloodGate,
+    city: Callable[[], City] | None = None,
+) -> tuple[WhatsAppAdapter, InboxConsumer]:
     adapter = WhatsAppAdapter(
         api=parts.api,
         channel=parts.channel,
@@ -96,13 +104,15 @@ def whatsapp_adapter(
             hasher=hasher,
             clock=clock,
             sleep=sleep,
+            staff=staff_chats(Channel.WHATSAPP, city) if city is not None else nobody,
         ),
+        turns=Turns(Answers(storage.redis, storage.keys, Channel.WHATSAPP), flood, conversation),
         clock=clock,
         outbound=outbound,
     )
     disk = DiskRewrite(storage.redis, storage.keys)
-    inbox = Inbox(storage.redis, storage.keys.whatsapp_inbox(), worker, adapter.process, processed=disk.note)
-    return adapter, inbox
+    stream = InboxStream(storage.redis, storage.keys.whatsapp_inbox(), worker, handled=disk.note)
+    return adapter, InboxConsumer(stream, adapter.split, lanes, what="whatsapp")
 
 
 def template_counter(
@@ -128,7 +138,7 @@ def template_counter(
     return count
 
 
-def whatsapp_hook(settings: Settings, inbox: Inbox | None) -> WhatsAppHook | None:
+def whatsapp_hook(settings: Settings, inbox: InboxStream | None) -> WhatsAppHook | None:
     """The webhook's secrets and where it stores what it accepts; None without WhatsApp."""
     if inbox is None or settings.whatsapp_app_secret is None or settings.whatsapp_verify_token is None:
         return None

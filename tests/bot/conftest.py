@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,13 @@ import redis.asyncio as aioredis
 
 from bot.service import Service
 from bot.settings import DEFAULT_CITY_FILE
+from city.keys import Keys
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 SETTLE_TURNS = 20
+FLOOD_EXAMPLE = "flood: {messages: 8, seconds: 10}"
+FLOOD_UNTESTED = "flood: {messages: 1000, seconds: 10}"
 
 
 class Sleeps:
@@ -44,7 +48,10 @@ def sleeps(clock: ManualClock) -> Sleeps:
 def city_file(tmp_path: Path) -> Path:
     """A writable copy of the example city: tests change it and reload, as a press office would."""
     path = tmp_path / "stadt.yaml"
-    path.write_text(DEFAULT_CITY_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    text = DEFAULT_CITY_FILE.read_text(encoding="utf-8")
+    # Tests type far faster than people: the flood budget is set back to the city's own where it is tested.
+    assert FLOOD_EXAMPLE in text
+    path.write_text(text.replace(FLOOD_EXAMPLE, FLOOD_UNTESTED), encoding="utf-8")
     return path
 
 
@@ -74,6 +81,28 @@ async def service(
 Say = Callable[..., Awaitable[list[str]]]
 
 
+async def handled(redis: aioredis.Redis, keys: Keys, update_id: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait until the update's inbox entry is gone: handled, answered and deleted (what it said with it)."""
+
+    async def waiting() -> bool:
+        entries: Any = await redis.xrange(keys.telegram_inbox())
+        return any(json.loads(fields.get("b", "{}")).get("update_id") == update_id for _, fields in entries)
+
+    async with asyncio.timeout(timeout):
+        while await waiting():  # noqa: ASYNC110 (Redis state)
+            await asyncio.sleep(0.005)
+
+
+async def settled(service: Service, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait until every stored update is handled and its answers are out: an inbox entry is deleted
+    only then. (Redis state: looked at again every few milliseconds, within a deadline.)"""
+    assert service.storage is not None
+    redis, keys = service.storage.redis, service.storage.keys
+    async with asyncio.timeout(timeout):
+        while await redis.xlen(keys.telegram_inbox()) or await redis.xlen(keys.whatsapp_inbox()):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+
 def bot_calls(tg: FakeTelegram, chat_id: int) -> list[Call]:
     """What the bot did in one chat: sends, edits, documents (not polling or callback answers)."""
     return [c for c in tg.calls if c.chat_id == str(chat_id) and c.method in ANSWERS]
@@ -83,7 +112,7 @@ ANSWERS = frozenset({"sendMessage", "editMessageText", "sendDocument"})
 
 
 @pytest.fixture
-def say(tg: FakeTelegram, service: Service) -> Say:
+def say(tg: FakeTelegram, service: Service, redis: aioredis.Redis, key_prefix: str) -> Say:
     """Type (or tap) something as a resident; returns the texts of the bot's next `replies` answers."""
 
     async def send(
@@ -91,10 +120,11 @@ def say(tg: FakeTelegram, service: Service) -> Say:
     ) -> list[str]:
         before = len(bot_calls(tg, chat_id))
         if button:
-            tg.push_callback(chat_id, text, language_code=language_code)
+            update_id = tg.push_callback(chat_id, text, language_code=language_code)
         else:
-            tg.push_message(chat_id, text, language_code=language_code)
+            update_id = tg.push_message(chat_id, text, language_code=language_code)
         await tg.wait_for(lambda t: len(bot_calls(t, chat_id)) >= before + replies)
+        await handled(redis, Keys(key_prefix), update_id)
         # What the resident sees: Telegram renders the HTML the bot sends.
         return [html.unescape(str(c.params.get("text", ""))) for c in bot_calls(tg, chat_id)[before:]]
 

@@ -78,7 +78,7 @@ async def test_message_kinds_without_text_get_the_hint(say: Say, tg: FakeTelegra
         {
             "message": {
                 "message_id": 1,
-                "date": 1_780_000_000,
+                "date": int(tg.dates()),
                 "chat": {"id": CHAT, "type": "private"},
                 "from": {"id": CHAT, "is_bot": False, "first_name": "Erika"},
                 "sticker": {

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 
 from bot.service import Service
 from broadcasts.model import Broadcast, State
-from tests.bot.conftest import Say, edit_city
+from tests.bot.conftest import Say, edit_city, settled
 from tests.conftest import ManualClock
 from tests.fakes.telegram_api import FakeTelegram, UploadedFile
 from tests.traces import traces
@@ -304,6 +304,7 @@ async def test_erasure_leaves_no_trace(
     )
     tg.release()
     await until_done(service, tg, pending)
+    await settled(service)  # the confirmation's update, deleted once its answer is out
     assert await traces(redis, str(CHAT)) == []
     # Everyone else is untouched.
     assert await redis.smembers(f"{key_prefix}:aud:{{verkehr:tg}}") == {str(other)}

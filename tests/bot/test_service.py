@@ -6,6 +6,7 @@ import io
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from bot.logs import configure_logging
 from bot.service import Service
 from bot.settings import ConfigurationError
-from bot.telegram.adapter import TelegramStartError
+from bot.telegram.receiver import TelegramStartError
 from tests.bot.conftest import bot_calls
 from tests.conftest import TOKEN, ManualClock
 from tests.fakes.telegram_api import FakeTelegram
@@ -112,6 +113,7 @@ def short_data_dir() -> Iterator[Path]:
 async def test_subscriptions_survive_a_restart_with_the_embedded_redis(
     make_settings: Any, tg: FakeTelegram, short_data_dir: Path
 ) -> None:
+    tg.dates = time.time  # the service runs on real time here: so do the people writing to it
     settings = make_settings(telegram_api_url=tg.url, redis_url=None, data_dir=short_data_dir)
     for step in ("/start", "/zustimmen", "/abo verkehr"):
         service = Service(settings)
@@ -152,6 +154,7 @@ def log_stream() -> Iterator[io.StringIO]:
 async def test_a_debug_session_logs_no_token_chat_id_or_text(
     make_settings: Any, tg: FakeTelegram, log_stream: io.StringIO
 ) -> None:
+    tg.dates = time.time  # the service runs on real time here: so do the people writing to it
     service = Service(make_settings(telegram_api_url=tg.url, log_level="DEBUG"))
     await service.start()
     try:

@@ -84,6 +84,17 @@ def test_retention_has_defaults_when_the_city_file_names_none(tmp_path: Path) ->
     }
 
 
+def test_flood_budget_has_a_default_and_is_checked(tmp_path: Path) -> None:
+    assert load_city(write(tmp_path, BASE)).flood.model_dump() == {"messages": 8, "seconds": 10}
+    custom = load_city(write(tmp_path, BASE + "flood: {messages: 20, seconds: 30}\n")).flood
+    assert (custom.messages, custom.seconds) == (20, 30)
+    message = error_for(write(tmp_path, BASE + "flood: {messages: 0, seconds: 10}  # <-\n"))
+    assert "flood.messages" in message
+    message = error_for(write(tmp_path, BASE + "flood: {messages: 8, seconds: -1, burst: 3}  # <-\n"))
+    assert "flood.seconds" in message
+    assert "flood.burst" in message
+
+
 def test_base_is_valid(tmp_path: Path) -> None:
     city = load_city(write(tmp_path, BASE))
     assert [topic.id for topic in city.topics] == ["verkehr", "kultur"]
@@ -118,6 +129,7 @@ def test_example_settings(example: City) -> None:
     assert example.alerts_need_approval
     assert example.draft_expiry_hours == 24
     assert example.alert_escalation_minutes == 10
+    assert (example.flood.messages, example.flood.seconds) == (8, 10)
     retention = example.retention
     assert (retention.unsubscribed_days, retention.blocked_days) == (30, 90)
     assert (retention.delivery_records_days, retention.audit_days) == (30, 365)

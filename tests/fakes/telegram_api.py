@@ -63,12 +63,14 @@ class FakeTelegram:
         *,
         username: str = "stadtfunk_test_bot",
         clock: Callable[[], float] = time.monotonic,
+        dates: Callable[[], float] = time.time,
         rate_limit: RateRule | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         control: bool = False,
     ) -> None:
         self.token, self.clock, self.url = token, clock, ""
+        self.dates = dates  # epoch seconds for the `date` of users' messages: a test's clock, or real time
         self.bot_user = tgo.user(int(token.partition(":")[0]), "Stadtfunk", is_bot=True, username=username)
         self.rate = tgo.RateWindows(rate_limit) if rate_limit else None
         self.too_many = 0  # sends refused by the rate limit
@@ -92,6 +94,7 @@ class FakeTelegram:
         self._failures: list[_Failure] = []
         self._blocked: set[str] = set()
         self._hold: set[str] = set()
+        self._in_transit: set[str] = set()
         self._held: deque[tuple[str, JSON, asyncio.Future[None]]] = deque()
         self._pulse = asyncio.Event()
         self._closing = False
@@ -183,13 +186,18 @@ class FakeTelegram:
         language_code: str | None = "de",
         chat_type: str = "private",
         first_name: str = "Erika",
+        date: float | None = None,
     ) -> int:
-        """A user's text message; a leading "/command" gets its bot_command entity."""
+        """A user's text message, written at `date` (default: now by `dates`); a leading "/command" gets
+        its bot_command entity."""
         chat = tgo.chat(chat_id, chat_type, first_name if chat_type == "private" else f"Gruppe {chat_id}")
         self._chats[str(chat_id)] = chat
         sender = _user(chat_id, user_id, first_name, language_code)
         entities = tgo.command_entities(text)
-        msg = tgo.message(self._new_message_id(str(chat_id)), chat, sender, text=text, entities=entities)
+        written = int(self.dates() if date is None else date)
+        msg = tgo.message(
+            self._new_message_id(str(chat_id)), chat, sender, text=text, entities=entities, date=written
+        )
         return self.push_raw({"message": msg})
 
     def push_callback(
@@ -276,14 +284,21 @@ class FakeTelegram:
     def unblock(self, chat_id: str | int) -> None:
         self._blocked.discard(str(chat_id))
 
-    def hold(self, method: str = "*") -> None:
-        """Keep matching requests ("*": all) in flight, unanswered and unrecorded, until `release`."""
+    def hold(self, method: str = "*", *, in_transit: bool = False) -> None:
+        """Keep matching requests ("*": all) in flight, unanswered and unrecorded, until `release`.
+
+        Held requests have reached Telegram: released, they take effect even if their sender is gone by
+        then. `in_transit`: they are still on their way instead, and one whose sender died meanwhile
+        never arrives (recorded with status 499, as nginx names a request its client closed)."""
         self._hold.add(method)
+        if in_transit:
+            self._in_transit.add(method)
 
     def release(self, n: int | None = None) -> int:
         """Let the `n` oldest held requests proceed; None: all of them, and end every hold."""
         if n is None:
             self._hold.clear()
+            self._in_transit.clear()
         count = len(self._held) if n is None else min(n, len(self._held))
         for _ in range(count):
             self._held.popleft()[2].set_result(None)
@@ -322,11 +337,16 @@ class FakeTelegram:
             if name.lower() not in self._methods:
                 raise ApiError(404, "Not Found")
             if self._hold & {name, "*"} and not self._closing:
+                in_transit = bool(self._in_transit & {name, "*"})
                 future = asyncio.get_running_loop().create_future()
                 self._held.append((name, params, future))
                 self._changed()
                 await future
                 at = self.clock()
+                if in_transit and (request.transport is None or request.transport.is_closing()):
+                    self.calls.append(Call(name, params, at, 499))
+                    self._changed()
+                    return web.Response(status=499)
             self._refuse(name, params, at)
             body: JSON = {"ok": True, "result": await getattr(self, f"_api_{name}")(params)}
             status = 200

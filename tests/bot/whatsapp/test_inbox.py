@@ -11,8 +11,10 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from bot.inbox.consumer import InboxConsumer, Split
+from bot.inbox.lanes import Job, Lanes
+from bot.inbox.stream import InboxStream
 from bot.service import Service
-from bot.whatsapp.webhook import Inbox
 from city.keys import Keys
 from tests.bot.conftest import Sleeps
 from tests.bot.whatsapp.conftest import RESIDENT, Webhook, whatsapp_settings
@@ -37,40 +39,35 @@ async def own_redis() -> AsyncIterator[PrivateRedis]:
     shutil.rmtree(server.dir, ignore_errors=True)
 
 
-class Crashing:
-    """A processor that dies on its first call, as a process killed mid-way would."""
+def recording(done: list[str]) -> Split:
+    """An inbox's reading of entries that records each body as handled, all in one lane."""
 
-    def __init__(self) -> None:
-        self.seen: list[str] = []
+    def split(entry_id: str, body: str) -> list[tuple[str, Job]]:
+        async def handle() -> None:
+            done.append(body)
 
-    async def __call__(self, entry_id: str, body: str) -> None:
-        self.seen.append(body)
-        if len(self.seen) == 1:
-            raise ConnectionError("killed")
+        return [("one-chat", handle)]
+
+    return split
 
 
 async def test_an_entry_whose_processing_died_is_taken_up_again_by_the_restarted_worker(
     redis: aioredis.Redis, key_prefix: str
 ) -> None:
     stream = Keys(key_prefix).whatsapp_inbox()
-    crashing = Crashing()
-    first = Inbox(redis, stream, "worker-a", crashing)
+    first = InboxStream(redis, stream, "worker-a")
     await first.prepare()
     await first.accept('{"n": 1}')
-    with pytest.raises(ConnectionError):
-        await first.step(block_ms=None)
+    # Read, and never finished: the process died.
+    assert [body for _, body in await first.read(block_ms=None)] == ['{"n": 1}']
     assert await first.pending() == 1
 
     done: list[str] = []
-
-    async def process(entry_id: str, body: str) -> None:
-        done.append(body)
-
-    restarted = Inbox(redis, stream, "worker-a", process)
-    await restarted.prepare()
+    restarted = InboxConsumer(InboxStream(redis, stream, "worker-a"), recording(done), Lanes(), what="test")
     assert await restarted.step(block_ms=None) == 1
+    await restarted.settle()
     assert done == ['{"n": 1}']
-    assert await restarted.pending() == 0
+    assert await restarted.stream.pending() == 0
     assert await redis.xlen(stream) == 0
 
 
@@ -78,22 +75,19 @@ async def test_another_worker_takes_over_what_a_silent_one_left(
     redis: aioredis.Redis, key_prefix: str
 ) -> None:
     stream = Keys(key_prefix).whatsapp_inbox()
-    dead = Inbox(redis, stream, "worker-a", Crashing())
+    dead = InboxStream(redis, stream, "worker-a")
     await dead.prepare()
     await dead.accept('{"n": 2}')
-    with pytest.raises(ConnectionError):
-        await dead.step(block_ms=None)
+    assert len(await dead.read(block_ms=None)) == 1
     done: list[str] = []
-
-    async def process(entry_id: str, body: str) -> None:
-        done.append(body)
-
     # Idle for "long enough" at once, so the test need not wait the 30 s a deployment waits.
-    other = Inbox(redis, stream, "worker-b", process, reclaim_idle_ms=0)
-    await other.prepare()
+    other = InboxConsumer(
+        InboxStream(redis, stream, "worker-b", reclaim_idle_ms=0), recording(done), Lanes(), what="test"
+    )
     assert await other.step(block_ms=None) == 1
+    await other.settle()
     assert done == ['{"n": 2}']
-    assert await other.pending() == 0
+    assert await other.stream.pending() == 0
 
 
 async def test_a_body_replayed_after_a_restart_is_answered_once(
