@@ -70,13 +70,16 @@ class Service:
         *,
         clock: Callable[[], datetime] = system_clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        beat: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
         # Everything the service sleeps for is waiting for a turn to send: counted for /metrics.
         self._sleep = self.metrics.waiting(sleep)
-        self._pause = sleep  # waiting for a beat, not for a turn to send: not counted
+        # The progress reports' beat: waiting for time, not for a turn to send (so not counted), and a
+        # clock of its own for tests that move time by what the senders wait.
+        self._pause = beat
         self.city: City = load_city(settings.city_config)
         self.storage: Storage | None = None
         self.telegram: TelegramSide | None = None

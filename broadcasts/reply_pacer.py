@@ -62,7 +62,8 @@ class ReplyPacer:
         recipient = (self._hash(f"{self._channel.value}:{chat_id}"), rate)
         while True:
             at = await self._reserve(recipient, lane)
-            await self._sleep(max(0.0, at - self._clock().timestamp()))
+            if (ahead := at - self._clock().timestamp()) > 0:
+                await self._sleep(ahead)
             late = self._clock().timestamp() - at
             if late <= LATE_S:
                 if late > SHIFT_AFTER_S:

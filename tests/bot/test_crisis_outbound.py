@@ -41,7 +41,10 @@ async def service(
 ) -> AsyncIterator[Service]:
     limited.clock = vt.now
     running = Service(
-        make_settings(telegram_api_url=limited.url, city_config=city_file), clock=vt.clock, sleep=vt.sleep
+        make_settings(telegram_api_url=limited.url, city_config=city_file),
+        clock=vt.clock,
+        sleep=vt.sleep,
+        beat=vt.sleep,
     )
     await running.start()
     yield running
