@@ -35,6 +35,7 @@ async def run(plan: Plan, peers_python: Path | None, token: str) -> Results:
             limits = {"tg": await scenarios.at_limit(env, standin, "tg", plan.limit_seconds)}
             two_procs_limit = await scenarios.at_limit(env, standin, "tg", plan.limit_seconds, processes=2)
             alert = await scenarios.alert_latency(env, standin, plan)
+            crisis = await scenarios.crisis(env, standin, plan)
             failover = await scenarios.failover(env, standin)
         async with StandInProcess("wa", token) as standin:
             limits["wa"] = await scenarios.at_limit(env, standin, "wa", plan.limit_seconds)
@@ -52,6 +53,7 @@ async def run(plan: Plan, peers_python: Path | None, token: str) -> Results:
         webhook=webhook,
         redis_modes=modes,
         failover=failover,
+        crisis=crisis,
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.processes import JSON, NotMeasured, Outcome
+from benchmarks.report_crisis import render_crisis
 from benchmarks.report_redis import render_redis_modes
 from benchmarks.scenarios import PEER_PREFIX, PEERS, TELEGRAM_PREFIX, Plan
 from benchmarks.standin import RULES
@@ -52,6 +53,7 @@ class Results:
     webhook: Mapping[str, Outcome] = field(default_factory=dict)  # offered rate -> the run
     redis_modes: Mapping[str, Outcome] = field(default_factory=dict)  # single, cluster, cluster_two_procs
     failover: Mapping[str, Outcome] = field(default_factory=dict)  # sentinel, cluster
+    crisis: Outcome = field(default_factory=lambda: NotMeasured("not run"))
     notes: list[str] = field(default_factory=list)
 
 
@@ -67,6 +69,7 @@ def render(results: Results) -> str:
         _memory(results.redis_memory, results.plan),
         _webhook(results.webhook),
         render_redis_modes(results.plan, results.redis_modes, results.failover),
+        render_crisis(results.crisis, results.plan.quick),
     ]
     if results.notes:
         sections.append("## Notes\n\n" + "\n".join(f"- {note}" for note in results.notes))

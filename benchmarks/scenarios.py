@@ -172,6 +172,17 @@ async def alert_latency(env: Env, standin: StandInProcess, plan: Plan) -> Outcom
     return await with_standin(standin, outcome)
 
 
+async def crisis(env: Env, standin: StandInProcess, plan: Plan) -> Outcome:
+    """The whole service during an alert while residents, a flooder and staff write (crisis_run.py)."""
+    await flush_redis(env.redis_url)
+    await standin.reset()
+    _progress("crisis: an alert while residents, a flooder and staff write")
+    command = [sys.executable, "-m", "benchmarks.crisis_run", "--redis-url", env.redis_url,
+               "--api-url", standin.url, "--token", env.token]  # fmt: skip
+    command += ["--quick"] if plan.quick else []
+    return await run_json(command, timeout_s=900)
+
+
 async def webhook(env: Env, plan: Plan) -> dict[str, Outcome]:
     """Signed webhook bodies at steady offered rates; the consumer group runs in the server process."""
     seconds = plan.limit_seconds / 2
