@@ -22,9 +22,9 @@ def render_crisis(outcome: Outcome, quick: bool) -> str:
         "enforcing 30 deliveries in any sliding second and 1 per chat (`benchmarks/crisis_run.py`). An alert "
         "goes to every subscriber; for its first seconds nobody writes; then residents write `/hilfe` 3 "
         "times each (1.5 s apart, starting at random within the spread), one resident sends 200 messages "
-        "at once, and two staff members send `/status` and `/offen` in turn every 2 s until shortly after the "
-        "alert. Latencies run from posting the update to the webhook to the stand-in accepting the answer; one clock "
-        "(`time.monotonic()`) for both."
+        "at once, and two staff members send `/status` and `/offen` in turn every 2 s until shortly after "
+        "the alert. Latencies run from posting the update to the webhook to the stand-in accepting the "
+        "answer; one clock (`time.monotonic()`) for both."
     )
     if isinstance(outcome, NotMeasured):
         return f"{head}\n\nNot measured: {outcome.reason}"
