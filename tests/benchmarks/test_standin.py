@@ -224,7 +224,9 @@ async def test_python_telegram_bot_parses_the_answers(free: TestClient[Any, Any]
     assert (counted["ok"], counted["chats"]) == (1, 1)
 
 
-async def test_the_log_holds_accepted_deliveries_and_edits_only(tg: TestClient[Any, Any], clock: Clock) -> None:
+async def test_the_log_holds_accepted_deliveries_and_edits_only(
+    tg: TestClient[Any, Any], clock: Clock
+) -> None:
     assert (await send(tg, 7))[0] == 200
     assert (await send(tg, 7))[0] == 429
     clock.now += 0.25
