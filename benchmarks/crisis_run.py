@@ -84,12 +84,18 @@ class Load:
         self.refused = 0
 
     async def write(self, chat: int, text: str) -> None:
+        """Post one update; like Telegram, again until it is acknowledged (the service may be restarting)."""
         self._n += 1
         self.wrote[str(chat)].append(time.monotonic())
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-        async with self._session.post(self._url, json=update(self._n, chat, text), headers=headers) as r:
-            if r.status != 200:
-                self.refused += 1
+        body = update(self._n, chat, text)
+        for _ in range(600):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with self._session.post(self._url, json=body, headers=headers) as response:
+                    if response.status == 200:
+                        return
+            self.refused += 1
+            await asyncio.sleep(0.2)
 
 
 async def resident(load: Load, chat: int, start: float) -> None:
@@ -170,21 +176,53 @@ async def release(redis_url: str, api_url: str, token: str) -> tuple[float, Any]
     return released, (engine, alert, session, redis)
 
 
-async def crisis(redis_url: str, api_url: str, token: str, size: Size) -> dict[str, Any]:
+class Service:
+    """`stadtfunk run` in a process of its own, which the scenario may SIGKILL and start again."""
+
+    def __init__(self, env: dict[str, str], data_dir: Path, port: int) -> None:
+        self._env, self._data_dir, self.port = env, data_dir, port
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, session: aiohttp.ClientSession) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", env=self._env, cwd=self._data_dir
+        )
+        await ready(session, self.port)
+
+    async def kill_and_restart(self, session: aiohttp.ClientSession, after: float) -> None:
+        await asyncio.sleep(after)
+        if self.process is not None:
+            self.process.kill()
+            await self.process.wait()
+        await self.start(session)
+
+    async def stop(self) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.returncode is None:
+            self.process.terminate()
+        return await self.process.wait()
+
+
+async def crisis(
+    redis_url: str, api_url: str, token: str, size: Size, kill_after: float | None = None
+) -> dict[str, Any]:
+    """The scenario; with `kill_after`, the service is SIGKILLed that many seconds after people start
+    writing and started again."""
     await seed(redis_url, size.subscribers, topic="feuerwehr")
     port, data_dir = free_port(), Path(tempfile.mkdtemp(prefix="sf-crisis-"))
-    env = service_env(redis_url, api_url, token, port, data_dir)
-    service = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", env=env, cwd=data_dir
-    )
+    service = Service(service_env(redis_url, api_url, token, port, data_dir), data_dir, port)
+    killing = None
     async with aiohttp.ClientSession() as session:
         try:
-            await ready(session, port)
+            await service.start(session)
             await session.post(f"{api_url}/_reset")
             released, (engine, alert, engine_session, redis) = await release(redis_url, api_url, token)
             load = Load(session, f"http://127.0.0.1:{port}/webhooks/telegram")
             await asyncio.sleep(max(0.0, released + size.quiet_s - time.monotonic()))
             talk_from = time.monotonic()
+            if kill_after is not None:
+                killing = asyncio.create_task(service.kill_and_restart(session, kill_after))
             stop = asyncio.Event()
             chatter = [asyncio.create_task(staff_member(load, chat, i, stop)) for i, chat in enumerate(STAFF)]
             shuffle = random.Random(14)  # noqa: S311 (when residents start writing, not secrecy)
@@ -201,6 +239,8 @@ async def crisis(redis_url: str, api_url: str, token: str, size: Size) -> dict[s
             await asyncio.sleep(3 * STAFF_EVERY_S)  # staff keep asking a little after the alert
             stop.set()
             await asyncio.gather(*chatter[: len(STAFF)])
+            if killing is not None:
+                await killing
             await settle(session, api_url)
             async with session.get(f"{api_url}/_log") as response:
                 log = await response.json()
@@ -209,12 +249,28 @@ async def crisis(redis_url: str, api_url: str, token: str, size: Size) -> dict[s
             await engine_session.close()
             await redis.aclose()
         finally:
-            service.terminate()
-            await service.wait()
-    return measure(log, load, released, talk_from, alert_done, size) | {
+            exit_code = await service.stop()
+    return measure(log, load, released, talk_from, alert_done, size) | integrity(log, load, size) | {
         "too_many": stats.get("too_many"), "max_in_window": stats.get("max_in_window"),
-        "webhook_refused": load.refused, "service_exit": service.returncode,
+        "webhook_retries": load.refused, "service_exit": exit_code, "killed_after_s": kill_after,
     }  # fmt: skip
+
+
+def integrity(log: list[list[Any]], load: Load, size: Size) -> dict[str, int]:
+    """What a kill may cost: residents' messages never answered or answered twice (each `/hilfe` gets one
+    answer), subscribers who never got the alert or got it twice."""
+    sent: dict[str, int] = defaultdict(int)
+    for _, chat, kind in log:
+        if kind == "s":
+            sent[chat] += 1
+    writers = [str(WRITERS_FROM + n) for n in range(size.writers)]
+    subscribers = [str(n) for n in range(1, size.subscribers + 1)]
+    return {
+        "inbound_lost": sum(max(0, len(load.wrote[chat]) - sent[chat]) for chat in writers),
+        "answered_twice": sum(max(0, sent[chat] - len(load.wrote[chat])) for chat in writers),
+        "alert_lost": sum(sent[chat] == 0 for chat in subscribers),
+        "alert_twice": sum(sent[chat] > 1 for chat in subscribers),
+    }
 
 
 async def settle(session: aiohttp.ClientSession, api_url: str, quiet_s: float = 4.0) -> None:
@@ -309,8 +365,10 @@ def main() -> None:
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--kill-after", type=float, help="SIGKILL the service this long after talk starts")
     args = parser.parse_args()
-    result = asyncio.run(crisis(args.redis_url, args.api_url, args.token, QUICK if args.quick else FULL))
+    size = QUICK if args.quick else FULL
+    result = asyncio.run(crisis(args.redis_url, args.api_url, args.token, size, args.kill_after))
     print(json.dumps(result))
 
 

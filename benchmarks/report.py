@@ -54,6 +54,7 @@ class Results:
     redis_modes: Mapping[str, Outcome] = field(default_factory=dict)  # single, cluster, cluster_two_procs
     failover: Mapping[str, Outcome] = field(default_factory=dict)  # sentinel, cluster
     crisis: Outcome = field(default_factory=lambda: NotMeasured("not run"))
+    crisis_killed: Outcome = field(default_factory=lambda: NotMeasured("not run"))
     notes: list[str] = field(default_factory=list)
 
 
@@ -69,7 +70,7 @@ def render(results: Results) -> str:
         _memory(results.redis_memory, results.plan),
         _webhook(results.webhook),
         render_redis_modes(results.plan, results.redis_modes, results.failover),
-        render_crisis(results.crisis, results.plan.quick),
+        render_crisis(results.crisis, results.plan.quick, results.crisis_killed),
     ]
     if results.notes:
         sections.append("## Notes\n\n" + "\n".join(f"- {note}" for note in results.notes))

@@ -6,9 +6,29 @@ from typing import Any
 
 import pytest
 
-from benchmarks.crisis_run import AUTHOR, FLOODER, STAFF, WRITERS_FROM, Load, Size, latencies, measure
+from benchmarks.crisis_run import (
+    AUTHOR,
+    FLOODER,
+    STAFF,
+    WRITERS_FROM,
+    Load,
+    Size,
+    integrity,
+    latencies,
+    measure,
+)
 from benchmarks.processes import NotMeasured
 from benchmarks.report_crisis import render_crisis
+
+OUTCOME: dict[str, Any] = {
+    "subscribers": 2000, "writers": 500, "flood_messages": 200, "alert_delivered": 2000,
+    "staff_p99_s": 0.4, "staff_answers": 70, "progress_first_s": 1.1, "progress_longest_gap_s": 5.5,
+    "progress_updates": 25, "reply_p50_s": 30.0, "reply_p99_s": 70.0, "replies": 1500,
+    "replies_expected": 1500, "reply_share_during_alert": 0.1, "flooder_answers": 9, "flood_budget": 8,
+    "alert_rate_talking": 0.89, "alert_rate_quiet": 0.978, "alert_and_progress_rate_quiet": 0.989,
+    "alert_seconds": 70.0, "too_many": 0, "max_in_window": 30,
+}  # fmt: skip
+
 
 SIZE = Size(subscribers=60, writers=2, flood=20, quiet_s=2.0, spread_s=1.0)
 
@@ -43,14 +63,7 @@ def test_measures_come_from_the_log() -> None:
 
 
 def test_the_report_judges_each_goal() -> None:
-    outcome = {
-        "subscribers": 2000, "writers": 500, "flood_messages": 200, "alert_delivered": 2000,
-        "staff_p99_s": 0.4, "staff_answers": 70, "progress_first_s": 1.1, "progress_longest_gap_s": 5.5,
-        "progress_updates": 25, "reply_p50_s": 30.0, "reply_p99_s": 70.0, "replies": 1500,
-        "replies_expected": 1500, "reply_share_during_alert": 0.1, "flooder_answers": 9, "flood_budget": 8,
-        "alert_rate_talking": 0.89, "alert_rate_quiet": 0.978, "alert_and_progress_rate_quiet": 0.989,
-        "alert_seconds": 70.0, "too_many": 0, "max_in_window": 30,
-    }  # fmt: skip
+    outcome = OUTCOME
     text = render_crisis(outcome, quick=False)
     assert "| staff answer latency, p99 | 0.40 s | met |" in text
     assert "| progress message: longest gap between updates | 5.50 s | not met |" in text
@@ -60,3 +73,23 @@ def test_the_report_judges_each_goal() -> None:
     assert "| 429s at the stand-in | 0 | met |" in text
     assert "SIGKILL of the service mid-way | not measured |" in text
     assert "Not measured: no stand-in" in render_crisis(NotMeasured("no stand-in"), quick=True)
+
+
+def test_integrity_counts_what_a_kill_cost() -> None:
+    log: list[list[Any]] = [[1.0, "1", "s"], [1.1, "1", "s"], [1.2, str(WRITERS_FROM), "s"]]
+    log += [[1.3, str(WRITERS_FROM + 1), "s"], [1.4, str(WRITERS_FROM + 1), "s"], [1.5, "2", "e"]]
+    load = load_with({WRITERS_FROM: [0.5, 0.6], WRITERS_FROM + 1: [0.5]})
+    size = Size(subscribers=3, writers=2, flood=0, quiet_s=0, spread_s=0)
+    assert integrity(log, load, size) == {
+        "inbound_lost": 1, "answered_twice": 1, "alert_lost": 2, "alert_twice": 1
+    }  # fmt: skip
+
+
+def test_the_killed_run_is_judged_by_what_it_lost() -> None:
+    killed = {"inbound_lost": 0, "answered_twice": 0, "alert_lost": 0, "alert_twice": 1,
+              "killed_after_s": 5.0, "too_many": 0, "staff_p99_s": 1.2}  # fmt: skip
+    text = render_crisis(NotMeasured("skipped"), quick=True, killed=killed)
+    assert text.endswith("Not measured: skipped")
+    full = render_crisis(OUTCOME, quick=False, killed=killed)
+    assert "mid-way | 0 lost, 0 answered twice, 0 deliveries lost | met |" in full
+    assert "subscribers served twice: 1" in full
