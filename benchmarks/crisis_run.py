@@ -50,6 +50,7 @@ HASH_SECRET = "bench-id-hash-secret-0123456789abcdef"  # noqa: S105
 STAFF_EVERY_S = 2.0
 FLOOD_BUDGET = 8  # the city file's default flood: {messages: 8, seconds: 10}
 CITY = load_city(DEFAULT_CITY_FILE)
+KINDS = {AUTHOR: "author", FLOODER: "flooder", **dict.fromkeys(STAFF, "staff")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,8 +253,18 @@ async def crisis(
             exit_code = await service.stop()
     return measure(log, load, released, talk_from, alert_done, size) | integrity(log, load, size) | {
         "too_many": stats.get("too_many"), "max_in_window": stats.get("max_in_window"),
+        "refused_by": stats.get("refused_by"), "refused": refusals(log),
         "webhook_retries": load.refused, "service_exit": exit_code, "killed_after_s": kill_after,
     }  # fmt: skip
+
+
+def refusals(log: list[list[Any]]) -> list[str]:
+    """Whom the stand-in refused, by kind of chat (never a person's id), for finding what went wrong."""
+    kinds = []
+    for _, chat, kind in log:
+        if kind == "r":
+            kinds.append(KINDS.get(int(chat), "writer" if int(chat) >= WRITERS_FROM else "subscriber"))
+    return kinds
 
 
 def integrity(log: list[list[Any]], load: Load, size: Size) -> dict[str, int]:
@@ -294,6 +305,8 @@ def measure(  # noqa: PLR0917 (the run's moments, each named)
     alert: list[float] = []
     subscribers = {str(n) for n in range(1, size.subscribers + 1)}
     for at, chat, kind in log:
+        if kind == "r":
+            continue
         if chat == str(AUTHOR):
             progress.append(at)
         elif kind == "s" and chat in subscribers:

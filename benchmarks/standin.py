@@ -30,7 +30,8 @@ body shape of Meta's Cloud API error reference.
 Control: `GET /_stats` answers the counters (see `Tally.snapshot`): deliveries per chat give the
 duplicates (a benchmark sends one broadcast, so a chat with two deliveries got one twice), the per-second
 histogram of accepted deliveries gives the achieved rate, `max_in_window` proves the global limit held.
-`GET /_log` answers [time, chat, "s" or "e"] per accepted delivery or edit (the crisis scenario's latencies).
+`GET /_log` answers [time, chat, "s", "e" or "r"] per accepted delivery, edit or refusal (the crisis
+scenario's latencies).
 `POST /_reset` clears counters, the log and windows. Timestamps are `time.monotonic()`, which on Linux is one
 clock for every process on the machine, so a sender may compare its own monotonic times with them.
 """
@@ -227,6 +228,8 @@ class StandIn:
             if refused is not None:
                 tally.too_many += 1
                 tally.refused_by[refused] += 1
+                if len(self.log) < MAX_LOG:
+                    self.log.append((now, recipient, "r"))
                 return refused
         tally.record(recipient, text, now)
         if len(self.log) < MAX_LOG:
