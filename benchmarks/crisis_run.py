@@ -206,7 +206,12 @@ class Service:
 
 
 async def crisis(
-    redis_url: str, api_url: str, token: str, size: Size, kill_after: float | None = None
+    redis_url: str,
+    api_url: str,
+    token: str,
+    size: Size,
+    kill_after: float | None = None,
+    log_out: Path | None = None,
 ) -> dict[str, Any]:
     """The scenario; with `kill_after`, the service is SIGKILLed that many seconds after people start
     writing and started again."""
@@ -245,6 +250,8 @@ async def crisis(
             await settle(session, api_url)
             async with session.get(f"{api_url}/_log") as response:
                 log = await response.json()
+            if log_out is not None:
+                log_out.write_text(json.dumps(log))
             async with session.get(f"{api_url}/_stats") as response:
                 stats = await response.json()
             await engine_session.close()
@@ -379,9 +386,12 @@ def main() -> None:
     parser.add_argument("--token", required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--kill-after", type=float, help="SIGKILL the service this long after talk starts")
+    parser.add_argument("--log-out", type=Path, help="write the stand-in's log here (times and chat ids)")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
-    result = asyncio.run(crisis(args.redis_url, args.api_url, args.token, size, args.kill_after))
+    result = asyncio.run(
+        crisis(args.redis_url, args.api_url, args.token, size, args.kill_after, args.log_out)
+    )
     print(json.dumps(result))
 
 

@@ -58,7 +58,7 @@ local capped, counted, class_interval = false, false, 0
 if share > 0 and share < 1 then
   if bulk and talking then
     capped, counted, class_interval = true, true, interval / (1 - share)
-  elseif lane <= 2 and bulk_running then
+  elseif lane >= 1 and lane <= 2 and bulk_running then
     capped, counted, class_interval = lane == 2, true, interval / share
   end
 end
@@ -68,7 +68,9 @@ if counted then class_ahead = math.max((tonumber(lanes[bulk and 4 or 3]) or now)
 -- A class gets at least one token per its interval, however long that is.
 local class_room = math.max(tolerance + horizon, class_interval)
 local global, own, steps, flags = ahead(KEYS[1]) + push, {}, {}, {}
-local deliveries, granted, stopped, own_wait = math.max(#KEYS - 2, 1), false, false, nil
+-- Lane 0 only pushes: a send went out late, and the budget moves on at once.
+local deliveries = lane == 0 and 0 or math.max(#KEYS - 2, 1)
+local granted, stopped, own_wait = false, false, nil
 local class_stopped = false
 for i = 1, deliveries do
   local key = KEYS[i + 2]
@@ -149,6 +151,7 @@ SHIFT_AFTER_S = 0.003
 class Lane(IntEnum):
     """Who asks for a send, most urgent first (see the script's note on lanes)."""
 
+    PUSH = 0  # no send: only moves the budget after a late one
     STAFF = 1  # staff commands and desk notices, the live progress message
     REPLY = 2  # answers to residents
     ALERT = 3
@@ -239,6 +242,12 @@ class Limiter:
         if not recipients:
             return Grant((), 0.0)
         return await self._run(now, recipients, lane, self.horizon, push)
+
+    async def push(self, now: float, seconds: float) -> None:
+        """A send went out `seconds` late: move the budget that much later now, not only with the next
+        grant of whoever sent it (a reply's next grant may be far off while others send on time)."""
+        if seconds > 0:
+            await self._run(now, [], Lane.PUSH, 0.0, seconds)
 
     async def acquire_one(
         self, now: float, recipient: tuple[str, Rate] | None = None, *, lane: Lane = Lane.REPLY

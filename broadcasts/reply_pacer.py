@@ -50,7 +50,6 @@ class ReplyPacer:
         # Whether a chat is a staff member's: their answers take the staff lane.
         self._staff = staff
         self._asking = {Lane.STAFF: asyncio.Lock(), Lane.REPLY: asyncio.Lock()}
-        self._late = 0.0  # seconds the last reserved answer went out late, for the next grant to keep
 
     def lane_of(self, chat_id: str) -> Lane:
         return Lane.STAFF if self._staff(chat_id) else Lane.REPLY
@@ -67,7 +66,7 @@ class ReplyPacer:
             late = self._clock().timestamp() - at
             if late <= LATE_S:
                 if late > SHIFT_AFTER_S:
-                    self._late = max(self._late, late)
+                    await self._limiter.push(self._clock().timestamp(), late)
                 return
             # Woken too late for the slot (the machine stalled): sending now could bunch up with
             # sends on time elsewhere, so ask for a new slot.
@@ -78,8 +77,7 @@ class ReplyPacer:
             async with self._asking[Lane.STAFF if lane is Lane.STAFF else Lane.REPLY]:
                 while True:
                     now = self._clock().timestamp()
-                    push, self._late = self._late, 0.0
-                    grant = await self._limiter.acquire(now, [recipient], lane=lane, push=push)
+                    grant = await self._limiter.acquire(now, [recipient], lane=lane)
                     if grant.granted[0]:
                         return now + grant.delays[0]
                     if grant.paced[0]:

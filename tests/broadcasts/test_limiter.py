@@ -265,3 +265,11 @@ async def test_real_processes_together_keep_the_pace(redis: aioredis.Redis, redi
     for width in (0.01, 0.1, 1.0):
         assert most_in_window(stamps, width) <= allowance(paced, width, 0.05)
     assert len(stamps) / (until - start) >= 0.95 * paced
+
+
+async def test_a_push_alone_moves_the_budget_and_grants_nothing(redis: aioredis.Redis, key: str) -> None:
+    limiter = Limiter(redis, key, Rate(30), margin=0.01, burst=strict_burst(Rate(30), 0.01), horizon=0.0)
+    assert (await limiter.acquire(START, people(1, 2))).granted == (True,)
+    await limiter.push(START, 0.02)
+    assert abs((await limiter.acquire(START, people(2, 3))).wait - (1 / 29.7 + 0.02)) < 1e-5
+    assert not await redis.hexists(f"{key}:lanes", "talk"), "a push is no ask: nobody counts as talking"
