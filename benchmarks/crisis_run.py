@@ -210,6 +210,7 @@ async def crisis(
     api_url: str,
     token: str,
     size: Size,
+    *,
     kill_after: float | None = None,
     log_out: Path | None = None,
 ) -> dict[str, Any]:
@@ -251,7 +252,7 @@ async def crisis(
             async with session.get(f"{api_url}/_log") as response:
                 log = await response.json()
             if log_out is not None:
-                log_out.write_text(json.dumps(log))
+                await asyncio.to_thread(log_out.write_text, json.dumps(log))
             async with session.get(f"{api_url}/_stats") as response:
                 stats = await response.json()
             await engine_session.close()
@@ -390,7 +391,9 @@ def main() -> None:
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
     result = asyncio.run(
-        crisis(args.redis_url, args.api_url, args.token, size, args.kill_after, args.log_out)
+        crisis(
+            args.redis_url, args.api_url, args.token, size, kill_after=args.kill_after, log_out=args.log_out
+        )
     )
     print(json.dumps(result))
 
