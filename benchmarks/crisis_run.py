@@ -145,6 +145,8 @@ def service_env(redis_url: str, api_url: str, token: str, port: int, data_dir: P
         "HTTP_PORT": str(port),
         "METRICS_PORT": str(free_port()),
         "LOG_LEVEL": "WARNING",
+        # As docs/operations.md asks: a restarted process takes up what it had claimed at once.
+        "WORKER_NAME": "crisis-1",
     }
 
 
