@@ -56,8 +56,7 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 SEND_CONCURRENCY = 64
 # Drafts expire after hours and alerts escalate after minutes: a look every half minute is plenty.
 UPKEEP_EVERY_S = 30.0
-# The sandbox page's progress is redrawn this often; the messengers' reports keep their own beat
-# (bot/progress_reporter.py).
+# The sandbox page's progress is redrawn this often (the messengers' reports keep their own beat).
 REPORT_EVERY_S = 1.0
 # The audit log's copy on a syslog server lags at most this much behind (plus a failed try's wait).
 AUDIT_COPY_EVERY_S = 2.0
@@ -77,8 +76,7 @@ class Service:
         self.metrics = Metrics()
         # Everything the service sleeps for is waiting for a turn to send: counted for /metrics.
         self._sleep = self.metrics.waiting(sleep)
-        # The progress reports' beat: waiting for time, not for a turn to send (so not counted), and a
-        # clock of its own for tests that move time by what the senders wait.
+        # The progress reports' beat: not a wait for a turn to send, so not counted (and apart in tests).
         self._pause = beat
         self.city: City = load_city(settings.city_config)
         self.storage: Storage | None = None
