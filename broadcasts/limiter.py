@@ -211,6 +211,9 @@ class Limiter:
         if not 0 <= margin < 1:
             raise ValueError(f"the margin is a fraction of the rate, not {margin}")
         self._interval_ms = rate.interval * 1000 / (1 - margin)
+        # Each recipient is paced the same margin below its own limit: a send that leaves a few ms late
+        # must not make the next one to that chat, on time, look too early to a sliding window.
+        self._margin = margin
         if burst * 1000 < self._interval_ms:
             raise ValueError(f"a burst of {burst} s holds less than one message at {rate}")
         self._key = key
@@ -268,7 +271,7 @@ class Limiter:
             raise ValueError("a push takes budget; it cannot be negative")
         keys = [self._key, self._lanes, *(f"{self._key}:r:{suffix}" for suffix, _ in recipients)]
         args: list[float | str] = [now * 1000, self._interval_ms, self._burst * 1000, horizon * 1000]
-        args += [";".join([_milliseconds(rate) for _, rate in recipients]), push * 1000]
+        args += [";".join([_milliseconds(rate, self._margin) for _, rate in recipients]), push * 1000]
         args += [int(lane), self._share(), self._quiet_ms]
         wait_us, *flags = cast(list[int], await self._script(keys=keys, args=args))
         delays = tuple(max(flag - 1, 0) / 1_000_000 for flag in flags)
@@ -278,8 +281,8 @@ class Limiter:
 
 
 @functools.cache
-def _milliseconds(rate: Rate) -> str:
-    return repr(rate.interval * 1000)
+def _milliseconds(rate: Rate, margin: float) -> str:
+    return repr(rate.interval * 1000 / (1 - margin))
 
 
 def strict_burst(rate: Rate, margin: float) -> float:

@@ -158,8 +158,9 @@ async def test_a_failed_progress_edit_delays_the_next_by_the_retry_after_only(
     failed = next(index for index, c in enumerate(edits) if c.status == status)
     retried = edits[failed + 1]
     assert retried.ok
-    # One slot of the staff lane (at most the reserved horizon) on top of what the platform asked.
-    assert next_within <= retried.at - edits[failed].at <= next_within + 0.3
+    # On top of what the platform asked: the author's chat's own pace (1/s less the margin, counted from
+    # the failed try) and one slot of the staff lane.
+    assert next_within <= retried.at - edits[failed].at <= next_within + 0.5
     assert max(deliveries(limited, residents)) > retried.at, "edited again while the alert was sending"
     assert limited.too_many == 0
 
