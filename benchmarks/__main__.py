@@ -36,6 +36,8 @@ async def run(plan: Plan, peers_python: Path | None, token: str) -> Results:
             two_procs_limit = await scenarios.at_limit(env, standin, "tg", plan.limit_seconds, processes=2)
             alert = await scenarios.alert_latency(env, standin, plan)
             warning = await scenarios.warning_latency(env, standin, plan)
+            crisis = await scenarios.crisis(env, standin, plan)
+            crisis_killed = await scenarios.crisis(env, standin, plan, kill=True)
             failover = await scenarios.failover(env, standin)
         async with StandInProcess("wa", token) as standin:
             limits["wa"] = await scenarios.at_limit(env, standin, "wa", plan.limit_seconds)
@@ -56,6 +58,8 @@ async def run(plan: Plan, peers_python: Path | None, token: str) -> Results:
         failover=failover,
         warning=warning,
         corrections=corrections,
+        crisis=crisis,
+        crisis_killed=crisis_killed,
     )
 
 

@@ -149,8 +149,10 @@ async def seed(
     await redis.aclose()
 
 
-async def start_broadcast(engine: Engine, topic: str, text: str, priority: Priority) -> str:
-    draft = Broadcast(id="", topics=(topic,), text_de=text, author="benchmark", created_at=datetime.now(UTC),
+async def start_broadcast(
+    engine: Engine, topic: str, text: str, priority: Priority, author: str = "benchmark"
+) -> str:
+    draft = Broadcast(id="", topics=(topic,), text_de=text, author=author, created_at=datetime.now(UTC),
                       priority=priority)  # fmt: skip
     created = await engine.store.create(draft)
     await engine.store.approve(created.id, created.version, "benchmark")

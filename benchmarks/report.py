@@ -8,6 +8,7 @@ from typing import Any
 
 from benchmarks.processes import JSON, NotMeasured, Outcome
 from benchmarks.report_corrections import render_corrections
+from benchmarks.report_crisis import render_crisis
 from benchmarks.report_redis import render_redis_modes
 from benchmarks.report_warnings import warning_latency
 from benchmarks.scenarios import PEER_PREFIX, PEERS, TELEGRAM_PREFIX, Plan
@@ -56,6 +57,8 @@ class Results:
     failover: Mapping[str, Outcome] = field(default_factory=dict)  # sentinel, cluster
     warning: Outcome = field(default_factory=lambda: NotMeasured("not run"))
     corrections: Outcome = field(default_factory=lambda: NotMeasured("not run"))
+    crisis: Outcome = field(default_factory=lambda: NotMeasured("not run"))
+    crisis_killed: Outcome = field(default_factory=lambda: NotMeasured("not run"))
     notes: list[str] = field(default_factory=list)
 
 
@@ -73,6 +76,7 @@ def render(results: Results) -> str:
         _webhook(results.webhook),
         render_redis_modes(results.plan, results.redis_modes, results.failover),
         render_corrections(results.corrections),
+        render_crisis(results.crisis, results.plan.quick, results.crisis_killed),
     ]
     if results.notes:
         sections.append("## Notes\n\n" + "\n".join(f"- {note}" for note in results.notes))

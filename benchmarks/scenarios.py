@@ -56,6 +56,7 @@ LIMIT_SUMMARY = (*STANDIN_SUMMARY, "per_second", "achieved_rate", "first_ts", "l
 # What an operator would set (docs/operations.md): a primary silent this long is replaced.
 FAILOVER_TIMEOUT_MS = 5000
 FAILOVER_MODES = ("sentinel", "cluster")
+CRISIS_KILL_AFTER_S = 5.0  # after people start writing: the inboxes and the alert are busy
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,19 @@ async def warning_latency(env: Env, standin: StandInProcess, plan: Plan) -> Outc
     command = [sys.executable, "-m", "benchmarks.warnings_run", "--redis-url", env.redis_url,
                "--api-url", standin.url, "--token", env.token, "--trials", str(trials)]  # fmt: skip
     return await run_json(command, timeout_s=trials * 100 + 60)
+
+
+async def crisis(env: Env, standin: StandInProcess, plan: Plan, *, kill: bool = False) -> Outcome:
+    """The whole service during an alert while residents, a flooder and staff write (crisis_run.py); with
+    `kill`, SIGKILLed a few seconds after they start and started again."""
+    await flush_redis(env.redis_url)
+    await standin.reset()
+    _progress("crisis: an alert while residents, a flooder and staff write" + (", SIGKILL mid-way" * kill))
+    command = [sys.executable, "-m", "benchmarks.crisis_run", "--redis-url", env.redis_url,
+               "--api-url", standin.url, "--token", env.token]  # fmt: skip
+    command += ["--quick"] if plan.quick else []
+    command += ["--kill-after", str(CRISIS_KILL_AFTER_S)] if kill else []
+    return await run_json(command, timeout_s=900)
 
 
 async def webhook(env: Env, plan: Plan) -> dict[str, Outcome]:

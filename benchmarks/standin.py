@@ -30,8 +30,10 @@ body shape of Meta's Cloud API error reference.
 Control: `GET /_stats` answers the counters (see `Tally.snapshot`): deliveries per chat give the
 duplicates (a benchmark sends one broadcast, so a chat with two deliveries got one twice), the per-second
 histogram of accepted deliveries gives the achieved rate, `max_in_window` proves the global limit held.
-`POST /_reset` clears counters and windows. Timestamps are `time.monotonic()`, which on Linux is one clock
-for every process on the machine, so a sender may compare its own monotonic times with them.
+`GET /_log` answers [time, chat, "s", "e" or "r"] per accepted delivery, edit or refusal (the crisis
+scenario's latencies).
+`POST /_reset` clears counters, the log and windows. Timestamps are `time.monotonic()`, which on Linux is one
+clock for every process on the machine, so a sender may compare its own monotonic times with them.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ SEND_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument"})
 MESSAGE_METHODS = frozenset({"editmessagetext", "editmessagecaption"})
 MAX_TEXTS = 1000  # distinct text prefixes tracked in `by_text`; a benchmark sends a handful
 TEXT_KEY_CHARS = 40
+MAX_LOG = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +204,9 @@ class StandIn:
         self.tally = Tally()
         self.cpu_at_reset = cpu_seconds()
         self.message_id = 0
+        # (time, chat, "s" sent or "e" edited) of every accepted call, for the crisis scenario's latencies;
+        # bounded, and a list append per call keeps the stand-in cheap.
+        self.log: list[tuple[float, str, str]] = []
         bot_id = int(token.partition(":")[0]) if token.partition(":")[0].isdigit() else 1
         self.me = {
             "id": bot_id,
@@ -222,8 +228,12 @@ class StandIn:
             if refused is not None:
                 tally.too_many += 1
                 tally.refused_by[refused] += 1
+                if len(self.log) < MAX_LOG:
+                    self.log.append((now, recipient, "r"))
                 return refused
         tally.record(recipient, text, now)
+        if len(self.log) < MAX_LOG:
+            self.log.append((now, recipient, "s"))
         return None
 
     def message(self, chat: str, text: str, *, caption: bool = False) -> JSON:
@@ -260,6 +270,8 @@ class StandIn:
         if method in MESSAGE_METHODS:
             params = await read_params(request)
             chat = str(params.get("chat_id") or "1")
+            if len(self.log) < MAX_LOG:
+                self.log.append((self.clock(), chat, "e"))
             return _ok(self.message(chat, str(params.get("text") or params.get("caption") or "")))
         return _ok(True)
 
@@ -313,7 +325,11 @@ class StandIn:
     async def get_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats())
 
+    async def get_log(self, request: web.Request) -> web.Response:
+        return web.json_response(self.log)
+
     async def reset(self, request: web.Request) -> web.Response:
+        self.log = []
         self.tally = Tally()
         self.cpu_at_reset = cpu_seconds()
         self.windows = SlidingWindows(self.rule) if self.windows is not None else None
@@ -338,6 +354,7 @@ def build_app(
     app.router.add_post("/{version:v[0-9.]+}/{phone_number_id}/messages", standin.whatsapp)
     app.router.add_get("/_stats", standin.get_stats)
     app.router.add_post("/_reset", standin.reset)
+    app.router.add_get("/_log", standin.get_log)
     return app
 
 

@@ -22,13 +22,13 @@ from broadcasts.desk import Desk
 from broadcasts.digest import DigestLoader
 from broadcasts.engine import Engine
 from broadcasts.erasure import drop_resident
-from broadcasts.limiter import Limiter, strict_burst
+from broadcasts.limiter import DEFAULT_REPLY_SHARE, Limiter, strict_burst
 from broadcasts.message_ids import MessageIds
 from broadcasts.outcome import SubscriberCare
 from broadcasts.planner import Planner
 from broadcasts.publisher import Publisher
 from broadcasts.queue import DeliveryQueue
-from broadcasts.reply_pacer import REPLY_LANE_S, ReplyPacer
+from broadcasts.reply_pacer import ReplyPacer, nobody
 from broadcasts.scheduler import Scheduler
 from broadcasts.sender import MAX_BATCH, Sender
 from broadcasts.spam_limit import SpamLimit
@@ -40,6 +40,7 @@ from city.keys import Keys
 from city.residents import Residents
 from city.values import Channel, ResidentRecord
 from handlers.rendering import composer, topic_namer
+from handlers.staff_common import SANDBOX_STAFF
 from handlers.texts import Texts
 
 
@@ -52,7 +53,15 @@ def default_worker_name() -> str:
 RESERVE_AHEAD_S = 0.25
 
 
-def limiter_for(storage: Storage, client: ChannelClient, account: str, margin: float) -> Limiter:
+def limiter_for(
+    storage: Storage,
+    client: ChannelClient,
+    account: str,
+    margin: float,
+    *,
+    city: Callable[[], City] | None = None,
+) -> Limiter:
+    """The budget of one bot token or number; with the city, the reply lanes' share is its `reply_share`."""
     rate = client.pacing.overall
     return Limiter(
         storage.redis,
@@ -61,6 +70,7 @@ def limiter_for(storage: Storage, client: ChannelClient, account: str, margin: f
         margin=margin,
         burst=strict_burst(rate, margin),
         horizon=RESERVE_AHEAD_S,
+        share=(lambda: city().reply_share) if city is not None else (lambda: DEFAULT_REPLY_SHARE),
     )
 
 
@@ -226,8 +236,9 @@ def reply_pacer(
     clock: Callable[[], datetime],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     *,
-    lane_s: float = REPLY_LANE_S,
+    city: Callable[[], City] | None = None,
 ) -> ReplyPacer:
+    """The pacer of a channel's answers; with the city, its staff's chats take the staff lane."""
     return ReplyPacer(
         channel=client.channel,
         limiter=limiter,
@@ -235,5 +246,19 @@ def reply_pacer(
         hasher=hasher,
         clock=clock,
         sleep=sleep,
-        lane_s=lane_s,
+        staff=staff_chats(client.channel, city) if city is not None else nobody,
     )
+
+
+def staff_chats(channel: Channel, city: Callable[[], City]) -> Callable[[str], bool]:
+    """Whether a chat of `channel` is a staff member's, by the city file as it is now."""
+
+    def is_staff(chat_id: str) -> bool:
+        current = city()
+        if channel is Channel.TELEGRAM:
+            return chat_id.isdigit() and current.staff_by_telegram(int(chat_id)) is not None
+        if channel is Channel.WHATSAPP:
+            return current.staff_by_whatsapp(chat_id) is not None
+        return chat_id.startswith(SANDBOX_STAFF)
+
+    return is_staff

@@ -71,7 +71,9 @@ def build_channels(
     margin = settings.rate_limit_margin
     if sandbox:
         client = SandboxChannel(Outbox(ChatStore(storage.redis, storage.keys)))
-        return Channels(sandbox=SandboxParts(client, limiter_for(storage, client, "sandbox", margin)))
+        return Channels(
+            sandbox=SandboxParts(client, limiter_for(storage, client, "sandbox", margin, city=city))
+        )
     telegram = None
     if settings.telegram_enabled and settings.telegram_bot_token is not None:
         token = settings.telegram_bot_token.get_secret_value()
@@ -80,7 +82,7 @@ def build_channels(
             api, settings.telegram_rate_limit, paid_broadcast=settings.telegram_paid_broadcast
         )
         # The bot id (the token's public half) names the budget that every process shares.
-        limiter = limiter_for(storage, channel, token.partition(":")[0], margin)
+        limiter = limiter_for(storage, channel, token.partition(":")[0], margin, city=city)
         telegram = TelegramParts(token, api, channel, limiter)
     whatsapp = whatsapp_parts(
         settings, session=session, storage=storage, hasher=hasher, city=city, clock=clock

@@ -57,8 +57,7 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 SEND_CONCURRENCY = 64
 # Drafts expire after hours and alerts escalate after minutes: a look every half minute is plenty.
 UPKEEP_EVERY_S = 30.0
-# The progress message is edited at most every 3 s (bot/progress_reporter.py); looking each second
-# keeps it close to that.
+# The sandbox page's progress is redrawn this often (the messengers' reports keep their own beat).
 REPORT_EVERY_S = 1.0
 # The audit log's copy on a syslog server lags at most this much behind (plus a failed try's wait).
 AUDIT_COPY_EVERY_S = 2.0
@@ -73,12 +72,15 @@ class Service:
         *,
         clock: Callable[[], datetime] = system_clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        beat: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
         # Everything the service sleeps for is waiting for a turn to send: counted for /metrics.
         self._sleep = self.metrics.waiting(sleep)
+        # The progress reports' beat: not a wait for a turn to send, so not counted (and apart in tests).
+        self._pause = beat
         self.city: City = load_city(settings.city_config)
         self.storage: Storage | None = None
         self.telegram: TelegramSide | None = None
@@ -196,7 +198,7 @@ class Service:
     ) -> None:
         """Each messenger's adapter, registered with the outbound router; then who reports progress."""
         store = engine.store
-        outbound, clock, sleep = self.outbound, self.clock, self._sleep
+        outbound, clock, sleep, city = self.outbound, self.clock, self._sleep, self._current_city
         editing = None
         self.lanes, self.inboxes = Lanes(), []
         lanes, flood = self.lanes, self.flood
@@ -204,19 +206,19 @@ class Service:
             self.telegram = telegram_side(
                 telegram, settings=self.settings, storage=storage, conversation=conversation,
                 residents=residents, hasher=hasher, worker=worker, clock=clock, sleep=sleep,
-                outbound=outbound, lanes=lanes, flood=flood,
+                outbound=outbound, lanes=lanes, flood=flood, city=city,
             )  # fmt: skip
             await self.telegram.start()
             self.inboxes.append(self.telegram.inbox)
             outbound.register(Channel.TELEGRAM, self.telegram.adapter.notify)
-            # Progress can wait its turn: it borrows no budget ahead, unlike answers to people.
-            pacer = reply_pacer(telegram.client, telegram.limiter, hasher, clock, sleep, lane_s=0.0)
+            # The progress message asks in the staff lane, the same pacer as every answer.
+            pacer = reply_pacer(telegram.client, telegram.limiter, hasher, clock, sleep, city=city)
             editing = (telegram.api, pacer)
         if (whatsapp := channels.whatsapp) is not None:
             self.whatsapp, self.whatsapp_inbox = whatsapp_adapter(
                 whatsapp, settings=self.settings, storage=storage, engine=engine,
                 conversation=conversation, residents=residents, hasher=hasher, worker=worker,
-                clock=clock, sleep=sleep, outbound=outbound, lanes=lanes, flood=flood,
+                clock=clock, sleep=sleep, outbound=outbound, lanes=lanes, flood=flood, city=city,
             )  # fmt: skip
             await self.whatsapp_inbox.stream.prepare()
             self.inboxes.append(self.whatsapp_inbox)
@@ -225,12 +227,12 @@ class Service:
             self.reporter = ProgressReporter(
                 redis=storage.redis, keys=storage.keys, store=store, telegram=editing,
                 notify=outbound.send, texts=services.texts, city=self._current_city,
-                limits=services.limits, worker=worker, clock=clock,
+                limits=services.limits, worker=worker, clock=clock, sleep=self._pause,
             )  # fmt: skip
         if (sandbox := channels.sandbox) is not None:
+            paced = reply_pacer(sandbox.client, sandbox.limiter, hasher, clock, sleep, city=city)
             self.sandbox = SandboxAdapter(
-                outbox=sandbox.client.outbox, conversation=conversation, residents=residents,
-                pacer=reply_pacer(sandbox.client, sandbox.limiter, hasher, clock, sleep),
+                outbox=sandbox.client.outbox, conversation=conversation, residents=residents, pacer=paced,
                 store=store, statistics=services.statistics, city=self._current_city,
                 texts=services.texts, limits=services.limits, clock=clock, port=lambda: self.port,
             )  # fmt: skip
@@ -252,10 +254,14 @@ class Service:
             asyncio.create_task(every(UPKEEP_EVERY_S, self.upkeep_once, self._stopping, "desk upkeep")),
             asyncio.create_task(every(UPKEEP_EVERY_S, self._privacy, self._stopping, "privacy upkeep")),
             asyncio.create_task(control.listen(self._stopping, actions)),
-            asyncio.create_task(every(REPORT_EVERY_S, self._report, self._stopping, "progress report")),
             asyncio.create_task(drain(engine.notices, self._tell_staff, self._stopping, "staff notice")),
             asyncio.create_task(every(FIGURES_EVERY_S, self._figures, self._stopping, "daily figures")),
         ]
+        if self.reporter is not None:
+            self._tasks.append(asyncio.create_task(self.reporter.run(self._stopping)))
+        if self.sandbox is not None:
+            report = every(REPORT_EVERY_S, self.sandbox.report, self._stopping, "sandbox progress")
+            self._tasks.append(asyncio.create_task(report))
         self._tasks += [asyncio.create_task(inbox.run(self._stopping)) for inbox in self.inboxes]
         if self.telegram is not None and self.telegram.polling:
             self._tasks.append(asyncio.create_task(self.telegram.receiver.poll(self._stopping)))
@@ -307,12 +313,6 @@ class Service:
     async def _figures(self) -> None:
         if self.services is not None:
             await self.services.statistics()
-
-    async def _report(self) -> None:
-        if self.reporter is not None:
-            await self.reporter.tick()
-        if self.sandbox is not None:
-            await self.sandbox.report()
 
     async def reload_city(self) -> bool:
         """Read the city file again (staff, topics, texts) without a restart; a broken file is refused."""

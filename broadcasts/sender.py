@@ -16,8 +16,8 @@ from datetime import UTC, datetime, tzinfo
 
 from broadcasts.channel import ChannelClient, Message
 from broadcasts.courier import Courier
-from broadcasts.limiter import Limiter, Rate
-from broadcasts.model import Broadcast, InvalidTransition, State
+from broadcasts.limiter import LATE_S, SHIFT_AFTER_S, Lane, Limiter, Rate
+from broadcasts.model import Broadcast, InvalidTransition, Priority, State
 from broadcasts.outcome import SubscriberCare
 from broadcasts.queue import Delivery, DeliveryQueue, Survey
 from broadcasts.retries import Retries
@@ -32,12 +32,8 @@ CONCURRENCY = 64  # sends in flight per sender
 MAX_BATCHES_IN_FLIGHT = 16
 IDLE_S = 0.1  # how often an idle sender looks for new work
 MAX_WAITING = 2_000  # deliveries held for a retry in memory before claiming more
-# A reserved send that would leave this much after its time is not sent late but granted again.
-LATE_S = 0.05
-# A reserved send that leaves more than this late (the event loop or the machine held it up) moves the
-# rest of its batch, and the next grant, that much later: under a sliding window, sends that bunch up
-# behind a late one would exceed the limit a second later. Less than this is within the margin's slack.
-SHIFT_AFTER_S = 0.003
+# Each broadcast's lane in the shared limiter: alerts before news before digests.
+LANES = {Priority.ALERT: Lane.ALERT, Priority.NEWS: Lane.NEWS, Priority.DIGEST: Lane.DIGEST}
 
 
 class Sender:
@@ -167,7 +163,7 @@ class Sender:
         # Read now, not at the step's start: the reserved times count from here.
         now = self._clock().timestamp()
         try:
-            granted, wait = await self._grant(now, deliveries)
+            granted, wait = await self._grant(now, deliveries, LANES[broadcast.priority])
             if not granted:
                 return wait
             message = await self._courier.message(broadcast, granted[0][0].language)
@@ -213,11 +209,12 @@ class Sender:
         return 0.0
 
     async def _grant(
-        self, now: float, deliveries: list[Delivery]
+        self, now: float, deliveries: list[Delivery], lane: Lane
     ) -> tuple[list[tuple[Delivery, float]], float]:
         """The deliveries one limiter grant holds, each with its delay, and the wait the limiter asks for;
         the rest wait for a retry."""
-        grant = await self._limiter.acquire(now, [self._recipient(d) for d in deliveries], push=self._late)
+        recipients = [self._recipient(d) for d in deliveries]
+        grant = await self._limiter.acquire(now, recipients, lane=lane, push=self._late)
         self._late = 0.0
         granted: list[tuple[Delivery, float]] = []
         for delivery, ok, delay in zip(deliveries, grant.granted, grant.delays, strict=True):

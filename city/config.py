@@ -302,6 +302,9 @@ class City(_Section):
     quiet_hours: QuietHours = QuietHours()
     # Scheduled news and digests due while the service was down still go out this long after their time.
     schedule_grace_minutes: float = Field(30, ge=0)
+    # While a broadcast runs, answers to residents and staff keep this part of the send limit; broadcasts
+    # use the rest, and all of it within a second of nobody talking (broadcasts/limiter.py).
+    reply_share: float = Field(0.10, ge=0.01, le=0.5)
     privacy: Privacy
     retention: Retention = Retention()
     netiquette: Localized

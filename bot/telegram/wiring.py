@@ -23,6 +23,7 @@ from bot.storage.rewrite import DiskRewrite
 from bot.telegram.adapter import TelegramAdapter
 from bot.telegram.marks import TelegramMarks
 from bot.telegram.receiver import TelegramReceiver, webhook_target
+from city.config import City
 from city.residents import Residents
 from city.values import Channel
 from handlers.conversation import Conversation
@@ -55,12 +56,14 @@ def telegram_side(
     outbound: Outbound,
     lanes: Lanes,
     flood: FloodGate,
+    city: Callable[[], City] | None = None,
 ) -> TelegramSide:
     turns = Turns(Answers(storage.redis, storage.keys, Channel.TELEGRAM), flood, conversation)
     adapter = TelegramAdapter(
         api=parts.api, conversation=conversation, residents=residents,
         marks=TelegramMarks(storage.redis, storage.keys), turns=turns,
-        pacer=reply_pacer(parts.client, parts.limiter, hasher, clock, sleep), clock=clock, outbound=outbound,
+        pacer=reply_pacer(parts.client, parts.limiter, hasher, clock, sleep, city=city), clock=clock,
+        outbound=outbound,
     )  # fmt: skip
     disk = DiskRewrite(storage.redis, storage.keys)
     stream = InboxStream(storage.redis, storage.keys.telegram_inbox(), worker, handled=disk.note)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import aiohttp
 
-from bot.assembly import limiter_for
+from bot.assembly import limiter_for, staff_chats
 from bot.inbox.answers import Answers
 from bot.inbox.consumer import InboxConsumer
 from bot.inbox.flood import FloodGate
@@ -30,7 +30,7 @@ from broadcasts.approval import topics_of
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
 from broadcasts.model import Broadcast
-from broadcasts.reply_pacer import ReplyPacer
+from broadcasts.reply_pacer import ReplyPacer, nobody
 from city.config import City
 from city.residents import Residents
 from city.values import Channel
@@ -68,7 +68,7 @@ def whatsapp_parts(
     marks = WhatsAppMarks(storage.redis, storage.keys, hasher)
     channel = WhatsAppChannel(api, settings.whatsapp_rate_limit, marks, city, clock)
     # One budget per phone number id, shared by every process.
-    limiter = limiter_for(storage, channel, number, settings.rate_limit_margin)
+    limiter = limiter_for(storage, channel, number, settings.rate_limit_margin, city=city)
     return WhatsAppParts(api, channel, limiter, marks)
 
 
@@ -87,6 +87,7 @@ def whatsapp_adapter(
     outbound: Outbound,
     lanes: Lanes,
     flood: FloodGate,
+    city: Callable[[], City] | None = None,
 ) -> tuple[WhatsAppAdapter, InboxConsumer]:
     adapter = WhatsAppAdapter(
         api=parts.api,
@@ -103,6 +104,7 @@ def whatsapp_adapter(
             hasher=hasher,
             clock=clock,
             sleep=sleep,
+            staff=staff_chats(Channel.WHATSAPP, city) if city is not None else nobody,
         ),
         turns=Turns(Answers(storage.redis, storage.keys, Channel.WHATSAPP), flood, conversation),
         clock=clock,

@@ -222,3 +222,15 @@ async def test_python_telegram_bot_parses_the_answers(free: TestClient[Any, Any]
         assert (message.chat.id, message.text) == (77, "Hallo")
     counted = await stats(free)
     assert (counted["ok"], counted["chats"]) == (1, 1)
+
+
+async def test_the_log_holds_deliveries_refusals_and_edits(tg: TestClient[Any, Any], clock: Clock) -> None:
+    assert (await send(tg, 7))[0] == 200
+    assert (await send(tg, 7))[0] == 429
+    clock.now += 0.25
+    async with tg.post(f"/bot{TOKEN}/editMessageText", json={"chat_id": 7, "message_id": 1, "text": "b"}):
+        pass
+    async with tg.get("/_log") as response:
+        assert await response.json() == [[100.0, "7", "s"], [100.0, "7", "r"], [100.25, "7", "e"]]
+    async with tg.post("/_reset"), tg.get("/_log") as response:
+        assert await response.json() == []

@@ -110,6 +110,13 @@ def test_flood_budget_has_a_default_and_is_checked(tmp_path: Path) -> None:
     assert "flood.burst" in message
 
 
+def test_reply_share_has_a_default_and_is_checked(tmp_path: Path) -> None:
+    assert load_city(write(tmp_path, BASE)).reply_share == 0.10
+    assert load_city(write(tmp_path, BASE + "reply_share: 0.25\n")).reply_share == 0.25
+    for wrong in ("0", "0.6", "viel"):
+        assert "reply_share" in error_for(write(tmp_path, BASE + f"reply_share: {wrong}  # <-\n"))
+
+
 def test_base_is_valid(tmp_path: Path) -> None:
     city = load_city(write(tmp_path, BASE))
     assert [topic.id for topic in city.topics] == ["verkehr", "kultur"]

@@ -61,6 +61,16 @@ def test_check_config_explains_a_chart_colour_that_is_no_colour(tmp_path: Path) 
     assert expected in result.stderr
 
 
+def test_check_config_refuses_a_reply_share_out_of_range(tmp_path: Path) -> None:
+    city = tmp_path / "stadt.yaml"
+    text = DEFAULT_CITY_FILE.read_text(encoding="utf-8").replace("reply_share: 0.10", "reply_share: 0.9", 1)
+    city.write_text(text, encoding="utf-8")
+    result = stadtfunk("check-config", cwd=tmp_path, CITY_CONFIG=str(city))
+    assert result.returncode == 2
+    assert "reply_share" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_run_without_messenger_credentials_off_loopback_names_the_variables(tmp_path: Path) -> None:
     result = stadtfunk("run", cwd=tmp_path, REDIS_URL="redis://127.0.0.1:9", HTTP_HOST="0.0.0.0")  # noqa: S104
     assert result.returncode == 2
