@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -13,7 +12,7 @@ import aiohttp
 from bot.assembly import audit_log, build_engine, default_worker_name, reply_pacer, residents_for
 from bot.channels import Channels, build_channels
 from bot.control import Announcement, ControlChannel
-from bot.feeds import FeedLoop, feed_loop
+from bot.feeds import FeedLoop
 from bot.http_server import HttpServer
 from bot.inbox.consumer import InboxConsumer
 from bot.inbox.flood import FloodGate
@@ -27,6 +26,7 @@ from bot.sandbox.adapter import SandboxAdapter, sandbox_settings
 from bot.sandbox.guard import address, is_loopback
 from bot.services import build_services
 from bot.settings import ConfigurationError, Settings
+from bot.sources import release, source_loops
 from bot.storage.client import Storage, check_hasher, open_storage
 from bot.storage.data_dir import secure_data_dir
 from bot.storage.idhash import IdHasher, hasher_for
@@ -34,7 +34,7 @@ from bot.syslog import AuditShipper, SyslogSender, SyslogTarget
 from bot.telegram.receiver import webhook_target
 from bot.telegram.wiring import TelegramSide, telegram_side
 from bot.timer import Timer
-from bot.warnings import WarningLoop, warning_loop
+from bot.warnings import WarningLoop
 from bot.web import build_app
 from bot.whatsapp.adapter import WhatsAppAdapter
 from bot.whatsapp.wiring import template_counter, whatsapp_adapter, whatsapp_hook
@@ -42,7 +42,6 @@ from broadcasts.engine import Engine
 from broadcasts.notice import Notice
 from broadcasts.scheduler import Scheduler
 from city.config import City, CityFileError, load_city
-from city.connection import REDIS_ERRORS
 from city.residents import Residents
 from city.values import Channel, system_clock
 from handlers.conversation import Conversation, build_router
@@ -63,6 +62,7 @@ REPORT_EVERY_S = 1.0
 AUDIT_COPY_EVERY_S = 2.0
 # Taking the figures records the day's subscriber level for the /statistik chart, also on days nobody asks.
 FIGURES_EVERY_S = 3600.0
+SANDBOX_GREETING = "stadtfunk sandbox: no messenger configured; open {} to chat as residents and staff"
 
 
 class Service:
@@ -268,15 +268,9 @@ class Service:
         if self.audit_shipper is not None:
             copy = every(AUDIT_COPY_EVERY_S, self.audit_shipper.ship, self._stopping, "audit copy to syslog")
             self._tasks.append(asyncio.create_task(copy))
-        self.feeds = feed_loop(
-            storage=storage, session=self._session, engine=self.engine, services=self.services,
-            worker=self.settings.worker_name or default_worker_name(), clock=self.clock,
-            send=self.outbound.send, data_dir=self.settings.data_dir,
-        )  # fmt: skip
-        self.warnings = warning_loop(
-            storage=storage, session=self._session, engine=self.engine, services=self.services,
-            api_url=self.settings.warnings_api_url, worker=self.settings.worker_name or default_worker_name(),
-            clock=self.clock, send=self.outbound.send,
+        self.feeds, self.warnings = source_loops(
+            settings=self.settings, storage=storage, session=self._session, engine=self.engine,
+            services=self.services, clock=self.clock, send=self.outbound.send,
         )  # fmt: skip
         for loop in (self.feeds, self.warnings):
             if loop is not None:
@@ -334,26 +328,17 @@ class Service:
 
     async def _serve_http(self) -> None:
         target = webhook_target(self.settings) if self.telegram is not None else None
-        whatsapp = self.whatsapp_inbox.stream if self.whatsapp_inbox is not None else None
-        app = build_app(
-            self.ready,
-            telegram_accept=self.telegram.inbox.stream.accept
-            if self.telegram is not None and target
-            else None,
-            telegram_secret=target.secret if target else None,
-            whatsapp=whatsapp_hook(self.settings, whatsapp),
-        )
+        accept = self.telegram.inbox.stream.accept if self.telegram is not None and target else None
+        whatsapp = whatsapp_hook(self.settings, self.whatsapp_inbox.stream if self.whatsapp_inbox else None)
+        secret = target.secret if target else None
+        app = build_app(self.ready, telegram_accept=accept, telegram_secret=secret, whatsapp=whatsapp)
         if self.sandbox is not None:
             self.sandbox.install(app)
         app.middlewares.append(self.metrics.middleware)
         await self._http.start(app, self.metrics.handler(self._refresh_metrics))
         if self.sandbox is not None:
             # Printed, not only logged: it is the one thing a newcomer running `make run` needs.
-            print(
-                f"stadtfunk sandbox: no messenger configured; open {self.sandbox_address} "
-                "to chat as residents and staff",
-                flush=True,
-            )
+            print(SANDBOX_GREETING.format(self.sandbox_address), flush=True)
 
     @property
     def sandbox_address(self) -> str | None:
@@ -390,10 +375,7 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self.lanes.close()
-        for loop in (self.feeds, self.warnings):
-            if loop is not None:
-                with contextlib.suppress(*REDIS_ERRORS):
-                    await loop.release()
+        await release(self.feeds, self.warnings)
         self.feeds = self.warnings = None
         await self._http.stop()
         if self.audit_shipper is not None:
@@ -406,10 +388,7 @@ class Service:
         if self.telegram is not None:
             await self.telegram.receiver.stop()
             self.telegram = None
-        self.sandbox = None
-        self.privacy = None
-        self.whatsapp = None
-        self.whatsapp_inbox = None
+        self.sandbox = self.privacy = self.whatsapp = self.whatsapp_inbox = None
         self.inboxes = []
         if self._session is not None:
             await self._session.close()
