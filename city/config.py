@@ -38,6 +38,7 @@ from city.config_errors import (
     yaml_problem,
 )
 from city.feeds import Feed
+from city.flood import Flood
 
 # Topic ids travel inside Telegram callback data, which is limited to 64 bytes.
 TOPIC_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,23}$"
@@ -253,14 +254,6 @@ class AlternativeChannel(_Section):
     url: Url
 
 
-class Flood(_Section):
-    """A chat's budget: more than `messages` within `seconds` and its further messages are not handled
-    (one notice, then silence until it calms down). Staff are exempt."""
-
-    messages: int = Field(8, ge=1, le=1000, description="messages a chat may send within `seconds`")
-    seconds: float = Field(10, gt=0, le=3600, description="the sliding window the budget counts over")
-
-
 class QuietHours(_Section):
     start: ClockTime = datetime.time(22, 0)
     end: ClockTime = datetime.time(7, 0)
@@ -270,7 +263,6 @@ TEMPLATE_NAME_PATTERN = r"^[a-z0-9_]{1,512}$"
 TemplateName = Annotated[
     str, _matching(TEMPLATE_NAME_PATTERN, "must be the template's name in Meta's manager: a-z, 0-9 and _")
 ]
-
 
 TemplateParameter = Literal["text", "city"]
 

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from enum import Enum
 
-from city.config import Flood
+from city.flood import Flood
 
 # Chats whose last message left the window are forgotten every this many arrivals.
 SWEEP_EVERY = 4096

@@ -17,6 +17,8 @@ from bot.inbox.lanes import Job, Send
 from handlers.conversation import Conversation
 from handlers.values import Inbound, Reply
 
+MAX_DECIDED = 4096
+
 
 @dataclass(frozen=True, slots=True)
 class Turn:
@@ -40,6 +42,8 @@ class Turns:
         self._answers = answers
         self._flood = flood
         self._conversation = conversation
+        # A message whose handling failed is tried again (bot/inbox/lanes.py): counted once, decided once.
+        self._decided: dict[tuple[str, int], Verdict] = {}
 
     def job(self, turn: Turn) -> tuple[str, Job]:
         return turn.lane, lambda: self._take(turn)
@@ -61,13 +65,20 @@ class Turns:
         inbound = turn.inbound
         if self._conversation.is_staff(inbound):
             return await turn.handle(inbound)
-        match self._flood.admit(turn.lane, inbound.at.timestamp()):
+        key = (turn.entry_id, turn.index)
+        verdict = self._decided.get(key) or self._flood.admit(turn.lane, inbound.at.timestamp())
+        if len(self._decided) >= MAX_DECIDED:  # left by messages given up on: only ever a few
+            self._decided.clear()
+        self._decided[key] = verdict
+        match verdict:
             case Verdict.HANDLE:
-                return await turn.handle(inbound)
+                replies = await turn.handle(inbound)
             case Verdict.NOTICE:
-                return await self._conversation.flood_notice(inbound, self._flood.window_s)
+                replies = await self._conversation.flood_notice(inbound, self._flood.window_s)
             case Verdict.DROP:
-                return []
+                replies = []
+        del self._decided[key]
+        return replies
 
     def _sending(self, turn: Turn, replies: list[Reply], origin: Json) -> Send:
         async def send() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.inbox.flood import FloodGate, Verdict
-from city.config import Flood
+from city.flood import Flood
 
 H, N, D = Verdict.HANDLE, Verdict.NOTICE, Verdict.DROP
 
