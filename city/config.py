@@ -1,7 +1,6 @@
 """The city file: one YAML file in which a press office describes its city, edited without a developer.
 
-Because the people editing it are not developers, `load_city` turns every mistake into a `CityFileError`
-that names the line, the key and what is expected there, instead of a traceback.
+For those non-developers, `load_city` turns every mistake into a `CityFileError` naming line, key and need.
 """
 
 from __future__ import annotations
@@ -302,9 +301,7 @@ class City(_Section):
     quiet_hours: QuietHours = QuietHours()
     # Scheduled news and digests due while the service was down still go out this long after their time.
     schedule_grace_minutes: float = Field(30, ge=0)
-    # While a broadcast runs, answers to residents and staff keep this part of the send limit; broadcasts
-    # use the rest, and all of it within a second of nobody talking (broadcasts/limiter.py).
-    reply_share: float = Field(0.10, ge=0.01, le=0.5)
+    reply_share: float = Field(0.10, ge=0.01, le=0.5)  # of the send limit, kept for answers (limiter.py)
     privacy: Privacy
     retention: Retention = Retention()
     netiquette: Localized
