@@ -257,6 +257,8 @@ async def start_digest(target: Target, engine: Engine, topic: str) -> str:
         id="", topics=(topic,), text_de=TEXT, author="benchmark", created_at=now - timedelta(hours=2)
     )
     news = await engine.store.create(news)
+    # Only what was approved goes into a digest, as the version approved.
+    await engine.store.approve(news.id, news.version, "benchmark-approver")
     redis = await open_client(target.redis_url)
     await Timeline(redis, Keys(PREFIX), engine.store).record(news, [topic], now - timedelta(hours=1))
     await redis.aclose()

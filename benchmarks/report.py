@@ -306,9 +306,9 @@ def _two_procs(results: Results) -> str:
 def _alert(outcome: Outcome, plan: Plan) -> str:
     head = (
         "## Alert latency during a bulk broadcast\n\n"
-        f"A bulk broadcast to {plan.alert_subscribers:,} subscribers (news, the lane above digests) is "
-        "sending at the Telegram limit when an alert is submitted: the time from submission to the "
-        "alert's first delivery.\n\n"
+        f"The day's digest to {plan.alert_subscribers:,} subscribers (the lowest lane) is sending at the "
+        "Telegram limit when an alert is submitted: the time from submission to the alert's first "
+        "delivery.\n\n"
     )
     if isinstance(outcome, NotMeasured):
         return head + f"Not measured: {outcome.reason}"
