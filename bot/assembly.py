@@ -17,7 +17,7 @@ from bot.storage.idhash import audit_secret
 from bot.storage.rewrite import DiskRewrite
 from bot.whatsapp.marks import WhatsAppMarks
 from broadcasts.audit import AuditLog
-from broadcasts.channel import ChannelClient
+from broadcasts.channel import ChannelClient, Pacing
 from broadcasts.desk import Desk
 from broadcasts.digest import DigestLoader
 from broadcasts.engine import Engine
@@ -237,12 +237,14 @@ def reply_pacer(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     *,
     city: Callable[[], City] | None = None,
+    pacing: Pacing | None = None,
 ) -> ReplyPacer:
-    """The pacer of a channel's answers; with the city, its staff's chats take the staff lane."""
+    """The pacer of a channel's answers (at the channel's pacing unless the channel paces answers apart
+    from broadcasts); with the city, its staff's chats take the staff lane."""
     return ReplyPacer(
         channel=client.channel,
         limiter=limiter,
-        pacing=client.pacing,
+        pacing=pacing or client.pacing,
         hasher=hasher,
         clock=clock,
         sleep=sleep,

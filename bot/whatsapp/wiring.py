@@ -10,7 +10,7 @@ from datetime import datetime
 
 import aiohttp
 
-from bot.assembly import limiter_for, staff_chats
+from bot.assembly import limiter_for, reply_pacer
 from bot.inbox.answers import Answers
 from bot.inbox.consumer import InboxConsumer
 from bot.inbox.flood import FloodGate
@@ -30,7 +30,6 @@ from broadcasts.approval import topics_of
 from broadcasts.engine import Engine
 from broadcasts.limiter import Limiter
 from broadcasts.model import Broadcast
-from broadcasts.reply_pacer import ReplyPacer, nobody
 from city.config import City
 from city.residents import Residents
 from city.values import Channel
@@ -97,14 +96,8 @@ def whatsapp_adapter(
         residents=residents,
         marks=parts.marks,
         engine=engine,
-        pacer=ReplyPacer(
-            channel=Channel.WHATSAPP,
-            limiter=parts.limiter,
-            pacing=parts.channel.reply_pacing,
-            hasher=hasher,
-            clock=clock,
-            sleep=sleep,
-            staff=staff_chats(Channel.WHATSAPP, city) if city is not None else nobody,
+        pacer=reply_pacer(
+            parts.channel, parts.limiter, hasher, clock, sleep, city=city, pacing=parts.channel.reply_pacing
         ),
         turns=Turns(Answers(storage.redis, storage.keys, Channel.WHATSAPP), flood, conversation),
         clock=clock,
