@@ -25,14 +25,7 @@ from broadcasts.digest import DigestRun
 from broadcasts.message_ids import MessageIds
 from broadcasts.model import Broadcast, Priority
 from broadcasts.queue import EDIT, NOTE, QUOTE, open_stream
-from broadcasts.queue_scripts import (
-    CHAT_FIELD,
-    KIND_FIELD,
-    LANGUAGE_FIELD,
-    REPLY_FIELD,
-    STEP_FIELD,
-    TEXT_FIELD,
-)
+from broadcasts.queue_scripts import ENTRY
 
 log = logging.getLogger(__name__)
 
@@ -60,30 +53,18 @@ READER_FIELDS = ["language", "consent_version", CONSENT_ASKED]
 # (hash, chat, language, own text or "", its kind or "", reference or "", step or "")*. Answers -1 for
 # a cancelled broadcast, whose keys must not come back. A recipient erased since their page of the audience
 # was read is skipped (their hash, before a digest part's ":<number>", is in the erased set). The entry's
-# field names are the delivery queue's (broadcasts/queue.py), formatted in.
-_QUEUE_BATCH = f"""
+# fields are made by the delivery queue's own `entry` (broadcasts/queue_scripts.py).
+_QUEUE_BATCH = (
+    ENTRY
+    + """
 if redis.call('HGET', KEYS[5], 'state') == 'cancelled' then return -1 end
 local added = 0
 for i = 4, #ARGV, 7 do
   if redis.call('SISMEMBER', KEYS[6], string.match(ARGV[i], '^[^:]+')) == 0
      and redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
-    local fields = {{'{CHAT_FIELD}', ARGV[i + 1], '{LANGUAGE_FIELD}', ARGV[i + 2]}}
-    if ARGV[i + 3] ~= '' then
-      fields[#fields + 1] = '{TEXT_FIELD}'
-      fields[#fields + 1] = ARGV[i + 3]
-    end
-    if ARGV[i + 4] ~= '' then
-      fields[#fields + 1] = '{KIND_FIELD}'
-      fields[#fields + 1] = ARGV[i + 4]
-    end
-    if ARGV[i + 5] ~= '' then
-      fields[#fields + 1] = '{REPLY_FIELD}'
-      fields[#fields + 1] = ARGV[i + 5]
-    end
-    if ARGV[i + 6] ~= '' then
-      fields[#fields + 1] = '{STEP_FIELD}'
-      fields[#fields + 1] = ARGV[i + 6]
-    end
+    local text = nil
+    if ARGV[i + 3] ~= '' then text = ARGV[i + 3] end
+    local fields = entry(ARGV[i + 1], ARGV[i + 2], text, ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
     redis.call('XADD', KEYS[2], '*', unpack(fields))
     added = added + 1
   end
@@ -92,6 +73,7 @@ redis.call('HINCRBY', KEYS[4], ARGV[3], added)
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 return added
 """
+)
 
 
 class PlanningCancelled(Exception):

@@ -86,35 +86,43 @@ if #ids > 0 then redis.call(ARGV[1], KEYS[1], unpack(ids)) end
 return gone
 """
 
+# Lua: a stream entry's fields, from the chat, the language and what is optional: the recipient's own text
+# (nil where the broadcast's text is sent), its kind, the reference and the step ("" where there is none).
+ENTRY = f"""
+local function entry(chat, language, text, kind, reply, step)
+  local fields = {{'{CHAT_FIELD}', chat, '{LANGUAGE_FIELD}', language}}
+  if text then
+    fields[#fields + 1] = '{TEXT_FIELD}'
+    fields[#fields + 1] = text
+  end
+  for _, pair in ipairs({{{{'{KIND_FIELD}', kind}}, {{'{REPLY_FIELD}', reply}}, {{'{STEP_FIELD}', step}}}}) do
+    if pair[2] ~= '' then
+      fields[#fields + 1] = pair[1]
+      fields[#fields + 1] = pair[2]
+    end
+  end
+  return fields
+end
+"""
+
 # Give claimed but unsent deliveries back as new entries (a clean shutdown): only those still in the
 # stream KEYS[1], so that an erased resident or a cancelled broadcast never comes back. ARGV: group, then
 # (entry id, chat, language, has own text 0/1, own text, kind or "", reference or "", step or "")*. Every
 # id is acknowledged.
-RELEASE = f"""
+RELEASE = (
+    ENTRY
+    + """
 for i = 2, #ARGV, 8 do
   local id = ARGV[i]
   if #redis.call('XRANGE', KEYS[1], id, id) > 0 then
-    local fields = {{'{CHAT_FIELD}', ARGV[i + 1], '{LANGUAGE_FIELD}', ARGV[i + 2]}}
-    if ARGV[i + 3] == '1' then
-      fields[#fields + 1] = '{TEXT_FIELD}'
-      fields[#fields + 1] = ARGV[i + 4]
-    end
-    if ARGV[i + 5] ~= '' then
-      fields[#fields + 1] = '{KIND_FIELD}'
-      fields[#fields + 1] = ARGV[i + 5]
-    end
-    if ARGV[i + 6] ~= '' then
-      fields[#fields + 1] = '{REPLY_FIELD}'
-      fields[#fields + 1] = ARGV[i + 6]
-    end
-    if ARGV[i + 7] ~= '' then
-      fields[#fields + 1] = '{STEP_FIELD}'
-      fields[#fields + 1] = ARGV[i + 7]
-    end
-    redis.call('XADD', KEYS[1], '*', unpack(fields))
+    local text = nil
+    if ARGV[i + 3] == '1' then text = ARGV[i + 4] end
+    redis.call('XADD', KEYS[1], '*', unpack(entry(ARGV[i + 1], ARGV[i + 2], text, ARGV[i + 5], ARGV[i + 6],
+                                                  ARGV[i + 7])))
     redis.call('XDEL', KEYS[1], id)
   end
   redis.call('XACK', KEYS[1], ARGV[1], id)
 end
 return 0
 """
+)
