@@ -301,6 +301,8 @@ async def test_the_author_sees_a_live_progress_message(say: Say, tg: FakeTelegra
     await say(OBSERVATORY, "/meldung sternwarte Mondfinsternis um 21 Uhr")
     assert service.engine is not None
     assert service.reporter is not None
+    # The residents' deliveries stay on their way until released, so that the pause finds them unsent.
+    tg.hold("sendMessage", chats=(RESIDENT, RESIDENT + 1, RESIDENT + 2))
     await say(OBSERVATORY, "/einreichen 1")
     await service.engine.pause("1")
     await service.reporter.tick()
@@ -310,6 +312,7 @@ async def test_the_author_sees_a_live_progress_message(say: Say, tg: FakeTelegra
     progress_message = tg.messages(OBSERVATORY)[-1]["message_id"]
     assert "▱" in tg.messages(OBSERVATORY)[-1]["text"]
     await service.engine.resume("1")
+    tg.release()
     await tg.wait_for(
         lambda t: all(
             any("Mondfinsternis" in c.params["text"] for c in t.sent(chat))

@@ -24,7 +24,7 @@ import signal
 import struct
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -99,6 +99,7 @@ class FakeTelegram:
         self._blocked: set[str] = set()
         self._hold: set[str] = set()
         self._in_transit: set[str] = set()
+        self._hold_chats: set[str] = set()  # empty: a hold holds every chat's requests
         self._held: deque[tuple[str, JSON, asyncio.Future[None]]] = deque()
         self._pulse = asyncio.Event()
         self._closing = False
@@ -288,13 +289,15 @@ class FakeTelegram:
     def unblock(self, chat_id: str | int) -> None:
         self._blocked.discard(str(chat_id))
 
-    def hold(self, method: str = "*", *, in_transit: bool = False) -> None:
-        """Keep matching requests ("*": all) in flight, unanswered and unrecorded, until `release`.
+    def hold(self, method: str = "*", *, in_transit: bool = False, chats: Iterable[int | str] = ()) -> None:
+        """Keep matching requests ("*": all; to `chats` only, if named) in flight, unanswered and
+        unrecorded, until `release`.
 
         Held requests have reached Telegram: released, they take effect even if their sender is gone by
         then. `in_transit`: they are still on their way instead, and one whose sender died meanwhile
         never arrives (recorded with status 499, as nginx names a request its client closed)."""
         self._hold.add(method)
+        self._hold_chats.update(str(chat) for chat in chats)
         if in_transit:
             self._in_transit.add(method)
 
@@ -303,6 +306,7 @@ class FakeTelegram:
         if n is None:
             self._hold.clear()
             self._in_transit.clear()
+            self._hold_chats.clear()
         count = len(self._held) if n is None else min(n, len(self._held))
         for _ in range(count):
             self._held.popleft()[2].set_result(None)
@@ -340,7 +344,12 @@ class FakeTelegram:
             params = await tgo.read_params(request)
             if name.lower() not in self._methods:
                 raise ApiError(404, "Not Found")
-            if self._hold & {name, "*"} and not self._closing:
+            chat = str(params.get("chat_id"))
+            if (
+                self._hold & {name, "*"}
+                and not self._closing
+                and (not self._hold_chats or chat in self._hold_chats)
+            ):
                 in_transit = bool(self._in_transit & {name, "*"})
                 future = asyncio.get_running_loop().create_future()
                 self._held.append((name, params, future))
