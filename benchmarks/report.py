@@ -66,7 +66,7 @@ def render(results: Results) -> str:
     sections = [
         _header(results),
         _machine(results.machine),
-        _standin(results.plan),
+        _standin(results),
         _zero(results),
         _limits(results),
         _two_procs(results),
@@ -114,8 +114,10 @@ def _machine(machine: Machine) -> str:
     )
 
 
-def _standin(plan: Plan) -> str:
+def _standin(results: Results) -> str:
     tg, wa = RULES["tg"], RULES["wa"]
+    granted = sorted({str(_json(o.get("standin")).get("priority")) for o in results.limits.values()
+                      if not isinstance(o, NotMeasured)} - {"None"})  # fmt: skip
     return (
         "## The stand-in\n\n"
         "`benchmarks/standin.py` answers the Bot API (`/bot{token}/sendMessage`, JSON, form or multipart "
@@ -132,7 +134,12 @@ def _standin(plan: Plan) -> str:
         '"parameters": {"retry_after": 1}}`.\n'
         f"- **WhatsApp** (`--rate wa`): {wa.describe()}. Refused: HTTP 400 with Cloud API error 130429 "
         "(throughput) or 131056 (pair rate).\n"
-        "- **Zero latency** (`--rate none`): no limit."
+        "- **Zero latency** (`--rate none`): no limit.\n\n"
+        "While it enforces a rule, the stand-in asks to be scheduled first (`SCHED_FIFO`, else a lower "
+        "niceness): the platform does not share this machine's CPUs, and a stand-in waiting for a CPU the "
+        "service holds would stamp the requests that arrived meanwhile in a bunch, counting its own delay "
+        "against the sender. It also freezes its start-up objects out of the garbage collector's full "
+        "passes. Scheduling it got in this run: " + (", ".join(granted) or "not recorded") + "."
     )
 
 

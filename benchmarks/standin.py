@@ -40,7 +40,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import os
 import resource
 import signal
 import time
@@ -61,6 +63,9 @@ MESSAGE_METHODS = frozenset({"editmessagetext", "editmessagecaption"})
 MAX_TEXTS = 1000  # distinct text prefixes tracked in `by_text`; a benchmark sends a handful
 TEXT_KEY_CHARS = 40
 MAX_LOG = 200_000
+# Above the default 0 and below the kernel's own threads (50), so that the machine stays responsive.
+REALTIME_PRIORITY = 10
+RAISED_NICENESS = -10
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +209,7 @@ class StandIn:
         self.tally = Tally()
         self.cpu_at_reset = cpu_seconds()
         self.message_id = 0
+        self.priority = "normal"  # how the scheduler runs this process (raise_priority)
         # (time, chat, "s" sent or "e" edited) of every accepted call, for the crisis scenario's latencies;
         # bounded, and a list append per call keeps the stand-in cheap.
         self.log: list[tuple[float, str, str]] = []
@@ -320,7 +326,8 @@ class StandIn:
     def stats(self) -> JSON:
         # The stand-in's own CPU since the last reset: near the sender's wall time, it set the pace.
         cpu = round(cpu_seconds() - self.cpu_at_reset, 3)
-        return self.tally.snapshot(self.clock(), self.windows) | {"rule": self.rule.name, "cpu_s": cpu}
+        snapshot = self.tally.snapshot(self.clock(), self.windows)
+        return snapshot | {"rule": self.rule.name, "cpu_s": cpu, "priority": self.priority}
 
     async def get_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats())
@@ -399,15 +406,44 @@ def _wa_error(status: int, code: int, message: str, details: str = "") -> web.Re
     return web.json_response({"error": error}, status=status)
 
 
+def raise_priority() -> str:
+    """Ask the scheduler to run this process first, as far as the system lets it: "realtime", "raised" or
+    "normal" (said in the report).
+
+    The platform does not share the measured machine's CPUs. A stand-in that waits for a CPU the service
+    holds stamps the requests that arrived meanwhile late and then in a bunch, and its sliding window
+    counts its own delay against the sender: on this machine's 2 cores, 10-20 ms of such bunching was
+    seen during the crisis scenario, more than the 1 % margin (10 ms per second) a deployment keeps.
+    Enforcing a rule costs the stand-in little CPU, so running first takes little from the others.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+    except (OSError, AttributeError):
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, RAISED_NICENESS)
+        except OSError:
+            return "normal"
+        return "raised"
+    return "realtime"
+
+
 async def serve(port: int, token: str, rule: Rule) -> JSON:
     """Serve until SIGINT or SIGTERM; the final stats."""
     app = build_app(rule, token=token)
+    if rule.name != "none":
+        # The unlimited runs measure the sender against a stand-in that takes its fair share of CPU.
+        app[STANDIN].priority = raise_priority()
+    # What was built at start-up lives as long as the process: never walked by a full collection again,
+    # whose pause would stamp requests in a bunch like a busy CPU.
+    gc.freeze()
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     bound = runner.addresses[0][1]
-    print(json.dumps({"url": f"http://127.0.0.1:{bound}", "rate": rule.name}), flush=True)
+    standin = app[STANDIN]
+    announce = {"url": f"http://127.0.0.1:{bound}", "rate": rule.name, "priority": standin.priority}
+    print(json.dumps(announce), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
