@@ -3,7 +3,8 @@
 CPython's defaults collect the young generation after every 700 net allocations and, now and then, walk
 every object the process holds. Under webhook load the requests in flight survive young collections again
 and again, and a full collection walks all that startup built (modules, the city, the clients) as well: in
-the webhook benchmark that took a tenth of the server's CPU, with pauses of up to a quarter of a second.
+the webhook benchmark driven past its limit, collections took a seventh of the server's CPU, and a full
+one paused it for up to a quarter of a second.
 """
 
 from __future__ import annotations
