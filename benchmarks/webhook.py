@@ -35,6 +35,7 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from bot.heap import settle_after_start
 from bot.inbox.consumer import InboxConsumer
 from bot.inbox.lanes import Job, Lanes
 from bot.inbox.stream import InboxStream
@@ -148,6 +149,7 @@ async def serve(redis_url: str, *, consume: bool = True, stream: str = STREAM) -
     hook = WhatsAppHook(verify_token="unused-here", app_secret=SECRET, accept=accept)  # noqa: S106
     app = build_app(ready, telegram_accept=accept_telegram, telegram_secret=TELEGRAM_SECRET, whatsapp=hook)
     runner = await _listen(app)
+    settle_after_start()  # as the service does once started
     stop = asyncio.Event()
     consuming = [asyncio.create_task(c.run(stop)) for c in consumers] if consume else []
     await _report_until_eof(lambda: acks)

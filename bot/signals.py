@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+from bot.heap import settle_after_start
 from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ async def run_until_signalled(service: Service) -> None:
 
     loop.add_signal_handler(signal.SIGHUP, reload_on_hangup)
     await service.start()
+    settle_after_start()
     try:
         await stop.wait()
         log.info("shutting down")
