@@ -87,8 +87,9 @@ class Service:
         self.whatsapp: WhatsAppAdapter | None = None
         self.inboxes: list[InboxConsumer] = []
         self.whatsapp_inbox: InboxConsumer | None = None
-        # Every messenger's chats share one set of lanes (new for each start).
+        # Every messenger's chats share one set of lanes (new for each start) and one flood budget per chat.
         self.lanes = Lanes()
+        self.flood = FloodGate(lambda: self.city.flood)
         self.engine: Engine | None = None
         self.services: Services | None = None
         self.reporter: ProgressReporter | None = None
@@ -200,9 +201,7 @@ class Service:
         outbound, clock, sleep, city = self.outbound, self.clock, self._sleep, self._current_city
         editing = None
         self.lanes, self.inboxes = Lanes(), []
-        lanes = self.lanes
-        # One flood budget per chat, kept in Redis and so shared with the other processes.
-        flood = FloodGate(storage.redis, storage.keys, lambda: self.city.flood)
+        lanes, flood = self.lanes, self.flood
         if (telegram := channels.telegram) is not None:
             self.telegram = telegram_side(
                 telegram, settings=self.settings, storage=storage, conversation=conversation,

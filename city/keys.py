@@ -64,14 +64,6 @@ class Keys:
         """When sends last answered "chat not found"; two within 24 h retire the resident."""
         return f"{self.prefix}:res:{{{resident.ref}}}:misses"
 
-    def resident_flood(self, resident: Resident) -> str:
-        """When the chat's recent messages were written (bot/inbox/flood.py), by inbox entry."""
-        return f"{self.prefix}:res:{{{resident.ref}}}:flood"
-
-    def resident_flooding(self, resident: Resident) -> str:
-        """Set while the chat is over its flood budget and has had its one notice."""
-        return f"{self.prefix}:res:{{{resident.ref}}}:flooding"
-
     def consent_awaiting(self, channel: Channel) -> str:
         """Residents who agreed to an older privacy notice than the city's current one; news waits."""
         return f"{self.prefix}:consent-awaiting:{channel.value}"

@@ -250,8 +250,6 @@ class Residents:
                 self._keys.resident_topics(resident),
                 self._keys.resident_pending(resident),
                 self._keys.resident_misses(resident),
-                self._keys.resident_flood(resident),
-                self._keys.resident_flooding(resident),
                 self._keys.resident(resident),
             )
             await pipe.execute()

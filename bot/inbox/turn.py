@@ -14,7 +14,6 @@ from bot.inbox.answers import Answers, Json
 from bot.inbox.claim import Claim
 from bot.inbox.flood import FloodGate, Verdict
 from bot.inbox.lanes import Job, Send
-from city.values import Resident
 from handlers.conversation import Conversation
 from handlers.values import Inbound, Reply
 
@@ -67,9 +66,7 @@ class Turns:
         if self._conversation.is_staff(inbound):
             return await turn.handle(inbound)
         key = (turn.entry_id, turn.index)
-        resident = Resident(inbound.channel, inbound.chat_id)
-        at, message = inbound.at.timestamp(), f"{turn.entry_id}/{turn.index}"
-        verdict = self._decided.get(key) or await self._flood.admit(resident, at, message)
+        verdict = self._decided.get(key) or self._flood.admit(turn.lane, inbound.at.timestamp())
         if len(self._decided) >= MAX_DECIDED:  # left by messages given up on: only ever a few
             self._decided.clear()
         self._decided[key] = verdict
