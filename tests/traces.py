@@ -67,9 +67,10 @@ def file_traces(root: Path, identifier: str) -> list[str]:
     return hits
 
 
-async def traces(redis: RedisClient, identifier: str) -> list[str]:
-    """Every key whose name or value mentions the identifier, scanning the whole server."""
-    wanted = needles(identifier)
+async def traces(redis: RedisClient, identifier: str, *more: str) -> list[str]:
+    """Every key whose name or value mentions the identifier (or any of `more`), scanning the whole server
+    once however many are asked for."""
+    wanted = set().union(*(needles(each) for each in (identifier, *more)))
     # Raw commands answer whatever the key holds; redis-py types them as untyped, so read them as Any.
     client: Any = redis
     hits: list[str] = []
