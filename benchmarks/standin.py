@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import resource
@@ -53,6 +52,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from bot.heap import settle_after_start
 
 Clock = Callable[[], float]
 JSON = dict[str, Any]
@@ -433,9 +434,9 @@ async def serve(port: int, token: str, rule: Rule) -> JSON:
     if rule.name != "none":
         # The unlimited runs measure the sender against a stand-in that takes its fair share of CPU.
         app[STANDIN].priority = raise_priority()
-    # What was built at start-up lives as long as the process: never walked by a full collection again,
-    # whose pause would stamp requests in a bunch like a busy CPU.
-    gc.freeze()
+    # As the service does once started: a full collection's pause would stamp requests in a bunch like a
+    # busy CPU.
+    settle_after_start()
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)

@@ -14,7 +14,7 @@ from bot.assembly import audit_log
 from bot.service import Service
 from broadcasts.audit import Action
 from broadcasts.model import Broadcast, State
-from city.values import Channel, Resident
+from city.values import Channel, Resident, ResidentRecord
 from tests.bot.conftest import Say, edit_city
 from tests.bot.test_staff_flow import until_state
 from tests.conftest import ManualClock
@@ -37,15 +37,18 @@ async def sweep_at(service: Service, clock: ManualClock, moment: datetime) -> No
     await service.privacy.once()
 
 
-async def stored(service: Service, chat: int) -> bool:
+async def record_of(service: Service, chat: int) -> ResidentRecord | None:
     assert service.services is not None
-    return await service.services.residents.get(Resident(Channel.TELEGRAM, str(chat))) is not None
+    return await service.services.residents.get(Resident(Channel.TELEGRAM, str(chat)))
+
+
+async def stored(service: Service, chat: int) -> bool:
+    return await record_of(service, chat) is not None
 
 
 async def refused_at(service: Service, chat: int) -> datetime:
     """When the service recorded that the chat refuses its messages."""
-    assert service.services is not None
-    record = await service.services.residents.get(Resident(Channel.TELEGRAM, str(chat)))
+    record = await record_of(service, chat)
     assert record is not None
     assert record.inactive_since is not None
     return record.inactive_since
