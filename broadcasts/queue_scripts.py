@@ -24,12 +24,15 @@ STEP_FIELD = "s"
 # KEYS: stream, sending set, progress, message references. ARGV: group, channel suffix, then "id outcome
 # maybe-sent(0/1)" for every entry in one space-separated string (one argument, not three per entry:
 # encoding arguments is most of what a call costs the client), then "id chat reference" for every send
-# that named one: kept if this call acknowledged it (an erased resident's entry is gone) and the
-# broadcast has a retention for them (broadcasts/message_ids.py), then the time now by the service's
-# clock (the retention's end is one of its times, not the Redis server's).
+# that named one: kept if this call acknowledged it (an erased resident's entry is gone) or the whole
+# stream is gone (the broadcast was cancelled while the send was on the wire: the resident has it, and a
+# retraction must reach them), and the broadcast has a retention for them (broadcasts/message_ids.py),
+# then the time now by the service's clock (the retention's end is one of its times, not the Redis
+# server's).
 # Answers the counts it added, as field, count pairs.
 SETTLE = f"""
 local counts, order, acked = {{}}, {{}}, {{}}
+local cancelled = redis.call('EXISTS', KEYS[1]) == 0
 local function count(field)
   if not counts[field] then counts[field] = 0; order[#order + 1] = field end
   counts[field] = counts[field] + 1
@@ -54,7 +57,7 @@ if ARGV[4] ~= '' then
   if keep then
     local refs = {{}}
     for id, chat, ref in string.gmatch(ARGV[4], '(%S+) (%S+) (%S+)') do
-      if acked[id] then
+      if acked[id] or cancelled then
         refs[#refs + 1] = chat
         refs[#refs + 1] = ref
       end

@@ -97,3 +97,21 @@ async def test_erasure_and_the_end_of_delivery_records_remove_the_ids(rig: Rig) 
     await records.expire(later, CITY.retention.delivery_records_days, cancel)
     assert not await rig.redis.exists(key)
     assert await rig.redis.zscore(rig.keys.message_ids_index(), broadcast.id) is None
+
+
+async def test_a_send_on_the_wire_when_cancelled_is_kept_for_a_retraction(rig: Rig) -> None:
+    await rig.subscribe([1001, 1002, 1003])
+    rig.tg.hold("sendMessage", chats=[1002])
+    broadcast = await rig.broadcast()
+    await rig.send(broadcast.id)
+
+    async def on_the_wire() -> bool:
+        return len(rig.tg.held) == 1
+
+    await rig.drain(until=on_the_wire)
+    await rig.engine.cancel(broadcast.id)
+    rig.tg.release()
+    await rig.drain()
+    # Telegram delivered it after the cancel: the resident has it, so a retraction must find it.
+    (delivered,) = rig.tg.sent(1002, "sendMessage")
+    assert await ids(rig).ref(broadcast.id, Resident(Channel.TELEGRAM, "1002")) == str(delivered.result_id)
