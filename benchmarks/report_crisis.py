@@ -72,7 +72,9 @@ def render_crisis(outcome: Outcome, quick: bool, killed: Outcome | None = None) 
         "in the reply lane: while the alert sends they get their reserved share, and the whole limit once it "
         "is done, which is what their latency shows. The author's progress message takes the staff lane's "
         "slots, "
-        "so while nobody talks the alert has the limit less those (about one update per 3 s)."
+        "so while nobody talks the alert has the limit less those (about one update per 3 s). The "
+        "stand-in counts an edit against the limit as a delivery: Telegram documents no limit of its own "
+        "for edits, so the benchmark takes the stricter reading."
     )
     return f"{head}\n\n{size}.\n\n" + "\n".join(table) + f"\n\n{tail}"
 

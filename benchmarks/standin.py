@@ -16,7 +16,9 @@ and `Authorization: Bearer {token}` is a delivery, answered like Cloud API does.
 
 The rules (`--rate`), checked on every delivery over the stand-in's own `time.monotonic()` clock:
 
-- `tg`: in any sliding 1 s window at most 30 deliveries in all, and at most 1 to one chat.
+- `tg`: in any sliding 1 s window at most 30 deliveries in all, and at most 1 to one chat. An edit
+  (editMessageText, editMessageCaption) takes a place as a delivery does: Telegram documents no limit of
+  its own for edits, so the stand-in models the stricter reading, as the tests' stand-in does.
 - `wa`: in any sliding 1 s window at most 80 deliveries in all; at most 1 to one recipient in any 6 s.
 - `none`: no limit (the zero-latency runs).
 
@@ -243,6 +245,18 @@ class StandIn:
             self.log.append((now, recipient, "s"))
         return None
 
+    def edit(self, chat: str) -> str | None:
+        """Count an edit: it takes a place in the windows as a delivery does (the tests' stand-in counts
+        it so too, and the sender's limiter reserves one for it), but is no delivery of a broadcast."""
+        now = self.clock()
+        refused = self.windows.admit(chat, now) if self.windows is not None else None
+        if refused is not None:
+            self.tally.too_many += 1
+            self.tally.refused_by[refused] += 1
+        if len(self.log) < MAX_LOG:
+            self.log.append((now, chat, "r" if refused else "e"))
+        return refused
+
     def message(self, chat: str, text: str, *, caption: bool = False) -> JSON:
         self.message_id += 1
         return {
@@ -277,8 +291,8 @@ class StandIn:
         if method in MESSAGE_METHODS:
             params = await read_params(request)
             chat = str(params.get("chat_id") or "1")
-            if len(self.log) < MAX_LOG:
-                self.log.append((self.clock(), chat, "e"))
+            if self.edit(chat) is not None:
+                return _tg_error(429, "Too Many Requests: retry after 1", {"retry_after": 1})
             return _ok(self.message(chat, str(params.get("text") or params.get("caption") or "")))
         return _ok(True)
 

@@ -99,6 +99,17 @@ async def test_telegram_window_admits_the_whole_burst_and_refuses_until_a_place_
     assert counted["refused_by"] == {"global": 3, "recipient": 0}
 
 
+async def test_edits_fill_the_global_window_as_deliveries_do(tg: TestClient[Any, Any], clock: Clock) -> None:
+    for chat in range(29):
+        assert (await send(tg, chat))[0] == 200
+    assert await edit(tg, 500) == 200
+    assert await edit(tg, 501) == 429
+    assert await send(tg, 29) == (429, TOO_MANY)
+    counted = await stats(tg)
+    # An edit is no delivery of a broadcast: 29 delivered, two refusals, a full window of 30.
+    assert (counted["ok"], counted["too_many"], counted["max_in_window"]) == (29, 2, 30)
+
+
 async def test_telegram_chat_gets_one_message_per_sliding_second(
     tg: TestClient[Any, Any], clock: Clock
 ) -> None:
@@ -228,9 +239,19 @@ async def test_the_log_holds_deliveries_refusals_and_edits(tg: TestClient[Any, A
     assert (await send(tg, 7))[0] == 200
     assert (await send(tg, 7))[0] == 429
     clock.now += 0.25
-    async with tg.post(f"/bot{TOKEN}/editMessageText", json={"chat_id": 7, "message_id": 1, "text": "b"}):
-        pass
+    # An edit takes a place in the chat's window (and the global one) as a delivery does.
+    assert await edit(tg, 7) == 429
+    clock.now += 1.0
+    assert await edit(tg, 7) == 200
     async with tg.get("/_log") as response:
-        assert await response.json() == [[100.0, "7", "s"], [100.0, "7", "r"], [100.25, "7", "e"]]
+        assert await response.json() == [
+            [100.0, "7", "s"], [100.0, "7", "r"], [100.25, "7", "r"], [101.25, "7", "e"]
+        ]  # fmt: skip
     async with tg.post("/_reset"), tg.get("/_log") as response:
         assert await response.json() == []
+
+
+async def edit(tg: TestClient[Any, Any], chat: int) -> int:
+    body = {"chat_id": chat, "message_id": 1, "text": "b"}
+    async with tg.post(f"/bot{TOKEN}/editMessageText", json=body) as response:
+        return response.status
