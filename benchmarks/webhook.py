@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import hashlib
 import hmac
 import json
@@ -173,6 +174,12 @@ def _requests(messenger: str, count: int) -> list[tuple[bytes, dict[str, str]]]:
 async def load(url: str, rate: float, seconds: float, messenger: str = "whatsapp") -> dict[str, Any]:
     count = int(rate * seconds)
     bodies = _requests(messenger, count)
+    # The generator's own collections would stamp every answer in flight late (a 3,000/s run's p99 was
+    # 67 ms against a bare server, 2.7 ms without them): its pauses are not the server's latency. What it
+    # allocates per request is freed by reference counting; the bodies are frozen out of any later pass.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     latencies: list[float] = []
     failures = 0
     connector = aiohttp.TCPConnector(limit=512)
@@ -201,6 +208,7 @@ async def load(url: str, rate: float, seconds: float, messenger: str = "whatsapp
             tasks.append(asyncio.create_task(one(raw, headers)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - begin
+    gc.enable()
     latencies.sort()
 
     def percentile(p: float) -> float | None:
