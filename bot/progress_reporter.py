@@ -134,9 +134,12 @@ class ProgressReporter:
         report_key = self._keys.broadcast_report(broadcast_id)
         report = cast(dict[str, str], await self._redis.hgetall(report_key))
         now = self._clock().timestamp()
+        # After a refusal the next try asks a horizon early for the first slot from the time the platform
+        # named, so that it goes out then and not behind what an alert reserved meanwhile. That may cost
+        # the alert the slots in between, once; regular updates ask when due, and cost nothing.
         retry = float(report.get("retry", 0))
-        if now < retry:
-            return retry  # the platform asked to wait: exactly that long, then the next update
+        if now < retry - pacer.horizon:
+            return retry - pacer.horizon
         progress = await self._store.progress(broadcast_id)
         finished = progress.state in TERMINAL
         shown = "message" in report
@@ -148,7 +151,7 @@ class ProgressReporter:
         if shown and not finished and self._bar(progress, self._clock()) == report.get("text"):
             return now + EDIT_EVERY_S  # nothing new to show (paused): no slot spent
         # The staff lane: a slot within a fraction of a second even while an alert fills the limit.
-        await pacer.wait_turn(chat, group=False, lane=Lane.STAFF)
+        await pacer.wait_turn(chat, group=False, lane=Lane.STAFF, not_before=retry if retry > now else None)
         at = self._clock()
         text = self._summary(progress, at) if finished else self._bar(progress, at)
         try:
@@ -165,7 +168,7 @@ class ProgressReporter:
             retry = at.timestamp() + (error.retry_after or LOOK_EVERY_S)
             await self._redis.hset(report_key, "retry", retry)
             log.info("progress message not updated: %s", error.problem.value)
-            return retry
+            return retry - pacer.horizon
         await self._redis.hset(report_key, mapping={"text": text, "at": at.timestamp(), "retry": 0})
         if finished:
             await self._finish(broadcast_id)

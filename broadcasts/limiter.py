@@ -23,9 +23,11 @@ from city.connection import RedisClient
 # KEYS[1] is the global TAT, KEYS[2] the lanes' hash, KEYS[2 + i] recipient i's; the caller builds them
 # all under one hash tag. ARGV: now, global T, global tolerance, horizon, every recipient's T joined by
 # ";", a push (how much later than planned the caller's last sends went out, added to the global TAT
-# before granting so that the next sends keep their distance from those), the lane, the reply share and
-# the quiet time after which a class counts as idle. Times in milliseconds (the recipients' in one
-# argument instead of one each: encoding arguments is a send's main Redis cost).
+# before granting so that the next sends keep their distance from those), the lane, the reply share,
+# the quiet time after which a class counts as idle, and the earliest a grant may go out (from now: a
+# send due at a known time asks a horizon early and gets the first slot from then). Times in
+# milliseconds (the recipients' in one argument instead of one each: encoding arguments is a send's main
+# Redis cost).
 # Replies {wait in µs, then per delivery 0 (refused by the budget), -1 (refused by its own pacing) or
 # 1 + µs from now until it may go out}. Without recipient keys it asks for one global token.
 #
@@ -41,6 +43,7 @@ _SCRIPT = """
 local now, interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local horizon, push = tonumber(ARGV[4]), tonumber(ARGV[6] or 0)
 local lane, share, quiet = tonumber(ARGV[7] or 4), tonumber(ARGV[8] or 0), tonumber(ARGV[9] or 0)
+local earliest = tonumber(ARGV[10] or 0)
 local intervals = {}
 for value in string.gmatch(ARGV[5] or "", "[^;]+") do intervals[#intervals + 1] = tonumber(value) end
 -- Epoch milliseconds carry only ~0.25 µs of float precision; 1 µs of slack keeps exact budgets exact.
@@ -76,11 +79,20 @@ for i = 1, deliveries do
   local key = KEYS[i + 2]
   if key and own[key] == nil then own[key] = ahead(key) end
   flags[i] = 0
-  if key and own[key] > EPS then
-    -- Refused by its own pacing (tolerance = one interval, so no bursts per person); costs nothing.
-    own_wait = math.min(own_wait or own[key], own[key])
+  -- A send due at a known time (`earliest`, or its recipient's own next time if later) takes the first
+  -- slot from then on: asked a horizon early, that is the one right after the slots the broadcasts
+  -- reserved meanwhile (a slot skipped between the two is lost, once).
+  local start = earliest
+  if key and earliest > 0 then start = math.max(earliest, own[key]) end
+  local from = math.max(global, start)
+  local not_before = math.max(from + interval - tolerance, start, 0)
+  if key and (own[key] > start + EPS or start > horizon + EPS) then
+    -- Refused by its own pacing (tolerance = one interval, so no bursts per person), or due beyond the
+    -- horizon; costs nothing, and waits out of line.
+    local again = own[key] > start + EPS and own[key] or start - horizon
+    own_wait = math.min(own_wait or again, again)
     flags[i] = -1
-  elseif global + interval > tolerance + horizon + EPS then
+  elseif not_before > horizon + EPS then
     stopped = true
     break
   elseif capped and class_ahead + class_interval > class_room + EPS then
@@ -89,8 +101,7 @@ for i = 1, deliveries do
   else
     -- Within the horizon a token is reserved for later: it may go out once it is within the
     -- tolerance. Pacing from the reserved time, not from a late re-ask, keeps the rate exact.
-    local not_before = math.max(global + interval - tolerance, 0)
-    global, granted, flags[i] = global + interval, true, 1 + math.ceil(not_before * 1000)
+    global, granted, flags[i] = from + interval, true, 1 + math.ceil(not_before * 1000)
     if counted then class_ahead = class_ahead + class_interval end
     if key then
       own[key] = math.max(own[key], not_before) + intervals[i]
@@ -101,7 +112,7 @@ end
 for i = #flags + 1, deliveries do flags[i] = 0 end
 -- Wait until asking again can grant one of the refused: the one the budget stopped at needs only
 -- budget (or its class's next token), the others need their own time and budget.
-local budget_wait = math.max(global + interval - tolerance, 0)
+local budget_wait = math.max(global + interval - tolerance, earliest - horizon, 0)
 if class_stopped then budget_wait = math.max(class_ahead + class_interval - class_room, 0) end
 local wait = 0
 if stopped or class_stopped then
@@ -146,6 +157,10 @@ LATE_S = 0.05
 # next grant that much later: under a sliding window, sends that bunch up behind a late one would exceed
 # the limit a second later. Less than this is within the margin's slack.
 SHIFT_AFTER_S = 0.003
+
+
+# The least `earliest` a `not_before` is sent as: Lua tells an ask with one by a positive value.
+MIN_EARLIEST_S = 1e-6
 
 
 class Lane(IntEnum):
@@ -235,16 +250,22 @@ class Limiter:
         *,
         lane: Lane = Lane.NEWS,
         push: float = 0.0,
+        not_before: float | None = None,
     ) -> Grant:
         """Grant what may go out now, in order: refused recipients are skipped, an empty budget stops.
 
         Each recipient is (keyed hash, its own rate); never pass a raw chat id. `push` moves the budget
         that many seconds later first: the caller's reserved sends went out that much late, and the
         next ones must keep their distance from them, or a sliding window would see them bunched.
+        `not_before` (epoch seconds) reserves the first slot from then on, for a send due at a known
+        time: asked up to a horizon before, it is not put behind what broadcasts reserved meanwhile.
         """
         if not recipients:
             return Grant((), 0.0)
-        return await self._run(now, recipients, lane, self.horizon, push)
+        # Any `not_before`, even one passed, asks for the first slot from a time: its recipient's own next
+        # time is then reserved too, if it lies within the horizon (a plain ask is refused until then).
+        earliest = max(MIN_EARLIEST_S, not_before - now) if not_before is not None else 0.0
+        return await self._run(now, recipients, lane, self.horizon, push, earliest=earliest)
 
     async def push(self, now: float, seconds: float) -> None:
         """A send went out `seconds` late: move the budget that much later now, not only with the next
@@ -266,13 +287,15 @@ class Limiter:
         lane: Lane,
         horizon: float,
         push: float = 0.0,
+        *,
+        earliest: float = 0.0,
     ) -> Grant:
         if push < 0:
             raise ValueError("a push takes budget; it cannot be negative")
         keys = [self._key, self._lanes, *(f"{self._key}:r:{suffix}" for suffix, _ in recipients)]
         args: list[float | str] = [now * 1000, self._interval_ms, self._burst * 1000, horizon * 1000]
         args += [";".join([_milliseconds(rate, self._margin) for _, rate in recipients]), push * 1000]
-        args += [int(lane), self._share(), self._quiet_ms]
+        args += [int(lane), self._share(), self._quiet_ms, earliest * 1000]
         wait_us, *flags = cast(list[int], await self._script(keys=keys, args=args))
         delays = tuple(max(flag - 1, 0) / 1_000_000 for flag in flags)
         return Grant(

@@ -54,13 +54,21 @@ class ReplyPacer:
     def lane_of(self, chat_id: str) -> Lane:
         return Lane.STAFF if self._staff(chat_id) else Lane.REPLY
 
-    async def wait_turn(self, chat_id: str, *, group: bool, lane: Lane | None = None) -> None:
-        """Return at the time this chat may be sent one message (its reserved slot)."""
+    @property
+    def horizon(self) -> float:
+        """How long before a known due time `wait_turn(not_before=...)` is best called."""
+        return self._limiter.horizon
+
+    async def wait_turn(
+        self, chat_id: str, *, group: bool, lane: Lane | None = None, not_before: float | None = None
+    ) -> None:
+        """Return at the time this chat may be sent one message (its reserved slot), not before
+        `not_before` (epoch seconds) if given."""
         lane = self.lane_of(chat_id) if lane is None else lane
         rate = self._pacing.group_chat if group else self._pacing.private_chat
         recipient = (self._hash(f"{self._channel.value}:{chat_id}"), rate)
         while True:
-            at = await self._reserve(recipient, lane)
+            at = await self._reserve(recipient, lane, not_before)
             if (ahead := at - self._clock().timestamp()) > 0:
                 await self._sleep(ahead)
             late = self._clock().timestamp() - at
@@ -71,13 +79,13 @@ class ReplyPacer:
             # Woken too late for the slot (the machine stalled): sending now could bunch up with
             # sends on time elsewhere, so ask for a new slot.
 
-    async def _reserve(self, recipient: tuple[str, Rate], lane: Lane) -> float:
+    async def _reserve(self, recipient: tuple[str, Rate], lane: Lane, not_before: float | None) -> float:
         """The epoch second of a slot reserved for `recipient`; waits (in line) while none is free."""
         while True:
             async with self._asking[Lane.STAFF if lane is Lane.STAFF else Lane.REPLY]:
                 while True:
                     now = self._clock().timestamp()
-                    grant = await self._limiter.acquire(now, [recipient], lane=lane)
+                    grant = await self._limiter.acquire(now, [recipient], lane=lane, not_before=not_before)
                     if grant.granted[0]:
                         return now + grant.delays[0]
                     if grant.paced[0]:

@@ -36,6 +36,7 @@ class Asker:
     asked: list[tuple[float, float]] = field(default_factory=list)  # (asked at, slot) per grant
     next_ask: float = START
     chats: int = 0
+    due_in: float = 0.0  # > 0: each ask is for a send due this long after it (`not_before`)
 
     def wants(self, now: float) -> bool:
         return any(START + begin <= now < START + end for begin, end in self.active)
@@ -58,7 +59,8 @@ async def run(limiter: Limiter, askers: list[Asker], seconds: float) -> None:
             asker.next_ask = asker.next_start(now)
             continue
         recipients = [(f"{asker.lane.name}-{asker.chats + n}", Rate(1)) for n in range(asker.batch)]
-        grant = await limiter.acquire(now, recipients, lane=asker.lane)
+        not_before = now + asker.due_in if asker.due_in else None
+        grant = await limiter.acquire(now, recipients, lane=asker.lane, not_before=not_before)
         slots = [now + d for d, ok in zip(grant.delays, grant.granted, strict=True) if ok]
         asker.chats += len(slots)
         asker.slots += slots
@@ -138,3 +140,35 @@ async def test_a_share_from_the_city_is_read_at_every_ask(redis: aioredis.Redis,
     await run(limiter, [alert, replies], 10)
     assert rate(replies.slots, 1, 10) == pytest.approx(0.3 * PACED, abs=0.6)
     assert rate(alert.slots, 1, 10) >= 0.7 * PACED - 0.6
+
+
+async def test_a_send_due_at_a_known_time_asked_a_horizon_early_goes_at_that_time(limiter: Limiter) -> None:
+    alert = Asker(Lane.ALERT, 8, [(0, 12)])
+    # A progress update's next try after a 429, due at 6 s, asked for a horizon before.
+    retry = Asker(Lane.STAFF, 1, [(6 - HORIZON, 6 - HORIZON + 0.0005)], due_in=HORIZON)
+    await run(limiter, [alert, retry], 12)
+    ((asked, slot),) = retry.asked
+    # Not before it is due, and then the next slot: not behind what the alert reserved meanwhile.
+    assert asked + HORIZON <= slot <= asked + HORIZON + 1 / PACED + 1e-6
+    assert most_in_window(alert.slots + retry.slots, 1.0) <= 30
+    # The slots between the alert's reservations and the due time are lost, once: a horizon's worth.
+    assert len(alert.slots + retry.slots) >= 11 * PACED - HORIZON * PACED - 2
+
+
+async def test_a_send_due_beyond_the_horizon_waits_out_of_line(limiter: Limiter) -> None:
+    chat = ("staff-1", Rate(1))
+    grant = await limiter.acquire(START, [chat], lane=Lane.STAFF, not_before=START + 2.0)
+    assert grant.granted == (False,)
+    assert grant.paced == (True,), "refused as not yet due, not by the budget: others go first"
+    assert grant.wait == pytest.approx(2.0 - HORIZON, abs=1e-5)
+    # Its chat's own pace counts from its last send: due 0.5 s after it, it may go only a second after it,
+    # so it is refused as paced until that is within the horizon, then granted for exactly that time.
+    first = await limiter.acquire(START, [chat], lane=Lane.STAFF)
+    assert first.granted == (True,)
+    paced_until = START + first.delays[0] + 1 / (1 - MARGIN)
+    early = await limiter.acquire(START + 0.3, [chat], lane=Lane.STAFF, not_before=START + 0.5)
+    assert (early.granted, early.paced) == ((False,), (True,))
+    assert START + 0.3 + early.wait == pytest.approx(paced_until - HORIZON, abs=1e-5)
+    again = await limiter.acquire(paced_until - HORIZON, [chat], lane=Lane.STAFF, not_before=START + 0.5)
+    assert again.granted == (True,)
+    assert paced_until - HORIZON + again.delays[0] == pytest.approx(paced_until, abs=1e-5)
