@@ -26,9 +26,9 @@ STEP_FIELD = "s"
 # encoding arguments is most of what a call costs the client), then "id chat reference" for every send
 # that named one: kept if this call acknowledged it (an erased resident's entry is gone) or the whole
 # stream is gone (the broadcast was cancelled while the send was on the wire: the resident has it, and a
-# retraction must reach them), and the broadcast has a retention for them (broadcasts/message_ids.py),
-# then the time now by the service's clock (the retention's end is one of its times, not the Redis
-# server's).
+# retraction must reach them; it counts as sent once, by the reference being new), and the broadcast has
+# a retention for them (broadcasts/message_ids.py), then the time now by the service's clock (the
+# retention's end is one of its times, not the Redis server's).
 # Answers the counts it added, as field, count pairs.
 SETTLE = f"""
 local counts, order, acked = {{}}, {{}}, {{}}
@@ -46,12 +46,6 @@ for id, outcome, maybe in string.gmatch(ARGV[3], '(%S+) (%S+) ([01])') do
     if maybe == '1' and outcome == 'sent' then count('maybe_duplicate:' .. ARGV[2]) end
   end
 end
-local added = {{}}
-for _, field in ipairs(order) do
-  redis.call('HINCRBY', KEYS[3], field, counts[field])
-  added[#added + 1] = field
-  added[#added + 1] = counts[field]
-end
 if ARGV[4] ~= '' then
   local keep = tonumber(redis.call('HGET', KEYS[3], '{UNTIL_FIELD}') or '')
   if keep then
@@ -63,10 +57,17 @@ if ARGV[4] ~= '' then
       end
     end
     if #refs > 0 then
-      redis.call('HSET', KEYS[4], unpack(refs))
+      local new = redis.call('HSET', KEYS[4], unpack(refs))
       redis.call('EXPIRE', KEYS[4], math.max(1, math.floor(keep - tonumber(ARGV[5]))))
+      if cancelled then for _ = 1, new do count('sent:' .. ARGV[2]) end end
     end
   end
+end
+local added = {{}}
+for _, field in ipairs(order) do
+  redis.call('HINCRBY', KEYS[3], field, counts[field])
+  added[#added + 1] = field
+  added[#added + 1] = counts[field]
 end
 return added
 """

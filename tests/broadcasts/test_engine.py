@@ -188,6 +188,8 @@ async def test_cancel_during_sending_drops_the_rest(rig: Rig) -> None:
     ids = rig.keys.broadcast_message_ids(broadcast.id, Channel.TELEGRAM)
     assert sorted(leftovers) == sorted([ids, rig.keys.broadcast_progress(broadcast.id)])
     assert await rig.redis.hlen(ids) == len(rig.tg.sent(None, "sendMessage"))
+    progress = (await rig.engine.progress(broadcast.id)).channels[Channel.TELEGRAM]
+    assert progress.sent == len(rig.tg.sent(None, "sendMessage")), "the summary counts what landed"
 
 
 async def test_pause_and_resume(rig: Rig) -> None:

@@ -115,3 +115,6 @@ async def test_a_send_on_the_wire_when_cancelled_is_kept_for_a_retraction(rig: R
     # Telegram delivered it after the cancel: the resident has it, so a retraction must find it.
     (delivered,) = rig.tg.sent(1002, "sendMessage")
     assert await ids(rig).ref(broadcast.id, Resident(Channel.TELEGRAM, "1002")) == str(delivered.result_id)
+    # And the cancelled broadcast's figures count it: the author learns how many have it.
+    progress = (await rig.engine.progress(broadcast.id)).channels[Channel.TELEGRAM]
+    assert progress.sent == len(rig.tg.sent(None, "sendMessage")) == 3
