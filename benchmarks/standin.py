@@ -230,31 +230,25 @@ class StandIn:
     def deliver(self, recipient: str, text: str) -> str | None:
         """Count a delivery attempt; None if accepted, else the limit that refused it."""
         now = self.clock()
-        tally = self.tally
-        tally.requests += 1
-        if self.windows is not None:
-            refused = self.windows.admit(recipient, now)
-            if refused is not None:
-                tally.too_many += 1
-                tally.refused_by[refused] += 1
-                if len(self.log) < MAX_LOG:
-                    self.log.append((now, recipient, "r"))
-                return refused
-        tally.record(recipient, text, now)
-        if len(self.log) < MAX_LOG:
-            self.log.append((now, recipient, "s"))
-        return None
+        self.tally.requests += 1
+        refused = self._admit(recipient, now, "s")
+        if refused is None:
+            self.tally.record(recipient, text, now)
+        return refused
 
     def edit(self, chat: str) -> str | None:
         """Count an edit: it takes a place in the windows as a delivery does (the tests' stand-in counts
         it so too, and the sender's limiter reserves one for it), but is no delivery of a broadcast."""
-        now = self.clock()
-        refused = self.windows.admit(chat, now) if self.windows is not None else None
+        return self._admit(chat, self.clock(), "e")
+
+    def _admit(self, recipient: str, now: float, kind: str) -> str | None:
+        """Take a place in the windows, or count the refusal; logged as `kind` or "r"."""
+        refused = self.windows.admit(recipient, now) if self.windows is not None else None
         if refused is not None:
             self.tally.too_many += 1
             self.tally.refused_by[refused] += 1
         if len(self.log) < MAX_LOG:
-            self.log.append((now, chat, "r" if refused else "e"))
+            self.log.append((now, recipient, kind if refused is None else "r"))
         return refused
 
     def message(self, chat: str, text: str, *, caption: bool = False) -> JSON:

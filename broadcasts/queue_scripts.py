@@ -33,9 +33,9 @@ STEP_FIELD = "s"
 SETTLE = f"""
 local counts, order, acked = {{}}, {{}}, {{}}
 local cancelled = redis.call('EXISTS', KEYS[1]) == 0
-local function count(field)
+local function count(field, n)
   if not counts[field] then counts[field] = 0; order[#order + 1] = field end
-  counts[field] = counts[field] + 1
+  counts[field] = counts[field] + (n or 1)
 end
 for id, outcome, maybe in string.gmatch(ARGV[3], '(%S+) (%S+) ([01])') do
   if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
@@ -59,7 +59,7 @@ if ARGV[4] ~= '' then
     if #refs > 0 then
       local new = redis.call('HSET', KEYS[4], unpack(refs))
       redis.call('EXPIRE', KEYS[4], math.max(1, math.floor(keep - tonumber(ARGV[5]))))
-      if cancelled then for _ = 1, new do count('sent:' .. ARGV[2]) end end
+      if cancelled and new > 0 then count('sent:' .. ARGV[2], new) end
     end
   end
 end
