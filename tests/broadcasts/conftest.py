@@ -132,13 +132,15 @@ class Rig:
         until: Callable[[], Awaitable[bool]] | None = None,
         max_steps: int = 10_000,
     ) -> None:
-        """Step the senders in virtual time until nothing is active (or `until` holds)."""
+        """Step the senders in virtual time until nothing is active and no sender has anything to come
+        back for (or `until` holds). A cancelled broadcast is no longer active while a batch of it may
+        still be on the wire: its outcome must be settled before the test reads the figures."""
         engine = engine or self.engine
         for _ in range(max_steps):
             if until is not None and await until():
                 return
             waits = [wait for sender in engine.senders if (wait := await sender.step()) is not None]
-            if until is None and not await self.redis.zcard(self.keys.active(Channel.TELEGRAM)):
+            if until is None and not waits and not await self.redis.zcard(self.keys.active(Channel.TELEGRAM)):
                 return
             if waits and min(waits) > 0:
                 await self.sleeps(min(waits))
