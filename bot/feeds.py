@@ -9,13 +9,11 @@ wrong encodings, HTML in titles), which matters more here than speed.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,6 +27,8 @@ from bot.storage.client import Storage
 from broadcasts.engine import Engine
 from broadcasts.feed_desk import FeedDesk
 from broadcasts.feeds import IMAGE_TEXT_LIMIT, TEXT_LIMIT, FeedItem, item_text, route
+from broadcasts.images import MAX_BYTES as IMAGE_BYTES
+from broadcasts.images import image_name
 from broadcasts.model import Broadcast, State
 from broadcasts.sources import Sources, Validators
 from city.config import City
@@ -77,38 +77,24 @@ def _item(entry: Any) -> FeedItem | None:
                     _image(entry))  # fmt: skip
 
 
-# What the messengers take as a photo (Telegram up to 10 MB, WhatsApp up to 5 MB), known by its first bytes.
-IMAGE_BYTES = 5 * 1024 * 1024
-_IMAGE_KINDS = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG\r\n\x1a\n", ".png"))
-
-
 class Images:
-    """A feed item's picture, fetched once (bounded like the feed) into the data directory, so that the
-    channels upload it as they do any broadcast's image. Anything but a JPEG or PNG is left out."""
+    """A feed item's picture, fetched once (bounded like the feed), to be kept with its broadcast.
+    Anything but a JPEG or PNG of at most 5 MB is left out."""
 
-    def __init__(self, fetcher: Fetcher, directory: Path) -> None:
+    def __init__(self, fetcher: Fetcher) -> None:
         self._fetcher = fetcher
-        self._directory = directory
 
-    async def local(self, url: str) -> str | None:
+    async def fetch(self, url: str) -> bytes | None:
         try:
             fetched = await self._fetcher.get(url, Validators(), accept="image/jpeg, image/png")
         except FetchError as error:
             log.warning("a feed item's image not fetched: %s", error.kind)
             return None
         body = fetched.body or b""
-        suffix = next((kind for magic, kind in _IMAGE_KINDS if body.startswith(magic)), None)
-        if suffix is None:
+        if image_name(body) is None:
             log.warning("a feed item's image is neither JPEG nor PNG; left out")
             return None
-        path = self._directory / (hashlib.sha256(body).hexdigest()[:32] + suffix)
-        await asyncio.to_thread(_write, path, body)
-        return str(path)
-
-
-def _write(path: Path, body: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(body)
+        return body
 
 
 def _image(entry: Any) -> str:
@@ -161,7 +147,7 @@ class FeedSource:
             topics = route(self.feed, item)
             if first or not topics:
                 continue
-            image = await self.images.local(item.image) if item.image else None
+            image = await self.images.fetch(item.image) if item.image else None
             text = item_text(item, IMAGE_TEXT_LIMIT if image else TEXT_LIMIT)
             self.created.append(await self.desk.take(self.feed, topics, text, image, now))
             new += 1
@@ -233,7 +219,6 @@ def feed_loop(
     worker: str,
     clock: Callable[[], datetime],
     send: Callable[[list[Reply]], Awaitable[None]],
-    data_dir: Path,
     timeout_s: float = TIMEOUT_S,
     max_bytes: int = MAX_BYTES,
 ) -> FeedLoop | None:
@@ -248,7 +233,7 @@ def feed_loop(
     )  # fmt: skip
     fetcher = Fetcher(session, timeout_s=timeout_s, max_bytes=max_bytes)
     poller = Poller(sources, fetcher, worker=worker, clock=clock)
-    images = Images(Fetcher(session, timeout_s=timeout_s, max_bytes=IMAGE_BYTES), data_dir / "feed-images")
+    images = Images(Fetcher(session, timeout_s=timeout_s, max_bytes=IMAGE_BYTES))
     return FeedLoop(
         city=services.city, services=services, sources=sources, poller=poller, desk=desk, images=images,
         send=send,

@@ -34,7 +34,7 @@ def source_loops(
     worker = settings.worker_name or default_worker_name()
     feeds = feed_loop(
         storage=storage, session=session, engine=engine, services=services, worker=worker, clock=clock,
-        send=send, data_dir=settings.data_dir,
+        send=send,
     )  # fmt: skip
     warnings = warning_loop(
         storage=storage, session=session, engine=engine, services=services,

@@ -9,7 +9,7 @@ only: editMessageText / editMessageCaption). A reference is opaque outside the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from city.values import Channel
@@ -22,9 +22,11 @@ class Message:
     """One broadcast as one resident sees it: the text in their language, and an optional image."""
 
     text: str
-    image_path: str | None = None
+    image: str | None = None  # the picture's name (broadcasts/images.py): the message is a photo
     # The platform's id of the image once it was uploaded (Telegram file_id, WhatsApp media id).
     image_ref: str | None = None
+    # The picture's bytes, for the one send that uploads it (while `image_ref` is None).
+    image_data: bytes | None = field(default=None, repr=False)
     kind: str = "news"  # news, alert or digest: WhatsApp picks its template by it
     # The broadcast's id, echoed by platforms that report delivery later (WhatsApp statuses).
     tag: str | None = None

@@ -138,13 +138,21 @@ class Courier:
         once uploaded."""
         key = (broadcast.id, language)
         if key not in self._messages:
-            message = self._compose(broadcast, language)
-            if message.image_path:
-                message = replace(
-                    message, image_ref=await self._store.media(broadcast.id, self.queue.channel)
-                )
-            self._messages[key] = message
+            self._messages[key] = await self._with_image(broadcast, self._compose(broadcast, language))
         return self._messages[key]
+
+    async def _with_image(self, broadcast: Broadcast, message: Message) -> Message:
+        """The platform's id of the picture once uploaded, else its bytes for the upload. A picture
+        that is gone (kept before pictures were, or its broadcast's records ended) leaves the text:
+        residents still get the news."""
+        if not message.image:
+            return message
+        if ref := await self._store.media(broadcast.id, self.queue.channel):
+            return replace(message, image_ref=ref)
+        if data := await self._store.images.read(message.image):
+            return replace(message, image_data=data)
+        log.warning("broadcast %s: its image is gone; sent as text", broadcast.id)
+        return replace(message, image=None)
 
     def forget(self, broadcast_id: str) -> None:
         for key in [k for k in self._messages if k[0] == broadcast_id]:
@@ -167,10 +175,10 @@ class Courier:
             return await self._after_refusal(delivery, error)
         finally:
             self._slots.release()
-        if (image_ref := sent.image_ref) and message.image_path and not message.image_ref:
+        if (image_ref := sent.image_ref) and message.image and not message.image_ref:
             for key, cached in list(self._messages.items()):
                 if key[0] == broadcast.id:
-                    self._messages[key] = replace(cached, image_ref=image_ref)
+                    self._messages[key] = replace(cached, image_ref=image_ref, image_data=None)
             await self._store.set_media(broadcast.id, self.queue.channel, image_ref)
         # Kept for corrections: what the broadcast itself sent, not a resident's own text or an edit.
         kept = sent.ref if delivery.text is None and delivery.step != EDIT else None
@@ -217,6 +225,6 @@ def threaded(message: Message, ref: str, step: str) -> Message:
     if step in texts:
         text = texts[step] or message.text
         if step == EDIT:
-            return replace(message, text=text, edit=ref, image_path=None)
-        return replace(message, text=text, reply_to=ref, image_path=None)
+            return replace(message, text=text, edit=ref, image=None)
+        return replace(message, text=text, reply_to=ref, image=None)
     return replace(message, reply_to=ref)

@@ -46,25 +46,29 @@ class FeedDesk:
         self._city = city
 
     async def take(
-        self, feed: Feed, topics: tuple[str, ...], text: str, image: str | None, now: datetime
+        self, feed: Feed, topics: tuple[str, ...], text: str, image: bytes | None, now: datetime
     ) -> Broadcast:
         """The item as the feed's mode says; a `publish` feed whose topic needs approval after all (the
-        city file changed) makes a draft instead, never a broadcast without a second person."""
+        city file changed) makes a draft instead, never a broadcast without a second person. `image`: the
+        item's picture, a JPEG or PNG."""
         author = feed_author(feed.id)
-        item = Broadcast(id="", topics=topics, text_de=text, author=author, created_at=now, image=image)
+        item = Broadcast(id="", topics=topics, text_de=text, author=author, created_at=now)
         if feed.mode == "digest":
-            # Published without a push: the digest and a new subscriber's look back read the timeline.
+            # Published without a push: the digest and a new subscriber's look back read the timeline,
+            # which show no pictures, so none is kept.
             done = await self._store.create(replace(item, state=State.DONE), approved_by=author)
             await self._publisher.timeline.record(done, topics, now)
             await self._log(now, author, Action.SEND, done.id, "digest only")
             return done
         if feed.mode == "publish" and not approval.needs_approval(self._city(), item):
-            approved = await self._store.create(replace(item, state=State.APPROVED), approved_by=author)
+            approved = await self._store.create(
+                replace(item, state=State.APPROVED), approved_by=author, image=image
+            )
             await self._log(now, author, Action.DRAFT, approved.id, "")
             released = await self._publisher.publish(approved, now, expect=State.APPROVED)
             await self._log(now, author, Action.SEND, approved.id, "")
             return released
-        draft = await self._store.create(item)
+        draft = await self._store.create(item, image=image)
         await self._log(now, author, Action.DRAFT, draft.id, "")
         return draft
 

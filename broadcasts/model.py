@@ -98,7 +98,7 @@ class Broadcast:
     created_at: datetime
     priority: Priority = Priority.NEWS
     text_en: str | None = None
-    image: str | None = None  # path of an image file, uploaded once per channel and reused by id
+    image: str | None = None  # its picture's name in broadcasts/images.py; uploaded once per channel
     links: tuple[str, ...] = ()
     state: State = State.DRAFT
     needs_review: bool = False  # break-glass alerts sent without approval

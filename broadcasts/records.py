@@ -88,4 +88,7 @@ class DeliveryRecords:
         ]
         await self._store.deactivate(broadcast_id, list(Channel))
         await self._redis.delete(*keys)
+        # Its picture goes with the last broadcast that shows it.
+        if (broadcast := await self._store.get(broadcast_id)) is not None and broadcast.image:
+            await self._store.images.release(broadcast.image, broadcast_id)
         await self._redis.zrem(self._keys.message_ids_index(), broadcast_id)

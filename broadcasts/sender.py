@@ -167,7 +167,7 @@ class Sender:
             if not granted:
                 return wait
             message = await self._courier.message(broadcast, granted[0][0].language)
-            upload = bool(message.image_path and not message.image_ref)
+            upload = bool(message.image and not message.image_ref)
             if upload:
                 # Upload the image once, and wait for its id: everyone else gets the platform's id for it.
                 for delivery, _ in granted[1:]:

@@ -14,6 +14,7 @@ from city.values import Channel
 
 from broadcasts.active import ActiveLists
 from broadcasts.codec import content, decode, encode, fields_of, mapping, time_of
+from broadcasts.images import Images, image_name
 from broadcasts.model import OPEN, TRANSITIONS, Broadcast, InvalidTransition, NotApproved, State
 from broadcasts.progress import ChannelProgress, Progress
 from broadcasts.version import versioned
@@ -115,12 +116,19 @@ class BroadcastStore:
         self._reschedule = redis.register_script(_RESCHEDULE)
         self._adopt = redis.register_script(_ADOPT)
         self.active = ActiveLists(redis, keys)
+        self.images = Images(redis, keys)
 
-    async def create(self, draft: Broadcast, *, approved_by: str | None = None) -> Broadcast:
+    async def create(
+        self, draft: Broadcast, *, approved_by: str | None = None, image: bytes | None = None
+    ) -> Broadcast:
         """Store a new broadcast under the next short id (staff type it: /freigeben 42). `approved_by`:
-        approved at birth, as it stands (a feed's item on a topic that needs no approval)."""
+        approved at birth, as it stands (a feed's item on a topic that needs no approval). `image`: its
+        picture, a JPEG or PNG (anything else is refused with ValueError)."""
+        name = None
+        if image is not None and (name := image_name(image)) is None:
+            raise ValueError("a broadcast's image must be a JPEG or PNG of at most 5 MB")
         number = await self._redis.incr(self._keys.broadcast_sequence())
-        stored = versioned(Broadcast(**{**fields_of(draft), "id": str(number)}))
+        stored = versioned(Broadcast(**{**fields_of(draft), "id": str(number), "image": name}))
         if approved_by is not None:
             stored = replace(stored, approved=stored.version, approved_by=approved_by)
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -131,6 +139,8 @@ class BroadcastStore:
             # Its delivery records end a while after it is sent (broadcasts/records.py).
             pipe.zadd(self._keys.retention_records(), {stored.id: stored.created_at.timestamp()})
             await pipe.execute()
+        if image is not None and name is not None:
+            await self.images.keep(name, image, stored.id)
         return stored
 
     async def create_named(self, broadcast: Broadcast) -> bool:

@@ -158,6 +158,14 @@ class Keys:
         """Per channel, the platform's id of the broadcast's uploaded image, reused for every send."""
         return f"{self.prefix}:{{bc:{broadcast_id}}}:media"
 
+    def image(self, name: str) -> str:
+        """A broadcast's picture by its content's name (broadcasts/images.py), base64."""
+        return f"{self.prefix}:{{img:{name}}}"
+
+    def image_users(self, name: str) -> str:
+        """The broadcasts that show a picture; the same hash tag, so one script keeps or drops both."""
+        return f"{self.prefix}:{{img:{name}}}:users"
+
     def broadcast_message_ids(self, broadcast_id: str, channel: Channel) -> str:
         """Per recipient on one channel, the platform's reference of what they got: chat id -> reference,
         for corrections and threaded updates (broadcasts/message_ids.py)."""

@@ -48,7 +48,7 @@ def composer(city: Callable[[], City], texts: Texts) -> Callable[[Broadcast, str
         label = texts(language, LABELS[broadcast.priority])
         message = Message(
             render(broadcast, language, label, topic_name),
-            image_path=broadcast.image,
+            image=broadcast.image,
             kind=KINDS[broadcast.priority],
             tag=broadcast.id,
             language=language,
@@ -78,7 +78,7 @@ def amendment(message: Message, broadcast: Broadcast, language: str, texts: Text
     return replace(
         message,
         text=quoted,
-        image_path=None,
+        image=None,
         amended=f"{texts(language, 'retraction_edited', **when)}{because}",
         note=quoted,
         quoted=quoted,

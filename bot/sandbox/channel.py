@@ -133,5 +133,5 @@ class SandboxChannel:
             if not shown:
                 raise SendError(SendProblem.REJECTED, "message to edit not found")
             return Sent()
-        text = f"[Bild: {message.image_path}]\n{message.text}" if message.image_path else message.text
+        text = f"[Bild: {message.image}]\n{message.text}" if message.image else message.text
         return Sent(ref=str(await self.outbox.post(chat_id, text, kind=message.kind)))

@@ -8,9 +8,7 @@ A message with `reply_to` answers the first of them; one with `edit` changes the
 
 from __future__ import annotations
 
-import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -47,7 +45,7 @@ class TelegramChannel:
         if message.edit:
             await self._edit(chat_id, message.edit, message.text)
             return Sent()
-        if message.image_path:
+        if message.image:
             return await self._send_with_image(chat_id, message)
         return Sent(ref=await self._send_text(chat_id, message.text, message.reply_to))
 
@@ -91,9 +89,7 @@ class TelegramChannel:
                 form.add_field(name, value)
             if message.reply_to:
                 form.add_field("reply_parameters", json.dumps(reply["reply_parameters"]))
-            path = Path(message.image_path or "")
-            # Read once per broadcast and channel; a thread keeps the event loop free meanwhile.
-            form.add_field("photo", await asyncio.to_thread(path.read_bytes), filename=path.name)
+            form.add_field("photo", message.image_data or b"", filename=message.image)
             result = await self._api.post("sendPhoto", form)
             # The largest size comes last; its file_id serves every later send.
             uploaded = str(result["photo"][-1]["file_id"])

@@ -7,12 +7,10 @@ edit is refused: a correction reaches WhatsApp as a quoting follow-up instead.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import mimetypes
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 from bot.whatsapp.api import OutsideWindow, WhatsAppAPI
 from bot.whatsapp.marks import WhatsAppMarks
@@ -89,10 +87,10 @@ class WhatsAppChannel:
         uploaded = None
         parts = split_text(message.text, MAX_TEXT)
         tag, reply_to, first = message.tag, message.reply_to, None
-        if message.image_path:
+        if message.image:
             media_id = message.image_ref
             if media_id is None:
-                media_id = uploaded = await self._upload(message.image_path)
+                media_id = uploaded = await self._upload(message.image, message.image_data or b"")
             caption = message.text if len(message.text) <= MAX_CAPTION else None
             first = await self._send(chat_id, image(media_id, caption), tag, reply_to)
             tag = reply_to = None
@@ -104,11 +102,9 @@ class WhatsAppChannel:
             tag = reply_to = None  # delivered and read count once per resident, on the first part
         return Sent(ref=first, image_ref=uploaded)
 
-    async def _upload(self, image_path: str) -> str:
-        path = Path(image_path)
-        content = await asyncio.to_thread(path.read_bytes)
-        mime = mimetypes.guess_type(path.name)[0] or "image/jpeg"
-        return await self._api.upload(content, path.name, mime)
+    async def _upload(self, name: str, content: bytes) -> str:
+        mime = mimetypes.guess_type(name)[0] or "image/jpeg"
+        return await self._api.upload(content, name, mime)
 
     async def _send(
         self, chat_id: str, content: Body, tag: str | None, reply_to: str | None = None

@@ -100,7 +100,11 @@ class Rig:
         return found
 
     async def broadcast(
-        self, topics: tuple[str, ...] = ("verkehr",), text: str = "Sperrung der B7", **fields: object
+        self,
+        topics: tuple[str, ...] = ("verkehr",),
+        text: str = "Sperrung der B7",
+        image: bytes | None = None,
+        **fields: object,
     ) -> Broadcast:
         draft = Broadcast(
             id="",
@@ -110,7 +114,7 @@ class Rig:
             created_at=self.clock(),
             **fields,  # type: ignore[arg-type]
         )
-        created = await self.store.create(draft)
+        created = await self.store.create(draft, image=image)
         await self.store.approve(created.id, created.version, "presse-freigabe")
         return created
 

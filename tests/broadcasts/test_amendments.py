@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 from datetime import timedelta
-from pathlib import Path
 
 from broadcasts.model import Amendment, Broadcast, Priority, State
 from broadcasts.timeline import Timeline
@@ -181,13 +180,10 @@ async def _sent_at_least(rig: Rig, count: int) -> bool:
     return len(rig.tg.sent(None, "sendMessage")) >= count
 
 
-async def test_a_photo_is_corrected_in_its_caption_and_a_long_text_in_every_part(
-    rig: Rig, tmp_path: Path
-) -> None:
-    image = tmp_path / "sperrung.png"
-    image.write_bytes(b"\x89PNG fake image")
+async def test_a_photo_is_corrected_in_its_caption_and_a_long_text_in_every_part(rig: Rig) -> None:
+    image = b"\x89PNG\r\n\x1a\n fake image"
     await rig.subscribe([1001, 1002])
-    photo = await rig.broadcast(text="Die B7 ist gesperrt.", image=str(image))
+    photo = await rig.broadcast(text="Die B7 ist gesperrt.", image=image)
     await rig.send(photo.id)
     await rig.drain()
     long = await rig.broadcast(text="\n\n".join(["Die B7 ist gesperrt." * 20] * 12))  # two messages

@@ -71,7 +71,7 @@ def test_the_message_carries_what_the_channels_pick_their_form_by(
     message = compose(broadcast(Priority.ALERT, ("feuerwehr",), links=("https://example.org/a",)), "")
     assert message == Message(
         "⚠️ Eilmeldung Feuerwehr & Krisen\n\nRathaus geschlossen\n\n🔗 https://example.org/a",
-        image_path="media/rathaus.jpg",
+        image="media/rathaus.jpg",
         kind="alert",
         tag="7",
         language="de",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -39,14 +38,16 @@ ENGLISH = "4915100003333"
 CITY = load_city(DEFAULT_CITY_FILE)
 
 
-async def send(service: Service, priority: Priority = Priority.NEWS, **fields: Any) -> Broadcast:
+async def send(
+    service: Service, priority: Priority = Priority.NEWS, image: bytes | None = None, **fields: Any
+) -> Broadcast:
     assert service.engine is not None
     store = service.engine.store
     draft = Broadcast(
         id="", topics=("verkehr",), text_de="Die B7 ist gesperrt.\nUmleitung über die Ringstraße.",
         author="presse-redaktion", created_at=service.clock(), priority=priority, **fields,
     )  # fmt: skip
-    created = await store.create(draft)
+    created = await store.create(draft, image=image)
     await store.approve(created.id, created.version, "presse-freigabe")
     await service.engine.enqueue(created.id)
     return created
@@ -310,21 +311,20 @@ async def test_pacing_holds_the_numbers_rate_and_the_pair_rate(
 
 
 async def test_an_image_is_uploaded_once_and_sent_by_its_media_id_inside_the_window(
-    both: Service, graph: FakeGraph, clock: ManualClock, tmp_path: Path
+    both: Service, graph: FakeGraph, clock: ManualClock
 ) -> None:
-    image = tmp_path / "sperrung.png"
-    image.write_bytes(b"\x89PNG fake image")
+    image = b"\x89PNG\r\n\x1a\n fake image"
     inside = ["4915100005551", "4915100005552", "4915100005553"]
     await subscribe(both, Channel.WHATSAPP, [*inside, OUTSIDE])
     for chat in inside:
         await open_window(graph, clock, both, chat)
-    broadcast = await send(both, image=str(image))
+    broadcast = await send(both, image=image)
     channels = await finished(both, broadcast.id, graph)
     assert channels[Channel.WHATSAPP] == ChannelProgress(total=4, sent=4)
     uploads = [call for call in graph.calls if call.path == "media"]
     assert len(uploads) == 1
     (media_id,) = graph.media
-    assert graph.media[media_id] == ("image/png", b"\x89PNG fake image")
+    assert graph.media[media_id] == ("image/png", image)
     for chat in inside:
         (picture,) = graph.sent(chat, kind="image")
         assert picture.body["image"]["id"] == media_id
